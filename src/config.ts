@@ -1,0 +1,67 @@
+// Environment → typed configuration. The one place that reads process.env (DESIGN §2).
+import { resolve } from "node:path";
+
+export type StoreConfig =
+  | { kind: "pglite"; dataDir: string } // dataDir ":memory:" keeps everything in memory
+  | { kind: "postgresql"; url: string };
+
+export interface Config {
+  host: string;
+  port: number;
+  store: StoreConfig;
+  /** Apply pending migrations on start-up. */
+  migrateOnStart: boolean;
+  /** Largest `first`/`last` a connection accepts. */
+  maxPageSize: number;
+  /** Default TTLs for finished tasks, until changed at run time with setTaskTtl. */
+  taskTtlSeconds: number;
+  userTaskTtlSeconds: number;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.toLowerCase();
+  if (raw === undefined || raw === "") return fallback;
+  if (["1", "true", "yes", "on"].includes(raw)) return true;
+  if (["0", "false", "no", "off"].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
+}
+
+export function storeConfigFrom(env: Env): StoreConfig {
+  const url = env.DATABASE_URL;
+  if (url) {
+    if (!/^postgres(ql)?:\/\//.test(url)) {
+      throw new ConfigError(`DATABASE_URL must start with postgres:// or postgresql://, got "${url.replace(/:[^:@/]*@/, ":***@")}"`);
+    }
+    return { kind: "postgresql", url };
+  }
+  const dir = env.TASKGRAPH_DATA_DIR || "./data";
+  return { kind: "pglite", dataDir: dir === ":memory:" ? dir : resolve(dir) };
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  return {
+    host: env.HOST || "127.0.0.1",
+    port: integer(env, "PORT", 4000, 0, 65535),
+    store: storeConfigFrom(env),
+    migrateOnStart: boolean(env, "TASKGRAPH_MIGRATE_ON_START", true),
+    maxPageSize: integer(env, "TASKGRAPH_MAX_PAGE_SIZE", 500, 1, 10_000),
+    taskTtlSeconds: integer(env, "TASKGRAPH_TASK_TTL", 86_400, 0, 315_360_000),
+    userTaskTtlSeconds: integer(env, "TASKGRAPH_USER_TASK_TTL", 604_800, 0, 315_360_000),
+  };
+}

@@ -1,0 +1,70 @@
+// Driver adapter factories for the two stores, with the fixes the offline migrator needs
+// (see ../shared/recipes/prisma-offline-migrations.md):
+// - executeScript runs the whole script as ONE awaited simple query: atomic (PostgreSQL runs a
+//   multi-statement simple query in one implicit transaction), and errors propagate. Both stock
+//   adapters get this wrong (PGlite's does not await; adapter-pg splits on ";").
+// - adapter-pg rejects PostgreSQL's internal "char" type (OID 18) read by the schema describer.
+import pg from "pg";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { PrismaPg } from "@prisma/adapter-pg";
+import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+
+type ScriptRunner = (sql: string) => Promise<unknown>;
+
+function withAtomicScripts<A extends SqlDriverAdapter>(adapter: A, run: ScriptRunner): A {
+  adapter.executeScript = async (sql: string) => {
+    await run(sql);
+  };
+  return adapter;
+}
+
+export class PGliteAdapterFactory extends PrismaPGlite implements SqlMigrationAwareDriverAdapterFactory {
+  constructor(readonly pglite: PGlite) {
+    super(pglite);
+  }
+  override async connect() {
+    return withAtomicScripts(await super.connect(), (sql) => this.pglite.exec(sql));
+  }
+  override async connectToShadowDb() {
+    // A throwaway in-memory instance; closed by the adapter's dispose.
+    const shadow = new PGlite();
+    const adapter = await new PrismaPGlite(shadow).connect();
+    const dispose = adapter.dispose.bind(adapter);
+    adapter.dispose = async () => {
+      await dispose();
+      await shadow.close();
+    };
+    return withAtomicScripts(adapter, (sql) => shadow.exec(sql));
+  }
+}
+
+/** Maps the internal "char" type (OID 18) to text (OID 25) so adapter-pg accepts catalog rows. */
+class CharAsTextPool extends pg.Pool {
+  // @ts-expect-error -- pg.Pool.query has many overloads; we only post-process the result.
+  override async query(...args: Parameters<pg.Pool["query"]>) {
+    // @ts-expect-error -- forwarded as given
+    const result = await super.query(...args);
+    for (const field of result?.fields ?? []) if (field.dataTypeID === 18) field.dataTypeID = 25;
+    return result;
+  }
+}
+
+/**
+ * One pool shared by Prisma Client and the migrator; adapters borrow it and `end()` closes it.
+ * (With adapter-pg's disposeExternalPool the first dispose would end the pool for everyone.)
+ */
+export class PostgresAdapterFactory extends PrismaPg {
+  readonly pool: pg.Pool;
+  constructor(url: string, options: { max?: number } = {}) {
+    const pool = new CharAsTextPool({ connectionString: url, max: options.max ?? 10 });
+    super(pool);
+    this.pool = pool;
+  }
+  override async connect() {
+    return withAtomicScripts(await super.connect(), (sql) => this.pool.query(sql));
+  }
+  end() {
+    return this.pool.end();
+  }
+}
