@@ -39,15 +39,18 @@ export class PGliteAdapterFactory extends PrismaPGlite implements SqlMigrationAw
   }
 }
 
-/** Maps the internal "char" type (OID 18) to text (OID 25) so adapter-pg accepts catalog rows. */
-class CharAsTextPool extends pg.Pool {
-  // @ts-expect-error -- pg.Pool.query has many overloads; we only post-process the result.
-  override async query(...args: Parameters<pg.Pool["query"]>) {
-    // @ts-expect-error -- forwarded as given
-    const result = await super.query(...args);
-    for (const field of result?.fields ?? []) if (field.dataTypeID === 18) field.dataTypeID = 25;
-    return result;
-  }
+/** A pool that maps the internal "char" type (OID 18) to text (OID 25) so adapter-pg accepts catalog rows. */
+function charAsTextPool(config: pg.PoolConfig): pg.Pool {
+  const pool = new pg.Pool(config);
+  const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<pg.QueryResult>;
+  Object.assign(pool, {
+    async query(...args: unknown[]) {
+      const result = await query(...args);
+      for (const field of result?.fields ?? []) if (field.dataTypeID === 18) field.dataTypeID = 25;
+      return result;
+    },
+  });
+  return pool;
 }
 
 /**
@@ -57,7 +60,7 @@ class CharAsTextPool extends pg.Pool {
 export class PostgresAdapterFactory extends PrismaPg {
   readonly pool: pg.Pool;
   constructor(url: string, options: { max?: number } = {}) {
-    const pool = new CharAsTextPool({ connectionString: url, max: options.max ?? 10 });
+    const pool = charAsTextPool({ connectionString: url, max: options.max ?? 10 });
     super(pool);
     this.pool = pool;
   }

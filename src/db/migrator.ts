@@ -59,6 +59,11 @@ async function migrationList(dir: string): Promise<MigrationList> {
   };
 }
 
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: Record<string, unknown>) => { exports: Record<string, unknown> };
+}
+
 let engineModule: Promise<typeof import("@prisma/schema-engine-wasm/schema_engine_bg")> | undefined;
 
 /** Instantiates the wasm engine once per process (it costs ~0.3 s, so only when there is work). */
@@ -68,9 +73,9 @@ function loadEngineModule() {
     const wasmPath = createRequire(import.meta.url)
       .resolve("@prisma/schema-engine-wasm/schema_engine_bg")
       .replace(/\.js$/, ".wasm");
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(await readFile(wasmPath)), {
-      "./schema_engine_bg.js": se as unknown as WebAssembly.ModuleImports,
-    });
+    // Node's global WebAssembly (not in the ES lib typings we compile against).
+    const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+    const instance = new wasm.Instance(new wasm.Module(await readFile(wasmPath)), { "./schema_engine_bg.js": se });
     se.__wbg_set_wasm(instance.exports);
     (instance.exports.__wbindgen_start as () => void)();
     return se;

@@ -1,0 +1,44 @@
+// Error codes of the API (DESIGN §5). Every refusal carries one; the GraphQL layer turns a
+// TaskgraphError into a GraphQLError with `extensions.code`, and masks everything else.
+
+export const ERROR_CODES = [
+  "NOT_FOUND",
+  "NOT_ABORTABLE",
+  "TASK_NOT_FINISHED",
+  "INVALID_STATE",
+  "TIMEOUT",
+  "BAD_USER_INPUT",
+  "UNAUTHENTICATED",
+  "FORBIDDEN",
+  "RATE_LIMITED",
+  /** The row changed between read and write; the caller may try again. */
+  "CONFLICT",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class TaskgraphError extends Error {
+  override name = "TaskgraphError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (what: string, id: string) => new TaskgraphError("NOT_FOUND", `${what} ${id} does not exist`, { id });
+export const badInput = (message: string, details: Record<string, unknown> = {}) =>
+  new TaskgraphError("BAD_USER_INPUT", message, details);
+
+/** Turns anything thrown into an Error (graphile-worker's coerceError). */
+export function coerceError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  if (typeof thrown === "string") return new Error(thrown);
+  try {
+    return new Error(`Non-Error thrown: ${JSON.stringify(thrown)}`);
+  } catch {
+    return new Error(`Non-Error thrown: ${String(thrown)}`);
+  }
+}

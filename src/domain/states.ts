@@ -1,0 +1,73 @@
+// Task and step state machines (DESIGN §4) as tables. Pure: no I/O.
+//
+// Task:  SCHEDULED → QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELED
+//        FAILED → RUNNING (retry, rerun step, mark step succeeded); FAILED → CANCELED (abort with rollback)
+//        pending → CANCELED (abort before it ran) and pending → FAILED (openATTIC: deleted while pending)
+//        RUNNING → QUEUED (its worker's lease expired; another worker picks it up)
+// Step:  WAITING → RUNNING → SUCCEEDED | FAILED; FAILED → SKIPPED (set to successful)
+//        SUCCEEDED | FAILED → ROLLING_BACK → ROLLED_BACK (or FAILED when the rollback fails)
+//        FAILED | ROLLED_BACK → RUNNING (rerun: a new attempt)
+import { TaskgraphError } from "./errors";
+
+export const TASK_STATES = ["SCHEDULED", "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED"] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+export const STEP_STATES = ["WAITING", "RUNNING", "SUCCEEDED", "FAILED", "SKIPPED", "ROLLING_BACK", "ROLLED_BACK"] as const;
+export type StepState = (typeof STEP_STATES)[number];
+
+export const TASK_CATEGORIES = ["PENDING", "FAILED", "FINISHED"] as const;
+export type TaskCategory = (typeof TASK_CATEGORIES)[number];
+
+const TASK_TRANSITIONS: Record<TaskState, readonly TaskState[]> = {
+  SCHEDULED: ["QUEUED", "CANCELED", "FAILED"],
+  QUEUED: ["RUNNING", "CANCELED", "FAILED"],
+  RUNNING: ["SUCCEEDED", "FAILED", "CANCELED", "QUEUED"],
+  SUCCEEDED: [],
+  FAILED: ["RUNNING", "CANCELED"],
+  CANCELED: [],
+};
+
+const STEP_TRANSITIONS: Record<StepState, readonly StepState[]> = {
+  WAITING: ["RUNNING"],
+  RUNNING: ["SUCCEEDED", "FAILED"],
+  SUCCEEDED: ["ROLLING_BACK"],
+  FAILED: ["SKIPPED", "ROLLING_BACK", "RUNNING"],
+  SKIPPED: [],
+  ROLLING_BACK: ["ROLLED_BACK", "FAILED"],
+  ROLLED_BACK: ["RUNNING"],
+};
+
+export const CATEGORY_STATES: Record<TaskCategory, readonly TaskState[]> = {
+  PENDING: ["SCHEDULED", "QUEUED", "RUNNING"],
+  FAILED: ["FAILED", "CANCELED"],
+  FINISHED: ["SUCCEEDED"],
+};
+
+export function categoryOf(state: TaskState): TaskCategory {
+  if (CATEGORY_STATES.PENDING.includes(state)) return "PENDING";
+  if (CATEGORY_STATES.FAILED.includes(state)) return "FAILED";
+  return "FINISHED";
+}
+
+export const isPending = (state: TaskState) => categoryOf(state) === "PENDING";
+/** Finished in the broad sense: it will not change again by itself (SUCCEEDED, FAILED, CANCELED). */
+export const isEnded = (state: TaskState) => !isPending(state);
+
+export const canTransitionTask = (from: TaskState, to: TaskState) => TASK_TRANSITIONS[from].includes(to);
+export const canTransitionStep = (from: StepState, to: StepState) => STEP_TRANSITIONS[from].includes(to);
+
+export function assertTaskTransition(from: TaskState, to: TaskState, taskId?: string): void {
+  if (!canTransitionTask(from, to)) {
+    throw new TaskgraphError("INVALID_STATE", `Task${taskId ? ` ${taskId}` : ""} is ${from} and cannot become ${to}`, { from, to, taskId });
+  }
+}
+
+export function assertStepTransition(from: StepState, to: StepState, stepKey?: string): void {
+  if (!canTransitionStep(from, to)) {
+    throw new TaskgraphError("INVALID_STATE", `Step${stepKey ? ` "${stepKey}"` : ""} is ${from} and cannot become ${to}`, { from, to, stepKey });
+  }
+}
+
+/** Every (from, to) pair, for tests and docs. */
+export const taskTransitions = () => TASK_STATES.flatMap((from) => TASK_TRANSITIONS[from].map((to) => [from, to] as const));
+export const stepTransitions = () => STEP_STATES.flatMap((from) => STEP_TRANSITIONS[from].map((to) => [from, to] as const));

@@ -1,0 +1,87 @@
+// Reads of tasks: one task, filtered pages, trees in BFS order, counts per module and state.
+// `query` is the include/select that the GraphQL layer computed for the requested fields, so
+// related rows (steps, children, …) load in the same round of queries instead of one per task.
+import { notFound } from "../domain/errors";
+import { parseUuid } from "../domain/ids";
+import type { Prisma, PrismaClient, Task } from "../generated/prisma/client";
+import type { PageArgs, PageInfo, TaskOrder } from "./pagination";
+import { DEFAULT_ORDER, planPage } from "./pagination";
+import type { TaskFilter } from "./task-filter";
+import { taskWhere } from "./task-filter";
+
+export type TaskQuery = { include?: Prisma.TaskInclude; select?: Prisma.TaskSelect };
+
+export interface TaskPage {
+  edges: { cursor: string; node: Task }[];
+  pageInfo: PageInfo;
+  /** Counted only when asked for. */
+  totalCount: () => Promise<number>;
+}
+
+export async function findTask(prisma: PrismaClient, id: string, query: TaskQuery = {}): Promise<Task | null> {
+  return prisma.task.findUnique({ ...query, where: { id: parseUuid(id) } } as Prisma.TaskFindUniqueArgs);
+}
+
+export async function getTask(prisma: PrismaClient, id: string, query: TaskQuery = {}): Promise<Task> {
+  const task = await findTask(prisma, id, query);
+  if (!task) throw notFound("Task", id);
+  return task;
+}
+
+export async function listTasks(
+  prisma: PrismaClient,
+  options: { filter?: TaskFilter; orderBy?: TaskOrder | null; page?: PageArgs; maxPageSize: number; query?: TaskQuery },
+): Promise<TaskPage> {
+  const where = taskWhere(options.filter ?? {});
+  const plan = planPage(where, options.orderBy ?? DEFAULT_ORDER, options.page ?? {}, options.maxPageSize);
+  const rows = await prisma.task.findMany({ ...options.query, where: plan.where, orderBy: plan.orderBy, take: plan.take } as Prisma.TaskFindManyArgs);
+  const { rows: nodes, cursors, pageInfo } = plan.finish(rows);
+  return {
+    edges: nodes.map((node, i) => ({ node, cursor: cursors[i]! })),
+    pageInfo,
+    totalCount: () => prisma.task.count({ where }),
+  };
+}
+
+/**
+ * The task and all its descendants (down to `maxDepth` levels below it) in breadth-first order,
+ * siblings in creation order: ScyllaDB's recursive status. One recursive query finds the ids and
+ * their order; one more loads the rows with the requested relations.
+ */
+export async function taskTree(prisma: PrismaClient, id: string, options: { maxDepth?: number | null; query?: TaskQuery } = {}): Promise<Task[]> {
+  const rootId = parseUuid(id);
+  const maxDepth = options.maxDepth ?? 2_147_483_647;
+  const order = await prisma.$queryRaw<{ id: string }[]>`
+    WITH RECURSIVE tree(id, level, path) AS (
+      SELECT t.id, 0, ARRAY[t.id] FROM "Task" t WHERE t.id = ${rootId}::uuid
+      UNION ALL
+      SELECT c.id, tree.level + 1, tree.path || c.id
+      FROM "Task" c JOIN tree ON c."parentId" = tree.id
+      WHERE tree.level < ${maxDepth}
+    )
+    SELECT id::text AS id FROM tree ORDER BY level, path`;
+  if (order.length === 0) throw notFound("Task", id);
+  const rows = await prisma.task.findMany({ ...options.query, where: { id: { in: order.map((r) => r.id) } } } as Prisma.TaskFindManyArgs);
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return order.map((r) => byId.get(r.id)).filter((t): t is Task => t !== undefined);
+}
+
+export interface ModuleStats {
+  name: string;
+  description: string;
+  createdAt: Date;
+  lastSequenceNumber: number;
+  /** Visible (non-internal) tasks per state. */
+  counts: Partial<Record<Task["state"], number>>;
+}
+
+export async function moduleStats(prisma: PrismaClient, name?: string): Promise<ModuleStats[]> {
+  const [modules, groups] = await Promise.all([
+    prisma.module.findMany({ where: name ? { name } : {}, orderBy: { name: "asc" } }),
+    prisma.task.groupBy({ by: ["moduleName", "state"], where: { isInternal: false, ...(name ? { moduleName: name } : {}) }, _count: { _all: true } }),
+  ]);
+  return modules.map((m) => ({
+    ...m,
+    counts: Object.fromEntries(groups.filter((g) => g.moduleName === m.name).map((g) => [g.state, g._count._all])),
+  }));
+}
