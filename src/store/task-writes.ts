@@ -31,8 +31,11 @@ export interface NewTask {
   progressUnits?: string | null;
   progressTotal?: number | null;
   steps?: StepSpec[];
-  children?: NewTask[];
+  children?: NewChildTask[];
 }
+
+/** A child is in its parent's module unless it says otherwise. */
+export type NewChildTask = Omit<NewTask, "module"> & { module?: string };
 
 export interface TaskPatch {
   error?: string | null;
@@ -50,7 +53,7 @@ async function lockAndBump(tx: Tx, taskId: string): Promise<Task> {
   return task;
 }
 
-function checkTaskSpec(spec: NewTask, parent: { kind: TaskKind } | null) {
+function checkTaskSpec(spec: NewChildTask, parent: { kind: TaskKind } | null) {
   if (!spec.type || spec.type.length > LIMITS.nameLength) throw badInput(`type must be 1–${LIMITS.nameLength} characters`);
   if (spec.name != null && spec.name.length > LIMITS.nameLength) throw badInput(`name is longer than ${LIMITS.nameLength} characters`);
   if (spec.target != null && spec.target.length > LIMITS.targetLength) throw badInput(`target is longer than ${LIMITS.targetLength} characters`);
@@ -91,14 +94,14 @@ export async function createTask(prisma: PrismaClient, spec: NewTask, options: {
     const steps: Prisma.StepCreateManyInput[] = [];
     const modules = new Set<string>();
     // Breadth-first, so UUIDv7 ids (creation order) list siblings in the order given.
-    const queue: { spec: NewTask; parent: { id: string; rootId: string; depth: number; kind: TaskKind; moduleName: string } | null }[] = [
+    const queue: { spec: NewChildTask; parent: { id: string; rootId: string; depth: number; kind: TaskKind; moduleName: string } | null }[] = [
       { spec, parent: parent && { id: parent.id, rootId: parent.rootId, depth: parent.depth, kind: parent.kind, moduleName: parent.moduleName } },
     ];
     for (let item = queue.shift(); item; item = queue.shift()) {
       const { spec: s, parent: p } = item;
       checkTaskSpec(s, p);
       const id = newId();
-      const moduleName = s.module ?? p?.moduleName;
+      const moduleName = s.module ?? p?.moduleName ?? spec.module;
       modules.add(moduleName);
       const scheduled = s.runAt != null && s.runAt.getTime() > now.getTime();
       tasks.push({

@@ -1,0 +1,10 @@
+// The GraphQL schema: every schema file registers its types on the one builder.
+import { builder } from "./builder";
+import "./task";
+import "./step";
+import "./module";
+import "./settings";
+import "./query";
+
+export const schema = builder.toSchema({ sortSchema: false });
+export type { Context } from "./builder";

@@ -1,0 +1,59 @@
+// Steps of a flow, their attempts (execute, retry, rollback) and log entries.
+import { stepActions } from "../domain/actions";
+import { builder } from "./builder";
+import { AttemptKindEnum, AttemptStateEnum, LogLevelEnum, StepActionEnum, StepStateEnum } from "./enums";
+import { checkedMaxSize } from "./pagination";
+
+const LOG_ORDER = { orderBy: { id: "asc" } } as const;
+
+builder.prismaNode("Step", {
+  id: { field: "id" },
+  description: "One step of a task's flow.",
+  fields: (t) => ({
+    key: t.exposeString("key"),
+    name: t.exposeString("name"),
+    index: t.exposeInt("index", { description: "Position in the flow as defined." }),
+    dependsOn: t.exposeStringList("dependsOn", { description: "Keys of the steps this one waits for." }),
+    state: t.expose("state", { type: StepStateEnum }),
+    startedAt: t.expose("startedAt", { type: "DateTime", nullable: true }),
+    endedAt: t.expose("endedAt", { type: "DateTime", nullable: true }),
+    error: t.exposeString("error", { nullable: true }),
+    task: t.relation("task"),
+    attempts: t.relation("attempts", { query: { orderBy: { number: "asc" } } }),
+    availableActions: t.field({
+      type: [StepActionEnum],
+      description: "Exactly the step mutations that would be accepted now (none while WAITING).",
+      select: { task: { select: { state: true } } },
+      resolve: (step) => stepActions(step, step.task),
+    }),
+    logs: t.relatedConnection("logs", { cursor: "id", query: LOG_ORDER, maxSize: checkedMaxSize, totalCount: true }),
+  }),
+});
+
+builder.prismaNode("StepAttempt", {
+  id: { field: "id" },
+  description: "One execution, retry or rollback of a step, with its own logs.",
+  fields: (t) => ({
+    number: t.exposeInt("number", { description: "1, 2, … in the order the attempts started." }),
+    kind: t.expose("kind", { type: AttemptKindEnum }),
+    state: t.expose("state", { type: AttemptStateEnum }),
+    startedAt: t.expose("startedAt", { type: "DateTime" }),
+    endedAt: t.expose("endedAt", { type: "DateTime", nullable: true }),
+    error: t.exposeString("error", { nullable: true }),
+    step: t.relation("step"),
+    logs: t.relatedConnection("logs", { cursor: "id", query: LOG_ORDER, maxSize: checkedMaxSize, totalCount: true }),
+  }),
+});
+
+builder.prismaObject("LogEntry", {
+  description: "One log line of a task, or of a step attempt.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    level: t.expose("level", { type: LogLevelEnum }),
+    message: t.exposeString("message"),
+    time: t.expose("time", { type: "DateTime" }),
+    taskId: t.exposeID("taskId"),
+    step: t.relation("step", { nullable: true }),
+    attempt: t.relation("attempt", { nullable: true }),
+  }),
+});

@@ -1,0 +1,14 @@
+// npm run schema:print — writes schema.graphql from the Pothos schema (reviewers see API changes).
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { printSchema } from "graphql";
+import { PROJECT_ROOT } from "../db/migrator";
+import { schema } from "../schema";
+
+export const SCHEMA_FILE = join(PROJECT_ROOT, "schema.graphql");
+export const printedSchema = () => `${printSchema(schema)}\n`;
+
+if (process.argv[1] && import.meta.filename === process.argv[1]) {
+  writeFileSync(SCHEMA_FILE, printedSchema());
+  console.log(`Wrote ${SCHEMA_FILE}`);
+}

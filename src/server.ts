@@ -1,0 +1,120 @@
+// The HTTP server: graphql-yoga (GraphiQL at /graphql) on node:http, plus /health.
+// buildApp() returns { start(port), stop() } (graphql-yoga examples); tests start it on port 0
+// or call yoga.fetch in-process.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createYoga, type YogaServerInstance } from "graphql-yoga";
+import type { Config } from "./config";
+import { loadConfig } from "./config";
+import type { Database } from "./db/client";
+import { openDatabase } from "./db/client";
+import { schema, type Context } from "./schema";
+import { maskError } from "./schema/errors";
+import { Store } from "./store";
+
+export interface App {
+  config: Config;
+  db: Database;
+  store: Store;
+  yoga: YogaServerInstance<Record<string, unknown>, Context>;
+  /** Listens on `port` (0 = any free port) and the configured host; resolves with the URL of /graphql. */
+  start(port?: number): Promise<{ port: number; url: string }>;
+  /** Stops accepting requests, closes open connections, then closes the store. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface BuildOptions {
+  config?: Config;
+  /** An already open database (tests); otherwise one is opened from config.store. */
+  db?: Database;
+}
+
+export async function buildApp(options: BuildOptions = {}): Promise<App> {
+  const config = options.config ?? loadConfig();
+  const db = options.db ?? (await openDatabase(config.store, { migrate: config.migrateOnStart }));
+  const store = new Store(db, config);
+  const yoga = createYoga<Record<string, unknown>, Context>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    context: () => ({ store, config }),
+    maskedErrors: { maskError },
+    graphiql: { title: "taskgraph", defaultQuery: EXAMPLE_QUERY },
+    landingPage: false,
+    healthCheckEndpoint: false as unknown as string, // we serve /health ourselves (it checks the store)
+    logging: process.env.NODE_ENV === "test" ? "error" : "info",
+  });
+
+  let server: Server | undefined;
+  let stopping: Promise<void> | undefined;
+
+  async function health(): Promise<{ status: number; body: unknown }> {
+    try {
+      await store.prisma.$queryRaw`SELECT 1`;
+      return { status: 200, body: { status: "ok", store: db.kind } };
+    } catch {
+      return { status: 503, body: { status: "unavailable", store: db.kind } };
+    }
+  }
+
+  return {
+    config,
+    db,
+    store,
+    yoga,
+    start(port = config.port) {
+      server = createServer((req, res) => {
+        const path = (req.url ?? "/").split("?")[0];
+        if (path === "/health") {
+          void health().then(({ status, body }) => {
+            res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+          });
+          return;
+        }
+        if (path === "/" && req.method === "GET") {
+          res.writeHead(302, { location: "/graphql" }).end();
+          return;
+        }
+        void yoga.handle(req, res);
+      });
+      const listening = server;
+      return new Promise((resolve, reject) => {
+        listening.once("error", reject);
+        listening.listen(port, config.host, () => {
+          const { port: actual } = listening.address() as AddressInfo;
+          const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+          resolve({ port: actual, url: `http://${host}:${actual}/graphql` });
+        });
+      });
+    },
+    stop() {
+      stopping ??= (async () => {
+        if (server) {
+          const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+          server.closeAllConnections();
+          await closed;
+        }
+        await db.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+const EXAMPLE_QUERY = `# taskgraph: background tasks of an operations console.
+# Run \`npm run seed\` for demo data, then press the run button.
+query RecentTasks {
+  modules { name totalTasks taskCounts { state count } }
+  tasks(first: 10, filter: { rootsOnly: true }) {
+    totalCount
+    edges {
+      node {
+        id module type target state category
+        progress { units completed total fraction }
+        availableActions
+        children(first: 5) { totalCount edges { node { id type state node } } }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+`;
