@@ -39,6 +39,8 @@ interface EmptyDatabase {
   factory: SqlMigrationAwareDriverAdapterFactory;
   /** Runs SQL outside the migrator (a separate path from the adapters under test where possible). */
   query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  /** Runs SQL on a session of its own, as another process would (PGlite has only one session). */
+  queryFromAnotherSession<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   close(): Promise<void>;
 }
 
@@ -81,10 +83,20 @@ async function emptyDatabase(): Promise<EmptyDatabase> {
   if (storeKind === "postgresql") {
     const name = `tg_t_${RUN_ID}_mig_${randomBytes(4).toString("hex")}`;
     await admin!.query(`CREATE DATABASE ${name}`);
-    const factory = new PostgresAdapterFactory(adminUrl(process.env.TEST_DATABASE_URL!, name), { max: 4 });
+    const url = adminUrl(process.env.TEST_DATABASE_URL!, name);
+    const factory = new PostgresAdapterFactory(url, { max: 4 });
     db = {
       factory,
       query: async <T>(sql: string) => (await factory.pool.query(sql)).rows as T[],
+      async queryFromAnotherSession<T>(sql: string) {
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        try {
+          return (await client.query(sql)).rows as T[];
+        } finally {
+          await client.end();
+        }
+      },
       async close() {
         await factory.end();
         await admin!.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
@@ -95,6 +107,7 @@ async function emptyDatabase(): Promise<EmptyDatabase> {
     db = {
       factory: new PGliteAdapterFactory(pglite),
       query: async <T>(sql: string) => (await pglite.query<T>(sql)).rows,
+      queryFromAnotherSession: async <T>(sql: string) => (await pglite.query<T>(sql)).rows,
       close: () => pglite.close(),
     };
   }
@@ -208,6 +221,20 @@ describe(`applying migrations (${storeKind})`, () => {
   });
 });
 
+describe(`what applying leaves behind (${storeKind})`, () => {
+  test("after migrating, another process can take Prisma's migration lock at once (it is not left held)", async () => {
+    // The schema engine serialises migrators with pg_advisory_lock(72707369). A lock left held on a
+    // pooled connection makes every other instance's migration wait for it, then time out.
+    const db = await emptyDatabase();
+    await applyMigrations(db.factory);
+
+    const [taken] = await db.queryFromAnotherSession<{ ok: boolean }>(
+      "SELECT pg_try_advisory_lock(72707369) AS ok, pg_advisory_unlock(72707369) AS released",
+    );
+    expect(taken?.ok).toBe(true);
+  });
+});
+
 describe(`refusing an untrustworthy migration history (${storeKind})`, () => {
   test("an applied migration whose file was edited afterwards is refused by name, and nothing is applied", async () => {
     const db = await emptyDatabase();
@@ -307,6 +334,19 @@ describe(`a migration that fails (${storeKind})`, () => {
 
     expect(error.message).toContain("20990101000000_broken_late");
     expect(await tableExists(db, "Half")).toBe(false);
+  });
+
+  test("the error of a failed migration says what the database objected to", async () => {
+    const db = await emptyDatabase();
+    const dir = await copyOfMigrations();
+    await applyMigrations(db.factory, dir);
+    await addMigration(dir, "20990101000000_broken_late", 'CREATE TABLE "Half"(id int);\nINSERT INTO "Half" VALUES (1 / 0);\n');
+
+    const error = await rejectionOf(applyMigrations(db.factory, dir));
+
+    expect(error.message).toContain("20990101000000_broken_late");
+    // PostgreSQL's own message, not just "external connector error / External error id#0".
+    expect(error.message).toMatch(/division by zero/);
   });
 
   test("a function body containing semicolons is applied as written", async () => {

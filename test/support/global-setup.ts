@@ -18,7 +18,9 @@ declare module "vitest" {
 
 export const RUN_ID = `${process.pid}`;
 
-export function adminUrl(url: string, database = "postgres") {
+/** The URL of another database on the same server (without a name: TEST_DATABASE_URL's own, used for CREATE/DROP DATABASE). */
+export function adminUrl(url: string, database?: string) {
+  if (database === undefined) return url;
   const u = new URL(url);
   u.pathname = `/${database}`;
   return u.toString();

@@ -1,0 +1,27 @@
+// An app on a fresh test database, queried in-process through yoga.fetch (no port needed).
+import type { ExecutionResult } from "graphql";
+import { buildApp, type App } from "../../src/server";
+import { openTestDatabase, testConfig } from "./db";
+
+export interface TestApp extends App {
+  /** Runs one GraphQL operation; returns the parsed result (errors included, never thrown). */
+  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<ExecutionResult<T> & { status: number }>;
+}
+
+export async function startTestApp(options: { onQuery?: (sql: string) => void } = {}): Promise<TestApp> {
+  const db = await openTestDatabase({ onQuery: options.onQuery });
+  const app = await buildApp({ config: testConfig(), db });
+  return Object.assign(app, {
+    async gql(query: string, variables?: Record<string, unknown>) {
+      const response = await app.yoga.fetch("http://localhost/graphql", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query, variables }),
+      });
+      return { ...(await response.json()), status: response.status };
+    },
+  }) as TestApp;
+}
+
+/** The `extensions.code` of each error, in order. */
+export const codes = (result: ExecutionResult) => (result.errors ?? []).map((e) => e.extensions?.code);
