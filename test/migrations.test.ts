@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from "vitest";
 import { openDatabase } from "../src/db/client";
 import type { StoreConfig } from "../src/config";
 import { PGliteAdapterFactory, PostgresAdapterFactory } from "../src/db/adapters";
@@ -23,7 +23,7 @@ import {
   readMigrations,
 } from "../src/db/migrator";
 import { storeKind } from "./support/db";
-import { RUN_ID, adminUrl } from "./support/global-setup";
+import { adminUrl } from "./support/global-setup";
 
 interface MigrationRow {
   migration_name: string;
@@ -81,7 +81,7 @@ afterAll(async () => {
 async function emptyDatabase(): Promise<EmptyDatabase> {
   let db: EmptyDatabase;
   if (storeKind === "postgresql") {
-    const name = `tg_t_${RUN_ID}_mig_${randomBytes(4).toString("hex")}`;
+    const name = `tg_t_${inject("runId")}_mig_${randomBytes(4).toString("hex")}`;
     await admin!.query(`CREATE DATABASE ${name}`);
     const url = adminUrl(process.env.TEST_DATABASE_URL!, name);
     const factory = new PostgresAdapterFactory(url, { max: 4 });
@@ -154,10 +154,11 @@ async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
 
 // ---------------------------------------------------------------------------------------------
 
+// Each diff replays the migrations into two throwaway PGlite instances (~6 s, more on a busy machine).
 describe("schema.prisma and the committed migrations", () => {
   test("the database the committed migrations build is exactly what schema.prisma describes (no drift)", async () => {
     expect(await diffMigrationsToSchema()).toBeNull();
-  });
+  }, 60_000);
 
   test("the drift check is not vacuous: a model missing from the migrations is reported as SQL", async () => {
     const dir = await mkdtemp(join(tmpdir(), "tg-schema-"));
@@ -166,7 +167,7 @@ describe("schema.prisma and the committed migrations", () => {
     await writeFile(schema, `${await readFile(SCHEMA_PATH, "utf8")}\nmodel DriftProbe {\n  id Int @id\n}\n`);
     const sql = await diffMigrationsToSchema(MIGRATIONS_DIR, schema);
     expect(sql).toMatch(/CREATE TABLE "DriftProbe"/);
-  });
+  }, 60_000);
 });
 
 describe(`applying migrations (${storeKind})`, () => {
@@ -420,7 +421,7 @@ describe(`restarting (${storeKind})`, () => {
   });
 
   test.skipIf(storeKind !== "postgresql")("a PostgreSQL store keeps its data across a restart and migrates only once", async () => {
-    const name = `tg_t_${RUN_ID}_mig_${randomBytes(4).toString("hex")}`;
+    const name = `tg_t_${inject("runId")}_mig_${randomBytes(4).toString("hex")}`;
     await admin!.query(`CREATE DATABASE ${name}`);
     const store: StoreConfig = { kind: "postgresql", url: adminUrl(process.env.TEST_DATABASE_URL!, name) };
     try {

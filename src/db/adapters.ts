@@ -42,6 +42,9 @@ export class PGliteAdapterFactory extends PrismaPGlite implements SqlMigrationAw
 /** A pool that maps the internal "char" type (OID 18) to text (OID 25) so adapter-pg accepts catalog rows. */
 function charAsTextPool(config: pg.PoolConfig): pg.Pool {
   const pool = new pg.Pool(config);
+  // An idle connection dropped by the server (restart, failover, DROP DATABASE … FORCE) must not
+  // crash the process; the pool replaces it on the next query.
+  pool.on("error", (error) => console.warn(`[taskgraph] idle PostgreSQL connection lost: ${error.message}`));
   const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<pg.QueryResult>;
   Object.assign(pool, {
     async query(...args: unknown[]) {
@@ -59,10 +62,21 @@ function charAsTextPool(config: pg.PoolConfig): pg.Pool {
  */
 export class PostgresAdapterFactory extends PrismaPg {
   readonly pool: pg.Pool;
-  constructor(url: string, options: { max?: number } = {}) {
+  constructor(
+    readonly url: string,
+    options: { max?: number } = {},
+  ) {
     const pool = charAsTextPool({ connectionString: url, max: options.max ?? 10 });
     super(pool);
     this.pool = pool;
+  }
+  /**
+   * A factory with connections of its own, for the schema engine. The engine takes Prisma's
+   * migration advisory lock and never unlocks it (it relies on closing its connection), so it must
+   * not run on the app's long-lived pool: end() on this one releases the lock.
+   */
+  dedicated(): PostgresAdapterFactory {
+    return new PostgresAdapterFactory(this.url, { max: 2 });
   }
   override async connect() {
     return withAtomicScripts(await super.connect(), (sql) => this.pool.query(sql));

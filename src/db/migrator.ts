@@ -13,10 +13,10 @@ import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
-import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import type { ErrorRegistry, SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { MigrationList, SchemaEngine } from "@prisma/schema-engine-wasm/schema_engine_bg";
-import { PGliteAdapterFactory } from "./adapters";
+import { PGliteAdapterFactory, PostgresAdapterFactory } from "./adapters";
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, "../..");
 export const MIGRATIONS_DIR = join(PROJECT_ROOT, "prisma/migrations");
@@ -85,12 +85,32 @@ function loadEngineModule() {
 
 async function withEngine<T>(factory: SqlMigrationAwareDriverAdapterFactory, fn: (engine: SchemaEngine) => Promise<T>) {
   const se = await loadEngineModule();
-  const engine = await se.SchemaEngine.new({ datamodels: undefined }, () => {}, bindMigrationAwareSqlAdapterFactory(factory));
+  const own = factory instanceof PostgresAdapterFactory ? factory.dedicated() : factory;
+  const bound = bindMigrationAwareSqlAdapterFactory(own);
+  const engine = await se.SchemaEngine.new({ datamodels: undefined }, () => {}, bound);
   try {
     return await fn(engine);
+  } catch (error) {
+    throw withDatabaseMessage(error, bound.errorRegistry);
   } finally {
     engine.free();
+    if (own !== factory) await (own as PostgresAdapterFactory).end();
   }
+}
+
+/**
+ * The engine reports a driver error only as "External error id#N"; the database's own message
+ * (syntax error at …, division by zero) waits in the adapter's error registry. Put it back.
+ */
+function withDatabaseMessage(error: unknown, registry: ErrorRegistry): unknown {
+  const message = error instanceof Error ? error.message : String(error);
+  const match = /External error id#(\d+)/.exec(message);
+  if (!match) return error;
+  const record = registry.consumeError(Number(match[1]));
+  const cause = record?.error as { message?: string; cause?: { message?: string; originalMessage?: string } } | undefined;
+  const said = cause?.cause?.originalMessage ?? cause?.cause?.message ?? cause?.message ?? "unknown database error";
+  const name = /migration_name="([^"]+)"/.exec(message)?.[1];
+  return new MigrationError(`${name ? `Migration ${name} failed` : "A migration failed"}: ${said}. Nothing of it was applied; fix it, then mark it rolled back in _prisma_migrations.`);
 }
 
 interface AppliedRow {

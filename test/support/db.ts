@@ -8,14 +8,14 @@ import { loadConfig } from "../../src/config";
 import type { Database, OpenOptions } from "../../src/db/client";
 import { openDatabase } from "../../src/db/client";
 import { Store } from "../../src/store";
-import { RUN_ID, adminUrl } from "./global-setup";
+import { adminUrl } from "./global-setup";
 
 export const storeKind = process.env.TEST_DATABASE_URL ? "postgresql" : "pglite";
 
 export async function openTestDatabase(options: Omit<OpenOptions, "pglite" | "migrate"> = {}): Promise<Database> {
   const url = process.env.TEST_DATABASE_URL;
   if (url) {
-    const name = `tg_t_${RUN_ID}_${randomBytes(4).toString("hex")}`;
+    const name = `tg_t_${inject("runId")}_${randomBytes(4).toString("hex")}`;
     const admin = new pg.Client({ connectionString: adminUrl(url) });
     await admin.connect();
     await admin.query(`CREATE DATABASE ${name} TEMPLATE ${inject("postgresTemplate")}`);

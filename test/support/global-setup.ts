@@ -13,10 +13,12 @@ declare module "vitest" {
   export interface ProvidedContext {
     pgliteTemplate: string;
     postgresTemplate: string;
+    /** The main process's id: names this run's databases (test files run in worker processes). */
+    runId: string;
   }
 }
 
-export const RUN_ID = `${process.pid}`;
+const RUN_ID = `${process.pid}`;
 
 /** The URL of another database on the same server (without a name: TEST_DATABASE_URL's own, used for CREATE/DROP DATABASE). */
 export function adminUrl(url: string, database?: string) {
@@ -27,6 +29,7 @@ export function adminUrl(url: string, database?: string) {
 }
 
 export default async function setup(project: TestProject) {
+  project.provide("runId", RUN_ID);
   const url = process.env.TEST_DATABASE_URL;
   if (url) {
     const template = `tg_tpl_${RUN_ID}`;
