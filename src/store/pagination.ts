@@ -3,6 +3,7 @@
 // nullable (startedAt, endedAt). The cursor is the sort value and the id of the edge's task, so a
 // page stays correct while tasks are added or change state between requests.
 import { badInput } from "../domain/errors";
+import { isUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import { TASK_STATES } from "../domain/states";
 import type { Prisma, Task, TaskState } from "../generated/prisma/client";
@@ -58,7 +59,7 @@ function decodeCursor(order: TaskOrder, cursor: string, name: string): { value: 
   } catch {
     parsed = null;
   }
-  if (!Array.isArray(parsed) || parsed.length !== 3 || typeof parsed[2] !== "string" || !(parsed[1] === null || typeof parsed[1] === "string")) {
+  if (!Array.isArray(parsed) || parsed.length !== 3 || typeof parsed[2] !== "string" || !isUuid(parsed[2]) || !(parsed[1] === null || typeof parsed[1] === "string")) {
     throw badInput(`${name} is not a cursor returned by this API`, { [name]: cursor });
   }
   if (parsed[0] !== order.field) {

@@ -57,7 +57,7 @@ export function taskWhere(filter: TaskFilter = {}): Prisma.TaskWhereInput {
   }
   if (filter.targetPrefix != null) {
     checkLength("targetPrefix", filter.targetPrefix, LIMITS.targetLength);
-    and.push({ target: { startsWith: filter.targetPrefix } });
+    and.push({ target: { startsWith: escapeLike(filter.targetPrefix) } });
   }
   if (filter.labels != null) {
     const entries = Object.entries(filter.labels);

@@ -3,7 +3,7 @@
 import { TaskgraphError, badInput, notFound } from "../domain/errors";
 import type { StepSpec } from "../domain/flow";
 import { resolveFlow } from "../domain/flow";
-import { newId } from "../domain/ids";
+import { newId, parseUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import type { StepState, TaskState } from "../domain/states";
 import { assertStepTransition, assertTaskTransition, isEnded } from "../domain/states";
@@ -47,8 +47,17 @@ const jsonOrNull = (value: Prisma.InputJsonValue | null | undefined) => (value =
 
 /** Locks the task row for the rest of the transaction and bumps its version: returns the row as it was, with the new version. */
 async function lockAndBump(tx: Tx, taskId: string): Promise<Task> {
-  const rows = await tx.task.updateManyAndReturn({ where: { id: taskId }, data: { version: { increment: 1 } } });
+  const rows = await tx.task.updateManyAndReturn({ where: { id: parseUuid(taskId, "taskId") }, data: { version: { increment: 1 } } });
   const task = rows[0];
+  if (!task) throw notFound("Task", taskId);
+  return task;
+}
+
+/** Locks the task row (so it cannot end meanwhile) without changing it: a new child is not a change of the parent. */
+async function lockWithoutChange(tx: Tx, taskId: string): Promise<Task> {
+  const id = parseUuid(taskId, "parentId");
+  await tx.$queryRaw`SELECT 1 FROM "Task" WHERE id = ${id}::uuid FOR UPDATE`;
+  const task = await tx.task.findUnique({ where: { id } });
   if (!task) throw notFound("Task", taskId);
   return task;
 }
@@ -79,7 +88,7 @@ function checkTaskSpec(spec: NewChildTask, parent: { kind: TaskKind } | null) {
  */
 export async function createTask(prisma: PrismaClient, spec: NewTask, options: { parentId?: string } = {}): Promise<Task> {
   return prisma.$transaction(async (tx) => {
-    const parent = options.parentId ? await lockAndBump(tx, options.parentId) : null;
+    const parent = options.parentId ? await lockWithoutChange(tx, options.parentId) : null;
     if (parent && isEnded(parent.state as TaskState)) {
       throw new TaskgraphError("INVALID_STATE", `Task ${parent.id} is ${parent.state}: it can no longer get children`);
     }
