@@ -9,7 +9,7 @@ import { loadConfig } from "./config";
 import type { Database } from "./db/client";
 import { openDatabase } from "./db/client";
 import { schema, type Context } from "./schema";
-import { maskError } from "./schema/errors";
+import { maskError, yogaLogger } from "./schema/errors";
 import { Store } from "./store";
 
 export interface App {
@@ -41,7 +41,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     graphiql: { title: "taskgraph", defaultQuery: EXAMPLE_QUERY },
     landingPage: false,
     healthCheckEndpoint: false as unknown as string, // we serve /health ourselves (it checks the store)
-    logging: process.env.NODE_ENV === "test" ? "error" : "info",
+    logging: yogaLogger,
   });
 
   let server: Server | undefined;

@@ -12,9 +12,15 @@ export type StepAction = (typeof STEP_ACTIONS)[number];
 export interface TaskActionSubject {
   state: TaskState;
   isAbortable: boolean;
+  /** Set once an abort was accepted and a worker has yet to finish it (cancel, or roll back). */
+  abortRequestedAt?: Date | null;
 }
 
 export function taskActions(task: TaskActionSubject): TaskAction[] {
+  if (task.abortRequestedAt) {
+    // Aborting: nothing more to ask, except removing a pending abortable task (openATTIC).
+    return isPending(task.state) && task.isAbortable ? ["FORCE_DELETE"] : [];
+  }
   const actions: TaskAction[] = [];
   // Pending: ScyllaDB's abort (refused when not abortable). FAILED: OCP's "Abort Task" (roll back, then CANCELED).
   if ((isPending(task.state) && task.isAbortable) || task.state === "FAILED") actions.push("ABORT");
@@ -26,7 +32,8 @@ export function taskActions(task: TaskActionSubject): TaskAction[] {
   return actions;
 }
 
-export function stepActions(step: { state: StepState }, task: { state: TaskState }): StepAction[] {
+export function stepActions(step: { state: StepState }, task: { state: TaskState; abortRequestedAt?: Date | null }): StepAction[] {
+  if (task.abortRequestedAt) return [];
   // OCP: waiting steps allow no action; failed steps can be rerun or set to successful; running ones terminated.
   if (step.state === "FAILED" && task.state === "FAILED") return ["RERUN", "MARK_SUCCEEDED"];
   if (step.state === "RUNNING" && task.state === "RUNNING") return ["TERMINATE"];

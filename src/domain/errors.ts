@@ -26,11 +26,22 @@ export class TaskgraphError extends Error {
   ) {
     super(message);
   }
+
+  /** GraphQL copies an original error's `extensions` onto the error it reports. */
+  get extensions(): Record<string, unknown> {
+    return { code: this.code, ...this.details };
+  }
 }
 
 export const notFound = (what: string, id: string) => new TaskgraphError("NOT_FOUND", `${what} ${id} does not exist`, { id });
 export const badInput = (message: string, details: Record<string, unknown> = {}) =>
   new TaskgraphError("BAD_USER_INPUT", message, details);
+
+/** Text a client sends: bounded, and without NUL (which PostgreSQL cannot store in text). */
+export function checkText(name: string, value: string, max: number): void {
+  if (value.length > max) throw badInput(`${name} is longer than ${max} characters`);
+  if (value.includes("\u0000")) throw badInput(`${name} contains a NUL character`);
+}
 
 /** Turns anything thrown into an Error (graphile-worker's coerceError). */
 export function coerceError(thrown: unknown): Error {

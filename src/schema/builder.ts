@@ -15,6 +15,9 @@ export interface Context {
   config: Config;
 }
 
+/** The types `node(id)` can return. */
+const NODE_TYPES = new Set(["Task", "Step", "StepAttempt"]);
+
 export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
@@ -44,7 +47,7 @@ export const builder = new SchemaBuilder<{
       const colon = globalID.indexOf(":");
       const typename = globalID.slice(0, colon);
       const id = globalID.slice(colon + 1);
-      if (colon < 1 || !isUuid(id)) {
+      if (colon < 1 || !NODE_TYPES.has(typename) || !isUuid(id)) {
         throw new GraphQLError(`"${globalID.slice(0, 80)}" is not an id returned by this API`, { extensions: { code: "BAD_USER_INPUT" } });
       }
       return { typename, id: id.toLowerCase() };

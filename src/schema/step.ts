@@ -8,6 +8,7 @@ const LOG_ORDER = { orderBy: { id: "asc" } } as const;
 
 builder.prismaNode("Step", {
   id: { field: "id" },
+  nullable: true, // node(id) of a well-formed id of nothing is null (Relay)
   description: "One step of a task's flow.",
   fields: (t) => ({
     key: t.exposeString("key"),
@@ -32,6 +33,7 @@ builder.prismaNode("Step", {
 
 builder.prismaNode("StepAttempt", {
   id: { field: "id" },
+  nullable: true, // node(id) of a well-formed id of nothing is null (Relay)
   description: "One execution, retry or rollback of a step, with its own logs.",
   fields: (t) => ({
     number: t.exposeInt("number", { description: "1, 2, … in the order the attempts started." }),

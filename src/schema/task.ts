@@ -62,6 +62,7 @@ const STEP_ORDER = { orderBy: { index: "asc" } } as const;
 
 export const TaskNode = builder.prismaNode("Task", {
   id: { field: "id" },
+  nullable: true, // node(id) of a well-formed id of nothing is null (Relay)
   description: "A background operation. Tasks form trees (root = the whole operation) and may carry ordered steps.",
   fields: (t) => ({
     module: t.exposeString("moduleName", { description: "The module the task type belongs to." }),

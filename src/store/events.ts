@@ -1,8 +1,16 @@
 // The event journal: every change to a task appends one TaskEvent row in the change's own
 // transaction (DESIGN §3), carrying the task's new version. Subscriptions read from here.
+//
+// Each batch of events also sends a NOTIFY on CHANGE_CHANNEL in the same transaction. PostgreSQL
+// (and PGlite) deliver it only when the transaction commits, so listeners never hear of a change
+// that was rolled back. The payload carries task ids only (NOTIFY payloads are limited to 8 kB).
 import type { Prisma, TaskEventType } from "../generated/prisma/client";
 
 export type Tx = Prisma.TransactionClient;
+
+export const CHANGE_CHANNEL = "taskgraph_changes";
+/** Past this many task ids a notification says "*" (something changed; look for yourself). */
+const MAX_IDS_PER_NOTIFY = 100;
 
 export interface EventSubject {
   id: string;
@@ -15,6 +23,16 @@ export interface NewEvent {
   task: EventSubject;
   type: TaskEventType;
   payload?: Prisma.InputJsonObject;
+  /** The change gives workers something to claim (a task became QUEUED, or was handed back). */
+  wake?: boolean;
+}
+
+/** What a NOTIFY on CHANGE_CHANNEL carries. */
+export interface ChangeNotice {
+  /** Ids of the tasks that changed, or "*" when there were too many to list. */
+  t: string[] | "*";
+  /** 1 when workers may find new work. */
+  w?: 1;
 }
 
 export async function appendEvents(tx: Tx, events: NewEvent[]): Promise<void> {
@@ -29,4 +47,11 @@ export async function appendEvents(tx: Tx, events: NewEvent[]): Promise<void> {
       payload: payload ?? {},
     })),
   });
+  const ids = [...new Set(events.map((e) => e.task.id))];
+  const wake = events.some((e) => e.wake || (e.payload?.state ?? e.payload?.to) === "QUEUED");
+  await notifyChange(tx, { t: ids.length > MAX_IDS_PER_NOTIFY ? "*" : ids, ...(wake ? { w: 1 } : {}) });
+}
+
+export async function notifyChange(tx: Tx, notice: ChangeNotice): Promise<void> {
+  await tx.$executeRaw`SELECT pg_notify(${CHANGE_CHANNEL}, ${JSON.stringify(notice)})`;
 }

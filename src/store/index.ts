@@ -1,20 +1,27 @@
 // The store: all reads and writes of tasks, steps, attempts, logs, events and settings (DESIGN §2).
-// GraphQL resolvers and the runtime go through it; it enforces the state machine on every write.
+// GraphQL resolvers and the runtime go through it. Every write method is one transaction in which
+// the state machine is checked, versions bumped and events appended, or nothing happens.
 import type { Config } from "../config";
 import type { Database } from "../db/client";
+import { notFound } from "../domain/errors";
 import type { StepState, TaskState } from "../domain/states";
-import type { LogLevel, Prisma, PrismaClient } from "../generated/prisma/client";
-import { ensureModule } from "./modules";
+import type { LogLevel, PrismaClient } from "../generated/prisma/client";
+import * as claims from "./claims";
+import type { Tx } from "./events";
 import type { PageArgs, TaskOrder } from "./pagination";
+import { drainModule, reapExpired } from "./retention";
 import type { Settings } from "./settings";
 import { readSettings, writeSettings } from "./settings";
+import * as controls from "./task-controls";
 import type { TaskFilter } from "./task-filter";
 import type { TaskQuery } from "./task-reads";
 import { findTask, getTask, listTasks, moduleStats, taskTree } from "./task-reads";
 import type { NewTask, TaskPatch } from "./task-writes";
 import { appendLog, createTask, setProgress, transitionStep, transitionTask } from "./task-writes";
 
-export type { NewTask, TaskPatch, TaskFilter, TaskOrder, PageArgs, TaskQuery, Settings };
+export type { NewTask, TaskPatch, TaskFilter, TaskOrder, PageArgs, TaskQuery, Settings, Tx };
+export type { DeleteResult } from "./task-controls";
+export type { Claimed } from "./claims";
 
 export class Store {
   readonly prisma: PrismaClient;
@@ -22,7 +29,7 @@ export class Store {
   private readonly defaults: Settings;
 
   constructor(
-    db: Database,
+    readonly db: Database,
     readonly config: Pick<Config, "maxPageSize" | "taskTtlSeconds" | "userTaskTtlSeconds">,
   ) {
     this.prisma = db.prisma;
@@ -30,30 +37,81 @@ export class Store {
     this.defaults = { taskTtlSeconds: config.taskTtlSeconds, userTaskTtlSeconds: config.userTaskTtlSeconds };
   }
 
-  // writes
-  ensureModule(name: string, description?: string) {
-    return ensureModule(this.prisma, name, description);
+  /** Runs `fn` in one transaction (several writes that must commit together). */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.prisma.$transaction(fn, { timeout: 30_000, maxWait: 30_000 });
+  }
+
+  // ── writes ────────────────────────────────────────────────────────────────
+  async ensureModule(name: string, description = "") {
+    return this.prisma.module.upsert({ where: { name }, create: { name, description }, update: description ? { description } : {} });
   }
   createTask(spec: NewTask, options?: { parentId?: string }) {
-    return createTask(this.prisma, spec, options);
+    return this.transaction((tx) => createTask(tx, spec, options));
   }
   transitionTask(taskId: string, to: TaskState, patch?: TaskPatch) {
-    return transitionTask(this.prisma, taskId, to, patch);
+    return this.transaction((tx) => transitionTask(tx, taskId, to, patch));
   }
   transitionStep(taskId: string, stepKey: string, to: StepState, options?: { error?: string }) {
-    return transitionStep(this.prisma, taskId, stepKey, to, options);
+    return this.transaction((tx) => transitionStep(tx, taskId, stepKey, to, options));
   }
   setProgress(taskId: string, completed: number, total?: number | null) {
-    return setProgress(this.prisma, taskId, completed, total);
+    return this.transaction((tx) => setProgress(tx, taskId, completed, total));
   }
   appendLog(taskId: string, entry: { level?: LogLevel; message: string; stepKey?: string }) {
-    return appendLog(this.prisma, taskId, entry);
+    return this.transaction((tx) => appendLog(tx, taskId, entry));
   }
   writeSettings(changes: Partial<Settings>) {
     return writeSettings(this.prisma, changes, this.defaults);
   }
 
-  // reads
+  // ── control mutations ────────────────────────────────────────────────────
+  abortTask(id: string, options?: { rollback?: boolean; by?: string | null }) {
+    return this.transaction((tx) => controls.abortTask(tx, id, options));
+  }
+  deleteTask(id: string, options?: { force?: boolean; by?: string | null }) {
+    return this.transaction((tx) => controls.deleteTask(tx, id, options));
+  }
+  retryTask(id: string) {
+    return this.transaction((tx) => controls.retryTask(tx, id));
+  }
+  rerunStep(taskId: string, stepKey: string) {
+    return this.transaction((tx) => controls.rerunStep(tx, taskId, stepKey));
+  }
+  markStepSucceeded(taskId: string, stepKey: string, by?: string | null) {
+    return this.transaction((tx) => controls.markStepSucceeded(tx, taskId, stepKey, by));
+  }
+  terminateStep(taskId: string, stepKey: string, by?: string | null) {
+    return this.transaction((tx) => controls.terminateStep(tx, taskId, stepKey, by));
+  }
+
+  // ── workers and retention ────────────────────────────────────────────────
+  claimTasks(options: Parameters<typeof claims.claimTasks>[1]) {
+    return this.transaction((tx) => claims.claimTasks(tx, options));
+  }
+  promoteDueTasks() {
+    return this.transaction((tx) => claims.promoteDueTasks(tx));
+  }
+  nextDueAt() {
+    return claims.nextDueAt(this.prisma as unknown as Tx);
+  }
+  renewLeases(worker: string, ids: string[], leaseMs: number) {
+    return this.transaction((tx) => claims.renewLeases(tx, worker, ids, leaseMs));
+  }
+  releaseLeases(worker: string, ids: string[]) {
+    return this.transaction((tx) => claims.releaseLeases(tx, worker, ids));
+  }
+  async reapExpired() {
+    const settings = await this.settings();
+    return this.transaction((tx) => reapExpired(tx, settings));
+  }
+  async drainModule(module: string) {
+    const [found] = await this.moduleStats(module);
+    if (!found) throw notFound("Module", module);
+    return this.transaction((tx) => drainModule(tx, module));
+  }
+
+  // ── reads ─────────────────────────────────────────────────────────────────
   findTask(id: string, query?: TaskQuery) {
     return findTask(this.prisma, id, query);
   }
@@ -72,7 +130,10 @@ export class Store {
   settings() {
     return readSettings(this.prisma, this.defaults);
   }
-  events(taskId: string): Promise<Prisma.TaskEventGetPayload<object>[]> {
+  events(taskId: string) {
     return this.prisma.taskEvent.findMany({ where: { taskId }, orderBy: { id: "asc" } });
+  }
+  steps(taskId: string) {
+    return this.prisma.step.findMany({ where: { taskId }, orderBy: { index: "asc" } });
   }
 }

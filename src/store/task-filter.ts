@@ -1,5 +1,5 @@
 // TaskFilter (DESIGN §5) → Prisma where. Validates first: a bad filter is BAD_USER_INPUT.
-import { badInput } from "../domain/errors";
+import { badInput, checkText } from "../domain/errors";
 import { isUuid, parseUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import type { TaskCategory, TaskState } from "../domain/states";
@@ -29,8 +29,8 @@ export interface TaskFilter {
 }
 
 function checkLength(name: string, value: string, max: number) {
+  checkText(`filter.${name}`, value, max);
   if (value.length === 0) throw badInput(`filter.${name} must not be empty`);
-  if (value.length > max) throw badInput(`filter.${name} is longer than ${max} characters`);
 }
 
 /** LIKE pattern characters are literal in a keyword search. */
@@ -70,7 +70,7 @@ export function taskWhere(filter: TaskFilter = {}): Prisma.TaskWhereInput {
   }
   const search = filter.search?.trim();
   if (search) {
-    if (search.length > LIMITS.searchLength) throw badInput(`filter.search is longer than ${LIMITS.searchLength} characters`);
+    checkText("filter.search", search, LIMITS.searchLength);
     const contains = { contains: escapeLike(search), mode: "insensitive" as const };
     const or: Prisma.TaskWhereInput[] = [{ name: contains }, { type: contains }, { moduleName: contains }, { target: contains }];
     if (isUuid(search)) or.push({ id: search.toLowerCase() });

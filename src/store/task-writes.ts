@@ -1,13 +1,14 @@
-// Every write to tasks, steps, attempts and logs. Each function is one transaction that locks the
-// task row, checks the state machine, bumps Task.version and appends the TaskEvent — all or nothing.
-import { TaskgraphError, badInput, notFound } from "../domain/errors";
+// Every write to tasks, steps, attempts and logs. Each function runs inside the caller's
+// transaction (Store wraps them, composite operations share one): it locks the task row, checks
+// the state machine, bumps Task.version and appends the TaskEvent — all or nothing.
+import { TaskgraphError, badInput, checkText, notFound } from "../domain/errors";
 import type { StepSpec } from "../domain/flow";
 import { resolveFlow } from "../domain/flow";
 import { newId, parseUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import type { StepState, TaskState } from "../domain/states";
 import { assertStepTransition, assertTaskTransition, isEnded } from "../domain/states";
-import type { LogLevel, Prisma, PrismaClient, Step, Task, TaskKind } from "../generated/prisma/client";
+import type { LogLevel, Prisma, Step, Task, TaskKind } from "../generated/prisma/client";
 import type { Tx } from "./events";
 import { appendEvents } from "./events";
 
@@ -41,12 +42,16 @@ export interface TaskPatch {
   error?: string | null;
   result?: Prisma.InputJsonValue | null;
   node?: string | null;
+  /** Hand the task back to the workers: clear the lease (and wake them). */
+  releaseLease?: boolean;
+  /** Refuse with CONFLICT unless this worker still holds the task's lease. */
+  ifLeaseOwner?: string;
 }
 
 const jsonOrNull = (value: Prisma.InputJsonValue | null | undefined) => (value === null ? ("DbNull" as const) : value);
 
 /** Locks the task row for the rest of the transaction and bumps its version: returns the row as it was, with the new version. */
-async function lockAndBump(tx: Tx, taskId: string): Promise<Task> {
+export async function lockAndBump(tx: Tx, taskId: string): Promise<Task> {
   const rows = await tx.task.updateManyAndReturn({ where: { id: parseUuid(taskId, "taskId") }, data: { version: { increment: 1 } } });
   const task = rows[0];
   if (!task) throw notFound("Task", taskId);
@@ -54,7 +59,7 @@ async function lockAndBump(tx: Tx, taskId: string): Promise<Task> {
 }
 
 /** Locks the task row (so it cannot end meanwhile) without changing it: a new child is not a change of the parent. */
-async function lockWithoutChange(tx: Tx, taskId: string): Promise<Task> {
+export async function lockWithoutChange(tx: Tx, taskId: string): Promise<Task> {
   const id = parseUuid(taskId, "parentId");
   await tx.$queryRaw`SELECT 1 FROM "Task" WHERE id = ${id}::uuid FOR UPDATE`;
   const task = await tx.task.findUnique({ where: { id } });
@@ -63,18 +68,20 @@ async function lockWithoutChange(tx: Tx, taskId: string): Promise<Task> {
 }
 
 function checkTaskSpec(spec: NewChildTask, parent: { kind: TaskKind } | null) {
-  if (!spec.type || spec.type.length > LIMITS.nameLength) throw badInput(`type must be 1–${LIMITS.nameLength} characters`);
-  if (spec.name != null && spec.name.length > LIMITS.nameLength) throw badInput(`name is longer than ${LIMITS.nameLength} characters`);
-  if (spec.target != null && spec.target.length > LIMITS.targetLength) throw badInput(`target is longer than ${LIMITS.targetLength} characters`);
+  if (!spec.type) throw badInput("type must not be empty");
+  checkText("type", spec.type, LIMITS.nameLength);
+  if (spec.name != null) checkText("name", spec.name, LIMITS.nameLength);
+  if (spec.target != null) checkText("target", spec.target, LIMITS.targetLength);
+  if (spec.node != null) checkText("node", spec.node, LIMITS.nameLength);
   if (spec.kind === "CLUSTER" && parent) throw badInput("A CLUSTER task is always a root: it cannot have a parent");
   if (spec.kind === "CLUSTER" && spec.isInternal) throw badInput("A CLUSTER task is never internal");
   if ((spec.children?.length ?? 0) > LIMITS.childrenPerTask) throw badInput(`A task has at most ${LIMITS.childrenPerTask} children`);
   const labels = Object.entries(spec.labels ?? {});
   if (labels.length > LIMITS.labelCount) throw badInput(`A task has at most ${LIMITS.labelCount} labels`);
   for (const [key, value] of labels) {
-    if (typeof value !== "string" || key.length > LIMITS.labelLength || value.length > LIMITS.labelLength) {
-      throw badInput(`Label ${key.slice(0, 40)} must be a string of at most ${LIMITS.labelLength} characters`);
-    }
+    if (typeof value !== "string") throw badInput(`Label ${key.slice(0, 40)} must be a string`);
+    checkText("label key", key, LIMITS.labelLength);
+    checkText(`label ${key.slice(0, 40)}`, value, LIMITS.labelLength);
   }
   if (spec.progressTotal != null && !(Number.isFinite(spec.progressTotal) && spec.progressTotal >= 0)) {
     throw badInput("progressTotal must be a finite number ≥ 0");
@@ -86,101 +93,108 @@ function checkTaskSpec(spec: NewChildTask, parent: { kind: TaskKind } | null) {
  * `parentId` the new task joins that task's tree (its root, module sequence number, depth + 1).
  * Returns the new (sub)tree's root.
  */
-export async function createTask(prisma: PrismaClient, spec: NewTask, options: { parentId?: string } = {}): Promise<Task> {
-  return prisma.$transaction(async (tx) => {
-    const parent = options.parentId ? await lockWithoutChange(tx, options.parentId) : null;
-    if (parent && isEnded(parent.state as TaskState)) {
-      throw new TaskgraphError("INVALID_STATE", `Task ${parent.id} is ${parent.state}: it can no longer get children`);
+export async function createTask(tx: Tx, spec: NewTask, options: { parentId?: string } = {}): Promise<Task> {
+  const parent = options.parentId ? await lockWithoutChange(tx, options.parentId) : null;
+  if (parent && isEnded(parent.state as TaskState)) {
+    throw new TaskgraphError("INVALID_STATE", `Task ${parent.id} is ${parent.state}: it can no longer get children`);
+  }
+  let sequenceNumber = parent?.sequenceNumber;
+  if (sequenceNumber === undefined) {
+    const seq = await tx.module.updateManyAndReturn({ where: { name: spec.module }, data: { lastSequenceNumber: { increment: 1 } } });
+    if (!seq[0]) throw notFound("Module", spec.module);
+    sequenceNumber = seq[0].lastSequenceNumber;
+  }
+  const now = new Date();
+  const tasks: Prisma.TaskCreateManyInput[] = [];
+  const steps: Prisma.StepCreateManyInput[] = [];
+  const modules = new Set<string>();
+  // Breadth-first, so UUIDv7 ids (creation order) list siblings in the order given.
+  const queue: { spec: NewChildTask; parent: { id: string; rootId: string; depth: number; kind: TaskKind; moduleName: string } | null }[] = [
+    { spec, parent: parent && { id: parent.id, rootId: parent.rootId, depth: parent.depth, kind: parent.kind, moduleName: parent.moduleName } },
+  ];
+  for (let item = queue.shift(); item; item = queue.shift()) {
+    const { spec: s, parent: p } = item;
+    checkTaskSpec(s, p);
+    const id = newId();
+    const moduleName = s.module ?? p?.moduleName ?? spec.module;
+    modules.add(moduleName);
+    const scheduled = s.runAt != null && s.runAt.getTime() > now.getTime();
+    tasks.push({
+      id,
+      moduleName,
+      type: s.type,
+      name: s.name ?? s.type,
+      kind: s.kind ?? "NODE",
+      scope: s.scope ?? (s.kind === "CLUSTER" ? "cluster" : "node"),
+      target: s.target ?? null,
+      labels: s.labels ?? {},
+      state: scheduled ? "SCHEDULED" : "QUEUED",
+      isAbortable: s.isAbortable ?? true,
+      isInternal: s.isInternal ?? false,
+      isUserTask: s.isUserTask ?? p === null,
+      sequenceNumber,
+      parentId: p?.id ?? null,
+      rootId: p?.rootId ?? id,
+      depth: p ? p.depth + 1 : 0,
+      input: jsonOrNull(s.input),
+      progressUnits: s.progressUnits ?? null,
+      progressTotal: s.progressTotal ?? null,
+      createdAt: now,
+      scheduledFor: s.runAt ?? null,
+      createdBy: s.createdBy ?? null,
+      node: s.node ?? null,
+    });
+    for (const step of resolveFlow(s.steps ?? [])) {
+      steps.push({ id: newId(), taskId: id, key: step.key, name: step.name, index: step.index, dependsOn: step.dependsOn });
     }
-    let sequenceNumber = parent?.sequenceNumber;
-    if (sequenceNumber === undefined) {
-      const seq = await tx.module.updateManyAndReturn({ where: { name: spec.module }, data: { lastSequenceNumber: { increment: 1 } } });
-      if (!seq[0]) throw notFound("Module", spec.module);
-      sequenceNumber = seq[0].lastSequenceNumber;
-    }
-    const now = new Date();
-    const tasks: Prisma.TaskCreateManyInput[] = [];
-    const steps: Prisma.StepCreateManyInput[] = [];
-    const modules = new Set<string>();
-    // Breadth-first, so UUIDv7 ids (creation order) list siblings in the order given.
-    const queue: { spec: NewChildTask; parent: { id: string; rootId: string; depth: number; kind: TaskKind; moduleName: string } | null }[] = [
-      { spec, parent: parent && { id: parent.id, rootId: parent.rootId, depth: parent.depth, kind: parent.kind, moduleName: parent.moduleName } },
-    ];
-    for (let item = queue.shift(); item; item = queue.shift()) {
-      const { spec: s, parent: p } = item;
-      checkTaskSpec(s, p);
-      const id = newId();
-      const moduleName = s.module ?? p?.moduleName ?? spec.module;
-      modules.add(moduleName);
-      const scheduled = s.runAt != null && s.runAt.getTime() > now.getTime();
-      tasks.push({
-        id,
-        moduleName,
-        type: s.type,
-        name: s.name ?? s.type,
-        kind: s.kind ?? "NODE",
-        scope: s.scope ?? (s.kind === "CLUSTER" ? "cluster" : "node"),
-        target: s.target ?? null,
-        labels: s.labels ?? {},
-        state: scheduled ? "SCHEDULED" : "QUEUED",
-        isAbortable: s.isAbortable ?? true,
-        isInternal: s.isInternal ?? false,
-        isUserTask: s.isUserTask ?? p === null,
-        sequenceNumber,
-        parentId: p?.id ?? null,
-        rootId: p?.rootId ?? id,
-        depth: p ? p.depth + 1 : 0,
-        input: jsonOrNull(s.input),
-        progressUnits: s.progressUnits ?? null,
-        progressTotal: s.progressTotal ?? null,
-        createdAt: now,
-        scheduledFor: s.runAt ?? null,
-        createdBy: s.createdBy ?? null,
-        node: s.node ?? null,
-      });
-      for (const step of resolveFlow(s.steps ?? [])) {
-        steps.push({ id: newId(), taskId: id, key: step.key, name: step.name, index: step.index, dependsOn: step.dependsOn });
-      }
-      const self = { id, rootId: p?.rootId ?? id, depth: p ? p.depth + 1 : 0, kind: s.kind ?? "NODE", moduleName };
-      for (const child of s.children ?? []) queue.push({ spec: { ...child, module: child.module ?? moduleName }, parent: self });
-    }
-    const known = await tx.module.count({ where: { name: { in: [...modules] } } });
-    if (known !== modules.size) throw notFound("Module", [...modules].join(", "));
-    await tx.task.createMany({ data: tasks });
-    if (steps.length) await tx.step.createMany({ data: steps });
-    await appendEvents(
-      tx,
-      tasks.map((t) => ({
-        task: { id: t.id, rootId: t.rootId, moduleName: t.moduleName, version: 1 },
-        type: "CREATED" as const,
-        payload: { state: t.state, parentId: t.parentId ?? null, type: t.type, name: t.name },
-      })),
-    );
-    return tx.task.findUniqueOrThrow({ where: { id: tasks[0]!.id } });
-  });
+    const self = { id, rootId: p?.rootId ?? id, depth: p ? p.depth + 1 : 0, kind: s.kind ?? "NODE", moduleName };
+    for (const child of s.children ?? []) queue.push({ spec: { ...child, module: child.module ?? moduleName }, parent: self });
+  }
+  const known = await tx.module.count({ where: { name: { in: [...modules] } } });
+  if (known !== modules.size) throw notFound("Module", [...modules].join(", "));
+  await tx.task.createMany({ data: tasks });
+  if (steps.length) await tx.step.createMany({ data: steps });
+  await appendEvents(
+    tx,
+    tasks.map((t) => ({
+      task: { id: t.id, rootId: t.rootId, moduleName: t.moduleName, version: 1 },
+      type: "CREATED" as const,
+      payload: { state: t.state, parentId: t.parentId ?? null, type: t.type, name: t.name },
+    })),
+  );
+  return tx.task.findUniqueOrThrow({ where: { id: tasks[0]!.id } });
 }
 
 /** Moves a task to `to`, setting start/end times, and records the change. */
-export async function transitionTask(prisma: PrismaClient, taskId: string, to: TaskState, patch: TaskPatch = {}): Promise<Task> {
-  return prisma.$transaction(async (tx) => {
-    const task = await lockAndBump(tx, taskId);
-    const from = task.state as TaskState;
-    assertTaskTransition(from, to, taskId);
-    const now = new Date();
-    const data: Prisma.TaskUpdateInput = { state: to };
-    if (to === "RUNNING") {
-      data.startedAt = task.startedAt ?? now;
-      data.endedAt = null;
-      if (from === "FAILED") data.error = null;
-    }
-    if (isEnded(to)) data.endedAt = now;
-    if (patch.error !== undefined) data.error = patch.error;
-    if (patch.result !== undefined) data.result = jsonOrNull(patch.result);
-    if (patch.node !== undefined) data.node = patch.node;
-    const updated = await tx.task.update({ where: { id: taskId }, data });
-    await appendEvents(tx, [{ task: updated, type: "STATE_CHANGED", payload: { from, to, error: updated.error } }]);
-    return updated;
-  });
+export async function transitionTask(tx: Tx, taskId: string, to: TaskState, patch: TaskPatch = {}): Promise<Task> {
+  const task = await lockAndBump(tx, taskId);
+  const from = task.state as TaskState;
+  if (patch.ifLeaseOwner !== undefined && task.leaseOwner !== patch.ifLeaseOwner) {
+    throw new TaskgraphError("CONFLICT", `Task ${taskId} is no longer held by ${patch.ifLeaseOwner}`, { taskId });
+  }
+  assertTaskTransition(from, to, taskId);
+  const now = new Date();
+  const data: Prisma.TaskUpdateInput = { state: to };
+  if (to === "RUNNING") {
+    data.startedAt = task.startedAt ?? now;
+    data.endedAt = null;
+    if (from === "FAILED") data.error = null;
+  }
+  if (isEnded(to)) data.endedAt = now;
+  if (patch.error !== undefined) data.error = patch.error;
+  if (patch.result !== undefined) data.result = jsonOrNull(patch.result);
+  if (patch.node !== undefined) data.node = patch.node;
+  if (isEnded(to) || patch.releaseLease) {
+    data.leaseOwner = null;
+    data.leaseExpiresAt = null;
+  }
+  // An abort request lasts until the task ends or runs again.
+  if (isEnded(to) || to === "RUNNING") data.abortRequestedAt = null;
+  const updated = await tx.task.update({ where: { id: taskId }, data });
+  await appendEvents(tx, [
+    { task: updated, type: "STATE_CHANGED", payload: { from, to, error: updated.error }, wake: patch.releaseLease === true },
+  ]);
+  return updated;
 }
 
 /**
@@ -188,106 +202,103 @@ export async function transitionTask(prisma: PrismaClient, taskId: string, to: T
  * entering ROLLING_BACK opens a ROLLBACK attempt; leaving either closes the open attempt.
  */
 export async function transitionStep(
-  prisma: PrismaClient,
+  tx: Tx,
   taskId: string,
   stepKey: string,
   to: StepState,
   options: { error?: string } = {},
 ): Promise<Step> {
-  return prisma.$transaction(async (tx) => {
-    const task = await lockAndBump(tx, taskId);
-    const step = await tx.step.findUnique({
-      where: { taskId_key: { taskId, key: stepKey } },
-      include: { attempts: { orderBy: { number: "desc" }, take: 1 } },
-    });
-    if (!step) throw notFound(`Step "${stepKey}" of task`, taskId);
-    const from = step.state as StepState;
-    assertStepTransition(from, to, stepKey);
-    const now = new Date();
-    const open = step.attempts[0]?.state === "RUNNING" ? step.attempts[0] : undefined;
-    const error = to === "FAILED" ? (options.error ?? "failed") : null;
-    if (open) {
-      await tx.stepAttempt.update({
-        where: { id: open.id },
-        data: { state: to === "FAILED" ? "FAILED" : "SUCCEEDED", endedAt: now, error },
-      });
-    }
-    let attempt: { number: number; kind: string } | null = null;
-    if (to === "RUNNING" || to === "ROLLING_BACK") {
-      const executed = await tx.stepAttempt.count({ where: { stepId: step.id, kind: { in: ["EXECUTE", "RETRY"] } } });
-      attempt = await tx.stepAttempt.create({
-        data: {
-          id: newId(),
-          stepId: step.id,
-          taskId,
-          number: (step.attempts[0]?.number ?? 0) + 1,
-          kind: to === "ROLLING_BACK" ? "ROLLBACK" : executed === 0 ? "EXECUTE" : "RETRY",
-          startedAt: now,
-        },
-      });
-    }
-    const opening = to === "RUNNING" || to === "ROLLING_BACK";
-    const updated = await tx.step.update({
-      where: { id: step.id },
-      data: {
-        state: to,
-        ...(to === "RUNNING" ? { startedAt: now } : {}),
-        endedAt: opening ? null : now,
-        ...(to === "FAILED" || to === "RUNNING" ? { error } : {}),
-      },
-    });
-    await appendEvents(tx, [
-      {
-        task,
-        type: "STEP_CHANGED",
-        payload: { stepKey, from, to, error, attempt: attempt?.number ?? open?.number ?? null, attemptKind: attempt?.kind ?? open?.kind ?? null },
-      },
-    ]);
-    return updated;
+  const task = await lockAndBump(tx, taskId);
+  const step = await tx.step.findUnique({
+    where: { taskId_key: { taskId, key: stepKey } },
+    include: { attempts: { orderBy: { number: "desc" }, take: 1 } },
   });
+  if (!step) throw notFound(`Step "${stepKey}" of task`, taskId);
+  const from = step.state as StepState;
+  assertStepTransition(from, to, stepKey);
+  const now = new Date();
+  const open = step.attempts[0]?.state === "RUNNING" ? step.attempts[0] : undefined;
+  const error = to === "FAILED" ? (options.error ?? "failed") : null;
+  if (open) {
+    await tx.stepAttempt.update({
+      where: { id: open.id },
+      data: { state: to === "FAILED" ? "FAILED" : "SUCCEEDED", endedAt: now, error },
+    });
+  }
+  let attempt: { number: number; kind: string } | null = null;
+  if (to === "RUNNING" || to === "ROLLING_BACK") {
+    const executed = await tx.stepAttempt.count({ where: { stepId: step.id, kind: { in: ["EXECUTE", "RETRY"] } } });
+    attempt = await tx.stepAttempt.create({
+      data: {
+        id: newId(),
+        stepId: step.id,
+        taskId,
+        number: (step.attempts[0]?.number ?? 0) + 1,
+        kind: to === "ROLLING_BACK" ? "ROLLBACK" : executed === 0 ? "EXECUTE" : "RETRY",
+        startedAt: now,
+      },
+    });
+  }
+  const opening = to === "RUNNING" || to === "ROLLING_BACK";
+  const updated = await tx.step.update({
+    where: { id: step.id },
+    data: {
+      state: to,
+      ...(to === "RUNNING" ? { startedAt: now } : {}),
+      endedAt: opening ? null : now,
+      ...(to === "FAILED" || to === "RUNNING" ? { error } : {}),
+    },
+  });
+  await appendEvents(tx, [
+    {
+      task,
+      type: "STEP_CHANGED",
+      payload: { stepKey, from, to, error, attempt: attempt?.number ?? open?.number ?? null, attemptKind: attempt?.kind ?? open?.kind ?? null },
+    },
+  ]);
+  return updated;
 }
 
 /** Sets progress (completed and optionally total, in the task's progress units). */
-export async function setProgress(prisma: PrismaClient, taskId: string, completed: number, total?: number | null): Promise<Task> {
+export async function setProgress(tx: Tx, taskId: string, completed: number, total?: number | null): Promise<Task> {
   if (!Number.isFinite(completed) || completed < 0) throw badInput("progress completed must be a finite number ≥ 0");
   if (total != null && (!Number.isFinite(total) || total < 0)) throw badInput("progress total must be a finite number ≥ 0");
-  return prisma.$transaction(async (tx) => {
-    await lockAndBump(tx, taskId);
-    const updated = await tx.task.update({
-      where: { id: taskId },
-      data: { progressCompleted: completed, ...(total !== undefined ? { progressTotal: total } : {}) },
-    });
-    await appendEvents(tx, [
-      { task: updated, type: "PROGRESSED", payload: { completed: updated.progressCompleted, total: updated.progressTotal } },
-    ]);
-    return updated;
+  await lockAndBump(tx, taskId);
+  const updated = await tx.task.update({
+    where: { id: taskId },
+    data: { progressCompleted: completed, ...(total !== undefined ? { progressTotal: total } : {}) },
   });
+  await appendEvents(tx, [
+    { task: updated, type: "PROGRESSED", payload: { completed: updated.progressCompleted, total: updated.progressTotal } },
+  ]);
+  return updated;
 }
 
 /** Appends a log line to a task, or to a step's current attempt. */
 export async function appendLog(
-  prisma: PrismaClient,
+  tx: Tx,
   taskId: string,
   entry: { level?: LogLevel; message: string; stepKey?: string },
+  options: { wake?: boolean } = {},
 ): Promise<string> {
   const message = entry.message.length > LIMITS.logMessageLength ? `${entry.message.slice(0, LIMITS.logMessageLength)}…` : entry.message;
-  return prisma.$transaction(async (tx) => {
-    const task = await lockAndBump(tx, taskId);
-    let stepId: string | null = null;
-    let attemptId: string | null = null;
-    if (entry.stepKey) {
-      const step = await tx.step.findUnique({
-        where: { taskId_key: { taskId, key: entry.stepKey } },
-        include: { attempts: { orderBy: { number: "desc" }, take: 1, select: { id: true } } },
-      });
-      if (!step) throw notFound(`Step "${entry.stepKey}" of task`, taskId);
-      stepId = step.id;
-      attemptId = step.attempts[0]?.id ?? null;
-    }
-    const id = newId();
-    const level = entry.level ?? "INFO";
-    await tx.logEntry.create({ data: { id, taskId, stepId, attemptId, level, message } });
-    await appendEvents(tx, [{ task, type: "LOG_APPENDED", payload: { logId: id, level, message, stepKey: entry.stepKey ?? null } }]);
-    return id;
-  });
+  const task = await lockAndBump(tx, taskId);
+  let stepId: string | null = null;
+  let attemptId: string | null = null;
+  if (entry.stepKey) {
+    const step = await tx.step.findUnique({
+      where: { taskId_key: { taskId, key: entry.stepKey } },
+      include: { attempts: { orderBy: { number: "desc" }, take: 1, select: { id: true } } },
+    });
+    if (!step) throw notFound(`Step "${entry.stepKey}" of task`, taskId);
+    stepId = step.id;
+    attemptId = step.attempts[0]?.id ?? null;
+  }
+  const id = newId();
+  const level = entry.level ?? "INFO";
+  await tx.logEntry.create({ data: { id, taskId, stepId, attemptId, level, message } });
+  await appendEvents(tx, [
+    { task, type: "LOG_APPENDED", payload: { logId: id, level, message, stepKey: entry.stepKey ?? null }, wake: options.wake },
+  ]);
+  return id;
 }
