@@ -7,15 +7,17 @@ import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import type { Config } from "./config";
 import { loadConfig } from "./config";
 import type { Database } from "./db/client";
-import { openDatabase } from "./db/client";
+import type { TaskManager, TaskManagerOptions } from "./runtime/manager";
+import { createTaskManager } from "./runtime/manager";
 import { schema, type Context } from "./schema";
 import { maskError, yogaLogger } from "./schema/errors";
-import { Store } from "./store";
+import type { Store } from "./store";
 
 export interface App {
   config: Config;
   db: Database;
   store: Store;
+  manager: TaskManager;
   yoga: YogaServerInstance<Record<string, unknown>, Context>;
   /** Listens on `port` (0 = any free port) and the configured host; resolves with the URL of /graphql. */
   start(port?: number): Promise<{ port: number; url: string }>;
@@ -23,20 +25,20 @@ export interface App {
   stop(): Promise<void>;
 }
 
-export interface BuildOptions {
-  config?: Config;
-  /** An already open database (tests); otherwise one is opened from config.store. */
-  db?: Database;
+export interface BuildOptions extends TaskManagerOptions {
+  /** A task manager to serve (an embedding program's); otherwise one is created from the options. */
+  manager?: TaskManager;
 }
 
+/** Serves a task manager: starts it (store, bus, worker) and builds the HTTP app around it. */
 export async function buildApp(options: BuildOptions = {}): Promise<App> {
-  const config = options.config ?? loadConfig();
-  const db = options.db ?? (await openDatabase(config.store, { migrate: config.migrateOnStart }));
-  const store = new Store(db, config);
+  const manager = options.manager ?? createTaskManager({ ...options, config: options.config ?? loadConfig() });
+  await manager.start();
+  const { config, store, db } = manager;
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: "/graphql",
-    context: () => ({ store, config }),
+    context: () => ({ store, config, manager }),
     maskedErrors: { maskError },
     graphiql: { title: "taskgraph", defaultQuery: EXAMPLE_QUERY },
     landingPage: false,
@@ -60,6 +62,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     config,
     db,
     store,
+    manager,
     yoga,
     start(port = config.port) {
       server = createServer((req, res) => {
@@ -93,7 +96,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
           server.closeAllConnections();
           await closed;
         }
-        await db.close();
+        await manager.stop();
+        if (options.db) await options.db.close(); // given to us to serve, and ours to close when done
       })();
       return stopping;
     },

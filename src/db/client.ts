@@ -3,6 +3,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
+import pg from "pg";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { StoreConfig } from "../config";
 import { PrismaClient } from "../generated/prisma/client";
@@ -17,6 +18,11 @@ export interface Database {
   adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   /** Migrations applied when this database was opened. */
   appliedMigrations: string[];
+  /**
+   * LISTENs on a channel. `onMessage` gets each NOTIFY payload, and `null` after a reconnect
+   * (notifications may have been missed meanwhile). Resolves with a function that stops listening.
+   */
+  listen(channel: string, onMessage: (payload: string | null) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -75,16 +81,58 @@ export async function openDatabase(store: StoreConfig, options: OpenOptions = {}
   }
 
   let closed = false;
+  const listeners = new Set<() => Promise<void>>();
   return {
     kind: store.kind,
     prisma,
     adapterFactory: factory,
     appliedMigrations,
+    async listen(channel, onMessage) {
+      const stop = pglite ? await pglite.listen(channel, onMessage) : await listenPostgres((factory as PostgresAdapterFactory).url, channel, onMessage);
+      const unlisten = async () => {
+        listeners.delete(unlisten);
+        if (!pglite?.closed) await stop();
+      };
+      listeners.add(unlisten);
+      return unlisten;
+    },
     async close() {
       if (closed) return;
       closed = true;
+      for (const unlisten of [...listeners]) await unlisten().catch(() => {});
       await prisma.$disconnect();
       await closeDriver();
     },
+  };
+}
+
+/** LISTEN on a connection of its own, reconnecting (with `null` to say "you may have missed some"). */
+async function listenPostgres(url: string, channel: string, onMessage: (payload: string | null) => void): Promise<() => Promise<void>> {
+  let client: pg.Client | undefined;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({ connectionString: url });
+    next.on("notification", (msg) => msg.channel === channel && onMessage(msg.payload ?? ""));
+    next.on("error", () => {
+      if (stopped || client !== next) return;
+      client = undefined;
+      void next.end().catch(() => {});
+      retry = setTimeout(() => void connect().then(() => onMessage(null), scheduleRetry), 500);
+    });
+    await next.connect();
+    await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    client = next;
+  };
+  const scheduleRetry = (error: unknown) => {
+    if (stopped) return;
+    console.warn(`[taskgraph] LISTEN ${channel} failed, retrying: ${(error as Error).message}`);
+    retry = setTimeout(() => void connect().then(() => onMessage(null), scheduleRetry), 1000);
+  };
+  await connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    await client?.end().catch(() => {});
   };
 }

@@ -8,11 +8,13 @@ import type { Config } from "../config";
 import { isUuid } from "../domain/ids";
 import type PrismaTypes from "../generated/pothos-types";
 import { getDatamodel } from "../generated/pothos-types";
+import type { TaskManager } from "../runtime/manager";
 import type { Store } from "../store";
 
 export interface Context {
   store: Store;
   config: Config;
+  manager: TaskManager;
 }
 
 /** The types `node(id)` can return. */
@@ -60,3 +62,4 @@ builder.addScalarType("JSON", JSONResolver);
 builder.addScalarType("JSONObject", JSONObjectResolver);
 
 builder.queryType({ description: "Read tasks, modules and settings." });
+builder.mutationType({ description: "Start and control tasks." });

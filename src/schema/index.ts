@@ -5,6 +5,8 @@ import "./step";
 import "./module";
 import "./settings";
 import "./query";
+import "./mutation";
+import "./worker";
 
 export const schema = builder.toSchema({ sortSchema: false });
 export type { Context } from "./builder";

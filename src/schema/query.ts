@@ -2,6 +2,7 @@
 import { queryFromInfo } from "@pothos/plugin-prisma";
 import { badInput, notFound } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
+import { MAX_WAIT_SECONDS } from "../runtime/manager";
 import { builder } from "./builder";
 import { OrderDirectionEnum, TaskCategoryEnum, TaskKindEnum, TaskOrderFieldEnum, TaskStateEnum } from "./enums";
 import { ModuleType } from "./module";
@@ -87,6 +88,18 @@ builder.queryFields((t) => ({
     resolve: (_root, { id, maxDepth }, ctx, info) => {
       if (maxDepth != null && maxDepth < 0) throw badInput("maxDepth must be ≥ 0");
       return ctx.store.taskTree(parseUuid(String(id)), { maxDepth, query: queryFromInfo({ context: ctx, info }) });
+    },
+  }),
+  waitForTask: t.prismaField({
+    type: "Task",
+    description: "Resolves when the task has ended (ScyllaDB's wait), or fails with TIMEOUT.",
+    args: {
+      id: t.arg.id({ required: true }),
+      timeoutSeconds: t.arg.int({ defaultValue: 30, description: `0 to ${MAX_WAIT_SECONDS}.` }),
+    },
+    resolve: async (query, _root, { id, timeoutSeconds }, ctx) => {
+      const task = await ctx.manager.waitForTask(String(id), timeoutSeconds ?? 30);
+      return ctx.store.getTask(task.id, query);
     },
   }),
   settings: t.field({ type: SettingsType, resolve: (_root, _args, ctx) => ctx.store.settings() }),

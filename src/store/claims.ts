@@ -30,14 +30,14 @@ export async function claimTasks(
           OR (state = 'FAILED' AND "abortRequestedAt" IS NOT NULL AND "rollbackOnAbort"
               AND ("leaseExpiresAt" IS NULL OR "leaseExpiresAt" < now())))
       ORDER BY "createdAt", id
-      LIMIT ${options.limit}
+      LIMIT ${options.limit}::int
       FOR UPDATE SKIP LOCKED
     ), claimed AS (
       UPDATE "Task" t SET
         state = CASE WHEN c.previous = 'QUEUED' THEN 'RUNNING'::"TaskState" ELSE t.state END,
         "startedAt" = COALESCE(t."startedAt", now()),
         "leaseOwner" = ${options.worker},
-        "leaseExpiresAt" = now() + make_interval(secs => ${options.leaseMs / 1000}),
+        "leaseExpiresAt" = now() + make_interval(secs => ${options.leaseMs / 1000}::float8),
         version = t.version + CASE WHEN c.previous = 'QUEUED' THEN 1 ELSE 0 END
       FROM candidates c WHERE t.id = c.id
       RETURNING t.id, t."rootId", t."moduleName", t.version, c.previous
@@ -48,7 +48,7 @@ export async function claimTasks(
     )
     SELECT id::text AS id, previous::text AS previous FROM claimed`;
   const started = rows.filter((r) => r.previous === "QUEUED").map((r) => r.id);
-  if (started.length) await notifyChange(tx, { t: started.length > 100 ? "*" : started });
+  if (started.length) await notifyChange(tx, { t: started.length > 100 ? "*" : started, c: 1 });
   return rows.map((r) => ({ id: r.id, previousState: r.previous }));
 }
 
@@ -67,7 +67,7 @@ export async function promoteDueTasks(tx: Tx): Promise<number> {
       FROM promoted
     )
     SELECT id::text AS id FROM promoted`;
-  if (rows.length) await notifyChange(tx, { t: rows.length > 100 ? "*" : rows.map((r) => r.id), w: 1 });
+  if (rows.length) await notifyChange(tx, { t: rows.length > 100 ? "*" : rows.map((r) => r.id), w: 1, c: 1 });
   return rows.length;
 }
 
@@ -81,7 +81,7 @@ export async function nextDueAt(tx: Tx): Promise<Date | null> {
 export async function renewLeases(tx: Tx, worker: string, ids: string[], leaseMs: number): Promise<string[]> {
   if (ids.length === 0) return [];
   const rows = await tx.$queryRaw<{ id: string }[]>`
-    UPDATE "Task" SET "leaseExpiresAt" = now() + make_interval(secs => ${leaseMs / 1000})
+    UPDATE "Task" SET "leaseExpiresAt" = now() + make_interval(secs => ${leaseMs / 1000}::float8)
     WHERE id = ANY(${ids}::uuid[]) AND "leaseOwner" = ${worker}
     RETURNING id::text AS id`;
   return rows.map((r) => r.id);

@@ -25,6 +25,8 @@ export interface NewEvent {
   payload?: Prisma.InputJsonObject;
   /** The change gives workers something to claim (a task became QUEUED, or was handed back). */
   wake?: boolean;
+  /** The change concerns whoever runs the task (an abort request); state and step changes always do. */
+  control?: boolean;
 }
 
 /** What a NOTIFY on CHANGE_CHANNEL carries. */
@@ -33,7 +35,11 @@ export interface ChangeNotice {
   t: string[] | "*";
   /** 1 when workers may find new work. */
   w?: 1;
+  /** 1 when the worker running one of the tasks must look (state or step changed, abort requested). */
+  c?: 1;
 }
+
+const CONTROL_TYPES = new Set<TaskEventType>(["STATE_CHANGED", "STEP_CHANGED", "DELETED"]);
 
 export async function appendEvents(tx: Tx, events: NewEvent[]): Promise<void> {
   if (events.length === 0) return;
@@ -49,7 +55,8 @@ export async function appendEvents(tx: Tx, events: NewEvent[]): Promise<void> {
   });
   const ids = [...new Set(events.map((e) => e.task.id))];
   const wake = events.some((e) => e.wake || (e.payload?.state ?? e.payload?.to) === "QUEUED");
-  await notifyChange(tx, { t: ids.length > MAX_IDS_PER_NOTIFY ? "*" : ids, ...(wake ? { w: 1 } : {}) });
+  const control = events.some((e) => e.control || CONTROL_TYPES.has(e.type));
+  await notifyChange(tx, { t: ids.length > MAX_IDS_PER_NOTIFY ? "*" : ids, ...(wake ? { w: 1 } : {}), ...(control ? { c: 1 } : {}) });
 }
 
 export async function notifyChange(tx: Tx, notice: ChangeNotice): Promise<void> {

@@ -25,8 +25,8 @@ export async function reapExpired(tx: Tx, settings: Settings): Promise<string[]>
   const due = await tx.$queryRaw<{ id: string }[]>`
     SELECT id::text AS id FROM "Task"
     WHERE "parentId" IS NULL AND state IN ('SUCCEEDED', 'FAILED', 'CANCELED') AND "abortRequestedAt" IS NULL
-      AND "endedAt" <= now() - make_interval(secs => CASE WHEN "isUserTask" THEN ${settings.userTaskTtlSeconds} ELSE ${settings.taskTtlSeconds} END)
-    ORDER BY "endedAt" LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`;
+      AND "endedAt" <= now() - make_interval(secs => CASE WHEN "isUserTask" THEN ${settings.userTaskTtlSeconds}::float8 ELSE ${settings.taskTtlSeconds}::float8 END)
+    ORDER BY "endedAt" LIMIT ${BATCH}::int FOR UPDATE SKIP LOCKED`;
   return removeTrees(tx, due.map((r) => r.id));
 }
 

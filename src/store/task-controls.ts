@@ -68,14 +68,14 @@ export async function abortTask(tx: Tx, id: string, options: { rollback?: boolea
     const done = await tx.step.count({ where: { taskId: task.id, state: { in: ["SUCCEEDED", "FAILED"] } } });
     if (done === 0) return transitionTask(tx, task.id, "CANCELED", { error: `Aborted${by} after: ${task.error ?? "failure"}` });
     await tx.task.update({ where: { id: task.id }, data: { abortRequestedAt: new Date(), rollbackOnAbort: true, leaseOwner: null, leaseExpiresAt: null } });
-    await appendLog(tx, task.id, { level: "WARN", message: `Abort requested${by}: rolling back the steps, then CANCELED` }, { wake: true });
+    await appendLog(tx, task.id, { level: "WARN", message: `Abort requested${by}: rolling back the steps, then CANCELED` }, { wake: true, control: true });
     return tx.task.findUniqueOrThrow({ where: { id: task.id } });
   }
   for (const t of await subtree(tx, task.id)) {
     if (!isPending(t.state as TaskState) || t.abortRequestedAt) continue;
     if (t.state === "RUNNING") {
       await tx.task.update({ where: { id: t.id }, data: { abortRequestedAt: new Date(), rollbackOnAbort: options.rollback ?? false } });
-      await appendLog(tx, t.id, { level: "WARN", message: `Abort requested${by}${options.rollback ? " (with rollback)" : ""}` });
+      await appendLog(tx, t.id, { level: "WARN", message: `Abort requested${by}${options.rollback ? " (with rollback)" : ""}` }, { control: true });
     } else {
       await transitionTask(tx, t.id, "CANCELED", { error: `Aborted${by}` });
     }

@@ -279,7 +279,7 @@ export async function appendLog(
   tx: Tx,
   taskId: string,
   entry: { level?: LogLevel; message: string; stepKey?: string },
-  options: { wake?: boolean } = {},
+  options: { wake?: boolean; control?: boolean } = {},
 ): Promise<string> {
   const message = entry.message.length > LIMITS.logMessageLength ? `${entry.message.slice(0, LIMITS.logMessageLength)}…` : entry.message;
   const task = await lockAndBump(tx, taskId);
@@ -298,7 +298,7 @@ export async function appendLog(
   const level = entry.level ?? "INFO";
   await tx.logEntry.create({ data: { id, taskId, stepId, attemptId, level, message } });
   await appendEvents(tx, [
-    { task, type: "LOG_APPENDED", payload: { logId: id, level, message, stepKey: entry.stepKey ?? null }, wake: options.wake },
+    { task, type: "LOG_APPENDED", payload: { logId: id, level, message, stepKey: entry.stepKey ?? null }, ...options },
   ]);
   return id;
 }

@@ -1,5 +1,6 @@
 // An app on a fresh test database, queried in-process through yoga.fetch (no port needed).
 import type { ExecutionResult } from "graphql";
+import type { WorkerOptions } from "../../src/runtime/worker";
 import { buildApp, type App } from "../../src/server";
 import { openTestDatabase, testConfig } from "./db";
 
@@ -8,9 +9,15 @@ export interface TestApp extends App {
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<ExecutionResult<T> & { status: number }>;
 }
 
-export async function startTestApp(options: { onQuery?: (sql: string) => void } = {}): Promise<TestApp> {
+/**
+ * An app on a fresh database. No worker unless asked for: tests that build task states by hand
+ * must not have a worker run those tasks meanwhile. Ask for one with fast timings to run tasks.
+ */
+export async function startTestApp(
+  options: { onQuery?: (sql: string) => void; worker?: Partial<WorkerOptions> | false } = {},
+): Promise<TestApp> {
   const db = await openTestDatabase({ onQuery: options.onQuery });
-  const app = await buildApp({ config: testConfig(), db });
+  const app = await buildApp({ config: testConfig(), db, worker: options.worker ?? false });
   return Object.assign(app, {
     async gql(query: string, variables?: Record<string, unknown>) {
       const response = await app.yoga.fetch("http://localhost/graphql", {

@@ -1,0 +1,143 @@
+// The built-in `test` module: openATTIC's test task, which counts N rounds of about a second each,
+// plus a flow variant (one rollback per step) and a ScyllaDB-like tree (a CLUSTER root, a child
+// per node, an internal grandchild under each). `failAtRound` injects a failure — on the first
+// attempt only, so a retry or rerun shows recovery.
+import { setTimeout as sleep } from "node:timers/promises";
+import { badInput } from "../domain/errors";
+import type { TaskContext } from "../runtime/context";
+import type { StepDefinition, TaskRegistry } from "../runtime/registry";
+
+export interface CountInput {
+  rounds: number;
+  roundMs: number;
+  failAtRound: number | null;
+  abortable: boolean;
+  /** A flow of this many steps, each counting `rounds` rounds. */
+  steps: number;
+  /** A tree: this many children, each on its own node with an internal grandchild. */
+  children: number;
+}
+
+export const TEST_LIMITS = { rounds: 100_000, roundMs: 60_000, steps: 50, children: 1_000 } as const;
+
+function whole(input: Record<string, unknown>, name: string, min: number, max: number, fallback?: number): number {
+  const value = input[name] ?? fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw badInput(`${name} must be a whole number from ${min} to ${max}`, { field: name });
+  }
+  return value;
+}
+
+export function parseCountInput(raw: unknown): CountInput {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw badInput("input must be an object");
+  const input = raw as Record<string, unknown>;
+  const rounds = whole(input, "rounds", 1, TEST_LIMITS.rounds);
+  const steps = whole(input, "steps", 0, TEST_LIMITS.steps, 0);
+  const failAtRound =
+    input.failAtRound == null ? null : whole(input, "failAtRound", 1, Math.max(1, rounds * Math.max(1, steps)));
+  if (input.abortable != null && typeof input.abortable !== "boolean") throw badInput("abortable must be true or false");
+  return {
+    rounds,
+    roundMs: whole(input, "roundMs", 0, TEST_LIMITS.roundMs, 1000),
+    failAtRound,
+    abortable: (input.abortable as boolean | undefined) ?? true,
+    steps,
+    children: whole(input, "children", 0, TEST_LIMITS.children, 0),
+  };
+}
+
+/** Counts rounds [from+1 … from+rounds] of the whole task; fails at failAtRound on the first attempt. */
+async function countRounds(ctx: TaskContext<CountInput>, from: number, total: number) {
+  const { rounds, roundMs, failAtRound } = ctx.input;
+  for (let round = from + 1; round <= from + rounds; round++) {
+    if (roundMs > 0) await sleep(roundMs, undefined, { signal: ctx.signal });
+    else await new Promise((resolve) => setImmediate(resolve)); // let others run between rounds
+    ctx.signal.throwIfAborted();
+    ctx.progress.set(round, total);
+    if (round === failAtRound && ctx.attempt === 1) throw new Error(`Failed at round ${round}, as asked (failAtRound)`);
+  }
+}
+
+export function defineTestModule(registry: TaskRegistry): void {
+  registry.defineModule({ name: "test", description: "Test tasks: count rounds, flows with rollbacks, trees of tasks" });
+  const abortable = (input: CountInput) => input.abortable;
+
+  registry.defineTask<CountInput>({
+    module: "test",
+    type: "count",
+    description: "Counts rounds of roundMs each (openATTIC's test task).",
+    progressUnits: "rounds",
+    abortable,
+    parseInput: parseCountInput,
+    name: (input) => `Count ${input.rounds} round(s)`,
+    async run(ctx) {
+      await countRounds(ctx, 0, ctx.input.rounds);
+      return { rounds: ctx.input.rounds };
+    },
+  });
+
+  registry.defineTask<CountInput>({
+    module: "test",
+    type: "flow",
+    description: "A flow of `steps` steps, each counting rounds; each step has a rollback.",
+    progressUnits: "rounds",
+    abortable,
+    parseInput: parseCountInput,
+    name: (input) => `Flow of ${input.steps} step(s)`,
+    steps: (input) =>
+      Array.from({ length: input.steps }, (_, i): StepDefinition<CountInput> => ({
+        key: `step-${i + 1}`,
+        name: `Step ${i + 1}: count ${input.rounds} round(s)`,
+        run: (ctx) => countRounds(ctx, i * input.rounds, input.rounds * input.steps),
+        rollback: (ctx) => ctx.log.info(`Rolled back step ${i + 1}`),
+      })),
+  });
+
+  registry.defineTask<CountInput>({
+    module: "test",
+    type: "tree",
+    kind: "CLUSTER",
+    description: "A CLUSTER-wide root with one child per node (node-1 …), each with an internal grandchild.",
+    progressUnits: "children",
+    abortable,
+    parseInput: parseCountInput,
+    name: (input) => `Tree of ${input.children} node task(s)`,
+    async run(ctx) {
+      const { children } = ctx.input;
+      ctx.progress.set(0, children);
+      for (let i = 1; i <= children; i++) {
+        // Only the first child carries the injected failure.
+        const input = { ...ctx.input, children: 0, failAtRound: i === 1 ? ctx.input.failAtRound : null };
+        await ctx.spawn("node-count", input, { node: `node-${i}`, name: `Count on node-${i}` });
+      }
+      const outcomes = await ctx.waitForChildren();
+      ctx.progress.set(outcomes.filter((o) => o.state === "SUCCEEDED").length, children);
+      const failed = outcomes.filter((o) => o.state !== "SUCCEEDED");
+      if (failed.length) throw new Error(`${failed.length} of ${children} node task(s) did not succeed`);
+      return { children };
+    },
+  });
+
+  registry.defineTask<CountInput>({
+    module: "test",
+    type: "node-count",
+    description: "A tree's task on one node: counts rounds alongside an internal grandchild.",
+    progressUnits: "rounds",
+    abortable,
+    parseInput: parseCountInput,
+    async run(ctx) {
+      await ctx.spawn("count", { ...ctx.input, failAtRound: null }, { internal: true, name: `Internal count on ${ctx.task.node}` });
+      await countRounds(ctx, 0, ctx.input.rounds);
+      const [grandchild] = await ctx.waitForChildren();
+      if (grandchild && grandchild.state !== "SUCCEEDED") throw new Error(`Internal task ${grandchild.id} ${grandchild.state}`);
+      return { rounds: ctx.input.rounds };
+    },
+  });
+}
+
+/** The test task type a createTestTask input asks for. */
+export function testTaskType(input: CountInput): "count" | "flow" | "tree" {
+  if (input.children > 0) return "tree";
+  if (input.steps > 0) return "flow";
+  return "count";
+}

@@ -1,0 +1,186 @@
+// createTaskManager: the library's entry point. Define modules and task types, start the store,
+// the change bus and (unless disabled) a worker, start tasks programmatically, wait for them.
+import type { Config } from "../config";
+import { loadConfig } from "../config";
+import type { Database } from "../db/client";
+import { openDatabase } from "../db/client";
+import { TaskgraphError, badInput, checkText } from "../domain/errors";
+import { parseUuid } from "../domain/ids";
+import { LIMITS } from "../domain/limits";
+import { isEnded } from "../domain/states";
+import { ChangeBus } from "../events/change-bus";
+import type { Prisma, Task } from "../generated/prisma/client";
+import { defineTestModule } from "../modules/test";
+import { Store } from "../store";
+import type { ModuleDefinition, TaskDefinition } from "./registry";
+import { TaskRegistry } from "./registry";
+import type { WorkerOptions } from "./worker";
+import { Worker } from "./worker";
+
+export interface TaskManagerOptions {
+  config?: Config;
+  /** An open database to use (and not close); otherwise one is opened from config.store. */
+  db?: Database;
+  /** Options of this process's worker, or false to run no tasks here (an API-only process). */
+  worker?: Partial<WorkerOptions> | false;
+}
+
+export interface StartTaskRequest {
+  module: string;
+  type: string;
+  input?: unknown;
+  name?: string;
+  target?: string | null;
+  labels?: Record<string, unknown> | null;
+  /** Run at this time (SCHEDULED until then); omitted or past: now. */
+  runAt?: Date | null;
+  /** Who started it (a token's name); recorded on the task. */
+  createdBy?: string | null;
+}
+
+export const MAX_WAIT_SECONDS = 3_600;
+
+export class TaskManager {
+  readonly registry = new TaskRegistry();
+  readonly config: Config;
+  private database?: Database;
+  private changeBus?: ChangeBus;
+  private taskStore?: Store;
+  private worker?: Worker;
+  private startedOnce?: Promise<void>;
+
+  constructor(private readonly options: TaskManagerOptions = {}) {
+    this.config = options.config ?? loadConfig();
+    defineTestModule(this.registry);
+    this.registry.onModule((module) => {
+      if (this.taskStore) void this.taskStore.ensureModule(module.name, module.description).catch(() => {});
+    });
+  }
+
+  defineModule(definition: ModuleDefinition): void {
+    this.registry.defineModule(definition);
+  }
+
+  defineTask<Input>(definition: TaskDefinition<Input>): TaskDefinition<Input> {
+    return this.registry.defineTask(definition);
+  }
+
+  get store(): Store {
+    if (!this.taskStore) throw new Error("The task manager is not started: call start() first");
+    return this.taskStore;
+  }
+
+  get bus(): ChangeBus {
+    if (!this.changeBus) throw new Error("The task manager is not started: call start() first");
+    return this.changeBus;
+  }
+
+  get db(): Database {
+    if (!this.database) throw new Error("The task manager is not started: call start() first");
+    return this.database;
+  }
+
+  get workerName(): string | undefined {
+    return this.worker?.name;
+  }
+
+  /** Opens the store (migrating it), listens for changes, registers the modules, starts the worker. */
+  start(): Promise<void> {
+    this.startedOnce ??= (async () => {
+      this.database = this.options.db ?? (await openDatabase(this.config.store, { migrate: this.config.migrateOnStart }));
+      this.taskStore = new Store(this.database, this.config);
+      this.changeBus = new ChangeBus(this.database);
+      await this.changeBus.start();
+      for (const module of this.registry.moduleList()) await this.taskStore.ensureModule(module.name, module.description);
+      if (this.options.worker !== false) {
+        this.worker = new Worker(this.taskStore, this.registry, this.changeBus, this.options.worker ?? {});
+        await this.worker.start();
+      }
+    })();
+    return this.startedOnce;
+  }
+
+  /** Stops the worker (running tasks get a grace period), the bus, and the store if we opened it. */
+  async stop(): Promise<void> {
+    if (!this.startedOnce) return;
+    await this.startedOnce.catch(() => {});
+    await this.worker?.stop();
+    await this.changeBus?.stop();
+    if (!this.options.db) await this.database?.close();
+  }
+
+  /** The async variant of any defined operation: creates the task and returns it at once. */
+  async startTask(request: StartTaskRequest): Promise<Task> {
+    const definition = this.registry.get(request.module, request.type);
+    if (!definition) throw new TaskgraphError("NOT_FOUND", `Task type ${request.module}/${request.type} is not defined`);
+    const input = definition.parseInput ? definition.parseInput(request.input) : request.input;
+    if (request.name != null) checkText("name", request.name, LIMITS.nameLength);
+    return this.store.createTask({
+      module: request.module,
+      type: request.type,
+      kind: definition.kind ?? "NODE",
+      name: request.name ?? definition.name?.(input) ?? request.type,
+      input: toJsonInput(input),
+      target: request.target ?? null,
+      labels: stringLabels(request.labels),
+      runAt: request.runAt ?? null,
+      createdBy: request.createdBy ?? null,
+      isAbortable: typeof definition.abortable === "function" ? definition.abortable(input) : (definition.abortable ?? true),
+      progressUnits: definition.progressUnits ?? null,
+      steps: definition.steps ? this.registry.flowOf(definition, input).resolved : [],
+      isUserTask: true,
+    });
+  }
+
+  /** Resolves with the task once it has ended; TIMEOUT after `timeoutSeconds`. No polling: the bus wakes it. */
+  async waitForTask(id: string, timeoutSeconds: number): Promise<Task> {
+    if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 0 || timeoutSeconds > MAX_WAIT_SECONDS) {
+      throw badInput(`timeoutSeconds must be from 0 to ${MAX_WAIT_SECONDS}`);
+    }
+    const taskId = parseUuid(id);
+    let unsubscribe = () => {};
+    let timer: NodeJS.Timeout | undefined;
+    let wake = () => {};
+    try {
+      const deadline = Date.now() + timeoutSeconds * 1000;
+      for (;;) {
+        // Listen before looking, so an end between the two is not missed.
+        const changed = new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        unsubscribe = this.bus.subscribe((change) => {
+          if (change.taskIds === "all" || change.taskIds.has(taskId)) wake();
+        });
+        const task = await this.store.getTask(taskId);
+        if (isEnded(task.state) && !task.abortRequestedAt) return task;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new TaskgraphError("TIMEOUT", `Task ${taskId} is still ${task.state} after ${timeoutSeconds} s`, { taskId, state: task.state });
+        timer = setTimeout(wake, left);
+        await changed;
+        unsubscribe();
+        clearTimeout(timer);
+      }
+    } finally {
+      unsubscribe();
+      clearTimeout(timer);
+    }
+  }
+}
+
+export function createTaskManager(options: TaskManagerOptions = {}): TaskManager {
+  return new TaskManager(options);
+}
+
+function toJsonInput(value: unknown): Prisma.InputJsonValue | null {
+  if (value === undefined || value === null) return null;
+  return JSON.parse(JSON.stringify(value)) as Prisma.InputJsonValue;
+}
+
+function stringLabels(labels: Record<string, unknown> | null | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [key, value] of Object.entries(labels ?? {})) {
+    if (typeof value !== "string") throw badInput(`Label ${key.slice(0, 40)} must be a string`);
+    result[key] = value;
+  }
+  return result;
+}

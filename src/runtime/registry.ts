@@ -1,0 +1,95 @@
+// The task registry: modules and task types that this process knows how to run.
+//
+// Terminology:
+//   module          a group of task types (kafka, storage, test, …)
+//   task type       what a task does: either one `run` function, or ordered `steps` (a flow)
+//   step            { key, name, dependsOn?, run, rollback? }; independent steps may run at once
+import { badInput } from "../domain/errors";
+import type { ResolvedStep } from "../domain/flow";
+import { resolveFlow } from "../domain/flow";
+import type { StepContext, TaskContext } from "./context";
+
+export interface ModuleDefinition {
+  name: string;
+  description?: string;
+}
+
+export interface StepDefinition<Input = unknown> {
+  key: string;
+  name?: string;
+  /** Keys this step waits for. Omitted: the previous step. [] : none (may run at once with others). */
+  dependsOn?: string[];
+  run(ctx: StepContext<Input>): Promise<unknown> | unknown;
+  /** Undoes the step (OCP rollback); without it, rolling back only records that there was nothing to undo. */
+  rollback?(ctx: StepContext<Input>): Promise<unknown> | unknown;
+}
+
+export interface TaskDefinition<Input = unknown> {
+  module: string;
+  type: string;
+  description?: string;
+  /** Whether abortTask (and a forced delete while pending) is accepted. Default true. */
+  abortable?: boolean | ((input: Input) => boolean);
+  /** CLUSTER: spans the cluster (always a root, never internal). Default NODE. */
+  kind?: "NODE" | "CLUSTER";
+  /** What progress counts (rounds, bytes, partitions, …). */
+  progressUnits?: string;
+  /** Checks and normalises the input given to startTask; throw badInput(…) to refuse it. */
+  parseInput?(input: unknown): Input;
+  /** The task's display name; default: the type. */
+  name?(input: Input): string;
+  /** A flow: fixed steps, or steps that depend on the input. */
+  steps?: StepDefinition<Input>[] | ((input: Input) => StepDefinition<Input>[]);
+  /** A single piece of work (a task without steps). Its return value is the task's result. */
+  run?(ctx: TaskContext<Input>): Promise<unknown> | unknown;
+}
+
+const NAME = /^[a-z0-9][a-z0-9_.-]{0,99}$/;
+
+export class TaskRegistry {
+  private readonly modules = new Map<string, Required<ModuleDefinition>>();
+  private readonly tasks = new Map<string, TaskDefinition<any>>();
+  private readonly listeners = new Set<(module: Required<ModuleDefinition>) => void>();
+
+  defineModule(definition: ModuleDefinition): void {
+    if (!NAME.test(definition.name)) throw badInput(`Module name "${definition.name}" must be lower-case letters, digits, _ . or -`);
+    const module = { name: definition.name, description: definition.description ?? "" };
+    this.modules.set(module.name, module);
+    for (const listener of this.listeners) listener(module);
+  }
+
+  defineTask<Input>(definition: TaskDefinition<Input>): TaskDefinition<Input> {
+    if (!NAME.test(definition.type)) throw badInput(`Task type "${definition.type}" must be lower-case letters, digits, _ . or -`);
+    if (!definition.run === !definition.steps) throw badInput(`Task type ${definition.module}/${definition.type} needs either run or steps, not both`);
+    if (Array.isArray(definition.steps)) this.flowOf(definition, undefined as Input); // refuse a cycle or unknown key now
+    if (!this.modules.has(definition.module)) this.defineModule({ name: definition.module });
+    this.tasks.set(key(definition.module, definition.type), definition);
+    return definition;
+  }
+
+  get(module: string, type: string): TaskDefinition<any> | undefined {
+    return this.tasks.get(key(module, type));
+  }
+
+  /** The steps of a task of this definition, validated (unique keys, known dependencies, no cycle). */
+  flowOf<Input>(definition: TaskDefinition<Input>, input: Input): { resolved: ResolvedStep[]; steps: StepDefinition<Input>[] } {
+    const steps = typeof definition.steps === "function" ? definition.steps(input) : (definition.steps ?? []);
+    return { resolved: resolveFlow(steps), steps };
+  }
+
+  moduleList(): Required<ModuleDefinition>[] {
+    return [...this.modules.values()];
+  }
+
+  /** (module, type) pairs, as the parallel arrays the claim query takes. */
+  claimable(): { modules: string[]; types: string[] } {
+    const defs = [...this.tasks.values()];
+    return { modules: defs.map((d) => d.module), types: defs.map((d) => d.type) };
+  }
+
+  onModule(listener: (module: Required<ModuleDefinition>) => void): void {
+    this.listeners.add(listener);
+  }
+}
+
+const key = (module: string, type: string) => `${module}/${type}`;

@@ -1,0 +1,406 @@
+// Runs one claimed task to an outcome: its `run` function, or its flow of steps (independent steps
+// at once), honouring abort requests, terminated steps, forced deletes and rollbacks.
+//
+// The worker holds a lease on the task while this runs. Every outcome is written with
+// `ifLeaseOwner`, so a worker that lost its lease (and whose task another worker resumed) can
+// never overwrite the other's work. Control mutations (abort, terminate, delete) change the store
+// first; the change notification tells this run to look (onChange), and a re-read before every
+// batch of steps catches a missed notification.
+import { TaskgraphError, coerceError } from "../domain/errors";
+import type { StepState } from "../domain/states";
+import type { LogLevel, Prisma, Step, Task } from "../generated/prisma/client";
+import type { ChangeBus } from "../events/change-bus";
+import type { Store } from "../store";
+import type { ChildOutcome, SpawnOptions, StepContext, TaskContext } from "./context";
+import { makeLogger, taskInfo } from "./context";
+import { ProgressReporter } from "./progress";
+import type { StepDefinition, TaskDefinition, TaskRegistry } from "./registry";
+
+export interface RunEnvironment {
+  store: Store;
+  registry: TaskRegistry;
+  bus: ChangeBus;
+  workerName: string;
+  /** Safety net while waiting for children, in case a notification is missed. */
+  recheckMs: number;
+}
+
+const DONE: ReadonlySet<StepState> = new Set(["SUCCEEDED", "SKIPPED"]);
+
+/** Results and inputs are JSON; anything else (undefined, functions) is stored as null. */
+function toJson(value: unknown): Prisma.InputJsonValue | null {
+  if (value === undefined) return null;
+  return JSON.parse(JSON.stringify(value) ?? "null") as Prisma.InputJsonValue | null;
+}
+
+export class TaskRun {
+  /** Aborted on abort request or lost lease; every step's signal follows it. */
+  private readonly controller = new AbortController();
+  private readonly stepControllers = new Map<string, AbortController>();
+  private readonly stepStates = new Map<string, StepState>();
+  /** No new step starts: the task was aborted, failed, deleted or is no longer ours. */
+  private stopLaunching = false;
+  private stepFailed = false;
+  private leaseLost = false;
+  private writes: Promise<unknown> = Promise.resolve();
+  private task!: Task;
+  private definition!: TaskDefinition<any>;
+  private progress!: ProgressReporter;
+  private stepDefs = new Map<string, StepDefinition<any>>();
+
+  constructor(
+    private readonly env: RunEnvironment,
+    readonly taskId: string,
+  ) {}
+
+  async execute(): Promise<void> {
+    const { store, registry } = this.env;
+    const task = await store.findTask(this.taskId);
+    if (!task || task.leaseOwner !== this.env.workerName) return;
+    this.task = task;
+    const definition = registry.get(task.moduleName, task.type);
+    if (!definition) return; // claims only take known types; a definition removed meanwhile waits for another worker
+    this.definition = definition;
+    this.progress = new ProgressReporter(
+      (completed, total) => this.enqueue(() => store.setProgress(this.taskId, completed, total)),
+      { completed: task.progressCompleted, total: task.progressTotal },
+    );
+    if (definition.steps) {
+      for (const step of registry.flowOf(definition, task.input).steps) this.stepDefs.set(step.key, step);
+    }
+    if (task.abortRequestedAt) return this.finishAbort(task);
+    if (task.state !== "RUNNING") return;
+    if (definition.run) await this.runSingle();
+    else await this.runFlow();
+  }
+
+  /** The store says this task changed (state, steps, abort request): react. */
+  onChange(): void {
+    void this.checkControl().catch((error: unknown) => console.warn(`[taskgraph] task ${this.taskId}: ${coerceError(error).message}`));
+  }
+
+  /** The worker could not renew the lease: another worker may resume the task, so stop writing. */
+  onLeaseLost(): void {
+    this.leaseLost = true;
+    this.stopLaunching = true;
+    this.controller.abort(new Error("The worker lost its lease on this task"));
+  }
+
+  // ── plain tasks ────────────────────────────────────────────────────────────
+
+  private async runSingle() {
+    let error: Error | undefined;
+    let result: unknown;
+    try {
+      result = await this.definition.run!(await this.context(this.controller.signal));
+    } catch (thrown) {
+      error = coerceError(thrown);
+    }
+    await this.settle();
+    const fresh = await this.stillOurs();
+    if (!fresh) return;
+    if (fresh.abortRequestedAt) return this.finishAbort(fresh);
+    if (fresh.state !== "RUNNING") return; // deleted while pending, or failed by someone else
+    if (error) {
+      await this.writeLog("ERROR", error.stack ?? error.message);
+      await this.end("FAILED", { error: error.message });
+    } else {
+      await this.end("SUCCEEDED", { result: toJson(result) });
+    }
+  }
+
+  // ── flows ──────────────────────────────────────────────────────────────────
+
+  private async runFlow() {
+    const rows = await this.env.store.steps(this.taskId);
+    for (const row of rows) this.stepStates.set(row.key, row.state);
+    const rerun = new Set<string>();
+    // A step left RUNNING belonged to a worker that died: that attempt failed with it; run it again.
+    for (const row of rows.filter((r) => r.state === "RUNNING")) {
+      if (await this.moveStep(row.key, "FAILED", { error: "The worker running this step was lost" })) rerun.add(row.key);
+    }
+    // Steps handed back by retryTask / rerunStep: roll them back (latest first), then run them again.
+    for (const row of rows.filter((r) => r.state === "ROLLING_BACK").reverse()) await this.rollbackStep(row.key, true);
+
+    const running = new Map<string, Promise<void>>();
+    for (;;) {
+      if (!this.stopLaunching && !this.stepFailed && (await this.checkControl())) {
+        for (const row of rows) {
+          if (running.has(row.key) || this.stopLaunching) continue;
+          const state = this.stepStates.get(row.key)!;
+          const startable = state === "WAITING" || state === "ROLLED_BACK" || (state === "FAILED" && rerun.has(row.key));
+          if (!startable || !row.dependsOn.every((dep) => DONE.has(this.stepStates.get(dep)!))) continue;
+          rerun.delete(row.key);
+          running.set(row.key, this.runStep(row).finally(() => running.delete(row.key)));
+        }
+      }
+      if (running.size === 0) break;
+      await Promise.race(running.values());
+    }
+
+    await this.settle();
+    const fresh = await this.stillOurs();
+    if (!fresh) return;
+    if (fresh.abortRequestedAt) return this.finishAbort(fresh);
+    if (fresh.state !== "RUNNING") return;
+    const steps = await this.env.store.steps(this.taskId);
+    if (steps.every((s) => DONE.has(s.state))) return this.end("SUCCEEDED", { result: null });
+    const failed = steps.find((s) => s.state === "FAILED");
+    await this.end("FAILED", { error: failed ? `Step "${failed.key}" failed: ${failed.error ?? "failed"}` : "The flow could not continue" });
+  }
+
+  private async runStep(row: Step) {
+    const stepController = new AbortController();
+    const stop = () => stepController.abort(this.controller.signal.reason);
+    if (this.controller.signal.aborted) stop();
+    else this.controller.signal.addEventListener("abort", stop, { once: true });
+    this.stepControllers.set(row.key, stepController);
+    try {
+      if (!(await this.moveStep(row.key, "RUNNING"))) {
+        this.stopLaunching = true;
+        return;
+      }
+      let error: Error | undefined;
+      try {
+        const definition = this.stepDefs.get(row.key);
+        if (!definition) throw new Error(`This version of ${this.task.moduleName}/${this.task.type} has no step "${row.key}"`);
+        await definition.run(await this.context(stepController.signal, row));
+      } catch (thrown) {
+        error = coerceError(thrown);
+      }
+      await this.settle();
+      if (error) {
+        this.stepFailed = true;
+        await this.writeLog("ERROR", error.stack ?? error.message, row.key);
+      }
+      // Refused when the step was terminated or the task taken away meanwhile: then stop.
+      const recorded = error ? await this.moveStep(row.key, "FAILED", { error: error.message }) : await this.moveStep(row.key, "SUCCEEDED");
+      if (!recorded) this.stopLaunching = true;
+    } finally {
+      this.controller.signal.removeEventListener("abort", stop);
+      this.stepControllers.delete(row.key);
+    }
+  }
+
+  /** Rolls a step back: its rollback function in a ROLLBACK attempt (or a note that there is none). */
+  private async rollbackStep(key: string, alreadyRollingBack = false) {
+    if (!alreadyRollingBack && !(await this.moveStep(key, "ROLLING_BACK"))) return;
+    const definition = this.stepDefs.get(key);
+    let error: Error | undefined;
+    if (definition?.rollback) {
+      try {
+        // A rollback runs to the end even though the task is being aborted.
+        const row = (await this.env.store.steps(this.taskId)).find((s) => s.key === key)!;
+        await definition.rollback(await this.context(new AbortController().signal, row));
+      } catch (thrown) {
+        error = coerceError(thrown);
+      }
+    } else {
+      this.log("INFO", "Nothing to roll back: this step defines no rollback", key);
+    }
+    await this.settle();
+    if (error) {
+      await this.writeLog("ERROR", error.stack ?? error.message, key);
+      await this.moveStep(key, "FAILED", { error: `Rollback failed: ${error.message}` });
+    } else {
+      await this.moveStep(key, "ROLLED_BACK");
+    }
+  }
+
+  // ── aborting ───────────────────────────────────────────────────────────────
+
+  /**
+   * Ends an aborted task: no further step starts; with rollback the completed steps are rolled
+   * back in reverse order (a FAILED task: every step from the failed one back to the first, OCP's
+   * Abort Task); then CANCELED.
+   */
+  private async finishAbort(task: Task) {
+    this.stopLaunching = true;
+    if (!this.controller.signal.aborted) this.controller.abort(new Error("The task was aborted"));
+    if (task.rollbackOnAbort && this.definition.steps) {
+      const steps = await this.env.store.steps(this.taskId);
+      for (const s of steps) this.stepStates.set(s.key, s.state);
+      let targets: Step[];
+      if (task.state === "FAILED") {
+        const failedAt = Math.max(-1, ...steps.filter((s) => s.state === "FAILED").map((s) => s.index));
+        targets = steps.filter((s) => s.index <= failedAt && ["SUCCEEDED", "FAILED", "ROLLING_BACK"].includes(s.state));
+      } else {
+        targets = steps.filter((s) => ["SUCCEEDED", "ROLLING_BACK"].includes(s.state));
+      }
+      for (const s of targets.sort((a, b) => b.index - a.index)) await this.rollbackStep(s.key, s.state === "ROLLING_BACK");
+    }
+    await this.settle();
+    const error = task.state === "FAILED" ? `Aborted after failure: ${task.error ?? "failed"}` : "Aborted";
+    await this.end("CANCELED", { error });
+  }
+
+  // ── the store, carefully ───────────────────────────────────────────────────
+
+  /**
+   * Re-reads the task; returns false (and stops new steps) unless it is still ours, RUNNING and
+   * not aborted. Aborts the signal on an abort request, and a terminated step's own signal.
+   */
+  private async checkControl(): Promise<boolean> {
+    const task = await this.env.store.findTask(this.taskId);
+    if (!task || task.leaseOwner !== this.env.workerName) {
+      this.stopLaunching = true;
+      if (!this.controller.signal.aborted) this.controller.abort(new Error("The task was taken away from this worker"));
+      return false;
+    }
+    if (task.abortRequestedAt) {
+      this.stopLaunching = true;
+      if (!this.controller.signal.aborted) this.controller.abort(new Error("The task was aborted"));
+      return false;
+    }
+    // Deleted while pending (openATTIC): follow-up work stops, the running step is not killed.
+    if (task.state !== "RUNNING") this.stopLaunching = true;
+    if (this.stepControllers.size > 0) {
+      for (const step of await this.env.store.steps(this.taskId)) {
+        if (step.state !== "RUNNING" && this.stepControllers.has(step.key)) {
+          this.stepControllers.get(step.key)!.abort(new Error(step.error ?? "The step was terminated"));
+        }
+      }
+    }
+    return !this.stopLaunching;
+  }
+
+  private async stillOurs(): Promise<Task | null> {
+    if (this.leaseLost) return null;
+    const task = await this.env.store.findTask(this.taskId);
+    return task && task.leaseOwner === this.env.workerName ? task : null;
+  }
+
+  /** Records a step transition; false when the store refused it (the step or task moved on). */
+  private async moveStep(key: string, to: StepState, options: { error?: string } = {}): Promise<boolean> {
+    try {
+      await this.env.store.transitionStep(this.taskId, key, to, options);
+      this.stepStates.set(key, to);
+      return true;
+    } catch (error) {
+      if (!(error instanceof TaskgraphError)) throw error;
+      const current = (await this.env.store.steps(this.taskId)).find((s) => s.key === key);
+      if (current) this.stepStates.set(key, current.state);
+      return false;
+    }
+  }
+
+  private async end(to: "SUCCEEDED" | "FAILED" | "CANCELED", patch: { error?: string | null; result?: Prisma.InputJsonValue | null }) {
+    if (this.leaseLost) return;
+    try {
+      await this.env.store.transitionTask(this.taskId, to, { ...patch, ifLeaseOwner: this.env.workerName });
+    } catch (error) {
+      // Someone else decided first (terminated, deleted, lease lost): theirs stands.
+      if (!(error instanceof TaskgraphError)) throw error;
+    }
+  }
+
+  /** Queues a write behind the earlier ones (logs and progress are stored in order). */
+  private enqueue(write: () => Promise<unknown>): Promise<void> {
+    const next = this.writes.then(write).then(
+      () => {},
+      (error: unknown) => {
+        console.warn(`[taskgraph] task ${this.taskId}: a log or progress write failed: ${coerceError(error).message}`);
+      },
+    );
+    this.writes = next;
+    return next;
+  }
+
+  private log(level: LogLevel, message: string, stepKey?: string) {
+    void this.enqueue(() => this.env.store.appendLog(this.taskId, { level, message, stepKey }));
+  }
+
+  private async writeLog(level: LogLevel, message: string, stepKey?: string) {
+    this.log(level, message, stepKey);
+    await this.settle();
+  }
+
+  /** Waits until every progress and log write so far is stored. */
+  private async settle() {
+    await this.progress.flush();
+    await this.writes;
+  }
+
+  // ── what task code sees ─────────────────────────────────────────────────────
+
+  private async context(signal: AbortSignal): Promise<TaskContext<any>>;
+  private async context(signal: AbortSignal, step: Step): Promise<StepContext<any>>;
+  private async context(signal: AbortSignal, step?: Step): Promise<TaskContext<any> | StepContext<any>> {
+    const attempt = await this.attemptNumber(step);
+    const base: TaskContext<any> = {
+      input: this.task.input,
+      task: taskInfo(this.task),
+      attempt,
+      signal,
+      progress: { set: (completed, total) => this.progress.set(completed, total), add: (n) => this.progress.add(n) },
+      log: makeLogger((level, message) => this.log(level, message, step?.key)),
+      spawn: (type, input, options) => this.spawn(type, input, options),
+      waitForChildren: () => this.waitForChildren(signal),
+    };
+    return step ? { ...base, step: { key: step.key, name: step.name } } : base;
+  }
+
+  /** 1 on the first run of this task (or step), 2 after one retry, … */
+  private async attemptNumber(step?: Step): Promise<number> {
+    const { prisma } = this.env.store;
+    if (step) return prisma.stepAttempt.count({ where: { stepId: step.id, kind: { in: ["EXECUTE", "RETRY"] } } });
+    const retries = await prisma.taskEvent.count({
+      where: { taskId: this.taskId, type: "STATE_CHANGED", payload: { path: ["from"], equals: "FAILED" } },
+    });
+    return retries + 1;
+  }
+
+  private async spawn(type: string, input: Prisma.InputJsonValue | undefined, options: SpawnOptions = {}): Promise<string> {
+    const module = options.module ?? this.task.moduleName;
+    const definition = this.env.registry.get(module, type);
+    if (!definition) throw new TaskgraphError("NOT_FOUND", `Task type ${module}/${type} is not defined`);
+    const parsed = definition.parseInput ? definition.parseInput(input) : input;
+    const child = await this.env.store.createTask(
+      {
+        module,
+        type,
+        name: options.name ?? definition.name?.(parsed) ?? type,
+        input: toJson(parsed),
+        isInternal: options.internal ?? false,
+        isAbortable: typeof definition.abortable === "function" ? definition.abortable(parsed) : (definition.abortable ?? true),
+        node: options.node ?? this.task.node,
+        target: options.target ?? null,
+        progressUnits: definition.progressUnits ?? null,
+        steps: definition.steps ? this.env.registry.flowOf(definition, parsed).resolved : [],
+      },
+      { parentId: this.taskId },
+    );
+    return child.id;
+  }
+
+  private async waitForChildren(signal: AbortSignal): Promise<ChildOutcome[]> {
+    const { store, bus, recheckMs } = this.env;
+    for (;;) {
+      let childIds: Set<string> | null = null; // until known, any change counts
+      let unsubscribe = () => {};
+      let timer: NodeJS.Timeout | undefined;
+      let onAbort = () => {};
+      const changed = new Promise<void>((resolve) => {
+        onAbort = () => resolve();
+        unsubscribe = bus.subscribe((change) => {
+          if (!childIds || change.taskIds === "all" || [...change.taskIds].some((id) => childIds!.has(id))) resolve();
+        });
+        timer = setTimeout(resolve, recheckMs);
+        signal.addEventListener("abort", onAbort, { once: true });
+      });
+      const children = await store.prisma.task.findMany({ where: { parentId: this.taskId }, orderBy: { id: "asc" } });
+      childIds = new Set(children.map((c) => c.id));
+      try {
+        if (children.every((c) => ["SUCCEEDED", "FAILED", "CANCELED"].includes(c.state))) {
+          return children.map((c) => ({ id: c.id, type: c.type, state: c.state, error: c.error, result: c.result }));
+        }
+        if (signal.aborted) throw signal.reason;
+        await changed;
+      } finally {
+        unsubscribe();
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+      }
+    }
+  }
+}

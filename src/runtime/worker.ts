@@ -1,0 +1,171 @@
+// The worker: claims due tasks up to its concurrency and runs them (TaskRun). It is woken by the
+// store's change notifications (a task became claimable), not by a tight poll; a slow fallback
+// poll only picks up tasks whose worker died (their lease ran out, which notifies no one).
+// It also renews its leases, promotes SCHEDULED tasks when they are due, and reaps expired ones.
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { coerceError } from "../domain/errors";
+import type { Change, ChangeBus } from "../events/change-bus";
+import type { Store } from "../store";
+import type { TaskRegistry } from "./registry";
+import { TaskRun } from "./task-run";
+
+export interface WorkerOptions {
+  /** Tasks run at once by this worker. */
+  concurrency: number;
+  /** How long a claim holds without renewal; renewed every third of it. */
+  leaseMs: number;
+  /** Fallback poll for tasks of dead workers. */
+  pollMs: number;
+  /** How often finished tasks past their TTL are removed, and SCHEDULED ones checked at most. */
+  housekeepingMs: number;
+  /** How long stop() waits for running tasks before handing them back. */
+  stopGraceMs: number;
+  name?: string;
+}
+
+export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
+  concurrency: 16,
+  leaseMs: 30_000,
+  pollMs: 5_000,
+  housekeepingMs: 1_000,
+  stopGraceMs: 10_000,
+};
+
+export class Worker {
+  readonly name: string;
+  private readonly options: WorkerOptions;
+  private readonly running = new Map<string, TaskRun>();
+  private readonly finished = new Map<string, Promise<void>>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private unsubscribe = () => {};
+  private started = false;
+  private stopping = false;
+  private polling = false;
+  private pollAgain = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly registry: TaskRegistry,
+    private readonly bus: ChangeBus,
+    options: Partial<WorkerOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_WORKER_OPTIONS, ...options };
+    this.name = this.options.name ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+  }
+
+  get runningTaskIds(): string[] {
+    return [...this.running.keys()];
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const { concurrency } = this.options;
+    await this.store.prisma.worker.upsert({
+      where: { name: this.name },
+      create: { name: this.name, host: hostname(), pid: process.pid, concurrency },
+      update: { heartbeatAt: new Date(), concurrency },
+    });
+    this.unsubscribe = this.bus.subscribe((change) => this.onChange(change));
+    this.every(this.options.leaseMs / 3, () => this.heartbeat());
+    this.every(this.options.pollMs, () => this.poll());
+    this.every(this.options.housekeepingMs, () => this.housekeeping());
+    await this.housekeeping();
+    void this.poll();
+  }
+
+  /** Stops claiming; waits up to stopGraceMs for running tasks, then hands the rest back. */
+  async stop(): Promise<void> {
+    if (!this.started || this.stopping) return;
+    this.stopping = true;
+    this.unsubscribe();
+    for (const timer of this.timers) clearInterval(timer);
+    let timeout: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(this.finished.values()),
+      new Promise((resolve) => (timeout = setTimeout(resolve, this.options.stopGraceMs))),
+    ]);
+    clearTimeout(timeout);
+    const unfinished = this.runningTaskIds;
+    for (const run of this.running.values()) run.onLeaseLost(); // they must not write after this
+    await this.quietly(() => this.store.releaseLeases(this.name, unfinished));
+    await this.quietly(() => this.store.prisma.worker.deleteMany({ where: { name: this.name } }));
+  }
+
+  /** Claims as many due tasks as there is room for, again while a full batch came back. */
+  async poll(): Promise<void> {
+    if (this.stopping) return;
+    if (this.polling) {
+      this.pollAgain = true;
+      return;
+    }
+    this.polling = true;
+    try {
+      do {
+        this.pollAgain = false;
+        const room = this.options.concurrency - this.running.size;
+        if (room <= 0) break;
+        const { modules, types } = this.registry.claimable();
+        const claimed = await this.store.claimTasks({ worker: this.name, leaseMs: this.options.leaseMs, limit: room, modules, types });
+        for (const { id } of claimed) this.launch(id);
+        if (claimed.length === room) this.pollAgain = true;
+      } while (this.pollAgain && !this.stopping);
+    } catch (error) {
+      if (!this.stopping) console.error("[taskgraph] worker poll failed:", coerceError(error).message);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private launch(taskId: string) {
+    const run = new TaskRun(
+      { store: this.store, registry: this.registry, bus: this.bus, workerName: this.name, recheckMs: this.options.pollMs },
+      taskId,
+    );
+    this.running.set(taskId, run);
+    const done = run
+      .execute()
+      .catch((error: unknown) => console.error(`[taskgraph] task ${taskId} crashed its runner:`, coerceError(error)))
+      .finally(() => {
+        this.running.delete(taskId);
+        this.finished.delete(taskId);
+        void this.poll();
+      });
+    this.finished.set(taskId, done);
+  }
+
+  private onChange(change: Change) {
+    if (change.wake) void this.poll();
+    if (!change.control) return;
+    for (const [taskId, run] of this.running) {
+      if (change.taskIds === "all" || change.taskIds.has(taskId)) run.onChange();
+    }
+  }
+
+  private async heartbeat() {
+    const ids = this.runningTaskIds;
+    const held = new Set(await this.store.renewLeases(this.name, ids, this.options.leaseMs));
+    for (const id of ids) if (!held.has(id)) this.running.get(id)?.onLeaseLost();
+    await this.store.prisma.worker.updateMany({ where: { name: this.name }, data: { heartbeatAt: new Date() } });
+  }
+
+  private async housekeeping() {
+    await this.store.promoteDueTasks();
+    await this.store.reapExpired();
+  }
+
+  private every(ms: number, fn: () => Promise<unknown>) {
+    const timer = setInterval(() => void this.quietly(fn), Math.max(10, ms));
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private async quietly(fn: () => Promise<unknown>) {
+    try {
+      await fn();
+    } catch (error) {
+      if (!this.stopping) console.error("[taskgraph] worker:", coerceError(error).message);
+    }
+  }
+}
