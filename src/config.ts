@@ -5,7 +5,15 @@ export type StoreConfig =
   | { kind: "pglite"; dataDir: string } // dataDir ":memory:" keeps everything in memory
   | { kind: "postgresql"; url: string };
 
+export type Role = "all" | "serve" | "work";
+
 export interface Config {
+  /** all: API and worker in one process; serve: API only; work: worker only (no HTTP). */
+  role: Role;
+  /** Tasks a worker runs at once. */
+  concurrency: number;
+  /** How long a worker's claim on a task holds without renewal (it renews every third of it). */
+  leaseMs: number;
   host: string;
   port: number;
   store: StoreConfig;
@@ -54,8 +62,17 @@ export function storeConfigFrom(env: Env): StoreConfig {
   return { kind: "pglite", dataDir: dir === ":memory:" ? dir : resolve(dir) };
 }
 
+function role(env: Env): Role {
+  const raw = env.TASKGRAPH_ROLE || "all";
+  if (raw !== "all" && raw !== "serve" && raw !== "work") throw new ConfigError(`TASKGRAPH_ROLE must be all, serve or work, got "${raw}"`);
+  return raw;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   return {
+    role: role(env),
+    concurrency: integer(env, "TASKGRAPH_CONCURRENCY", 16, 1, 10_000),
+    leaseMs: integer(env, "TASKGRAPH_LEASE_MS", 30_000, 1_000, 3_600_000),
     host: env.HOST || "127.0.0.1",
     port: integer(env, "PORT", 4000, 0, 65535),
     store: storeConfigFrom(env),

@@ -1,21 +1,37 @@
 // `npm start`: serve the API (GraphiQL at /graphql) on the configured store.
 import { ConfigError, loadConfig } from "./config";
 import { MigrationError } from "./db/migrator";
+import { createTaskManager } from "./runtime/manager";
 import { buildApp } from "./server";
 
+// TASKGRAPH_ROLE: all (API + worker, the default), serve (API only), work (worker only).
 async function main() {
   const started = performance.now();
   const config = loadConfig();
-  const app = await buildApp({ config });
-  const { url } = await app.start();
   const where = config.store.kind === "pglite" ? `PGlite in ${config.store.dataDir}` : "PostgreSQL";
-  const migrated = app.db.appliedMigrations.length ? `, applied ${app.db.appliedMigrations.length} migration(s)` : "";
+  let stop: () => Promise<void>;
+  let migrations: string[];
+  let endpoint = "";
+  if (config.role === "work") {
+    const manager = createTaskManager({ config });
+    await manager.start();
+    stop = () => manager.stop();
+    migrations = manager.db.appliedMigrations;
+    endpoint = `worker ${manager.workerName} running, concurrency ${config.concurrency}`;
+  } else {
+    const app = await buildApp({ config, worker: config.role === "all" ? {} : false });
+    const { url } = await app.start();
+    stop = () => app.stop();
+    migrations = app.db.appliedMigrations;
+    endpoint = `GraphiQL: ${url}${config.role === "serve" ? " (API only: no worker in this process)" : ""}`;
+  }
+  const migrated = migrations.length ? `, applied ${migrations.length} migration(s)` : "";
   console.log(`taskgraph ready in ${((performance.now() - started) / 1000).toFixed(2)} s on ${where}${migrated}`);
-  console.log(`GraphiQL: ${url}`);
+  console.log(endpoint);
 
   const shutdown = (signal: string) => {
     console.log(`${signal}: stopping…`);
-    app.stop().then(
+    stop().then(
       () => process.exit(0),
       (error: unknown) => {
         console.error("taskgraph: error while stopping:", error);

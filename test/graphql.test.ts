@@ -58,7 +58,7 @@ describe("finding tasks with each filter field", () => {
     app = await startTestApp();
     const { roots } = await seed(app.store);
     [upgrade, reassign, restart, orders, carts, sessions] = roots as [string, string, string, string, string, string];
-    const tree = await app.gql(`query ($id: ID!) { taskTree(id: $id) { id type isInternal parent { id } } }`, { id: upgrade });
+    const tree = await app.gql(`query ($id: ID!) { taskTree(id: $id, includeFolded: true) { id type isInternal parent { id } } }`, { id: upgrade });
     const members = tree.data!.taskTree as any[];
     nodes = members.filter((t) => t.type === "upgrade-node").map((t) => t.id);
     internal = members.filter((t) => t.isInternal).map((t) => ({ id: t.id, type: t.type, parentId: t.parent.id }));

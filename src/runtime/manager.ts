@@ -93,7 +93,8 @@ export class TaskManager {
       await this.changeBus.start();
       for (const module of this.registry.moduleList()) await this.taskStore.ensureModule(module.name, module.description);
       if (this.options.worker !== false) {
-        this.worker = new Worker(this.taskStore, this.registry, this.changeBus, this.options.worker ?? {});
+        const options = { concurrency: this.config.concurrency, leaseMs: this.config.leaseMs, ...this.options.worker };
+        this.worker = new Worker(this.taskStore, this.registry, this.changeBus, options);
         await this.worker.start();
       }
     })();

@@ -80,14 +80,18 @@ builder.queryFields((t) => ({
   }),
   taskTree: t.field({
     type: [TaskNode],
-    description: "The task and all its descendants, breadth-first (ScyllaDB's recursive status).",
+    description: "The task and its descendants, breadth-first, siblings in creation order (ScyllaDB's recursive status).",
     args: {
       id: t.arg.id({ required: true }),
       maxDepth: t.arg.int({ description: "Levels below the task; omitted = all." }),
+      includeFolded: t.arg.boolean({
+        defaultValue: false,
+        description: "Internal tasks that succeeded are folded into their parent (left out) unless this is true; failed ones always show.",
+      }),
     },
-    resolve: (_root, { id, maxDepth }, ctx, info) => {
+    resolve: (_root, { id, maxDepth, includeFolded }, ctx, info) => {
       if (maxDepth != null && maxDepth < 0) throw badInput("maxDepth must be ≥ 0");
-      return ctx.store.taskTree(parseUuid(String(id)), { maxDepth, query: queryFromInfo({ context: ctx, info }) });
+      return ctx.store.taskTree(parseUuid(String(id)), { maxDepth, includeFolded, query: queryFromInfo({ context: ctx, info }) });
     },
   }),
   waitForTask: t.prismaField({

@@ -129,12 +129,40 @@ export const TaskNode = builder.prismaNode("Task", {
 builder.prismaObjectField(TaskNode, "descendants", (t) =>
   t.field({
     type: [TaskNode],
-    description: "Every task below this one, breadth-first, siblings in creation order (internal ones included).",
-    args: { maxDepth: t.arg.int({ description: "Levels below this task; omitted = all." }) },
+    description: "Every task below this one, breadth-first, siblings in creation order; succeeded internal tasks are folded unless includeFolded.",
+    args: {
+      maxDepth: t.arg.int({ description: "Levels below this task; omitted = all." }),
+      includeFolded: t.arg.boolean({ defaultValue: false }),
+    },
     resolve: async (task, args, ctx, info) => {
-      const tree = await ctx.store.taskTree(task.id, { maxDepth: args.maxDepth, query: queryFromInfo({ context: ctx, info }) });
+      const tree = await ctx.store.taskTree(task.id, {
+        maxDepth: args.maxDepth,
+        includeFolded: args.includeFolded,
+        query: queryFromInfo({ context: ctx, info }),
+      });
       return tree.slice(1);
     },
+  }),
+);
+
+const ChildStatusType = builder
+  .objectRef<{ id: string; type: string; node: string | null; state: Task["state"]; isInternal: boolean }>("ChildStatus")
+  .implement({
+    description: "A direct child as its parent reports it (ScyllaDB's children_ids with the node), folded internal ones included.",
+    fields: (t) => ({
+      id: t.exposeID("id"),
+      type: t.exposeString("type"),
+      node: t.exposeString("node", { nullable: true }),
+      state: t.expose("state", { type: TaskStateEnum }),
+      isInternal: t.exposeBoolean("isInternal"),
+    }),
+  });
+
+builder.prismaObjectField(TaskNode, "childrenStatus", (t) =>
+  t.field({
+    type: [ChildStatusType],
+    select: { children: { select: { id: true, type: true, node: true, state: true, isInternal: true }, orderBy: { id: "asc" } } },
+    resolve: (task) => task.children,
   }),
 );
 

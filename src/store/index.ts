@@ -121,7 +121,7 @@ export class Store {
   listTasks(options: { filter?: TaskFilter; orderBy?: TaskOrder | null; page?: PageArgs; query?: TaskQuery }) {
     return listTasks(this.prisma, { ...options, maxPageSize: this.config.maxPageSize });
   }
-  taskTree(id: string, options?: { maxDepth?: number | null; query?: TaskQuery }) {
+  taskTree(id: string, options?: { maxDepth?: number | null; includeFolded?: boolean | null; query?: TaskQuery }) {
     return taskTree(this.prisma, id, options);
   }
   moduleStats(name?: string) {

@@ -45,19 +45,27 @@ export async function listTasks(
 
 /**
  * The task and all its descendants (down to `maxDepth` levels below it) in breadth-first order,
- * siblings in creation order: ScyllaDB's recursive status. One recursive query finds the ids and
- * their order; one more loads the rows with the requested relations.
+ * siblings in creation order: ScyllaDB's recursive status. Internal tasks that finished
+ * successfully are folded into their parent (left out, with what is below them) unless
+ * `includeFolded`; failed ones stay visible. One recursive query finds the ids and their order;
+ * one more loads the rows with the requested relations.
  */
-export async function taskTree(prisma: PrismaClient, id: string, options: { maxDepth?: number | null; query?: TaskQuery } = {}): Promise<Task[]> {
+export async function taskTree(
+  prisma: PrismaClient,
+  id: string,
+  options: { maxDepth?: number | null; includeFolded?: boolean | null; query?: TaskQuery } = {},
+): Promise<Task[]> {
   const rootId = parseUuid(id);
   const maxDepth = options.maxDepth ?? 2_147_483_647;
+  const includeFolded = options.includeFolded ?? false;
   const order = await prisma.$queryRaw<{ id: string }[]>`
     WITH RECURSIVE tree(id, level, path) AS (
       SELECT t.id, 0, ARRAY[t.id] FROM "Task" t WHERE t.id = ${rootId}::uuid
       UNION ALL
       SELECT c.id, tree.level + 1, tree.path || c.id
       FROM "Task" c JOIN tree ON c."parentId" = tree.id
-      WHERE tree.level < ${maxDepth}
+      WHERE tree.level < ${maxDepth}::int
+        AND (${includeFolded}::boolean OR NOT (c."isInternal" AND c.state = 'SUCCEEDED'))
     )
     SELECT id::text AS id FROM tree ORDER BY level, path`;
   if (order.length === 0) throw notFound("Task", id);
