@@ -9,9 +9,9 @@ import { parseUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import { isEnded } from "../domain/states";
 import { ChangeBus } from "../events/change-bus";
-import type { Prisma, Task } from "../generated/prisma/client";
+import type { Task } from "../generated/prisma/client";
 import { defineTestModule } from "../modules/test";
-import { Store } from "../store";
+import { type NewTask, Store } from "../store";
 import type { ModuleDefinition, TaskDefinition } from "./registry";
 import { TaskRegistry } from "./registry";
 import type { WorkerOptions } from "./worker";
@@ -112,25 +112,24 @@ export class TaskManager {
 
   /** The async variant of any defined operation: creates the task and returns it at once. */
   async startTask(request: StartTaskRequest): Promise<Task> {
-    const definition = this.registry.get(request.module, request.type);
-    if (!definition) throw new TaskgraphError("NOT_FOUND", `Task type ${request.module}/${request.type} is not defined`);
-    const input = definition.parseInput ? definition.parseInput(request.input) : request.input;
+    return this.store.createTask(this.taskSpec(request));
+  }
+
+  /** Many tasks in one transaction (bulk creation). */
+  async startTasks(requests: StartTaskRequest[]): Promise<Task[]> {
+    return this.store.createTasks(requests.map((r) => this.taskSpec(r)));
+  }
+
+  private taskSpec(request: StartTaskRequest): NewTask {
     if (request.name != null) checkText("name", request.name, LIMITS.nameLength);
-    return this.store.createTask({
-      module: request.module,
-      type: request.type,
-      kind: definition.kind ?? "NODE",
-      name: request.name ?? definition.name?.(input) ?? request.type,
-      input: toJsonInput(input),
+    const spec = this.registry.newTask(request.module, request.type, request.input, {
       target: request.target ?? null,
       labels: stringLabels(request.labels),
       runAt: request.runAt ?? null,
       createdBy: request.createdBy ?? null,
-      isAbortable: typeof definition.abortable === "function" ? definition.abortable(input) : (definition.abortable ?? true),
-      progressUnits: definition.progressUnits ?? null,
-      steps: definition.steps ? this.registry.flowOf(definition, input).resolved : [],
       isUserTask: true,
     });
+    return request.name != null ? { ...spec, name: request.name } : spec;
   }
 
   /** Resolves with the task once it has ended; TIMEOUT after `timeoutSeconds`. No polling: the bus wakes it. */
@@ -170,11 +169,6 @@ export class TaskManager {
 
 export function createTaskManager(options: TaskManagerOptions = {}): TaskManager {
   return new TaskManager(options);
-}
-
-function toJsonInput(value: unknown): Prisma.InputJsonValue | null {
-  if (value === undefined || value === null) return null;
-  return JSON.parse(JSON.stringify(value)) as Prisma.InputJsonValue;
 }
 
 function stringLabels(labels: Record<string, unknown> | null | undefined): Record<string, string> {

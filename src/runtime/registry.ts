@@ -4,7 +4,9 @@
 //   module          a group of task types (kafka, storage, test, …)
 //   task type       what a task does: either one `run` function, or ordered `steps` (a flow)
 //   step            { key, name, dependsOn?, run, rollback? }; independent steps may run at once
-import { badInput } from "../domain/errors";
+import { TaskgraphError, badInput } from "../domain/errors";
+import type { Prisma } from "../generated/prisma/client";
+import type { NewTask } from "../store/task-writes";
 import type { ResolvedStep } from "../domain/flow";
 import { resolveFlow } from "../domain/flow";
 import type { StepContext, TaskContext } from "./context";
@@ -71,6 +73,27 @@ export class TaskRegistry {
     return this.tasks.get(key(module, type));
   }
 
+  /**
+   * What the store needs to create a task of this type: checks the type exists (NOT_FOUND) and
+   * its input (parseInput), and fills name, kind, abortability, progress units and steps.
+   */
+  newTask(module: string, type: string, rawInput: unknown, extra: Omit<Partial<NewTask>, "module" | "type" | "input"> = {}): NewTask {
+    const definition = this.get(module, type);
+    if (!definition) throw new TaskgraphError("NOT_FOUND", `Task type ${module}/${type} is not defined`);
+    const input = definition.parseInput ? definition.parseInput(rawInput) : rawInput;
+    return {
+      kind: definition.kind ?? "NODE",
+      name: definition.name?.(input) ?? type,
+      isAbortable: typeof definition.abortable === "function" ? definition.abortable(input) : (definition.abortable ?? true),
+      progressUnits: definition.progressUnits ?? null,
+      steps: definition.steps ? this.flowOf(definition, input).resolved : [],
+      ...extra,
+      module,
+      type,
+      input: toJson(input),
+    };
+  }
+
   /** The steps of a task of this definition, validated (unique keys, known dependencies, no cycle). */
   flowOf<Input>(definition: TaskDefinition<Input>, input: Input): { resolved: ResolvedStep[]; steps: StepDefinition<Input>[] } {
     const steps = typeof definition.steps === "function" ? definition.steps(input) : (definition.steps ?? []);
@@ -93,3 +116,9 @@ export class TaskRegistry {
 }
 
 const key = (module: string, type: string) => `${module}/${type}`;
+
+/** Inputs and results are JSON; anything else (undefined, functions) is stored as null. */
+export function toJson(value: unknown): Prisma.InputJsonValue | null {
+  if (value === undefined || value === null) return null;
+  return JSON.parse(JSON.stringify(value) ?? "null") as Prisma.InputJsonValue | null;
+}

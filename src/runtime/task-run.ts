@@ -15,6 +15,7 @@ import type { ChildOutcome, SpawnOptions, StepContext, TaskContext } from "./con
 import { makeLogger, taskInfo } from "./context";
 import { ProgressReporter } from "./progress";
 import type { StepDefinition, TaskDefinition, TaskRegistry } from "./registry";
+import { toJson } from "./registry";
 
 export interface RunEnvironment {
   store: Store;
@@ -26,12 +27,6 @@ export interface RunEnvironment {
 }
 
 const DONE: ReadonlySet<StepState> = new Set(["SUCCEEDED", "SKIPPED"]);
-
-/** Results and inputs are JSON; anything else (undefined, functions) is stored as null. */
-function toJson(value: unknown): Prisma.InputJsonValue | null {
-  if (value === undefined) return null;
-  return JSON.parse(JSON.stringify(value) ?? "null") as Prisma.InputJsonValue | null;
-}
 
 export class TaskRun {
   /** Aborted on abort request or lost lease; every step's signal follows it. */
@@ -351,26 +346,13 @@ export class TaskRun {
   }
 
   private async spawn(type: string, input: Prisma.InputJsonValue | undefined, options: SpawnOptions = {}): Promise<string> {
-    const module = options.module ?? this.task.moduleName;
-    const definition = this.env.registry.get(module, type);
-    if (!definition) throw new TaskgraphError("NOT_FOUND", `Task type ${module}/${type} is not defined`);
-    const parsed = definition.parseInput ? definition.parseInput(input) : input;
-    const child = await this.env.store.createTask(
-      {
-        module,
-        type,
-        name: options.name ?? definition.name?.(parsed) ?? type,
-        input: toJson(parsed),
-        isInternal: options.internal ?? false,
-        isAbortable: typeof definition.abortable === "function" ? definition.abortable(parsed) : (definition.abortable ?? true),
-        node: options.node ?? this.task.node,
-        target: options.target ?? null,
-        progressUnits: definition.progressUnits ?? null,
-        steps: definition.steps ? this.env.registry.flowOf(definition, parsed).resolved : [],
-      },
-      { parentId: this.taskId },
-    );
-    return child.id;
+    const spec = this.env.registry.newTask(options.module ?? this.task.moduleName, type, input, {
+      isInternal: options.internal ?? false,
+      node: options.node ?? this.task.node,
+      target: options.target ?? null,
+      ...(options.name ? { name: options.name } : {}),
+    });
+    return (await this.env.store.createTask(spec, { parentId: this.taskId })).id;
   }
 
   private async waitForChildren(signal: AbortSignal): Promise<ChildOutcome[]> {

@@ -17,7 +17,7 @@ import type { TaskFilter } from "./task-filter";
 import type { TaskQuery } from "./task-reads";
 import { findTask, getTask, listTasks, moduleStats, taskTree } from "./task-reads";
 import type { NewTask, TaskPatch } from "./task-writes";
-import { appendLog, createTask, setProgress, transitionStep, transitionTask } from "./task-writes";
+import { appendLog, createTask, createTasks, setProgress, transitionStep, transitionTask } from "./task-writes";
 
 export type { NewTask, TaskPatch, TaskFilter, TaskOrder, PageArgs, TaskQuery, Settings, Tx };
 export type { DeleteResult } from "./task-controls";
@@ -48,6 +48,10 @@ export class Store {
   }
   createTask(spec: NewTask, options?: { parentId?: string }) {
     return this.transaction((tx) => createTask(tx, spec, options));
+  }
+  /** Many tasks in one transaction (the bulk path). */
+  createTasks(specs: NewTask[], options?: { parentId?: string }) {
+    return this.transaction((tx) => createTasks(tx, specs, options));
   }
   transitionTask(taskId: string, to: TaskState, patch?: TaskPatch) {
     return this.transaction((tx) => transitionTask(tx, taskId, to, patch));

@@ -94,62 +94,74 @@ function checkTaskSpec(spec: NewChildTask, parent: { kind: TaskKind } | null) {
  * Returns the new (sub)tree's root.
  */
 export async function createTask(tx: Tx, spec: NewTask, options: { parentId?: string } = {}): Promise<Task> {
+  const [root] = await createTasks(tx, [spec], options);
+  return root!;
+}
+
+/**
+ * Creates several tasks (each with its steps and subtree) in one transaction and a few
+ * statements, whatever their number: the bulk path. Each new root takes the next sequence
+ * number of its module; with `parentId` they all join that task's tree. Returns the roots, in
+ * the order given.
+ */
+export async function createTasks(tx: Tx, specs: NewTask[], options: { parentId?: string } = {}): Promise<Task[]> {
+  if (specs.length === 0) return [];
   const parent = options.parentId ? await lockWithoutChange(tx, options.parentId) : null;
   if (parent && isEnded(parent.state as TaskState)) {
     throw new TaskgraphError("INVALID_STATE", `Task ${parent.id} is ${parent.state}: it can no longer get children`);
   }
-  let sequenceNumber = parent?.sequenceNumber;
-  if (sequenceNumber === undefined) {
-    const seq = await tx.module.updateManyAndReturn({ where: { name: spec.module }, data: { lastSequenceNumber: { increment: 1 } } });
-    if (!seq[0]) throw notFound("Module", spec.module);
-    sequenceNumber = seq[0].lastSequenceNumber;
-  }
+  const sequenceNumbers = parent ? specs.map(() => parent.sequenceNumber) : await nextSequenceNumbers(tx, specs.map((s) => s.module));
   const now = new Date();
   const tasks: Prisma.TaskCreateManyInput[] = [];
   const steps: Prisma.StepCreateManyInput[] = [];
+  const rootIds: string[] = [];
   const modules = new Set<string>();
-  // Breadth-first, so UUIDv7 ids (creation order) list siblings in the order given.
-  const queue: { spec: NewChildTask; parent: { id: string; rootId: string; depth: number; kind: TaskKind; moduleName: string } | null }[] = [
-    { spec, parent: parent && { id: parent.id, rootId: parent.rootId, depth: parent.depth, kind: parent.kind, moduleName: parent.moduleName } },
-  ];
-  for (let item = queue.shift(); item; item = queue.shift()) {
-    const { spec: s, parent: p } = item;
-    checkTaskSpec(s, p);
-    const id = newId();
-    const moduleName = s.module ?? p?.moduleName ?? spec.module;
-    modules.add(moduleName);
-    const scheduled = s.runAt != null && s.runAt.getTime() > now.getTime();
-    tasks.push({
-      id,
-      moduleName,
-      type: s.type,
-      name: s.name ?? s.type,
-      kind: s.kind ?? "NODE",
-      scope: s.scope ?? (s.kind === "CLUSTER" ? "cluster" : "node"),
-      target: s.target ?? null,
-      labels: s.labels ?? {},
-      state: scheduled ? "SCHEDULED" : "QUEUED",
-      isAbortable: s.isAbortable ?? true,
-      isInternal: s.isInternal ?? false,
-      isUserTask: s.isUserTask ?? p === null,
-      sequenceNumber,
-      parentId: p?.id ?? null,
-      rootId: p?.rootId ?? id,
-      depth: p ? p.depth + 1 : 0,
-      input: jsonOrNull(s.input),
-      progressUnits: s.progressUnits ?? null,
-      progressTotal: s.progressTotal ?? null,
-      createdAt: now,
-      scheduledFor: s.runAt ?? null,
-      createdBy: s.createdBy ?? null,
-      node: s.node ?? null,
-    });
-    for (const step of resolveFlow(s.steps ?? [])) {
-      steps.push({ id: newId(), taskId: id, key: step.key, name: step.name, index: step.index, dependsOn: step.dependsOn });
+  type Parent = { id: string; rootId: string; depth: number; kind: TaskKind; moduleName: string };
+  const parentInfo: Parent | null = parent && { id: parent.id, rootId: parent.rootId, depth: parent.depth, kind: parent.kind, moduleName: parent.moduleName };
+  specs.forEach((spec, i) => {
+    const sequenceNumber = sequenceNumbers[i]!;
+    // Breadth-first, so UUIDv7 ids (creation order) list siblings in the order given.
+    const queue: { spec: NewChildTask; parent: Parent | null }[] = [{ spec, parent: parentInfo }];
+    for (let item = queue.shift(); item; item = queue.shift()) {
+      const { spec: s, parent: p } = item;
+      checkTaskSpec(s, p);
+      const id = newId();
+      if (item.spec === spec) rootIds.push(id);
+      const moduleName = s.module ?? p?.moduleName ?? spec.module;
+      modules.add(moduleName);
+      const scheduled = s.runAt != null && s.runAt.getTime() > now.getTime();
+      tasks.push({
+        id,
+        moduleName,
+        type: s.type,
+        name: s.name ?? s.type,
+        kind: s.kind ?? "NODE",
+        scope: s.scope ?? (s.kind === "CLUSTER" ? "cluster" : "node"),
+        target: s.target ?? null,
+        labels: s.labels ?? {},
+        state: scheduled ? "SCHEDULED" : "QUEUED",
+        isAbortable: s.isAbortable ?? true,
+        isInternal: s.isInternal ?? false,
+        isUserTask: s.isUserTask ?? p === null,
+        sequenceNumber,
+        parentId: p?.id ?? null,
+        rootId: p?.rootId ?? id,
+        depth: p ? p.depth + 1 : 0,
+        input: jsonOrNull(s.input),
+        progressUnits: s.progressUnits ?? null,
+        progressTotal: s.progressTotal ?? null,
+        createdAt: now,
+        scheduledFor: s.runAt ?? null,
+        createdBy: s.createdBy ?? null,
+        node: s.node ?? null,
+      });
+      for (const step of resolveFlow(s.steps ?? [])) {
+        steps.push({ id: newId(), taskId: id, key: step.key, name: step.name, index: step.index, dependsOn: step.dependsOn });
+      }
+      const self = { id, rootId: p?.rootId ?? id, depth: p ? p.depth + 1 : 0, kind: s.kind ?? "NODE", moduleName };
+      for (const child of s.children ?? []) queue.push({ spec: { ...child, module: child.module ?? moduleName }, parent: self });
     }
-    const self = { id, rootId: p?.rootId ?? id, depth: p ? p.depth + 1 : 0, kind: s.kind ?? "NODE", moduleName };
-    for (const child of s.children ?? []) queue.push({ spec: { ...child, module: child.module ?? moduleName }, parent: self });
-  }
+  });
   const known = await tx.module.count({ where: { name: { in: [...modules] } } });
   if (known !== modules.size) throw notFound("Module", [...modules].join(", "));
   await tx.task.createMany({ data: tasks });
@@ -162,7 +174,26 @@ export async function createTask(tx: Tx, spec: NewTask, options: { parentId?: st
       payload: { state: t.state, parentId: t.parentId ?? null, type: t.type, name: t.name },
     })),
   );
-  return tx.task.findUniqueOrThrow({ where: { id: tasks[0]!.id } });
+  const roots = await tx.task.findMany({ where: { id: { in: rootIds } } });
+  const byId = new Map(roots.map((r) => [r.id, r]));
+  return rootIds.map((id) => byId.get(id)!);
+}
+
+/** Takes the next sequence number of each root's module, one per root, in order. */
+async function nextSequenceNumbers(tx: Tx, modules: string[]): Promise<number[]> {
+  const counts = new Map<string, number>();
+  for (const m of modules) counts.set(m, (counts.get(m) ?? 0) + 1);
+  const next = new Map<string, number>();
+  for (const [name, count] of counts) {
+    const [module] = await tx.module.updateManyAndReturn({ where: { name }, data: { lastSequenceNumber: { increment: count } } });
+    if (!module) throw notFound("Module", name);
+    next.set(name, module.lastSequenceNumber - count + 1);
+  }
+  return modules.map((m) => {
+    const n = next.get(m)!;
+    next.set(m, n + 1);
+    return n;
+  });
 }
 
 /** Moves a task to `to`, setting start/end times, and records the change. */
