@@ -127,7 +127,11 @@ export function defineTestModule(registry: TaskRegistry): void {
     parseInput: parseCountInput,
     async run(ctx) {
       await ctx.spawn("count", { ...ctx.input, failAtRound: null }, { internal: true, name: `Internal count on ${ctx.task.node}` });
-      await countRounds(ctx, 0, ctx.input.rounds);
+      try {
+        await countRounds(ctx, 0, ctx.input.rounds);
+      } finally {
+        await ctx.waitForChildren(); // a task ends after its children, even when it fails
+      }
       const [grandchild] = await ctx.waitForChildren();
       if (grandchild && grandchild.state !== "SUCCEEDED") throw new Error(`Internal task ${grandchild.id} ${grandchild.state}`);
       return { rounds: ctx.input.rounds };

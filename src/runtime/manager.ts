@@ -36,6 +36,12 @@ export interface StartTaskRequest {
   runAt?: Date | null;
   /** Who started it (a token's name); recorded on the task. */
   createdBy?: string | null;
+  /**
+   * Started by a user (the API) rather than by the system (a program embedding taskgraph):
+   * decides which TTL applies once it has finished (ScyllaDB's user_task_ttl / task_ttl).
+   * Default false here; the GraphQL mutations set it.
+   */
+  userStarted?: boolean;
 }
 
 export const MAX_WAIT_SECONDS = 3_600;
@@ -52,8 +58,8 @@ export class TaskManager {
   constructor(private readonly options: TaskManagerOptions = {}) {
     this.config = options.config ?? loadConfig();
     defineTestModule(this.registry);
-    this.registry.onModule((module) => {
-      if (this.taskStore) void this.taskStore.ensureModule(module.name, module.description).catch(() => {});
+    this.registry.onModule(async (module) => {
+      if (this.taskStore) await this.taskStore.ensureModule(module.name, module.description);
     });
   }
 
@@ -112,12 +118,16 @@ export class TaskManager {
 
   /** The async variant of any defined operation: creates the task and returns it at once. */
   async startTask(request: StartTaskRequest): Promise<Task> {
-    return this.store.createTask(this.taskSpec(request));
+    const spec = this.taskSpec(request);
+    await this.registry.ready();
+    return this.store.createTask(spec);
   }
 
   /** Many tasks in one transaction (bulk creation). */
   async startTasks(requests: StartTaskRequest[]): Promise<Task[]> {
-    return this.store.createTasks(requests.map((r) => this.taskSpec(r)));
+    const specs = requests.map((r) => this.taskSpec(r));
+    await this.registry.ready();
+    return this.store.createTasks(specs);
   }
 
   private taskSpec(request: StartTaskRequest): NewTask {
@@ -127,7 +137,7 @@ export class TaskManager {
       labels: stringLabels(request.labels),
       runAt: request.runAt ?? null,
       createdBy: request.createdBy ?? null,
-      isUserTask: true,
+      isUserTask: request.userStarted ?? false,
     });
     return request.name != null ? { ...spec, name: request.name } : spec;
   }

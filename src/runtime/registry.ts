@@ -51,13 +51,24 @@ const NAME = /^[a-z0-9][a-z0-9_.-]{0,99}$/;
 export class TaskRegistry {
   private readonly modules = new Map<string, Required<ModuleDefinition>>();
   private readonly tasks = new Map<string, TaskDefinition<any>>();
-  private readonly listeners = new Set<(module: Required<ModuleDefinition>) => void>();
+  private readonly listeners = new Set<(module: Required<ModuleDefinition>) => Promise<unknown>>();
+  private pending = new Set<Promise<unknown>>();
 
   defineModule(definition: ModuleDefinition): void {
     if (!NAME.test(definition.name)) throw badInput(`Module name "${definition.name}" must be lower-case letters, digits, _ . or -`);
     const module = { name: definition.name, description: definition.description ?? "" };
     this.modules.set(module.name, module);
-    for (const listener of this.listeners) listener(module);
+    for (const listener of this.listeners) this.track(listener(module));
+  }
+
+  /** Resolves once every module defined so far is stored (a type can be started right after defineTask). */
+  async ready(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  private track(promise: Promise<unknown>) {
+    const tracked = promise.finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
   }
 
   defineTask<Input>(definition: TaskDefinition<Input>): TaskDefinition<Input> {
@@ -110,7 +121,8 @@ export class TaskRegistry {
     return { modules: defs.map((d) => d.module), types: defs.map((d) => d.type) };
   }
 
-  onModule(listener: (module: Required<ModuleDefinition>) => void): void {
+  /** Called for each module defined from now on; ready() waits for the promise it returns. */
+  onModule(listener: (module: Required<ModuleDefinition>) => Promise<unknown>): void {
     this.listeners.add(listener);
   }
 }

@@ -352,6 +352,7 @@ export class TaskRun {
       target: options.target ?? null,
       ...(options.name ? { name: options.name } : {}),
     });
+    await this.env.registry.ready();
     return (await this.env.store.createTask(spec, { parentId: this.taskId })).id;
   }
 

@@ -64,7 +64,7 @@ builder.mutationFields((t) => {
     args: { input: t.arg({ type: CreateTestTaskInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {
       const parsed = parseCountInput({ ...input, roundMs: input.roundMs ?? 1000 });
-      const task = await ctx.manager.startTask({ module: "test", type: testTaskType(parsed), input: parsed, runAt: input.runAt ?? null });
+      const task = await ctx.manager.startTask({ module: "test", type: testTaskType(parsed), input: parsed, runAt: input.runAt ?? null, userStarted: true });
       return ctx.store.getTask(task.id, query);
     },
   }),
@@ -81,6 +81,7 @@ builder.mutationFields((t) => {
         target: input.target ?? null,
         labels: input.labels ?? null,
         runAt: input.runAt ?? null,
+        userStarted: true,
       });
       return ctx.store.getTask(task.id, query);
     },
