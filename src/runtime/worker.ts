@@ -148,6 +148,8 @@ export class Worker {
     const held = new Set(await this.store.renewLeases(this.name, ids, this.options.leaseMs));
     for (const id of ids) if (!held.has(id)) this.running.get(id)?.onLeaseLost();
     await this.store.prisma.worker.updateMany({ where: { name: this.name }, data: { heartbeatAt: new Date() } });
+    // Rows of workers that died without saying goodbye: shown as not alive for a day, then dropped.
+    await this.store.prisma.worker.deleteMany({ where: { heartbeatAt: { lt: new Date(Date.now() - 86_400_000) } } });
   }
 
   private async housekeeping() {

@@ -3,6 +3,7 @@
 // availableActions the API shows).
 import { parseUuid } from "../domain/ids";
 import { parseCountInput, testTaskType } from "../modules/test";
+import type { Store } from "../store";
 import { builder } from "./builder";
 import { SettingsType } from "./settings";
 
@@ -57,7 +58,15 @@ const DrainModuleResult = builder.objectRef<{ deletedIds: string[] }>("DrainModu
 });
 
 builder.mutationFields((t) => {
-  const stepArgs = () => ({ taskId: t.arg.id({ required: true }), stepKey: t.arg.string({ required: true }) });
+  /** The three OCP step actions: (taskId, stepKey) → the task after the change. */
+  const stepMutation = (description: string, act: (store: Store, taskId: string, stepKey: string) => Promise<{ id: string }>) =>
+    t.prismaField({
+      type: "Task",
+      description,
+      args: { taskId: t.arg.id({ required: true }), stepKey: t.arg.string({ required: true }) },
+      resolve: async (query, _root, args, ctx) =>
+        ctx.store.getTask((await act(ctx.store, parseUuid(String(args.taskId), "taskId"), args.stepKey)).id, query),
+    });
   return {
   createTestTask: t.prismaField({
     type: "Task",
@@ -109,27 +118,15 @@ builder.mutationFields((t) => {
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => ctx.store.getTask((await ctx.store.retryTask(parseUuid(String(id)))).id, query),
   }),
-  rerunStep: t.prismaField({
-    type: "Task",
-    description: "A FAILED step: roll back, execute again, continue on success.",
-    args: stepArgs(),
-    resolve: async (query, _root, args, ctx) =>
-      ctx.store.getTask((await ctx.store.rerunStep(parseUuid(String(args.taskId), "taskId"), args.stepKey)).id, query),
-  }),
-  markStepSucceeded: t.prismaField({
-    type: "Task",
-    description: "A FAILED step becomes SKIPPED (set to successful) and the flow continues.",
-    args: stepArgs(),
-    resolve: async (query, _root, args, ctx) =>
-      ctx.store.getTask((await ctx.store.markStepSucceeded(parseUuid(String(args.taskId), "taskId"), args.stepKey)).id, query),
-  }),
-  terminateStep: t.prismaField({
-    type: "Task",
-    description: "A RUNNING step becomes FAILED (\"terminated\"), and so does the task.",
-    args: stepArgs(),
-    resolve: async (query, _root, args, ctx) =>
-      ctx.store.getTask((await ctx.store.terminateStep(parseUuid(String(args.taskId), "taskId"), args.stepKey)).id, query),
-  }),
+  rerunStep: stepMutation("A FAILED step: roll back, execute again, continue on success.", (store, taskId, key) =>
+    store.rerunStep(taskId, key),
+  ),
+  markStepSucceeded: stepMutation("A FAILED step becomes SKIPPED (set to successful) and the flow continues.", (store, taskId, key) =>
+    store.markStepSucceeded(taskId, key),
+  ),
+  terminateStep: stepMutation('A RUNNING step becomes FAILED ("terminated"), and so does the task.', (store, taskId, key) =>
+    store.terminateStep(taskId, key),
+  ),
   setTaskTtl: t.field({
     type: SettingsType,
     description: "How long finished tasks are kept (seconds; 0 = removed at once): system-started (ttlSeconds) and user-started (userTtlSeconds).",
