@@ -32,10 +32,14 @@ export function taskActions(task: TaskActionSubject): TaskAction[] {
   return actions;
 }
 
-export function stepActions(step: { state: StepState }, task: { state: TaskState; abortRequestedAt?: Date | null }): StepAction[] {
+export function stepActions(
+  step: { state: StepState },
+  task: { state: TaskState; isAbortable?: boolean; abortRequestedAt?: Date | null },
+): StepAction[] {
   if (task.abortRequestedAt) return [];
   // OCP: waiting steps allow no action; failed steps can be rerun or set to successful; running ones terminated.
   if (step.state === "FAILED" && task.state === "FAILED") return ["RERUN", "MARK_SUCCEEDED"];
-  if (step.state === "RUNNING" && task.state === "RUNNING") return ["TERMINATE"];
+  // Terminating interrupts running work, which a type that is not abortable forbids (like abort).
+  if (step.state === "RUNNING" && task.state === "RUNNING" && task.isAbortable !== false) return ["TERMINATE"];
   return [];
 }

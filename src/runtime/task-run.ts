@@ -145,16 +145,18 @@ export class TaskRun {
   }
 
   private async runStep(row: Step) {
+    if (!(await this.moveStep(row.key, "RUNNING"))) {
+      this.stopLaunching = true;
+      return;
+    }
+    // Registered only once RUNNING is stored: checkControl aborts a step whose stored state says
+    // it was terminated, and must never mistake a step that is just starting for one.
     const stepController = new AbortController();
     const stop = () => stepController.abort(this.controller.signal.reason);
     if (this.controller.signal.aborted) stop();
     else this.controller.signal.addEventListener("abort", stop, { once: true });
     this.stepControllers.set(row.key, stepController);
     try {
-      if (!(await this.moveStep(row.key, "RUNNING"))) {
-        this.stopLaunching = true;
-        return;
-      }
       let error: Error | undefined;
       try {
         const definition = this.stepDefs.get(row.key);
@@ -233,25 +235,23 @@ export class TaskRun {
 
   /**
    * Re-reads the task; returns false (and stops new steps) unless it is still ours, RUNNING and
-   * not aborted. Aborts the signal on an abort request, and a terminated step's own signal.
+   * not aborted. Aborts the signal on an abort request or when another worker took the task over,
+   * and a terminated step's own signal. A task ended by someone else (openATTIC's delete while
+   * pending) only stops new steps: the running one is not killed.
    */
   private async checkControl(): Promise<boolean> {
     const task = await this.env.store.findTask(this.taskId);
-    if (!task || task.leaseOwner !== this.env.workerName) {
+    const abort = (reason: string) => {
       this.stopLaunching = true;
-      if (!this.controller.signal.aborted) this.controller.abort(new Error("The task was taken away from this worker"));
-      return false;
-    }
-    if (task.abortRequestedAt) {
-      this.stopLaunching = true;
-      if (!this.controller.signal.aborted) this.controller.abort(new Error("The task was aborted"));
-      return false;
-    }
-    // Deleted while pending (openATTIC): follow-up work stops, the running step is not killed.
-    if (task.state !== "RUNNING") this.stopLaunching = true;
-    if (this.stepControllers.size > 0) {
+      if (!this.controller.signal.aborted) this.controller.abort(new Error(reason));
+    };
+    if (!task) abort("The task was deleted");
+    else if (task.abortRequestedAt) abort("The task was aborted");
+    else if (task.state !== "RUNNING") this.stopLaunching = true;
+    else if (task.leaseOwner !== this.env.workerName) abort("The task was taken over by another worker");
+    if (task && this.stepControllers.size > 0) {
       for (const step of await this.env.store.steps(this.taskId)) {
-        if (step.state !== "RUNNING" && this.stepControllers.has(step.key)) {
+        if (step.state === "FAILED" && this.stepControllers.has(step.key)) {
           this.stepControllers.get(step.key)!.abort(new Error(step.error ?? "The step was terminated"));
         }
       }
@@ -282,10 +282,16 @@ export class TaskRun {
   private async end(to: "SUCCEEDED" | "FAILED" | "CANCELED", patch: { error?: string | null; result?: Prisma.InputJsonValue | null }) {
     if (this.leaseLost) return;
     try {
-      await this.env.store.transitionTask(this.taskId, to, { ...patch, ifLeaseOwner: this.env.workerName });
+      // SUCCEEDED/FAILED must not swallow an abort accepted a moment ago: then abort instead.
+      const ifNotAborted = to !== "CANCELED";
+      await this.env.store.transitionTask(this.taskId, to, { ...patch, ifLeaseOwner: this.env.workerName, ifNotAborted });
     } catch (error) {
-      // Someone else decided first (terminated, deleted, lease lost): theirs stands.
       if (!(error instanceof TaskgraphError)) throw error;
+      if (error.details.reason === "abortRequested") {
+        const fresh = await this.stillOurs();
+        if (fresh?.abortRequestedAt) return this.finishAbort(fresh);
+      }
+      // Otherwise someone else decided first (terminated, deleted, lease lost): theirs stands.
     }
   }
 

@@ -146,7 +146,17 @@ export class Worker {
   private async heartbeat() {
     const ids = this.runningTaskIds;
     const held = new Set(await this.store.renewLeases(this.name, ids, this.options.leaseMs));
-    for (const id of ids) if (!held.has(id)) this.running.get(id)?.onLeaseLost();
+    const missing = ids.filter((id) => !held.has(id));
+    if (missing.length > 0) {
+      // Ended by someone else (deleted while pending, terminated): the run winds down by itself.
+      // Still RUNNING under another owner, or gone: the lease is lost.
+      const rows = await this.store.prisma.task.findMany({ where: { id: { in: missing } }, select: { id: true, state: true } });
+      const ended = new Set(rows.filter((r) => r.state !== "RUNNING").map((r) => r.id));
+      for (const id of missing) {
+        if (ended.has(id)) this.running.get(id)?.onChange();
+        else this.running.get(id)?.onLeaseLost();
+      }
+    }
     await this.store.prisma.worker.updateMany({ where: { name: this.name }, data: { heartbeatAt: new Date() } });
     // Rows of workers that died without saying goodbye: shown as not alive for a day, then dropped.
     await this.store.prisma.worker.deleteMany({ where: { heartbeatAt: { lt: new Date(Date.now() - 86_400_000) } } });

@@ -24,7 +24,7 @@ builder.prismaNode("Step", {
     availableActions: t.field({
       type: [StepActionEnum],
       description: "Exactly the step mutations that would be accepted now (none while WAITING).",
-      select: { task: { select: { state: true } } },
+      select: { task: { select: { state: true, isAbortable: true, abortRequestedAt: true } } },
       resolve: (step) => stepActions(step, step.task),
     }),
     logs: t.relatedConnection("logs", { cursor: "id", query: LOG_ORDER, maxSize: checkedMaxSize, totalCount: true }),

@@ -46,6 +46,8 @@ export interface TaskPatch {
   releaseLease?: boolean;
   /** Refuse with CONFLICT unless this worker still holds the task's lease. */
   ifLeaseOwner?: string;
+  /** Refuse with CONFLICT (details.reason "abortRequested") when an abort is pending. */
+  ifNotAborted?: boolean;
 }
 
 const jsonOrNull = (value: Prisma.InputJsonValue | null | undefined) => (value === null ? ("DbNull" as const) : value);
@@ -202,6 +204,9 @@ export async function transitionTask(tx: Tx, taskId: string, to: TaskState, patc
   const from = task.state as TaskState;
   if (patch.ifLeaseOwner !== undefined && task.leaseOwner !== patch.ifLeaseOwner) {
     throw new TaskgraphError("CONFLICT", `Task ${taskId} is no longer held by ${patch.ifLeaseOwner}`, { taskId });
+  }
+  if (patch.ifNotAborted && task.abortRequestedAt) {
+    throw new TaskgraphError("CONFLICT", `Task ${taskId} is being aborted`, { taskId, reason: "abortRequested" });
   }
   assertTaskTransition(from, to, taskId);
   const now = new Date();
