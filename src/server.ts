@@ -3,6 +3,7 @@
 // or call yoga.fetch in-process.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import DataLoader from "dataloader";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import type { Config } from "./config";
 import { loadConfig } from "./config";
@@ -38,7 +39,15 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: "/graphql",
-    context: () => ({ store, config, manager }),
+    context: () => ({
+      store,
+      config,
+      manager,
+      pendingBelow: new DataLoader(async (ids: readonly string[]) => {
+        const pending = await store.withPendingDescendants(ids);
+        return ids.map((id) => pending.has(id));
+      }),
+    }),
     maskedErrors: { maskError },
     graphiql: { title: "taskgraph", defaultQuery: EXAMPLE_QUERY },
     landingPage: false,

@@ -14,6 +14,8 @@ export interface TaskActionSubject {
   isAbortable: boolean;
   /** Set once an abort was accepted and a worker has yet to finish it (cancel, or roll back). */
   abortRequestedAt?: Date | null;
+  /** Some task below it is still pending: the tree cannot be deleted yet. */
+  hasPendingDescendants?: boolean;
 }
 
 export function taskActions(task: TaskActionSubject): TaskAction[] {
@@ -25,7 +27,7 @@ export function taskActions(task: TaskActionSubject): TaskAction[] {
   // Pending: ScyllaDB's abort (refused when not abortable). FAILED: OCP's "Abort Task" (roll back, then CANCELED).
   if ((isPending(task.state) && task.isAbortable) || task.state === "FAILED") actions.push("ABORT");
   // Kafka: delete only tasks that are Successful, Failed or Canceled.
-  if (isEnded(task.state)) actions.push("DELETE");
+  if (isEnded(task.state) && !task.hasPendingDescendants) actions.push("DELETE");
   // openATTIC: deleting a pending task cancels its follow-up work; it needs force and abortability.
   if (isPending(task.state) && task.isAbortable) actions.push("FORCE_DELETE");
   if (task.state === "FAILED") actions.push("RETRY");

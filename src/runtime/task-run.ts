@@ -21,9 +21,10 @@ export interface RunEnvironment {
   store: Store;
   registry: TaskRegistry;
   bus: ChangeBus;
-  workerName: string;
   /** Safety net while waiting for children, in case a notification is missed. */
   recheckMs: number;
+  /** The run started or stopped waiting for its children (it then needs no worker slot). */
+  onWaitingChange(): void;
 }
 
 const DONE: ReadonlySet<StepState> = new Set(["SUCCEEDED", "SKIPPED"]);
@@ -31,6 +32,8 @@ const DONE: ReadonlySet<StepState> = new Set(["SUCCEEDED", "SKIPPED"]);
 export class TaskRun {
   /** Aborted on abort request or lost lease; every step's signal follows it. */
   private readonly controller = new AbortController();
+  /** Aborted only when the lease is lost. */
+  private readonly lease = new AbortController();
   private readonly stepControllers = new Map<string, AbortController>();
   private readonly stepStates = new Map<string, StepState>();
   /** No new step starts: the task was aborted, failed, deleted or is no longer ours. */
@@ -43,15 +46,25 @@ export class TaskRun {
   private progress!: ProgressReporter;
   private stepDefs = new Map<string, StepDefinition<any>>();
 
+  /** True while the task code waits for its children. */
+  waiting = false;
+
+  /** False once the lease is lost or superseded: nothing this run writes is recorded any more. */
+  get holdsLease(): boolean {
+    return !this.leaseLost;
+  }
+
   constructor(
     private readonly env: RunEnvironment,
     readonly taskId: string,
+    /** What the claim wrote into leaseOwner: this run's, not just this worker's. */
+    readonly leaseToken: string,
   ) {}
 
   async execute(): Promise<void> {
     const { store, registry } = this.env;
     const task = await store.findTask(this.taskId);
-    if (!task || task.leaseOwner !== this.env.workerName) return;
+    if (!task || task.leaseOwner !== this.leaseToken) return;
     this.task = task;
     const definition = registry.get(task.moduleName, task.type);
     if (!definition) return; // claims only take known types; a definition removed meanwhile waits for another worker
@@ -78,7 +91,9 @@ export class TaskRun {
   onLeaseLost(): void {
     this.leaseLost = true;
     this.stopLaunching = true;
-    this.controller.abort(new Error("The worker lost its lease on this task"));
+    const reason = new Error("The worker lost its lease on this task");
+    this.controller.abort(reason);
+    this.lease.abort(reason);
   }
 
   // ── plain tasks ────────────────────────────────────────────────────────────
@@ -219,7 +234,9 @@ export class TaskRun {
       for (const s of steps) this.stepStates.set(s.key, s.state);
       let targets: Step[];
       if (task.state === "FAILED") {
-        const failedAt = Math.max(-1, ...steps.filter((s) => s.state === "FAILED").map((s) => s.index));
+        // From the failed step (or one left half rolled back) back to the first.
+        const failed = steps.filter((s) => s.state === "FAILED" || s.state === "ROLLING_BACK").map((s) => s.index);
+        const failedAt = failed.length ? Math.max(...failed) : Number.MAX_SAFE_INTEGER;
         targets = steps.filter((s) => s.index <= failedAt && ["SUCCEEDED", "FAILED", "ROLLING_BACK"].includes(s.state));
       } else {
         targets = steps.filter((s) => ["SUCCEEDED", "ROLLING_BACK"].includes(s.state));
@@ -248,7 +265,7 @@ export class TaskRun {
     if (!task) abort("The task was deleted");
     else if (task.abortRequestedAt) abort("The task was aborted");
     else if (task.state !== "RUNNING") this.stopLaunching = true;
-    else if (task.leaseOwner !== this.env.workerName) abort("The task was taken over by another worker");
+    else if (task.leaseOwner !== this.leaseToken) abort("The task was taken over by another worker");
     if (task && this.stepControllers.size > 0) {
       for (const step of await this.env.store.steps(this.taskId)) {
         if (step.state === "FAILED" && this.stepControllers.has(step.key)) {
@@ -262,17 +279,18 @@ export class TaskRun {
   private async stillOurs(): Promise<Task | null> {
     if (this.leaseLost) return null;
     const task = await this.env.store.findTask(this.taskId);
-    return task && task.leaseOwner === this.env.workerName ? task : null;
+    return task && task.leaseOwner === this.leaseToken ? task : null;
   }
 
   /** Records a step transition; false when the store refused it (the step or task moved on). */
   private async moveStep(key: string, to: StepState, options: { error?: string } = {}): Promise<boolean> {
     try {
-      await this.env.store.transitionStep(this.taskId, key, to, options);
+      await this.env.store.transitionStep(this.taskId, key, to, { ...options, leaseOwner: this.leaseToken });
       this.stepStates.set(key, to);
       return true;
     } catch (error) {
       if (!(error instanceof TaskgraphError)) throw error;
+      if (error.code === "CONFLICT") this.onLeaseLost();
       const current = (await this.env.store.steps(this.taskId)).find((s) => s.key === key);
       if (current) this.stepStates.set(key, current.state);
       return false;
@@ -281,10 +299,16 @@ export class TaskRun {
 
   private async end(to: "SUCCEEDED" | "FAILED" | "CANCELED", patch: { error?: string | null; result?: Prisma.InputJsonValue | null }) {
     if (this.leaseLost) return;
+    // A task ends after its children (ScyllaDB): wait for any the code left running.
+    try {
+      await this.waitForChildren(this.lease.signal);
+    } catch {
+      return; // lease lost while waiting: not ours to end
+    }
     try {
       // SUCCEEDED/FAILED must not swallow an abort accepted a moment ago: then abort instead.
       const ifNotAborted = to !== "CANCELED";
-      await this.env.store.transitionTask(this.taskId, to, { ...patch, ifLeaseOwner: this.env.workerName, ifNotAborted });
+      await this.env.store.transitionTask(this.taskId, to, { ...patch, ifLeaseOwner: this.leaseToken, ifNotAborted });
     } catch (error) {
       if (!(error instanceof TaskgraphError)) throw error;
       if (error.details.reason === "abortRequested") {
@@ -363,6 +387,21 @@ export class TaskRun {
   }
 
   private async waitForChildren(signal: AbortSignal): Promise<ChildOutcome[]> {
+    this.setWaiting(true);
+    try {
+      return await this.untilChildrenEnd(signal);
+    } finally {
+      this.setWaiting(false);
+    }
+  }
+
+  private setWaiting(waiting: boolean) {
+    if (this.waiting === waiting) return;
+    this.waiting = waiting;
+    this.env.onWaitingChange();
+  }
+
+  private async untilChildrenEnd(signal: AbortSignal): Promise<ChildOutcome[]> {
     const { store, bus, recheckMs } = this.env;
     for (;;) {
       let childIds: Set<string> | null = null; // until known, any change counts

@@ -35,8 +35,10 @@ export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
 export class Worker {
   readonly name: string;
   private readonly options: WorkerOptions;
+  /** The current run of each task (a superseded run may still be winding down, outside this map). */
   private readonly running = new Map<string, TaskRun>();
-  private readonly finished = new Map<string, Promise<void>>();
+  private readonly finished = new Set<Promise<void>>();
+  private claims = 0;
   private readonly timers: NodeJS.Timeout[] = [];
   private unsubscribe = () => {};
   private started = false;
@@ -87,9 +89,9 @@ export class Worker {
       new Promise((resolve) => (timeout = setTimeout(resolve, this.options.stopGraceMs))),
     ]);
     clearTimeout(timeout);
-    const unfinished = this.runningTaskIds;
+    const unfinished = this.leases();
     for (const run of this.running.values()) run.onLeaseLost(); // they must not write after this
-    await this.quietly(() => this.store.releaseLeases(this.name, unfinished));
+    await this.quietly(() => this.store.releaseLeases(unfinished));
     await this.quietly(() => this.store.prisma.worker.deleteMany({ where: { name: this.name } }));
   }
 
@@ -104,11 +106,14 @@ export class Worker {
     try {
       do {
         this.pollAgain = false;
-        const room = this.options.concurrency - this.running.size;
+        // A run waiting for its children needs no slot: otherwise parents could fill every slot.
+        const busy = [...this.running.values()].filter((run) => !run.waiting).length;
+        const room = this.options.concurrency - busy;
         if (room <= 0) break;
         const { modules, types } = this.registry.claimable();
-        const claimed = await this.store.claimTasks({ worker: this.name, leaseMs: this.options.leaseMs, limit: room, modules, types });
-        for (const { id } of claimed) this.launch(id);
+        const token = `${this.name}#${++this.claims}`;
+        const claimed = await this.store.claimTasks({ worker: token, leaseMs: this.options.leaseMs, limit: room, modules, types });
+        for (const { id } of claimed) this.launch(id, token);
         if (claimed.length === room) this.pollAgain = true;
       } while (this.pollAgain && !this.stopping);
     } catch (error) {
@@ -118,21 +123,35 @@ export class Worker {
     }
   }
 
-  private launch(taskId: string) {
+  private launch(taskId: string, leaseToken: string) {
+    // Claimed again while an earlier run of it still winds down here (terminated, then retried):
+    // the earlier run is superseded and its writes are refused from now on.
+    this.running.get(taskId)?.onLeaseLost();
     const run = new TaskRun(
-      { store: this.store, registry: this.registry, bus: this.bus, workerName: this.name, recheckMs: this.options.pollMs },
+      {
+        store: this.store,
+        registry: this.registry,
+        bus: this.bus,
+        recheckMs: this.options.pollMs,
+        onWaitingChange: () => void this.poll(),
+      },
       taskId,
+      leaseToken,
     );
     this.running.set(taskId, run);
-    const done = run
+    const done: Promise<void> = run
       .execute()
       .catch((error: unknown) => console.error(`[taskgraph] task ${taskId} crashed its runner:`, coerceError(error)))
       .finally(() => {
-        this.running.delete(taskId);
-        this.finished.delete(taskId);
+        if (this.running.get(taskId) === run) this.running.delete(taskId);
+        this.finished.delete(done);
         void this.poll();
       });
-    this.finished.set(taskId, done);
+    this.finished.add(done);
+  }
+
+  private leases() {
+    return [...this.running.values()].map((run) => ({ taskId: run.taskId, owner: run.leaseToken }));
   }
 
   private onChange(change: Change) {
@@ -145,7 +164,7 @@ export class Worker {
 
   private async heartbeat() {
     const ids = this.runningTaskIds;
-    const held = new Set(await this.store.renewLeases(this.name, ids, this.options.leaseMs));
+    const held = new Set(await this.store.renewLeases(this.leases(), this.options.leaseMs));
     const missing = ids.filter((id) => !held.has(id));
     if (missing.length > 0) {
       // Ended by someone else (deleted while pending, terminated): the run winds down by itself.

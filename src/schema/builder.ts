@@ -1,5 +1,6 @@
 // The one Pothos builder (Pothos examples: one builder.ts, one schema file per domain).
 import SchemaBuilder from "@pothos/core";
+import type DataLoader from "dataloader";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import RelayPlugin from "@pothos/plugin-relay";
 import { GraphQLError } from "graphql";
@@ -15,6 +16,8 @@ export interface Context {
   store: Store;
   config: Config;
   manager: TaskManager;
+  /** Per request: does a task have a pending descendant? (batched into one query) */
+  pendingBelow: DataLoader<string, boolean>;
 }
 
 /** The types `node(id)` can return. */

@@ -2,7 +2,7 @@
 import { queryFromInfo } from "@pothos/plugin-prisma";
 import { taskActions } from "../domain/actions";
 import { flowEdges } from "../domain/flow";
-import { categoryOf } from "../domain/states";
+import { categoryOf, isEnded } from "../domain/states";
 import type { Task } from "../generated/prisma/client";
 import type { TaskPage } from "../store/task-reads";
 import { builder } from "./builder";
@@ -96,7 +96,9 @@ export const TaskNode = builder.prismaNode("Task", {
     availableActions: t.field({
       type: [TaskActionEnum],
       description: "Exactly the control mutations that would be accepted now.",
-      resolve: (task) => taskActions(task),
+      // Only an ended task needs the (batched) look below it: DELETE waits for the whole tree.
+      resolve: async (task, _args, ctx) =>
+        taskActions({ ...task, hasPendingDescendants: isEnded(task.state) && (await ctx.pendingBelow.load(task.id)) }),
     }),
     parent: t.relation("parent", { nullable: true }),
     children: t.relatedConnection("children", {

@@ -18,6 +18,7 @@ export interface Claimed {
  */
 export async function claimTasks(
   tx: Tx,
+  /** worker: the lease token written into leaseOwner ("<worker name>#<claim number>"). */
   options: { worker: string; leaseMs: number; limit: number; modules: string[]; types: string[] },
 ): Promise<Claimed[]> {
   if (options.limit <= 0 || options.types.length === 0) return [];
@@ -77,21 +78,29 @@ export async function nextDueAt(tx: Tx): Promise<Date | null> {
   return next?.scheduledFor ?? null;
 }
 
-/** Extends this worker's leases; returns the ids it still holds (a missing one was lost). */
-export async function renewLeases(tx: Tx, worker: string, ids: string[], leaseMs: number): Promise<string[]> {
-  if (ids.length === 0) return [];
+/** A task and the lease token its claim wrote into leaseOwner. */
+export interface Lease {
+  taskId: string;
+  owner: string;
+}
+
+/** Extends leases still held; returns the ids of those (a missing one was lost or ended). */
+export async function renewLeases(tx: Tx, leases: Lease[], leaseMs: number): Promise<string[]> {
+  if (leases.length === 0) return [];
   const rows = await tx.$queryRaw<{ id: string }[]>`
-    UPDATE "Task" SET "leaseExpiresAt" = now() + make_interval(secs => ${leaseMs / 1000}::float8)
-    WHERE id = ANY(${ids}::uuid[]) AND "leaseOwner" = ${worker}
-    RETURNING id::text AS id`;
+    UPDATE "Task" t SET "leaseExpiresAt" = now() + make_interval(secs => ${leaseMs / 1000}::float8)
+    FROM unnest(${leases.map((l) => l.taskId)}::uuid[], ${leases.map((l) => l.owner)}::text[]) AS l(id, owner)
+    WHERE t.id = l.id AND t."leaseOwner" = l.owner
+    RETURNING t.id::text AS id`;
   return rows.map((r) => r.id);
 }
 
-/** Gives up this worker's leases on tasks it did not finish (it is stopping): others resume them. */
-export async function releaseLeases(tx: Tx, worker: string, ids: string[]): Promise<void> {
-  if (ids.length === 0) return;
+/** Gives up leases on tasks not finished (the worker is stopping): other workers resume them. */
+export async function releaseLeases(tx: Tx, leases: Lease[]): Promise<void> {
+  if (leases.length === 0) return;
   await tx.$executeRaw`
-    UPDATE "Task" SET "leaseOwner" = NULL, "leaseExpiresAt" = NULL
-    WHERE id = ANY(${ids}::uuid[]) AND "leaseOwner" = ${worker}`;
-  await notifyChange(tx, { t: ids, w: 1 });
+    UPDATE "Task" t SET "leaseOwner" = NULL, "leaseExpiresAt" = NULL
+    FROM unnest(${leases.map((l) => l.taskId)}::uuid[], ${leases.map((l) => l.owner)}::text[]) AS l(id, owner)
+    WHERE t.id = l.id AND t."leaseOwner" = l.owner`;
+  await notifyChange(tx, { t: leases.map((l) => l.taskId), w: 1 });
 }

@@ -15,7 +15,7 @@ import { readSettings, writeSettings } from "./settings";
 import * as controls from "./task-controls";
 import type { TaskFilter } from "./task-filter";
 import type { TaskQuery } from "./task-reads";
-import { findTask, getTask, listTasks, moduleStats, taskTree } from "./task-reads";
+import { findTask, getTask, listTasks, moduleStats, taskTree, withPendingDescendants } from "./task-reads";
 import type { NewTask, TaskPatch } from "./task-writes";
 import { appendLog, createTask, createTasks, setProgress, transitionStep, transitionTask } from "./task-writes";
 
@@ -56,7 +56,7 @@ export class Store {
   transitionTask(taskId: string, to: TaskState, patch?: TaskPatch) {
     return this.transaction((tx) => transitionTask(tx, taskId, to, patch));
   }
-  transitionStep(taskId: string, stepKey: string, to: StepState, options?: { error?: string }) {
+  transitionStep(taskId: string, stepKey: string, to: StepState, options?: { error?: string; leaseOwner?: string }) {
     return this.transaction((tx) => transitionStep(tx, taskId, stepKey, to, options));
   }
   setProgress(taskId: string, completed: number, total?: number | null) {
@@ -99,11 +99,11 @@ export class Store {
   nextDueAt() {
     return claims.nextDueAt(this.prisma as unknown as Tx);
   }
-  renewLeases(worker: string, ids: string[], leaseMs: number) {
-    return this.transaction((tx) => claims.renewLeases(tx, worker, ids, leaseMs));
+  renewLeases(leases: claims.Lease[], leaseMs: number) {
+    return this.transaction((tx) => claims.renewLeases(tx, leases, leaseMs));
   }
-  releaseLeases(worker: string, ids: string[]) {
-    return this.transaction((tx) => claims.releaseLeases(tx, worker, ids));
+  releaseLeases(leases: claims.Lease[]) {
+    return this.transaction((tx) => claims.releaseLeases(tx, leases));
   }
   async reapExpired() {
     const settings = await this.settings();
@@ -127,6 +127,9 @@ export class Store {
   }
   taskTree(id: string, options?: { maxDepth?: number | null; includeFolded?: boolean | null; query?: TaskQuery }) {
     return taskTree(this.prisma, id, options);
+  }
+  withPendingDescendants(ids: readonly string[]) {
+    return withPendingDescendants(this.prisma, ids);
   }
   moduleStats(name?: string) {
     return moduleStats(this.prisma, name);

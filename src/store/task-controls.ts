@@ -40,18 +40,18 @@ async function lockStep(tx: Tx, task: Task, stepKey: string, action: StepAction)
   return step;
 }
 
-/** The task and its descendants, root first, breadth-first. */
-async function subtree(tx: Tx, rootId: string): Promise<Task[]> {
-  const rows = await tx.$queryRaw<{ id: string }[]>`
-    WITH RECURSIVE tree(id, level) AS (
-      SELECT id, 0 FROM "Task" WHERE id = ${rootId}::uuid
-      UNION ALL
-      SELECT c.id, tree.level + 1 FROM "Task" c JOIN tree ON c."parentId" = tree.id
-    )
-    SELECT id::text AS id FROM tree ORDER BY level, id`;
-  const tasks = await tx.task.findMany({ where: { id: { in: rows.map((r) => r.id) } } });
-  const byId = new Map(tasks.map((t) => [t.id, t]));
-  return rows.map((r) => byId.get(r.id)!).filter(Boolean);
+/**
+ * Locks the task and its descendants top-down, breadth-first, and returns them as they are now.
+ * Children are read only after their parent is locked: a child created concurrently is either
+ * seen here, or its creation waited for our lock and sees what we did to the parent.
+ */
+async function lockSubtree(tx: Tx, root: Task): Promise<Task[]> {
+  const locked: Task[] = [root];
+  for (let i = 0; i < locked.length; i++) {
+    const children = await tx.task.findMany({ where: { parentId: locked[i]!.id }, select: { id: true }, orderBy: { id: "asc" } });
+    for (const child of children) locked.push(await lockWithoutChange(tx, child.id));
+  }
+  return locked;
 }
 
 /**
@@ -65,13 +65,13 @@ export async function abortTask(tx: Tx, id: string, options: { rollback?: boolea
   if (!taskActions(task).includes("ABORT")) refuseTask(task, "ABORT");
   const by = options.by ? ` by ${options.by}` : "";
   if (task.state === "FAILED") {
-    const done = await tx.step.count({ where: { taskId: task.id, state: { in: ["SUCCEEDED", "FAILED"] } } });
+    const done = await tx.step.count({ where: { taskId: task.id, state: { in: ["SUCCEEDED", "FAILED", "ROLLING_BACK"] } } });
     if (done === 0) return transitionTask(tx, task.id, "CANCELED", { error: `Aborted${by} after: ${task.error ?? "failure"}` });
     await tx.task.update({ where: { id: task.id }, data: { abortRequestedAt: new Date(), rollbackOnAbort: true, leaseOwner: null, leaseExpiresAt: null } });
     await appendLog(tx, task.id, { level: "WARN", message: `Abort requested${by}: rolling back the steps, then CANCELED` }, { wake: true, control: true });
     return tx.task.findUniqueOrThrow({ where: { id: task.id } });
   }
-  for (const t of await subtree(tx, task.id)) {
+  for (const t of await lockSubtree(tx, task)) {
     if (!isPending(t.state as TaskState) || t.abortRequestedAt) continue;
     if (t.state === "RUNNING") {
       await tx.task.update({ where: { id: t.id }, data: { abortRequestedAt: new Date(), rollbackOnAbort: options.rollback ?? false } });
@@ -94,7 +94,7 @@ export type DeleteResult = { deletedIds: string[]; task: Task | null };
 export async function deleteTask(tx: Tx, id: string, options: { force?: boolean; by?: string | null } = {}): Promise<DeleteResult> {
   const task = await lockWithoutChange(tx, id);
   if (task.abortRequestedAt && task.state === "FAILED") refuseTask(task, "DELETE");
-  const tree = await subtree(tx, task.id);
+  const tree = await lockSubtree(tx, task);
   const pending = tree.filter((t) => isPending(t.state as TaskState));
   if (pending.length === 0) {
     await appendEvents(

@@ -93,3 +93,19 @@ export async function moduleStats(prisma: PrismaClient, name?: string): Promise<
     counts: Object.fromEntries(groups.filter((g) => g.moduleName === m.name).map((g) => [g.state, g._count._all])),
   }));
 }
+
+/**
+ * Of the given tasks, those with a pending (SCHEDULED, QUEUED, RUNNING) task anywhere below them:
+ * such a tree cannot be deleted yet. One recursive query for all of them.
+ */
+export async function withPendingDescendants(prisma: PrismaClient, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await prisma.$queryRaw<{ origin: string }[]>`
+    WITH RECURSIVE below(origin, id, state) AS (
+      SELECT c."parentId", c.id, c.state FROM "Task" c WHERE c."parentId" = ANY(${[...ids]}::uuid[])
+      UNION ALL
+      SELECT below.origin, c.id, c.state FROM "Task" c JOIN below ON c."parentId" = below.id
+    )
+    SELECT DISTINCT origin::text AS origin FROM below WHERE state IN ('SCHEDULED', 'QUEUED', 'RUNNING')`;
+  return new Set(rows.map((r) => r.origin));
+}

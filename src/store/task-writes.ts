@@ -60,10 +60,14 @@ export async function lockAndBump(tx: Tx, taskId: string): Promise<Task> {
   return task;
 }
 
-/** Locks the task row (so it cannot end meanwhile) without changing it: a new child is not a change of the parent. */
+/**
+ * Locks the task row (so it cannot change meanwhile) without changing it, and reads it fresh.
+ * NO KEY UPDATE, the lock an UPDATE takes: it does not conflict with the KEY SHARE lock that a
+ * write to a child takes on its parent (foreign-key check), which FOR UPDATE would deadlock with.
+ */
 export async function lockWithoutChange(tx: Tx, taskId: string): Promise<Task> {
-  const id = parseUuid(taskId, "parentId");
-  await tx.$queryRaw`SELECT 1 FROM "Task" WHERE id = ${id}::uuid FOR UPDATE`;
+  const id = parseUuid(taskId, "taskId");
+  await tx.$queryRaw`SELECT 1 FROM "Task" WHERE id = ${id}::uuid FOR NO KEY UPDATE`;
   const task = await tx.task.findUnique({ where: { id } });
   if (!task) throw notFound("Task", taskId);
   return task;
@@ -109,8 +113,9 @@ export async function createTask(tx: Tx, spec: NewTask, options: { parentId?: st
 export async function createTasks(tx: Tx, specs: NewTask[], options: { parentId?: string } = {}): Promise<Task[]> {
   if (specs.length === 0) return [];
   const parent = options.parentId ? await lockWithoutChange(tx, options.parentId) : null;
-  if (parent && isEnded(parent.state as TaskState)) {
-    throw new TaskgraphError("INVALID_STATE", `Task ${parent.id} is ${parent.state}: it can no longer get children`);
+  if (parent && (isEnded(parent.state as TaskState) || parent.abortRequestedAt)) {
+    const why = parent.abortRequestedAt ? "being aborted" : parent.state;
+    throw new TaskgraphError("INVALID_STATE", `Task ${parent.id} is ${why}: it can no longer get children`, { taskId: parent.id });
   }
   const sequenceNumbers = parent ? specs.map(() => parent.sequenceNumber) : await nextSequenceNumbers(tx, specs.map((s) => s.module));
   const now = new Date();
@@ -242,9 +247,14 @@ export async function transitionStep(
   taskId: string,
   stepKey: string,
   to: StepState,
-  options: { error?: string } = {},
+  options: { error?: string; leaseOwner?: string } = {},
 ): Promise<Step> {
   const task = await lockAndBump(tx, taskId);
+  // A worker's step write is refused once another claim holds the task (it was resumed elsewhere);
+  // a task ended by someone else (no lease) still gets its running step's outcome recorded.
+  if (options.leaseOwner !== undefined && task.leaseOwner !== null && task.leaseOwner !== options.leaseOwner) {
+    throw new TaskgraphError("CONFLICT", `Task ${taskId} is held by another claim`, { taskId });
+  }
   const step = await tx.step.findUnique({
     where: { taskId_key: { taskId, key: stepKey } },
     include: { attempts: { orderBy: { number: "desc" }, take: 1 } },
