@@ -720,7 +720,7 @@ describe("task details", () => {
     expect(task.category).toBe("FAILED");
     expect(task.error).toBe('Step "left" failed: disk full');
     expect(task.endedAt).not.toBeNull();
-    expect(task.availableActions).toEqual(["ABORT", "DELETE", "RETRY"]);
+    expect(task.availableActions).toEqual(["ABORT", "RETRY"]); // no DELETE while its children are QUEUED
     expect(task.version).toBe(failedVersion);
     expect(task.steps.map((s: any) => [s.key, s.index, s.state])).toEqual([
       ["prepare", 0, "SUCCEEDED"],
@@ -856,14 +856,15 @@ describe("task details", () => {
     expect(messages(earlier)).toEqual(["prepared", "left: first try"]);
   });
 
-  test("a finished flow shows its result, full progress and only DELETE", async () => {
+  test("a finished flow shows its result and full progress; DELETE waits for its still-queued children", async () => {
     const task = await details(done);
     expect(task.state).toBe("SUCCEEDED");
     expect(task.category).toBe("FINISHED");
     expect(task.result).toEqual({ moved: 24, brokers: [1, 2] });
     expect(task.error).toBeNull();
     expect(task.endedAt).not.toBeNull();
-    expect(task.availableActions).toEqual(["DELETE"]);
+    expect(task.availableActions).toEqual([]); // its children are still QUEUED: deleteTask would refuse
+    expect(codes(await app.gql(`mutation ($id: ID!) { deleteTask(id: $id) { deleted } }`, { id: done }))).toEqual(["TASK_NOT_FINISHED"]);
     expect(task.progress).toEqual({ units: "partitions", total: 8, completed: 8, fraction: 1 });
     expect(task.flow.nodes.map((n: any) => n.state)).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
     expect(task.steps.every((s: any) => s.availableActions.length === 0)).toBe(true);

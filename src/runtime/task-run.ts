@@ -229,16 +229,17 @@ export class TaskRun {
   private async finishAbort(task: Task) {
     this.stopLaunching = true;
     if (!this.controller.signal.aborted) this.controller.abort(new Error("The task was aborted"));
-    if (task.rollbackOnAbort && this.definition.steps) {
+    if (this.definition.steps) {
       const steps = await this.env.store.steps(this.taskId);
       for (const s of steps) this.stepStates.set(s.key, s.state);
-      let targets: Step[];
-      if (task.state === "FAILED") {
-        // From the failed step (or one left half rolled back) back to the first.
+      // A rollback already under way (handed back by retry or rerun) is always finished.
+      let targets = steps.filter((s) => s.state === "ROLLING_BACK");
+      if (task.rollbackOnAbort && task.state === "FAILED") {
+        // OCP Abort Task: from the failed step (or one left half rolled back) back to the first.
         const failed = steps.filter((s) => s.state === "FAILED" || s.state === "ROLLING_BACK").map((s) => s.index);
         const failedAt = failed.length ? Math.max(...failed) : Number.MAX_SAFE_INTEGER;
         targets = steps.filter((s) => s.index <= failedAt && ["SUCCEEDED", "FAILED", "ROLLING_BACK"].includes(s.state));
-      } else {
+      } else if (task.rollbackOnAbort) {
         targets = steps.filter((s) => ["SUCCEEDED", "ROLLING_BACK"].includes(s.state));
       }
       for (const s of targets.sort((a, b) => b.index - a.index)) await this.rollbackStep(s.key, s.state === "ROLLING_BACK");

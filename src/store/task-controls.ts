@@ -113,7 +113,14 @@ export async function deleteTask(tx: Tx, id: string, options: { force?: boolean;
     throw new TaskgraphError("NOT_ABORTABLE", `Task ${locked.id} (${locked.type}) cannot be aborted, so it cannot be deleted while pending`, { taskId: locked.id });
   }
   const by = options.by ? ` by ${options.by}` : "";
-  for (const t of pending) await transitionTask(tx, t.id, "FAILED", { error: `${DELETED_WHILE_PENDING}${by}` });
+  for (const t of pending) {
+    await transitionTask(tx, t.id, "FAILED", { error: `${DELETED_WHILE_PENDING}${by}` });
+    // A rollback handed to the workers is not started now (nothing is reverted): close it.
+    const handedBack = await tx.step.findMany({ where: { taskId: t.id, state: "ROLLING_BACK" }, select: { key: true } });
+    for (const step of handedBack) {
+      await transitionStep(tx, t.id, step.key, "FAILED", { error: `Rollback not done: ${DELETED_WHILE_PENDING.toLowerCase()}` });
+    }
+  }
   return { deletedIds: [], task: await tx.task.findUniqueOrThrow({ where: { id: task.id } }) };
 }
 
