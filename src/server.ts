@@ -4,6 +4,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import DataLoader from "dataloader";
+import { useServer } from "graphql-ws/use/ws";
+import { WebSocketServer } from "ws";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import type { Config } from "./config";
 import { loadConfig } from "./config";
@@ -49,13 +51,14 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       }),
     }),
     maskedErrors: { maskError },
-    graphiql: { title: "taskgraph", defaultQuery: EXAMPLE_QUERY },
+    graphiql: { title: "taskgraph", defaultQuery: EXAMPLE_QUERY, subscriptionsProtocol: "WS" },
     landingPage: false,
     healthCheckEndpoint: false as unknown as string, // we serve /health ourselves (it checks the store)
     logging: yogaLogger,
   });
 
   let server: Server | undefined;
+  let sockets: { dispose(): void | Promise<void> } | undefined;
   let stopping: Promise<void> | undefined;
 
   async function health(): Promise<{ status: number; body: unknown }> {
@@ -88,6 +91,33 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
         }
         void yoga.handle(req, res);
       });
+      // graphql-ws on the same port and path (yoga's documented integration).
+      sockets = useServer(
+        {
+          execute: (args: any) => args.rootValue.execute(args),
+          subscribe: (args: any) => args.rootValue.subscribe(args),
+          onSubscribe: async (ctx, _id, params) => {
+            const { schema: enveloped, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+              ...ctx,
+              req: ctx.extra.request,
+              socket: ctx.extra.socket,
+              params,
+            });
+            const document = parse(params.query);
+            const errors = validate(enveloped, document);
+            if (errors.length) return errors;
+            return {
+              schema: enveloped,
+              operationName: params.operationName,
+              document,
+              variableValues: params.variables,
+              contextValue: await contextFactory(),
+              rootValue: { execute, subscribe },
+            };
+          },
+        },
+        new WebSocketServer({ server, path: "/graphql" }),
+      );
       const listening = server;
       return new Promise((resolve, reject) => {
         listening.once("error", reject);
@@ -100,6 +130,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     },
     stop() {
       stopping ??= (async () => {
+        await sockets?.dispose();
         if (server) {
           const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
           server.closeAllConnections();

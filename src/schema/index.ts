@@ -7,6 +7,7 @@ import "./settings";
 import "./query";
 import "./mutation";
 import "./worker";
+import "./subscription";
 
 export const schema = builder.toSchema({ sortSchema: false });
 export type { Context } from "./builder";

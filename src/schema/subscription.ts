@@ -1,0 +1,122 @@
+// Live subscriptions (DESIGN §5): taskEvents (the journal, replayed from a cursor, then live)
+// and taskUpdated (a task's snapshot at once, then on every change). Both are woken by the change
+// bus and read the store; a slow fallback re-read covers events held back behind a transaction
+// that was still running when the notification came.
+import type { TaskEvent } from "../generated/prisma/client";
+import { touches, type ChangeBus } from "../events/change-bus";
+import { parseUuid } from "../domain/ids";
+import type { JournalCursor, JournalFilter } from "../store/journal";
+import { decodeEventCursor, encodeEventCursor, journalHead, readJournal } from "../store/journal";
+import { builder } from "./builder";
+import { TaskNode } from "./task";
+
+const BATCH = 500;
+const FALLBACK_MS = 1000;
+
+const TaskEventTypeEnum = builder.enumType("TaskEventType", {
+  values: ["CREATED", "STATE_CHANGED", "PROGRESSED", "STEP_CHANGED", "LOG_APPENDED", "DELETED"] as const,
+});
+
+const TaskEventObject = builder.objectRef<TaskEvent>("TaskEvent").implement({
+  description: "One change of a task, from the journal written in the change's own transaction.",
+  fields: (t) => ({
+    cursor: t.string({ description: "Pass as `after` to resume right after this event.", resolve: (e) => encodeEventCursor(e) }),
+    type: t.field({ type: TaskEventTypeEnum, resolve: (e) => e.type }),
+    taskId: t.exposeID("taskId"),
+    rootId: t.exposeID("rootId"),
+    module: t.exposeString("module"),
+    version: t.exposeInt("version", { description: "The task's version after this change: an older one is stale." }),
+    at: t.expose("createdAt", { type: "DateTime" }),
+    payload: t.field({
+      type: "JSON",
+      description: "What changed: {from,to,error} for states, {completed,total} for progress, {stepKey,from,to,attempt,attemptKind,error} for steps, {level,message,stepKey} for logs.",
+      resolve: (e) => e.payload,
+    }),
+  }),
+});
+
+const TaskEventFilterInput = builder.inputType("TaskEventFilter", {
+  fields: (t) => ({
+    module: t.string(),
+    taskId: t.id(),
+    rootId: t.id({ description: "Every task of one tree." }),
+    types: t.field({ type: [TaskEventTypeEnum] }),
+  }),
+});
+
+/** Resolves on the next change the predicate cares about, or after the fallback delay. */
+function nextChange(bus: ChangeBus, matters: (change: Parameters<Parameters<ChangeBus["subscribe"]>[0]>[0]) => boolean) {
+  let unsubscribe = () => {};
+  let timer: NodeJS.Timeout | undefined;
+  const changed = new Promise<void>((resolve) => {
+    unsubscribe = bus.subscribe((change) => matters(change) && resolve());
+    timer = setTimeout(resolve, FALLBACK_MS);
+  });
+  return {
+    changed,
+    dispose() {
+      unsubscribe();
+      clearTimeout(timer);
+    },
+  };
+}
+
+builder.subscriptionType({ description: "Follow tasks live." });
+
+builder.subscriptionFields((t) => ({
+  taskEvents: t.field({
+    type: TaskEventObject,
+    description:
+      "Every change matching the filter. With `after` (an event's cursor) the events since then are replayed first, then it continues live with no gap and no duplicate.",
+    args: { filter: t.arg({ type: TaskEventFilterInput }), after: t.arg.string() },
+    subscribe: async function* (_root, args, ctx) {
+      const filter: JournalFilter = {
+        module: args.filter?.module,
+        taskId: args.filter?.taskId ? parseUuid(String(args.filter.taskId), "taskId") : null,
+        rootId: args.filter?.rootId ? parseUuid(String(args.filter.rootId), "rootId") : null,
+        types: args.filter?.types,
+      };
+      let cursor: JournalCursor = args.after ? decodeEventCursor(args.after) : await journalHead(ctx.store.prisma);
+      for (;;) {
+        // Listen before reading, so a change between the two is not missed.
+        const next = nextChange(ctx.manager.bus, () => true);
+        try {
+          const batch = await readJournal(ctx.store.prisma, cursor, filter, BATCH);
+          for (const event of batch) {
+            cursor = { txid: event.txid, id: event.id };
+            yield event;
+          }
+          if (batch.length < BATCH) await next.changed;
+        } finally {
+          next.dispose();
+        }
+      }
+    },
+    resolve: (event) => event,
+  }),
+  taskUpdated: t.field({
+    type: TaskNode,
+    nullable: true,
+    description: "The task now, then again after every change (a live query of one task). Ends when the task is deleted.",
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: async function* (_root, args, ctx) {
+      const id = parseUuid(String(args.id));
+      let version = -1;
+      for (;;) {
+        const next = nextChange(ctx.manager.bus, (change) => touches(change, id));
+        try {
+          const task = version === -1 ? await ctx.store.getTask(id) : await ctx.store.findTask(id);
+          if (!task) return;
+          if (task.version !== version) {
+            version = task.version;
+            yield task;
+          }
+          await next.changed;
+        } finally {
+          next.dispose();
+        }
+      }
+    },
+    resolve: (task) => task,
+  }),
+}));

@@ -1,0 +1,48 @@
+// Reading the event journal in commit-safe order. TaskEvent ids come from a sequence and can
+// commit out of order, so readers go by (txid, id) and only below the oldest transaction still
+// running (pg_snapshot_xmin): every event at or before a delivered cursor is final, and an event
+// committed later always sorts after it. Cursors are opaque strings.
+import { TaskgraphError } from "../domain/errors";
+import type { PrismaClient, TaskEvent, TaskEventType } from "../generated/prisma/client";
+
+export interface JournalCursor {
+  txid: bigint;
+  id: bigint;
+}
+
+export interface JournalFilter {
+  taskId?: string | null;
+  rootId?: string | null;
+  module?: string | null;
+  types?: readonly TaskEventType[] | null;
+}
+
+export const encodeEventCursor = (c: JournalCursor) => Buffer.from(`${c.txid}:${c.id}`).toString("base64url");
+
+export function decodeEventCursor(cursor: string): JournalCursor {
+  const match = /^(\d{1,19}):(\d{1,19})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  if (!match) throw new TaskgraphError("BAD_USER_INPUT", "after is not an event cursor returned by this API", { after: cursor });
+  return { txid: BigInt(match[1]!), id: BigInt(match[2]!) };
+}
+
+/** A cursor just before everything not yet final: subscribing from here misses nothing new. */
+export async function journalHead(prisma: PrismaClient): Promise<JournalCursor> {
+  const [row] = await prisma.$queryRaw<{ xmin: string }[]>`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`;
+  return { txid: BigInt(row!.xmin) - 1n, id: 9_223_372_036_854_775_807n };
+}
+
+/** Final events after `after`, in (txid, id) order. */
+export async function readJournal(prisma: PrismaClient, after: JournalCursor, filter: JournalFilter, limit: number): Promise<TaskEvent[]> {
+  const types = filter.types?.length ? [...filter.types] : null;
+  return prisma.$queryRaw<TaskEvent[]>`
+    SELECT id, txid, "taskId"::text AS "taskId", "rootId"::text AS "rootId", module, type::text AS type, version, payload, "createdAt"
+    FROM "TaskEvent"
+    WHERE (txid, id) > (${after.txid}::bigint, ${after.id}::bigint)
+      AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+      AND (${filter.taskId ?? null}::uuid IS NULL OR "taskId" = ${filter.taskId ?? null}::uuid)
+      AND (${filter.rootId ?? null}::uuid IS NULL OR "rootId" = ${filter.rootId ?? null}::uuid)
+      AND (${filter.module ?? null}::text IS NULL OR module = ${filter.module ?? null}::text)
+      AND (${types}::text[] IS NULL OR type::text = ANY(${types}::text[]))
+    ORDER BY txid, id
+    LIMIT ${limit}::int`;
+}

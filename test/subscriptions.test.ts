@@ -1,0 +1,147 @@
+// Live subscriptions through real clients: graphql-ws over a WebSocket, and SSE.
+import { createClient, type Client } from "graphql-ws";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import WebSocket from "ws";
+import { startTestApp, type TestApp } from "./support/app";
+
+let app: TestApp;
+let url: string;
+let client: Client;
+
+beforeAll(async () => {
+  app = await startTestApp({ worker: { pollMs: 200, housekeepingMs: 100, leaseMs: 3000 } });
+  ({ url } = await app.start(0));
+  client = createClient({ url: url.replace("http", "ws"), webSocketImpl: WebSocket, retryAttempts: 0 });
+});
+afterAll(async () => {
+  await client.dispose();
+  await app.stop();
+});
+
+interface Event {
+  cursor: string;
+  type: string;
+  taskId: string;
+  version: number;
+  payload: any;
+}
+
+const EVENTS = `subscription ($filter: TaskEventFilter, $after: String) {
+  taskEvents(filter: $filter, after: $after) { cursor type taskId version payload }
+}`;
+
+/** Subscribes and collects events until `done(events)` says so (bounded by a timeout). */
+function collect(variables: Record<string, unknown>, done: (events: Event[]) => boolean, timeoutMs = 15_000): Promise<Event[]> {
+  const events: Event[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`timed out with ${events.length} events: ${JSON.stringify(events.map((e) => e.type))}`));
+    }, timeoutMs);
+    const stop = client.subscribe<{ taskEvents: Event }>(
+      { query: EVENTS, variables },
+      {
+        next: (result) => {
+          if (result.errors) return reject(new Error(JSON.stringify(result.errors)));
+          events.push(result.data!.taskEvents);
+          if (done(events)) {
+            clearTimeout(timer);
+            stop();
+            resolve(events);
+          }
+        },
+        error: reject,
+        complete: () => {},
+      },
+    );
+  });
+}
+
+const ended = (events: Event[]) => events.some((e) => e.type === "STATE_CHANGED" && e.payload.to === "SUCCEEDED");
+
+describe("taskEvents over graphql-ws", () => {
+  test("a subscriber sees every state change of a test task and a monotonic progress sequence ending at the total", async () => {
+    const watching = collect({ filter: { module: "test" } }, ended);
+    await new Promise((r) => setTimeout(r, 300)); // the subscription is live before the task starts
+    const created = await app.gql(`mutation { createTestTask(input: { rounds: 4, roundMs: 30 }) { id } }`);
+    const id = created.data!.createTestTask.id;
+    const events = (await watching).filter((e) => e.taskId === id);
+    const states = events.filter((e) => e.type === "STATE_CHANGED").map((e) => `${e.payload.from}→${e.payload.to}`);
+    expect(events[0]!.type).toBe("CREATED");
+    expect(states).toEqual(["QUEUED→RUNNING", "RUNNING→SUCCEEDED"]);
+    const progress = events.filter((e) => e.type === "PROGRESSED").map((e) => e.payload.completed as number);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    expect(progress.at(-1)).toBe(4);
+    const versions = events.map((e) => e.version);
+    expect(versions).toEqual([...versions].sort((a, b) => a - b));
+  });
+
+  test("reconnecting with `after` replays exactly the missed events, with no gap and no duplicate", async () => {
+    const created = await app.gql(`mutation { createTestTask(input: { rounds: 5, roundMs: 40 }) { id } }`);
+    const id = created.data!.createTestTask.id;
+    // The whole history from the start of the journal, then live until the task ends.
+    const full = await collect({ filter: { taskId: id }, after: Buffer.from("0:0").toString("base64url") }, ended);
+    expect(full[0]!.type).toBe("CREATED");
+    const cut = 2; // a client that saw two events, then lost its connection
+    const resumed = await collect({ filter: { taskId: id }, after: full[cut - 1]!.cursor }, ended);
+    expect(resumed.map((e) => e.cursor)).toEqual(full.slice(cut).map((e) => e.cursor));
+    expect(full.every((e) => e.taskId === id)).toBe(true);
+  });
+
+  test("a cursor the API never made is BAD_USER_INPUT", async () => {
+    const error = await collect({ after: "garbage!" }, () => true).catch((e: unknown) => e);
+    expect(JSON.stringify(error)).toContain("BAD_USER_INPUT");
+  });
+});
+
+describe("taskUpdated", () => {
+  test("sends the task at once, then a newer snapshot on every change until it ends", async () => {
+    const created = await app.gql(`mutation { createTestTask(input: { rounds: 3, roundMs: 40, runAt: "${new Date(Date.now() + 1500).toISOString()}" }) { id } }`);
+    const id = created.data!.createTestTask.id;
+    const snapshots: { state: string; version: number }[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const stop = client.subscribe<{ taskUpdated: { state: string; version: number } }>(
+        { query: `subscription ($id: ID!) { taskUpdated(id: $id) { state version } }`, variables: { id } },
+        {
+          next: (r) => {
+            snapshots.push(r.data!.taskUpdated);
+            if (r.data!.taskUpdated.state === "SUCCEEDED") {
+              stop();
+              resolve();
+            }
+          },
+          error: reject,
+          complete: resolve,
+        },
+      );
+    });
+    expect(snapshots[0]!.state).toBe("SCHEDULED");
+    expect(snapshots.at(-1)!.state).toBe("SUCCEEDED");
+    const versions = snapshots.map((s) => s.version);
+    expect(new Set(versions).size).toBe(versions.length);
+    expect(versions).toEqual([...versions].sort((a, b) => a - b));
+  });
+});
+
+describe("SSE", () => {
+  test("a subscription over Server-Sent Events streams the task's snapshot", async () => {
+    const created = await app.gql(`mutation { createTestTask(input: { rounds: 1, roundMs: 0 }) { id } }`);
+    const id = created.data!.createTestTask.id;
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      body: JSON.stringify({ query: `subscription ($id: ID!) { taskUpdated(id: $id) { id state } }`, variables: { id } }),
+    });
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    const reader = response.body!.getReader();
+    let text = "";
+    while (!text.includes(`"id":"${id}"`)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    await reader.cancel();
+    expect(text).toContain(`"id":"${id}"`);
+  });
+});
