@@ -24,6 +24,8 @@ export interface Config {
   /** Default TTLs for finished tasks, until changed at run time with setTaskTtl. */
   taskTtlSeconds: number;
   userTaskTtlSeconds: number;
+  /** How long the event journal keeps events for replay (subscriptions' `after`). */
+  eventRetentionHours: number;
 }
 
 export class ConfigError extends Error {
@@ -80,5 +82,6 @@ export function loadConfig(env: Env = process.env): Config {
     maxPageSize: integer(env, "TASKGRAPH_MAX_PAGE_SIZE", 500, 1, 10_000),
     taskTtlSeconds: integer(env, "TASKGRAPH_TASK_TTL", 86_400, 0, 315_360_000),
     userTaskTtlSeconds: integer(env, "TASKGRAPH_USER_TASK_TTL", 604_800, 0, 315_360_000),
+    eventRetentionHours: integer(env, "TASKGRAPH_EVENT_RETENTION_HOURS", 168, 1, 87_600),
   };
 }

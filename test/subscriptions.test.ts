@@ -145,3 +145,20 @@ describe("SSE", () => {
     expect(text).toContain(`"id":"${id}"`);
   });
 });
+
+describe("journal retention", () => {
+  test("events past the retention horizon are pruned, and an `after` from before it gets CURSOR_EXPIRED", async () => {
+    const created = await app.gql(`mutation { createTestTask(input: { rounds: 1, roundMs: 0 }) { id } }`);
+    const id = created.data!.createTestTask.id;
+    const history = await collect({ filter: { taskId: id }, after: Buffer.from("0:0").toString("base64url") }, ended);
+    // As if a week had passed: everything now in the journal is past the horizon.
+    const pruned = await app.store.pruneJournal(Date.now() + 8 * 24 * 3_600_000);
+    expect(pruned).toBeGreaterThanOrEqual(history.length);
+    expect(await app.store.events(id)).toEqual([]);
+    const error = await collect({ filter: { taskId: id }, after: history[0]!.cursor }, () => true).catch((e: unknown) => e);
+    expect(JSON.stringify(error)).toContain("CURSOR_EXPIRED");
+    // Without `after`, a client subscribes afresh and gets what happens from now on.
+    const retried = await app.gql(`mutation ($id: ID!) { deleteTask(id: $id) { deleted } }`, { id });
+    expect(retried.data!.deleteTask.deleted).toBe(true);
+  });
+});

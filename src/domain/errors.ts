@@ -13,6 +13,8 @@ export const ERROR_CODES = [
   "RATE_LIMITED",
   /** The row changed between read and write; the caller may try again. */
   "CONFLICT",
+  /** A subscription's `after` is older than the journal keeps: refetch, then subscribe afresh. */
+  "CURSOR_EXPIRED",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -184,6 +184,7 @@ export class Worker {
   private async housekeeping() {
     await this.store.promoteDueTasks();
     await this.store.reapExpired();
+    await this.store.pruneJournal();
   }
 
   private every(ms: number, fn: () => Promise<unknown>) {

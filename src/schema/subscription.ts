@@ -6,7 +6,8 @@ import type { TaskEvent } from "../generated/prisma/client";
 import { touches, type ChangeBus } from "../events/change-bus";
 import { parseUuid } from "../domain/ids";
 import type { JournalCursor, JournalFilter } from "../store/journal";
-import { decodeEventCursor, encodeEventCursor, journalHead, readJournal } from "../store/journal";
+import { decodeEventCursor, encodeEventCursor, isBefore, journalHead, prunedThrough, readJournal } from "../store/journal";
+import { TaskgraphError } from "../domain/errors";
 import { builder } from "./builder";
 import { TaskNode } from "./task";
 
@@ -77,6 +78,12 @@ builder.subscriptionFields((t) => ({
         types: args.filter?.types,
       };
       let cursor: JournalCursor = args.after ? decodeEventCursor(args.after) : await journalHead(ctx.store.prisma);
+      if (args.after) {
+        const pruned = await prunedThrough(ctx.store.prisma);
+        if (pruned && !isBefore(pruned, cursor)) {
+          throw new TaskgraphError("CURSOR_EXPIRED", "after is older than the event journal keeps: refetch the tasks, then subscribe without after");
+        }
+      }
       for (;;) {
         // Listen before reading, so a change between the two is not missed.
         const next = nextChange(ctx.manager.bus, () => true);

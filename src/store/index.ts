@@ -9,6 +9,7 @@ import type { LogLevel, PrismaClient } from "../generated/prisma/client";
 import * as claims from "./claims";
 import type { Tx } from "./events";
 import type { PageArgs, TaskOrder } from "./pagination";
+import { pruneJournal } from "./journal";
 import { drainModule, reapExpired } from "./retention";
 import type { Settings } from "./settings";
 import { readSettings, writeSettings } from "./settings";
@@ -30,7 +31,7 @@ export class Store {
 
   constructor(
     readonly db: Database,
-    readonly config: Pick<Config, "maxPageSize" | "taskTtlSeconds" | "userTaskTtlSeconds">,
+    readonly config: Pick<Config, "maxPageSize" | "taskTtlSeconds" | "userTaskTtlSeconds"> & Partial<Pick<Config, "eventRetentionHours">>,
   ) {
     this.prisma = db.prisma;
     this.kind = db.kind;
@@ -108,6 +109,11 @@ export class Store {
   async reapExpired() {
     const settings = await this.settings();
     return this.transaction((tx) => reapExpired(tx, settings));
+  }
+  /** Removes journal events past the retention horizon (TASKGRAPH_EVENT_RETENTION_HOURS). */
+  pruneJournal(now = Date.now()) {
+    const hours = this.config.eventRetentionHours ?? 168;
+    return pruneJournal(this.prisma, new Date(now - hours * 3_600_000));
   }
   async drainModule(module: string) {
     const [found] = await this.moduleStats(module);

@@ -46,3 +46,36 @@ export async function readJournal(prisma: PrismaClient, after: JournalCursor, fi
     ORDER BY txid, id
     LIMIT ${limit}::int`;
 }
+
+const PRUNED_KEY = "journalPrunedThrough";
+
+/** The newest cursor removed by pruning; an `after` at or before it can no longer be replayed. */
+export async function prunedThrough(prisma: PrismaClient): Promise<JournalCursor | null> {
+  const row = await prisma.setting.findUnique({ where: { key: PRUNED_KEY } });
+  const value = row?.value as { txid: string; id: string } | undefined;
+  return value ? { txid: BigInt(value.txid), id: BigInt(value.id) } : null;
+}
+
+export const isBefore = (a: JournalCursor, b: JournalCursor) => a.txid < b.txid || (a.txid === b.txid && a.id < b.id);
+
+/**
+ * Removes final events older than the retention horizon, oldest first, and records how far it got.
+ * Returns how many it removed.
+ */
+export async function pruneJournal(prisma: PrismaClient, olderThan: Date, limit = 10_000): Promise<number> {
+  return prisma.$transaction(async (tx) => {
+    const rows = await tx.$queryRaw<{ txid: bigint; id: bigint }[]>`
+      WITH doomed AS (
+        SELECT txid, id FROM "TaskEvent"
+        WHERE "createdAt" < ${olderThan} AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+        ORDER BY txid, id LIMIT ${limit}::int
+      )
+      DELETE FROM "TaskEvent" e USING doomed WHERE e.id = doomed.id
+      RETURNING e.txid, e.id`;
+    if (rows.length === 0) return 0;
+    const last = rows.reduce((a, b) => (isBefore(a, b) ? b : a));
+    const value = { txid: String(last.txid), id: String(last.id) };
+    await tx.setting.upsert({ where: { key: PRUNED_KEY }, create: { key: PRUNED_KEY, value }, update: { value } });
+    return rows.length;
+  });
+}
