@@ -26,6 +26,8 @@ export interface Config {
   userTaskTtlSeconds: number;
   /** How long the event journal keeps events for replay (subscriptions' `after`). */
   eventRetentionHours: number;
+  /** A WebSocket subscriber that has not taken an event for this long is closed (code 4001). */
+  subscriberStallMs: number;
 }
 
 export class ConfigError extends Error {
@@ -83,5 +85,6 @@ export function loadConfig(env: Env = process.env): Config {
     taskTtlSeconds: integer(env, "TASKGRAPH_TASK_TTL", 86_400, 0, 315_360_000),
     userTaskTtlSeconds: integer(env, "TASKGRAPH_USER_TASK_TTL", 604_800, 0, 315_360_000),
     eventRetentionHours: integer(env, "TASKGRAPH_EVENT_RETENTION_HOURS", 168, 1, 87_600),
+    subscriberStallMs: integer(env, "TASKGRAPH_SUBSCRIBER_STALL_MS", 30_000, 100, 3_600_000),
   };
 }

@@ -5,7 +5,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import DataLoader from "dataloader";
 import { useServer } from "graphql-ws/use/ws";
-import { WebSocketServer } from "ws";
+import { type WebSocket, WebSocketServer } from "ws";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import type { Config } from "./config";
 import { loadConfig } from "./config";
@@ -95,7 +95,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       sockets = useServer(
         {
           execute: (args: any) => args.rootValue.execute(args),
-          subscribe: (args: any) => args.rootValue.subscribe(args),
+          subscribe: (args: any) => closeWhenStalled(args.rootValue.subscribe(args), args.rootValue.socket, config.subscriberStallMs) as any,
           onSubscribe: async (ctx, _id, params) => {
             const { schema: enveloped, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
               ...ctx,
@@ -112,7 +112,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
               document,
               variableValues: params.variables,
               contextValue: await contextFactory(),
-              rootValue: { execute, subscribe },
+              rootValue: { execute, subscribe, socket: ctx.extra.socket },
             };
           },
         },
@@ -142,6 +142,45 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       return stopping;
     },
   };
+}
+
+/** Close code for a WebSocket subscriber that stopped taking events (README: resume with `after`). */
+export const CLOSE_SUBSCRIBER_TOO_SLOW = 4001;
+
+/**
+ * Subscriptions are pulled: graphql-ws asks for the next event only once the previous one was
+ * written to the socket, so a client that stops reading stalls only its own subscription and the
+ * server holds at most one event for it (events wait in the journal). A subscriber stalled longer
+ * than `stallMs` is closed with CLOSE_SUBSCRIBER_TOO_SLOW; it can reconnect and resume with `after`.
+ */
+async function closeWhenStalled(result: unknown, socket: WebSocket, stallMs: number): Promise<unknown> {
+  const resolved = await result;
+  if (!resolved || typeof resolved !== "object" || !(Symbol.asyncIterator in resolved)) return resolved;
+  const inner = (resolved as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  let timer: NodeJS.Timeout | undefined;
+  const settle = () => clearTimeout(timer);
+  const guarded: AsyncIterableIterator<unknown> = {
+    [Symbol.asyncIterator]: () => guarded,
+    async next() {
+      settle();
+      const step = await inner.next();
+      if (!step.done) {
+        timer = setTimeout(() => socket.close(CLOSE_SUBSCRIBER_TOO_SLOW, "Subscriber too slow: reconnect and resume with after"), stallMs);
+        timer.unref();
+      }
+      return step;
+    },
+    async return(value?: unknown) {
+      settle();
+      return inner.return ? inner.return(value) : { done: true, value };
+    },
+    async throw(error?: unknown) {
+      settle();
+      if (inner.throw) return inner.throw(error);
+      throw error;
+    },
+  };
+  return guarded;
 }
 
 const EXAMPLE_QUERY = `# taskgraph: background tasks of an operations console.

@@ -1,5 +1,6 @@
 // An app on a fresh test database, queried in-process through yoga.fetch (no port needed).
 import type { ExecutionResult } from "graphql";
+import type { Config } from "../../src/config";
 import type { WorkerOptions } from "../../src/runtime/worker";
 import { buildApp, type App } from "../../src/server";
 import { openTestDatabase, testConfig } from "./db";
@@ -14,10 +15,10 @@ export interface TestApp extends App {
  * must not have a worker run those tasks meanwhile. Ask for one with fast timings to run tasks.
  */
 export async function startTestApp(
-  options: { onQuery?: (sql: string) => void; worker?: Partial<WorkerOptions> | false } = {},
+  options: { onQuery?: (sql: string) => void; worker?: Partial<WorkerOptions> | false; config?: Partial<Config> } = {},
 ): Promise<TestApp> {
   const db = await openTestDatabase({ onQuery: options.onQuery });
-  const app = await buildApp({ config: testConfig(), db, worker: options.worker ?? false });
+  const app = await buildApp({ config: { ...testConfig(), ...options.config }, db, worker: options.worker ?? false });
   return Object.assign(app, {
     async gql(query: string, variables?: Record<string, unknown>) {
       const response = await app.yoga.fetch("http://localhost/graphql", {
