@@ -28,6 +28,8 @@ export interface Config {
   eventRetentionHours: number;
   /** A WebSocket subscriber that has not taken an event for this long is closed (code 4001). */
   subscriberStallMs: number;
+  /** With Redis, change notifications fan out through it instead of PostgreSQL LISTEN/NOTIFY. */
+  redisUrl: string | null;
 }
 
 export class ConfigError extends Error {
@@ -66,6 +68,13 @@ export function storeConfigFrom(env: Env): StoreConfig {
   return { kind: "pglite", dataDir: dir === ":memory:" ? dir : resolve(dir) };
 }
 
+function redisUrl(env: Env): string | null {
+  const url = env.REDIS_URL;
+  if (!url) return null;
+  if (!/^rediss?:\/\//.test(url)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${url}"`);
+  return url;
+}
+
 function role(env: Env): Role {
   const raw = env.TASKGRAPH_ROLE || "all";
   if (raw !== "all" && raw !== "serve" && raw !== "work") throw new ConfigError(`TASKGRAPH_ROLE must be all, serve or work, got "${raw}"`);
@@ -86,5 +95,6 @@ export function loadConfig(env: Env = process.env): Config {
     userTaskTtlSeconds: integer(env, "TASKGRAPH_USER_TASK_TTL", 604_800, 0, 315_360_000),
     eventRetentionHours: integer(env, "TASKGRAPH_EVENT_RETENTION_HOURS", 168, 1, 87_600),
     subscriberStallMs: integer(env, "TASKGRAPH_SUBSCRIBER_STALL_MS", 30_000, 100, 3_600_000),
+    redisUrl: redisUrl(env),
   };
 }

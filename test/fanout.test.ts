@@ -9,6 +9,8 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import WebSocket from "ws";
 import { PostgresAdapterFactory } from "../src/db/adapters";
 import { applyMigrations, PROJECT_ROOT } from "../src/db/migrator";
+import { CHANGE_CHANNEL } from "../src/store/events";
+import { Redis } from "ioredis";
 
 const ADMIN_URL = process.env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 const DB_NAME = `tg_fan_${process.pid}_${randomBytes(3).toString("hex")}`;
@@ -21,11 +23,13 @@ const DB_URL = (() => {
 let admin: pg.Client;
 const children: ChildProcess[] = [];
 
+const REDIS_URL = process.env.TEST_REDIS_URL || "redis://127.0.0.1:6379";
+
 /** Starts `npm start`'s entry point with a role and waits for its ready line. */
-async function startProcess(role: "serve" | "work"): Promise<string> {
+async function startProcess(role: "serve" | "work", redisUrl = ""): Promise<string> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, TASKGRAPH_ROLE: role, DATABASE_URL: DB_URL, PORT: "0", HOST: "127.0.0.1" },
+    env: { ...process.env, TASKGRAPH_ROLE: role, DATABASE_URL: DB_URL, PORT: "0", HOST: "127.0.0.1", REDIS_URL: redisUrl },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);
@@ -63,9 +67,26 @@ afterAll(async () => {
   await admin.end();
 });
 
-test("a subscriber on an API-only process receives every event of a task run by a worker process", async () => {
-  const api = await startProcess("serve");
-  await startProcess("work");
+test.each([
+  ["PostgreSQL LISTEN/NOTIFY", ""],
+  ["Redis", REDIS_URL],
+])("a subscriber on an API-only process receives every event of a task run by a worker process, through %s", async (_via, redisUrl) => {
+  // Processes of an earlier case are gone: only these two serve and work now.
+  for (const child of children.splice(0)) {
+    child.kill("SIGTERM");
+    if (child.exitCode === null) await new Promise((r) => child.once("exit", r));
+  }
+  const api = await startProcess("serve", redisUrl);
+  await startProcess("work", redisUrl);
+  const published: string[] = [];
+  const spy = redisUrl ? new Redis(redisUrl) : null;
+  if (spy) {
+    // Both processes listen on Redis, and the changes travel through it.
+    const [, listeners] = (await spy.call("PUBSUB", "NUMSUB", CHANGE_CHANNEL)) as [string, number];
+    expect(listeners).toBe(2);
+    spy.on("message", (_channel, message) => published.push(message));
+    await spy.subscribe(CHANGE_CHANNEL);
+  }
   const client = createClient({ url: api.replace("http", "ws"), webSocketImpl: WebSocket, retryAttempts: 0 });
   try {
     const events: { type: string; taskId: string; payload: any }[] = [];
@@ -98,7 +119,9 @@ test("a subscriber on an API-only process receives every event of a task run by 
     expect(mine[0]!.type).toBe("CREATED");
     expect(mine.filter((e) => e.type === "STATE_CHANGED").map((e) => e.payload.to)).toEqual(["RUNNING", "SUCCEEDED"]);
     expect(mine.filter((e) => e.type === "PROGRESSED").at(-1)!.payload.completed).toBe(3);
+    if (spy) expect(published.some((m) => m.includes(id))).toBe(true);
   } finally {
     await client.dispose();
+    await spy?.quit();
   }
 });

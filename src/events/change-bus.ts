@@ -1,6 +1,9 @@
 // One LISTEN per process on the store's change channel (see store/events.ts), fanned out to
 // in-process subscribers: workers (new work, abort requests), waitForTask, and later the live
 // subscriptions. A subscriber that throws never breaks the bus or the others.
+import { createRedisEventTarget } from "@graphql-yoga/redis-event-target";
+import type { TypedEventTarget } from "@graphql-yoga/typed-event-target";
+import { Redis } from "ioredis";
 import type { Database } from "../db/client";
 import { CHANGE_CHANNEL, type ChangeNotice } from "../store/events";
 
@@ -20,11 +23,35 @@ export const touches = (change: Change, taskId: string) => change.taskIds === "a
 export class ChangeBus {
   private readonly handlers = new Set<ChangeHandler>();
   private unlisten?: () => Promise<void>;
+  private redis?: { target: TypedEventTarget<CustomEvent>; clients: Redis[] };
 
-  constructor(private readonly db: Database) {}
+  /** With a Redis URL, notices travel through Redis (graphql-yoga's redis event target) instead of LISTEN. */
+  constructor(
+    private readonly db: Database,
+    private readonly redisUrl: string | null = null,
+  ) {}
+
+  /** Where the store hands committed notices when they travel through Redis; undefined with LISTEN/NOTIFY. */
+  get publisher(): ((notice: ChangeNotice) => void) | undefined {
+    if (!this.redisUrl) return undefined;
+    return (notice) => this.redis?.target.dispatchEvent(new CustomEvent(CHANGE_CHANNEL, { detail: notice }));
+  }
 
   async start(): Promise<void> {
-    this.unlisten ??= await this.db.listen(CHANGE_CHANNEL, (payload) => this.dispatch(parse(payload)));
+    if (this.unlisten) return;
+    if (this.redisUrl) {
+      const clients = [new Redis(this.redisUrl), new Redis(this.redisUrl)];
+      const target = createRedisEventTarget<CustomEvent>({ publishClient: clients[0]!, subscribeClient: clients[1]! });
+      const listener = (event: CustomEvent) => this.dispatch(parse(JSON.stringify(event.detail)));
+      target.addEventListener(CHANGE_CHANNEL, listener as EventListener);
+      this.redis = { target, clients };
+      this.unlisten = async () => {
+        target.removeEventListener(CHANGE_CHANNEL, listener as EventListener);
+        await Promise.all(clients.map((c) => c.quit().catch(() => {})));
+      };
+      return;
+    }
+    this.unlisten = await this.db.listen(CHANGE_CHANNEL, (payload) => this.dispatch(parse(payload)));
   }
 
   async stop(): Promise<void> {

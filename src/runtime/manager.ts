@@ -94,8 +94,8 @@ export class TaskManager {
   start(): Promise<void> {
     this.startedOnce ??= (async () => {
       this.database = this.options.db ?? (await openDatabase(this.config.store, { migrate: this.config.migrateOnStart }));
-      this.taskStore = new Store(this.database, this.config);
-      this.changeBus = new ChangeBus(this.database);
+      this.changeBus = new ChangeBus(this.database, this.config.redisUrl);
+      this.taskStore = new Store(this.database, this.config, this.changeBus.publisher);
       await this.changeBus.start();
       for (const module of this.registry.moduleList()) await this.taskStore.ensureModule(module.name, module.description);
       if (this.options.worker !== false) {

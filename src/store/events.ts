@@ -59,6 +59,15 @@ export async function appendEvents(tx: Tx, events: NewEvent[]): Promise<void> {
   await notifyChange(tx, { t: ids.length > MAX_IDS_PER_NOTIFY ? "*" : ids, ...(wake ? { w: 1 } : {}), ...(control ? { c: 1 } : {}) });
 }
 
+/** Notices of each open transaction, for publishing elsewhere (Redis) once it has committed. */
+const noticesOf = new WeakMap<object, ChangeNotice[]>();
+
+/** Collects the notices `tx` sends into `into` (Store.transaction publishes them after commit). */
+export function collectNotices(tx: Tx, into: ChangeNotice[]): void {
+  noticesOf.set(tx, into);
+}
+
 export async function notifyChange(tx: Tx, notice: ChangeNotice): Promise<void> {
+  noticesOf.get(tx)?.push(notice);
   await tx.$executeRaw`SELECT pg_notify(${CHANGE_CHANNEL}, ${JSON.stringify(notice)})`;
 }

@@ -7,7 +7,8 @@ import { notFound } from "../domain/errors";
 import type { StepState, TaskState } from "../domain/states";
 import type { LogLevel, PrismaClient } from "../generated/prisma/client";
 import * as claims from "./claims";
-import type { Tx } from "./events";
+import type { ChangeNotice, Tx } from "./events";
+import { collectNotices } from "./events";
 import type { PageArgs, TaskOrder } from "./pagination";
 import { pruneJournal } from "./journal";
 import { drainModule, reapExpired } from "./retention";
@@ -32,6 +33,8 @@ export class Store {
   constructor(
     readonly db: Database,
     readonly config: Pick<Config, "maxPageSize" | "taskTtlSeconds" | "userTaskTtlSeconds"> & Partial<Pick<Config, "eventRetentionHours">>,
+    /** Called with each change notice once its transaction has committed (the Redis fan-out). */
+    private readonly afterCommit?: (notice: ChangeNotice) => void,
   ) {
     this.prisma = db.prisma;
     this.kind = db.kind;
@@ -39,8 +42,17 @@ export class Store {
   }
 
   /** Runs `fn` in one transaction (several writes that must commit together). */
-  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.prisma.$transaction(fn, { timeout: 30_000, maxWait: 30_000 });
+  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const notices: ChangeNotice[] = [];
+    const result = await this.prisma.$transaction(
+      (tx) => {
+        if (this.afterCommit) collectNotices(tx, notices);
+        return fn(tx);
+      },
+      { timeout: 30_000, maxWait: 30_000 },
+    );
+    for (const notice of notices) this.afterCommit?.(notice); // only now: the change is committed
+    return result;
   }
 
   // ── writes ────────────────────────────────────────────────────────────────
