@@ -89,6 +89,13 @@ describe("taskEvents over graphql-ws", () => {
     expect(full.every((e) => e.taskId === id)).toBe(true);
   });
 
+  test("filtering by states keeps only the events that put a task into those states", async () => {
+    const created = await app.gql(`mutation { createTestTask(input: { rounds: 2, roundMs: 10 }) { id } }`);
+    const id = created.data!.createTestTask.id;
+    const events = await collect({ filter: { taskId: id, states: ["RUNNING", "SUCCEEDED"] }, after: Buffer.from("0:0").toString("base64url") }, ended);
+    expect(events.map((e) => `${e.type} ${e.payload.to}`)).toEqual(["STATE_CHANGED RUNNING", "STATE_CHANGED SUCCEEDED"]);
+  });
+
   test("a cursor the API never made is BAD_USER_INPUT", async () => {
     const error = await collect({ after: "garbage!" }, () => true).catch((e: unknown) => e);
     expect(JSON.stringify(error)).toContain("BAD_USER_INPUT");

@@ -9,6 +9,7 @@ import type { JournalCursor, JournalFilter } from "../store/journal";
 import { decodeEventCursor, encodeEventCursor, isBefore, journalHead, prunedThrough, readJournal } from "../store/journal";
 import { TaskgraphError } from "../domain/errors";
 import { builder } from "./builder";
+import { TaskStateEnum } from "./enums";
 import { TaskNode } from "./task";
 
 const BATCH = 500;
@@ -42,6 +43,7 @@ const TaskEventFilterInput = builder.inputType("TaskEventFilter", {
     taskId: t.id(),
     rootId: t.id({ description: "Every task of one tree." }),
     types: t.field({ type: [TaskEventTypeEnum] }),
+    states: t.field({ type: [TaskStateEnum], description: "Only events that put a task into one of these states (CREATED, STATE_CHANGED)." }),
   }),
 });
 
@@ -76,6 +78,7 @@ builder.subscriptionFields((t) => ({
         taskId: args.filter?.taskId ? parseUuid(String(args.filter.taskId), "taskId") : null,
         rootId: args.filter?.rootId ? parseUuid(String(args.filter.rootId), "rootId") : null,
         types: args.filter?.types,
+        states: args.filter?.states,
       };
       let cursor: JournalCursor = args.after ? decodeEventCursor(args.after) : await journalHead(ctx.store.prisma);
       if (args.after) {

@@ -15,6 +15,8 @@ export interface JournalFilter {
   rootId?: string | null;
   module?: string | null;
   types?: readonly TaskEventType[] | null;
+  /** Only events that put a task into one of these states (CREATED and STATE_CHANGED). */
+  states?: readonly string[] | null;
 }
 
 export const encodeEventCursor = (c: JournalCursor) => Buffer.from(`${c.txid}:${c.id}`).toString("base64url");
@@ -34,6 +36,7 @@ export async function journalHead(prisma: PrismaClient): Promise<JournalCursor> 
 /** Final events after `after`, in (txid, id) order. */
 export async function readJournal(prisma: PrismaClient, after: JournalCursor, filter: JournalFilter, limit: number): Promise<TaskEvent[]> {
   const types = filter.types?.length ? [...filter.types] : null;
+  const states = filter.states?.length ? [...filter.states] : null;
   return prisma.$queryRaw<TaskEvent[]>`
     SELECT id, txid, "taskId"::text AS "taskId", "rootId"::text AS "rootId", module, type::text AS type, version, payload, "createdAt"
     FROM "TaskEvent"
@@ -43,6 +46,8 @@ export async function readJournal(prisma: PrismaClient, after: JournalCursor, fi
       AND (${filter.rootId ?? null}::uuid IS NULL OR "rootId" = ${filter.rootId ?? null}::uuid)
       AND (${filter.module ?? null}::text IS NULL OR module = ${filter.module ?? null}::text)
       AND (${types}::text[] IS NULL OR type::text = ANY(${types}::text[]))
+      AND (${states}::text[] IS NULL OR (type IN ('CREATED', 'STATE_CHANGED')
+        AND COALESCE(payload->>'to', payload->>'state') = ANY(${states}::text[])))
     ORDER BY txid, id
     LIMIT ${limit}::int`;
 }
