@@ -77,16 +77,39 @@ describe("taskEvents over graphql-ws", () => {
     expect(versions).toEqual([...versions].sort((a, b) => a - b));
   });
 
-  test("reconnecting with `after` replays exactly the missed events, with no gap and no duplicate", async () => {
-    const created = await app.gql(`mutation { createTestTask(input: { rounds: 5, roundMs: 40 }) { id } }`);
+  test("a client that disconnects mid-task and reconnects with `after` receives exactly the missed events", async () => {
+    const created = await app.gql(
+      `mutation { createTestTask(input: { rounds: 6, roundMs: 80, runAt: "${new Date(Date.now() + 800).toISOString()}" }) { id } }`,
+    );
     const id = created.data!.createTestTask.id;
-    // The whole history from the start of the journal, then live until the task ends.
+    // Connected while the task runs: takes events until its second progress report, then drops.
+    const firstClient = createClient({ url: url.replace("http", "ws"), webSocketImpl: WebSocket, retryAttempts: 0 });
+    const seen = await new Promise<Event[]>((resolve, reject) => {
+      const events: Event[] = [];
+      firstClient.subscribe<{ taskEvents: Event }>(
+        { query: EVENTS, variables: { filter: { taskId: id } } },
+        {
+          next: ({ data }) => {
+            events.push(data!.taskEvents);
+            if (events.filter((e) => e.type === "PROGRESSED").length === 2) resolve(events);
+          },
+          error: reject,
+          complete: () => {},
+        },
+      );
+    });
+    await firstClient.dispose(); // the connection is gone, mid-task
+    expect(seen.at(-1)!.type).toBe("PROGRESSED");
+    await new Promise((r) => setTimeout(r, 250)); // the task goes on meanwhile
+    const resumed = await collect({ filter: { taskId: id }, after: seen.at(-1)!.cursor }, ended);
+    // What the task did, from the start of the journal, to compare against.
     const full = await collect({ filter: { taskId: id }, after: Buffer.from("0:0").toString("base64url") }, ended);
-    expect(full[0]!.type).toBe("CREATED");
-    const cut = 2; // a client that saw two events, then lost its connection
-    const resumed = await collect({ filter: { taskId: id }, after: full[cut - 1]!.cursor }, ended);
-    expect(resumed.map((e) => e.cursor)).toEqual(full.slice(cut).map((e) => e.cursor));
-    expect(full.every((e) => e.taskId === id)).toBe(true);
+    const cut = full.findIndex((e) => e.cursor === seen.at(-1)!.cursor);
+    expect(cut).toBeGreaterThan(0);
+    expect(resumed.map((e) => e.cursor)).toEqual(full.slice(cut + 1).map((e) => e.cursor));
+    expect(resumed.some((e) => e.type === "PROGRESSED")).toBe(true);
+    const versions = [...seen, ...resumed].map((e) => e.version);
+    expect(new Set(versions).size).toBe(versions.length); // no duplicate at the seam
   });
 
   test("filtering by states keeps only the events that put a task into those states", async () => {
@@ -132,7 +155,48 @@ describe("taskUpdated", () => {
 });
 
 describe("SSE", () => {
-  test("a subscription over Server-Sent Events streams the task's snapshot", async () => {
+  test("a Server-Sent Events client receives every state change and a monotonic progress sequence ending at the total", async () => {
+    const created = await app.gql(
+      `mutation { createTestTask(input: { rounds: 4, roundMs: 30, runAt: "${new Date(Date.now() + 1000).toISOString()}" }) { id } }`,
+    );
+    const id = created.data!.createTestTask.id;
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      body: JSON.stringify({
+        query: `subscription ($id: ID!) { taskEvents(filter: { taskId: $id }) { type payload } }`,
+        variables: { id },
+      }),
+    });
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    const events: { type: string; payload: any }[] = [];
+    let buffer = "";
+    while (!events.some((e) => e.type === "STATE_CHANGED" && e.payload.to === "SUCCEEDED")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("");
+        if (data) {
+          const parsed = JSON.parse(data);
+          if (parsed.data?.taskEvents) events.push(parsed.data.taskEvents);
+        }
+      }
+    }
+    await reader.cancel();
+    const states = events.filter((e) => e.type === "STATE_CHANGED").map((e) => `${e.payload.from}→${e.payload.to}`);
+    expect(states).toEqual(["SCHEDULED→QUEUED", "QUEUED→RUNNING", "RUNNING→SUCCEEDED"]);
+    const progress = events.filter((e) => e.type === "PROGRESSED").map((e) => e.payload.completed as number);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    expect(progress.at(-1)).toBe(4);
+  });
+
+  test("taskUpdated over Server-Sent Events streams the task's snapshot", async () => {
     const created = await app.gql(`mutation { createTestTask(input: { rounds: 1, roundMs: 0 }) { id } }`);
     const id = created.data!.createTestTask.id;
     const response = await fetch(url, {
@@ -140,7 +204,6 @@ describe("SSE", () => {
       headers: { "content-type": "application/json", accept: "text/event-stream" },
       body: JSON.stringify({ query: `subscription ($id: ID!) { taskUpdated(id: $id) { id state } }`, variables: { id } }),
     });
-    expect(response.headers.get("content-type")).toContain("text/event-stream");
     const reader = response.body!.getReader();
     let text = "";
     while (!text.includes(`"id":"${id}"`)) {

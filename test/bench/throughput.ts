@@ -8,7 +8,7 @@ import { createTaskManager } from "../../src/runtime/manager";
 
 const BENCH_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
-async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void> } | null> {
+export async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void> } | null> {
   const admin = new pg.Client({ connectionString: BENCH_URL });
   try {
     await admin.connect();
@@ -60,7 +60,7 @@ export async function measureThroughput(store: StoreConfig, n: number, concurren
 }
 
 async function main() {
-  const n = Number(process.argv[3] ?? process.argv[2] ?? 10_000) || 10_000;
+  const n = Number(process.argv[2] ?? 10_000) || 10_000;
   const rows: string[] = [];
   const report = (label: string, r: Awaited<ReturnType<typeof measureThroughput>>) =>
     rows.push(`| ${label} | ${r.created} | ${Math.round(r.createPerSecond)} | ${Math.round(r.runPerSecond)} | ${r.events} |`);
