@@ -119,6 +119,22 @@ describe("taskEvents over graphql-ws", () => {
     expect(events.map((e) => `${e.type} ${e.payload.to}`)).toEqual(["STATE_CHANGED RUNNING", "STATE_CHANGED SUCCEEDED"]);
   });
 
+  test("a client that goes away leaves no subscription behind on the server", async () => {
+    // The earlier tests' clients are gone too: their subscriptions have ended.
+    for (let i = 0; i < 100 && app.manager.feed.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const before = app.manager.feed.size;
+    expect(before).toBe(0);
+    const leaving = createClient({ url: url.replace("http", "ws"), webSocketImpl: WebSocket, retryAttempts: 0 });
+    const started = new Promise<void>((resolve) => {
+      leaving.subscribe({ query: EVENTS, variables: { filter: { module: "nothing-happens-here" } } }, { next: () => {}, error: () => {}, complete: () => {} });
+      const check = setInterval(() => app.manager.feed.size > before && (clearInterval(check), resolve()), 20);
+    });
+    await started;
+    await leaving.dispose();
+    for (let i = 0; i < 100 && app.manager.feed.size > before; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(app.manager.feed.size).toBe(before);
+  });
+
   test("a cursor the API never made is BAD_USER_INPUT", async () => {
     const error = await collect({ after: "garbage!" }, () => true).catch((e: unknown) => e);
     expect(JSON.stringify(error)).toContain("BAD_USER_INPUT");

@@ -9,6 +9,7 @@ import { parseUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import { isEnded } from "../domain/states";
 import { ChangeBus } from "../events/change-bus";
+import { JournalFeed } from "../events/journal-feed";
 import type { Task } from "../generated/prisma/client";
 import { defineTestModule } from "../modules/test";
 import { type NewTask, Store } from "../store";
@@ -51,6 +52,7 @@ export class TaskManager {
   readonly config: Config;
   private database?: Database;
   private changeBus?: ChangeBus;
+  private journalFeed?: JournalFeed;
   private taskStore?: Store;
   private worker?: Worker;
   private startedOnce?: Promise<void>;
@@ -81,6 +83,12 @@ export class TaskManager {
     return this.changeBus;
   }
 
+  /** The process's shared reader of the event journal (live subscriptions). */
+  get feed(): JournalFeed {
+    if (!this.journalFeed) throw new Error("The task manager is not started: call start() first");
+    return this.journalFeed;
+  }
+
   get db(): Database {
     if (!this.database) throw new Error("The task manager is not started: call start() first");
     return this.database;
@@ -97,6 +105,8 @@ export class TaskManager {
       this.changeBus = new ChangeBus(this.database, this.config.redisUrl);
       this.taskStore = new Store(this.database, this.config, this.changeBus.publisher);
       await this.changeBus.start();
+      this.journalFeed = new JournalFeed(this.taskStore, this.changeBus);
+      await this.journalFeed.start();
       for (const module of this.registry.moduleList()) await this.taskStore.ensureModule(module.name, module.description);
       if (this.options.worker !== false) {
         const options = { concurrency: this.config.concurrency, leaseMs: this.config.leaseMs, ...this.options.worker };
@@ -112,6 +122,7 @@ export class TaskManager {
     if (!this.startedOnce) return;
     await this.startedOnce.catch(() => {});
     await this.worker?.stop();
+    this.journalFeed?.stop();
     await this.changeBus?.stop();
     if (!this.options.db) await this.database?.close();
   }

@@ -6,7 +6,7 @@ import type { TaskEvent } from "../generated/prisma/client";
 import { touches, type ChangeBus } from "../events/change-bus";
 import { parseUuid } from "../domain/ids";
 import type { JournalCursor, JournalFilter } from "../store/journal";
-import { decodeEventCursor, encodeEventCursor, isBefore, journalHead, prunedThrough, readJournal } from "../store/journal";
+import { decodeEventCursor, encodeEventCursor, isBefore, matchesFilter, prunedThrough, readJournal } from "../store/journal";
 import { TaskgraphError } from "../domain/errors";
 import { builder } from "./builder";
 import { TaskStateEnum } from "./enums";
@@ -64,6 +64,50 @@ function nextChange(bus: ChangeBus, matters: (change: Parameters<Parameters<Chan
   };
 }
 
+/**
+ * Wraps a subscription's generator so that a client going away stops it at once: return() aborts
+ * the signal that every wait inside races against. (An async generator only takes a return() at
+ * its next yield; one waiting for events that never come would otherwise live on.)
+ */
+function cancellable<T>(make: (signal: AbortSignal) => AsyncGenerator<T>): AsyncIterableIterator<T> {
+  const controller = new AbortController();
+  const inner = make(controller.signal);
+  const stop = (value?: unknown): Promise<IteratorResult<T>> => {
+    controller.abort();
+    void inner.return(undefined as never).catch(() => {});
+    return Promise.resolve({ done: true, value: value as never });
+  };
+  const iterator: AsyncIterableIterator<T> = {
+    [Symbol.asyncIterator]: () => iterator,
+    next: () => inner.next(),
+    return: stop,
+    throw: (error?: unknown) => {
+      controller.abort();
+      return inner.throw(error);
+    },
+  };
+  return iterator;
+}
+
+/** Resolves with `promise`, or rejects as soon as `signal` aborts. */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Error("subscription closed"));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error("subscription closed"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
 builder.subscriptionType({ description: "Follow tasks live." });
 
 builder.subscriptionFields((t) => ({
@@ -72,7 +116,7 @@ builder.subscriptionFields((t) => ({
     description:
       "Every change matching the filter. With `after` (an event's cursor) the events since then are replayed first, then it continues live with no gap and no duplicate.",
     args: { filter: t.arg({ type: TaskEventFilterInput }), after: t.arg.string() },
-    subscribe: async function* (_root, args, ctx) {
+    subscribe: (_root, args, ctx) => cancellable(async function* (signal) {
       const filter: JournalFilter = {
         module: args.filter?.module,
         taskId: args.filter?.taskId ? parseUuid(String(args.filter.taskId), "taskId") : null,
@@ -80,28 +124,39 @@ builder.subscriptionFields((t) => ({
         types: args.filter?.types,
         states: args.filter?.states,
       };
-      let cursor: JournalCursor = args.after ? decodeEventCursor(args.after) : await journalHead(ctx.store.prisma);
-      if (args.after) {
+      const after = args.after ? decodeEventCursor(args.after) : null;
+      if (after) {
         const pruned = await prunedThrough(ctx.store.prisma);
-        if (pruned && !isBefore(pruned, cursor)) {
+        if (pruned && !isBefore(pruned, after)) {
           throw new TaskgraphError("CURSOR_EXPIRED", "after is older than the event journal keeps: refetch the tasks, then subscribe without after");
         }
       }
-      for (;;) {
-        // Listen before reading, so a change between the two is not missed.
-        const next = nextChange(ctx.manager.bus, () => true);
-        try {
-          const batch = await readJournal(ctx.store.prisma, cursor, filter, BATCH);
-          for (const event of batch) {
-            cursor = { txid: event.txid, id: event.id };
-            yield event;
+      // Live events are collected from now on; the journal up to this point is replayed first.
+      const live = ctx.manager.feed.subscribe((event) => matchesFilter(event, filter));
+      try {
+        let last: JournalCursor | null = after;
+        if (after) {
+          for (;;) {
+            const batch = await readJournal(ctx.store.prisma, last!, filter, BATCH, live.position);
+            for (const event of batch) {
+              last = { txid: event.txid, id: event.id };
+              yield event;
+            }
+            if (batch.length < BATCH) break;
           }
-          if (batch.length < BATCH) await next.changed;
-        } finally {
-          next.dispose();
         }
+        for (;;) {
+          const event = await unlessAborted(live.next(), signal);
+          if (last && !isBefore(last, event)) continue; // already replayed (a cursor from a process further ahead)
+          last = { txid: event.txid, id: event.id };
+          yield event;
+        }
+      } catch (error) {
+        if (!signal.aborted) throw error; // the client went away: end quietly
+      } finally {
+        live.close();
       }
-    },
+    }),
     resolve: (event) => event,
   }),
   taskUpdated: t.field({
@@ -109,7 +164,7 @@ builder.subscriptionFields((t) => ({
     nullable: true,
     description: "The task now, then again after every change (a live query of one task). Ends when the task is deleted.",
     args: { id: t.arg.id({ required: true }) },
-    subscribe: async function* (_root, args, ctx) {
+    subscribe: (_root, args, ctx) => cancellable(async function* (signal) {
       const id = parseUuid(String(args.id));
       let version = -1;
       for (;;) {
@@ -121,12 +176,15 @@ builder.subscriptionFields((t) => ({
             version = task.version;
             yield task;
           }
-          await next.changed;
+          await unlessAborted(next.changed, signal);
+        } catch (error) {
+          if (signal.aborted) return; // the client went away: end quietly
+          throw error;
         } finally {
           next.dispose();
         }
       }
-    },
+    }),
     resolve: (task) => task,
   }),
 }));

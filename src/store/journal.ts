@@ -33,14 +33,21 @@ export async function journalHead(prisma: PrismaClient): Promise<JournalCursor> 
   return { txid: BigInt(row!.xmin) - 1n, id: 9_223_372_036_854_775_807n };
 }
 
-/** Final events after `after`, in (txid, id) order. */
-export async function readJournal(prisma: PrismaClient, after: JournalCursor, filter: JournalFilter, limit: number): Promise<TaskEvent[]> {
+/** Final events after `after` (and up to `upTo`, when given), in (txid, id) order. */
+export async function readJournal(
+  prisma: PrismaClient,
+  after: JournalCursor,
+  filter: JournalFilter,
+  limit: number,
+  upTo: JournalCursor = { txid: 9_223_372_036_854_775_807n, id: 9_223_372_036_854_775_807n },
+): Promise<TaskEvent[]> {
   const types = filter.types?.length ? [...filter.types] : null;
   const states = filter.states?.length ? [...filter.states] : null;
   return prisma.$queryRaw<TaskEvent[]>`
     SELECT id, txid, "taskId"::text AS "taskId", "rootId"::text AS "rootId", module, type::text AS type, version, payload, "createdAt"
     FROM "TaskEvent"
     WHERE (txid, id) > (${after.txid}::bigint, ${after.id}::bigint)
+      AND (txid, id) <= (${upTo.txid}::bigint, ${upTo.id}::bigint)
       AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
       AND (${filter.taskId ?? null}::uuid IS NULL OR "taskId" = ${filter.taskId ?? null}::uuid)
       AND (${filter.rootId ?? null}::uuid IS NULL OR "rootId" = ${filter.rootId ?? null}::uuid)
@@ -50,6 +57,20 @@ export async function readJournal(prisma: PrismaClient, after: JournalCursor, fi
         AND COALESCE(payload->>'to', payload->>'state') = ANY(${states}::text[])))
     ORDER BY txid, id
     LIMIT ${limit}::int`;
+}
+
+/** The same filter as readJournal's WHERE clause, for events already read (the live feed). */
+export function matchesFilter(event: TaskEvent, filter: JournalFilter): boolean {
+  if (filter.taskId && event.taskId !== filter.taskId) return false;
+  if (filter.rootId && event.rootId !== filter.rootId) return false;
+  if (filter.module && event.module !== filter.module) return false;
+  if (filter.types?.length && !filter.types.includes(event.type)) return false;
+  if (filter.states?.length) {
+    if (event.type !== "CREATED" && event.type !== "STATE_CHANGED") return false;
+    const payload = event.payload as { to?: string; state?: string };
+    if (!filter.states.includes(payload.to ?? payload.state ?? "")) return false;
+  }
+  return true;
 }
 
 const PRUNED_KEY = "journalPrunedThrough";
