@@ -26,6 +26,8 @@ export class JournalFeed {
   private readonly subscribers = new Set<(event: TaskEvent) => void>();
   private reading = false;
   private again = false;
+  /** Changes came while nobody listened: the position is behind; caught up on the next subscribe. */
+  private behind = false;
   private unsubscribe = () => {};
   private timer?: NodeJS.Timeout;
 
@@ -51,7 +53,9 @@ export class JournalFeed {
     clearInterval(this.timer);
   }
 
-  subscribe(keep: (event: TaskEvent) => boolean): FeedSubscription {
+  async subscribe(keep: (event: TaskEvent) => boolean): Promise<FeedSubscription> {
+    if (this.behind) await this.read(); // so "live" starts about now, not at the last subscriber
+
     const queue: TaskEvent[] = [];
     let waiting: { resolve: (e: TaskEvent) => void; reject: (e: unknown) => void } | undefined;
     let failure: unknown;
@@ -84,6 +88,10 @@ export class JournalFeed {
   }
 
   private poke() {
+    if (this.subscribers.size === 0) {
+      this.behind = true; // no one to read for: no query now
+      return;
+    }
     if (this.reading) {
       this.again = true;
       return;
@@ -92,7 +100,13 @@ export class JournalFeed {
   }
 
   private async read() {
+    if (this.reading) {
+      this.again = true;
+      while (this.reading) await new Promise((r) => setTimeout(r, 5));
+      return;
+    }
     this.reading = true;
+    this.behind = false;
     try {
       do {
         this.again = false;

@@ -132,7 +132,7 @@ builder.subscriptionFields((t) => ({
         }
       }
       // Live events are collected from now on; the journal up to this point is replayed first.
-      const live = ctx.manager.feed.subscribe((event) => matchesFilter(event, filter));
+      const live = await ctx.manager.feed.subscribe((event) => matchesFilter(event, filter));
       try {
         let last: JournalCursor | null = after;
         if (after) {
