@@ -1,9 +1,8 @@
-// Live subscriptions (DESIGN §5): taskEvents (the journal, replayed from a cursor, then live)
-// and taskUpdated (a task's snapshot at once, then on every change). Both are woken by the change
-// bus and read the store; a slow fallback re-read covers events held back behind a transaction
-// that was still running when the notification came.
+// Live subscriptions (DESIGN §5): taskEvents (the journal replayed from a cursor, then the
+// process's shared live feed) and taskUpdated (a task's snapshot at once, then on every change,
+// re-read when the change bus mentions it, with a slow fallback re-read).
 import type { TaskEvent } from "../generated/prisma/client";
-import { touches, type ChangeBus } from "../events/change-bus";
+import { touches, type Change, type ChangeBus } from "../events/change-bus";
 import { parseUuid } from "../domain/ids";
 import type { JournalCursor, JournalFilter } from "../store/journal";
 import { decodeEventCursor, encodeEventCursor, isBefore, matchesFilter, prunedThrough, readJournal } from "../store/journal";
@@ -48,7 +47,7 @@ const TaskEventFilterInput = builder.inputType("TaskEventFilter", {
 });
 
 /** Resolves on the next change the predicate cares about, or after the fallback delay. */
-function nextChange(bus: ChangeBus, matters: (change: Parameters<Parameters<ChangeBus["subscribe"]>[0]>[0]) => boolean) {
+function nextChange(bus: ChangeBus, matters: (change: Change) => boolean) {
   let unsubscribe = () => {};
   let timer: NodeJS.Timeout | undefined;
   const changed = new Promise<void>((resolve) => {
