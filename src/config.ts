@@ -30,6 +30,13 @@ export interface Config {
   subscriberStallMs: number;
   /** With Redis, change notifications fan out through it instead of PostgreSQL LISTEN/NOTIFY. */
   redisUrl: string | null;
+  /** GraphiQL at /graphql, and schema introspection (explorers are users: on by default). */
+  graphiql: boolean;
+  introspection: boolean;
+  /** Deepest query accepted (trees and nested connections are the danger). */
+  maxQueryDepth: number;
+  /** Largest request body accepted, in bytes. */
+  maxBodyBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -96,5 +103,9 @@ export function loadConfig(env: Env = process.env): Config {
     eventRetentionHours: integer(env, "TASKGRAPH_EVENT_RETENTION_HOURS", 168, 1, 87_600),
     subscriberStallMs: integer(env, "TASKGRAPH_SUBSCRIBER_STALL_MS", 30_000, 100, 3_600_000),
     redisUrl: redisUrl(env),
+    graphiql: boolean(env, "TASKGRAPH_GRAPHIQL", true),
+    introspection: boolean(env, "TASKGRAPH_INTROSPECTION", true),
+    maxQueryDepth: integer(env, "TASKGRAPH_MAX_QUERY_DEPTH", 15, 2, 100),
+    maxBodyBytes: integer(env, "TASKGRAPH_MAX_BODY_BYTES", 1_048_576, 1_024, 104_857_600),
   };
 }

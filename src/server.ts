@@ -3,6 +3,8 @@
 // or call yoga.fetch in-process.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { EnvelopArmor } from "@escape.tech/graphql-armor";
+import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
 import DataLoader from "dataloader";
 import { useServer } from "graphql-ws/use/ws";
 import { type WebSocket, WebSocketServer } from "ws";
@@ -51,7 +53,19 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       }),
     }),
     maskedErrors: { maskError },
-    graphiql: { title: "taskgraph", defaultQuery: EXAMPLE_QUERY, subscriptionsProtocol: "WS" },
+    graphiql: config.graphiql ? { title: "taskgraph", defaultQuery: EXAMPLE_QUERY, subscriptionsProtocol: "WS" } : false,
+    plugins: [
+      // Limits against hostile queries (GraphQL Armor): depth, aliases, tokens, directives, cost.
+      ...new EnvelopArmor({
+        maxDepth: { n: config.maxQueryDepth, ignoreIntrospection: true },
+        maxAliases: { n: 20 },
+        maxTokens: { n: 5_000 },
+        maxDirectives: { n: 50 },
+        costLimit: { maxCost: 100_000 },
+        blockFieldSuggestion: { enabled: !config.introspection },
+      }).protect().plugins,
+      ...(config.introspection ? [] : [useDisableIntrospection()]),
+    ],
     landingPage: false,
     healthCheckEndpoint: false as unknown as string, // we serve /health ourselves (it checks the store)
     logging: yogaLogger,
@@ -83,6 +97,11 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
           void health().then(({ status, body }) => {
             res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
           });
+          return;
+        }
+        if (Number(req.headers["content-length"] ?? 0) > config.maxBodyBytes) {
+          const body = { errors: [{ message: `Request body larger than ${config.maxBodyBytes} bytes`, extensions: { code: "BAD_USER_INPUT" } }] };
+          res.writeHead(413, { "content-type": "application/json", connection: "close" }).end(JSON.stringify(body));
           return;
         }
         if (path === "/" && req.method === "GET") {
