@@ -4,6 +4,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { EnvelopArmor } from "@escape.tech/graphql-armor";
+import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
 import DataLoader from "dataloader";
 import { useServer } from "graphql-ws/use/ws";
@@ -65,6 +66,9 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
         blockFieldSuggestion: { enabled: !config.introspection },
       }).protect().plugins,
       ...(config.introspection ? [] : [useDisableIntrospection()]),
+      // CSRF: a request a browser may send cross-site without a preflight (GET, form or text
+      // POST) must carry the x-graphql-yoga-csrf header; JSON POSTs (GraphiQL, clients) need nothing.
+      useCSRFPrevention(),
     ],
     landingPage: false,
     healthCheckEndpoint: false as unknown as string, // we serve /health ourselves (it checks the store)

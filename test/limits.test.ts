@@ -51,6 +51,17 @@ describe("query limits", () => {
     expect(response.status).toBe(400);
   });
 
+  test("CSRF: a request a browser could send cross-site without a preflight is refused unless it carries the CSRF header", async () => {
+    const query = encodeURIComponent("{ modules { name } }");
+    const simpleGet = await fetch(`${url}?query=${query}`);
+    expect(simpleGet.status).toBeGreaterThanOrEqual(400);
+    const form = await fetch(url, { method: "POST", headers: { "content-type": "text/plain" }, body: JSON.stringify({ query: "{ modules { name } }" }) });
+    expect(form.status).toBeGreaterThanOrEqual(400);
+    const withHeader = await fetch(`${url}?query=${query}`, { headers: { "x-graphql-yoga-csrf": "1", accept: "application/json" } });
+    expect(withHeader.status).toBe(200);
+    expect(((await withHeader.json()) as any).data.modules).toBeDefined();
+  });
+
   test("after all of that the server still serves, and nothing changed", async () => {
     expect(await taskCount()).toBe(2);
     const ok = await app.gql(`{ modules { name } }`);
