@@ -37,6 +37,10 @@ export interface Config {
   maxQueryDepth: number;
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
+  /** Mutation root fields one API token may run per minute (0 = no limit). */
+  mutationsPerMinute: number;
+  /** Operations (subscriptions mostly) one graphql-ws connection may have open at once. */
+  maxOperationsPerConnection: number;
 }
 
 export class ConfigError extends Error {
@@ -107,5 +111,7 @@ export function loadConfig(env: Env = process.env): Config {
     introspection: boolean(env, "TASKGRAPH_INTROSPECTION", true),
     maxQueryDepth: integer(env, "TASKGRAPH_MAX_QUERY_DEPTH", 15, 2, 100),
     maxBodyBytes: integer(env, "TASKGRAPH_MAX_BODY_BYTES", 1_048_576, 1_024, 104_857_600),
+    mutationsPerMinute: integer(env, "TASKGRAPH_MUTATIONS_PER_MINUTE", 600, 0, 1_000_000),
+    maxOperationsPerConnection: integer(env, "TASKGRAPH_MAX_OPERATIONS_PER_CONNECTION", 100, 1, 100_000),
   };
 }

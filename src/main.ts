@@ -1,6 +1,7 @@
 // `npm start`: serve the API (GraphiQL at /graphql) on the configured store.
 import { ConfigError, loadConfig } from "./config";
 import { MigrationError } from "./db/migrator";
+import { writePidFile } from "./pid-file";
 import { createTaskManager } from "./runtime/manager";
 import { buildApp } from "./server";
 
@@ -25,6 +26,12 @@ async function main() {
     migrations = app.db.appliedMigrations;
     endpoint = `GraphiQL: ${url}${config.role === "serve" ? " (API only: no worker in this process)" : ""}`;
   }
+  const removePidFile = writePidFile(config.store);
+  const stopServing = stop;
+  stop = async () => {
+    await stopServing();
+    removePidFile();
+  };
   const migrated = migrations.length ? `, applied ${migrations.length} migration(s)` : "";
   console.log(`taskgraph ready in ${((performance.now() - started) / 1000).toFixed(2)} s on ${where}${migrated}`);
   console.log(endpoint);

@@ -7,9 +7,14 @@ import { EnvelopArmor } from "@escape.tech/graphql-armor";
 import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
 import DataLoader from "dataloader";
+import { GraphQLError } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { type WebSocket, WebSocketServer } from "ws";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
+import { Authenticator } from "./auth/principal";
+import { mutationRateLimit } from "./auth/rate-limit";
+import { authenticateConnection, principalOf, useAuthentication } from "./auth/transport";
+import type { Principal } from "./auth/principal";
 import type { Config } from "./config";
 import { loadConfig } from "./config";
 import type { Database } from "./db/client";
@@ -41,10 +46,15 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   const manager = options.manager ?? createTaskManager({ ...options, config: options.config ?? loadConfig() });
   await manager.start();
   const { config, store, db } = manager;
+  const authenticator = new Authenticator(store.prisma);
+  const rateLimit = mutationRateLimit(config.mutationsPerMinute, config.redisUrl);
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: "/graphql",
-    context: () => ({
+    // graphql-ws connections bring their principal (authenticated in onConnect); HTTP requests
+    // were authenticated by useAuthentication.
+    context: ({ request, principal }) => ({
+      principal: (principal as Principal | undefined) ?? principalOf(request),
       store,
       config,
       manager,
@@ -56,6 +66,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     maskedErrors: { maskError },
     graphiql: config.graphiql ? { title: "taskgraph", defaultQuery: EXAMPLE_QUERY, subscriptionsProtocol: "WS" } : false,
     plugins: [
+      // Who is asking, before anything else runs (auth/transport.ts); roles are checked per field.
+      useAuthentication(authenticator),
       // Limits against hostile queries (GraphQL Armor): depth, aliases, tokens, directives, cost.
       ...new EnvelopArmor({
         maxDepth: { n: config.maxQueryDepth, ignoreIntrospection: true },
@@ -69,6 +81,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       // CSRF: a request a browser may send cross-site without a preflight (GET, form or text
       // POST) must carry the x-graphql-yoga-csrf header; JSON POSTs (GraphiQL, clients) need nothing.
       useCSRFPrevention(),
+      rateLimit.plugin,
     ],
     landingPage: false,
     healthCheckEndpoint: false as unknown as string, // we serve /health ourselves (it checks the store)
@@ -103,9 +116,14 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
           });
           return;
         }
-        if (Number(req.headers["content-length"] ?? 0) > config.maxBodyBytes) {
-          const body = { errors: [{ message: `Request body larger than ${config.maxBodyBytes} bytes`, extensions: { code: "BAD_USER_INPUT" } }] };
-          res.writeHead(413, { "content-type": "application/json", connection: "close" }).end(JSON.stringify(body));
+        // Bodies are bounded by their declared length; a body without one (chunked) is not taken,
+        // since it could only be measured after buffering it.
+        const length = req.headers["content-length"];
+        const tooLarge = Number(length ?? 0) > config.maxBodyBytes;
+        if (tooLarge || (length === undefined && req.headers["transfer-encoding"] !== undefined)) {
+          const message = tooLarge ? `Request body larger than ${config.maxBodyBytes} bytes` : "A request body needs a Content-Length";
+          const body = { errors: [{ message, extensions: { code: "BAD_USER_INPUT" } }] };
+          res.writeHead(tooLarge ? 413 : 411, { "content-type": "application/json", connection: "close" }).end(JSON.stringify(body));
           return;
         }
         if (path === "/" && req.method === "GET") {
@@ -119,16 +137,39 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
         {
           execute: (args: any) => args.rootValue.execute(args),
           subscribe: (args: any) => closeWhenStalled(args.rootValue.subscribe(args), args.rootValue.socket, config.subscriberStallMs) as any,
+          onConnect: async (ctx) => {
+            const principal = await authenticateConnection(authenticator, ctx.extra.request, ctx.connectionParams, (code, reason) =>
+              ctx.extra.socket.close(code, reason),
+            );
+            if (!principal) return false;
+            (ctx.extra as { principal?: Principal }).principal = principal;
+            return true;
+          },
           onSubscribe: async (ctx, _id, params) => {
+            // One client may not open unbounded operations on one connection (a subscription flood).
+            if (Object.keys(ctx.subscriptions).length > config.maxOperationsPerConnection) {
+              return [
+                new GraphQLError(`At most ${config.maxOperationsPerConnection} operations at once on one connection`, {
+                  extensions: { code: "RATE_LIMITED" },
+                }),
+              ];
+            }
             const { schema: enveloped, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
               ...ctx,
               req: ctx.extra.request,
               socket: ctx.extra.socket,
+              principal: (ctx.extra as { principal?: Principal }).principal,
               params,
             });
-            const document = parse(params.query);
+            // Refusals carry the codes they have over HTTP (Yoga's), instead of closing the socket.
+            let document;
+            try {
+              document = parse(params.query);
+            } catch (error) {
+              return [withCode(error, "GRAPHQL_PARSE_FAILED")];
+            }
             const errors = validate(enveloped, document);
-            if (errors.length) return errors;
+            if (errors.length) return errors.map((error: GraphQLError) => withCode(error, "GRAPHQL_VALIDATION_FAILED"));
             return {
               schema: enveloped,
               operationName: params.operationName,
@@ -139,7 +180,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
             };
           },
         },
-        new WebSocketServer({ server, path: "/graphql" }),
+        // A WebSocket message is bounded like a request body (larger ones close the socket with 1009).
+        new WebSocketServer({ server, path: "/graphql", maxPayload: config.maxBodyBytes }),
       );
       const listening = server;
       return new Promise((resolve, reject) => {
@@ -160,11 +202,19 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
           await closed;
         }
         await manager.stop();
+        await rateLimit.close();
         if (options.db) await options.db.close(); // given to us to serve, and ours to close when done
       })();
       return stopping;
     },
   };
+}
+
+/** A GraphQL error with an `extensions.code` (its own, if it has one). */
+function withCode(error: unknown, code: string): GraphQLError {
+  const graphql = error instanceof GraphQLError ? error : new GraphQLError(String(error));
+  if (graphql.extensions.code) return graphql;
+  return new GraphQLError(graphql.message, { nodes: graphql.nodes, source: graphql.source, positions: graphql.positions, extensions: { ...graphql.extensions, code } });
 }
 
 /** Close code for a WebSocket subscriber that stopped taking events (README: resume with `after`). */

@@ -57,12 +57,19 @@ function collect(variables: Record<string, unknown>, done: (events: Event[]) => 
   });
 }
 
+/** Waits until the server has `count` more subscribers on its journal feed than `before`. */
+async function subscribed(before: number, count = 1): Promise<void> {
+  for (let i = 0; i < 500 && app.manager.feed.size < before + count; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(app.manager.feed.size).toBeGreaterThanOrEqual(before + count);
+}
+
 const ended = (events: Event[]) => events.some((e) => e.type === "STATE_CHANGED" && e.payload.to === "SUCCEEDED");
 
 describe("taskEvents over graphql-ws", () => {
   test("a subscriber sees every state change of a test task and a monotonic progress sequence ending at the total", async () => {
+    const before = app.manager.feed.size;
     const watching = collect({ filter: { module: "test" } }, ended);
-    await new Promise((r) => setTimeout(r, 300)); // the subscription is live before the task starts
+    await subscribed(before); // the subscription is live before the task starts
     const created = await app.gql(`mutation { createTestTask(input: { rounds: 4, roundMs: 30 }) { id } }`);
     const id = created.data!.createTestTask.id;
     const events = (await watching).filter((e) => e.taskId === id);

@@ -3,9 +3,12 @@ import SchemaBuilder from "@pothos/core";
 import type DataLoader from "dataloader";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import RelayPlugin from "@pothos/plugin-relay";
+import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import { GraphQLError } from "graphql";
 import { DateTimeResolver, JSONObjectResolver, JSONResolver } from "graphql-scalars";
+import type { Principal } from "../auth/principal";
 import type { Config } from "../config";
+import { TaskgraphError } from "../domain/errors";
 import { isUuid } from "../domain/ids";
 import type PrismaTypes from "../generated/pothos-types";
 import { getDatamodel } from "../generated/pothos-types";
@@ -18,6 +21,31 @@ export interface Context {
   manager: TaskManager;
   /** Per request: does a task have a pending descendant? (batched into one query) */
   pendingBelow: DataLoader<string, boolean>;
+  /** Who is asking (auth/principal.ts): authenticated before the request runs. */
+  principal: Principal;
+}
+
+/**
+ * Roles (issue 5): VIEWER reads and subscribes; TASK_MANAGER also starts and controls tasks;
+ * ADMIN also changes TTLs, drains modules and manages tokens. Each role has the scopes below it.
+ */
+const ROLE_SCOPES = {
+  VIEWER: { viewer: true, taskManager: false, admin: false },
+  TASK_MANAGER: { viewer: true, taskManager: true, admin: false },
+  ADMIN: { viewer: true, taskManager: true, admin: true },
+} as const;
+const SCOPE_ROLES = { viewer: "VIEWER", taskManager: "TASK_MANAGER", admin: "ADMIN" } as const;
+
+/** The first scope named in a scope-auth failure (type-level failures nest their field's). */
+function failedScope(failure: unknown): keyof typeof SCOPE_ROLES | undefined {
+  if (!failure || typeof failure !== "object") return undefined;
+  const f = failure as { scope?: string; failures?: unknown[] };
+  if (f.scope && f.scope in SCOPE_ROLES) return f.scope as keyof typeof SCOPE_ROLES;
+  for (const inner of f.failures ?? []) {
+    const found = failedScope(inner);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** The types `node(id)` can return. */
@@ -26,6 +54,7 @@ const NODE_TYPES = new Set(["Task", "Step", "StepAttempt"]);
 export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
+  AuthScopes: { viewer: boolean; taskManager: boolean; admin: boolean };
   DefaultFieldNullability: false;
   Scalars: {
     DateTime: { Input: Date; Output: Date };
@@ -33,8 +62,21 @@ export const builder = new SchemaBuilder<{
     JSONObject: { Input: Record<string, unknown>; Output: Record<string, unknown> };
   };
 }>({
-  plugins: [PrismaPlugin, RelayPlugin],
+  // scope-auth first, so nothing else runs for a field the caller may not use.
+  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
+  scopeAuth: {
+    authorizeOnSubscribe: true,
+    authScopes: (ctx) => ROLE_SCOPES[ctx.principal.role],
+    unauthorizedError: (_parent, ctx, info, result) => {
+      const needed = SCOPE_ROLES[failedScope(result.failure) ?? "viewer"];
+      return new TaskgraphError(
+        "FORBIDDEN",
+        `${info.parentType.name}.${info.fieldName} needs the ${needed} role${needed === "ADMIN" ? "" : " or above"}; ${ctx.principal.name} has ${ctx.principal.role}`,
+        { requiredRole: needed },
+      );
+    },
+  },
   prisma: {
     // Per request, so several apps (tests, embedding programs) can share one process.
     client: (ctx) => ctx.store.prisma,
@@ -64,5 +106,8 @@ builder.addScalarType("DateTime", DateTimeResolver);
 builder.addScalarType("JSON", JSONResolver);
 builder.addScalarType("JSONObject", JSONObjectResolver);
 
-builder.queryType({ description: "Read tasks, modules and settings." });
-builder.mutationType({ description: "Start and control tasks." });
+builder.queryType({ description: "Read tasks, modules and settings (VIEWER and above).", authScopes: { viewer: true } });
+builder.mutationType({
+  description: "Start and control tasks (TASK_MANAGER and above); TTL, drain and tokens need ADMIN.",
+  authScopes: { taskManager: true },
+});

@@ -8,6 +8,7 @@ import "./query";
 import "./mutation";
 import "./worker";
 import "./subscription";
+import "./tokens";
 
 export const schema = builder.toSchema({ sortSchema: false });
 export type { Context } from "./builder";

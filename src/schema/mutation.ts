@@ -129,6 +129,7 @@ builder.mutationFields((t) => {
   ),
   setTaskTtl: t.field({
     type: SettingsType,
+    authScopes: { admin: true },
     description: "How long finished tasks are kept (seconds; 0 = removed at once): system-started (ttlSeconds) and user-started (userTtlSeconds).",
     args: { ttlSeconds: t.arg.int(), userTtlSeconds: t.arg.int() },
     resolve: (_root, args, ctx) =>
@@ -136,6 +137,7 @@ builder.mutationFields((t) => {
   }),
   drainModule: t.field({
     type: DrainModuleResult,
+    authScopes: { admin: true },
     description: "Removes every finished task of the module now.",
     args: { module: t.arg.string({ required: true }) },
     resolve: async (_root, { module }, ctx) => ({ deletedIds: await ctx.store.drainModule(module) }),

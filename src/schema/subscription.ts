@@ -107,7 +107,7 @@ function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> 
   });
 }
 
-builder.subscriptionType({ description: "Follow tasks live." });
+builder.subscriptionType({ description: "Follow tasks live (VIEWER and above).", authScopes: { viewer: true } });
 
 builder.subscriptionFields((t) => ({
   taskEvents: t.field({

@@ -6,8 +6,12 @@ import { buildApp, type App } from "../../src/server";
 import { openTestDatabase, testConfig } from "./db";
 
 export interface TestApp extends App {
-  /** Runs one GraphQL operation; returns the parsed result (errors included, never thrown). */
-  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<ExecutionResult<T> & { status: number }>;
+  /** Runs one GraphQL operation (as `token` if given); returns the parsed result (errors included, never thrown). */
+  gql<T = Record<string, any>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    options?: { token?: string },
+  ): Promise<ExecutionResult<T> & { status: number }>;
 }
 
 /**
@@ -20,10 +24,10 @@ export async function startTestApp(
   const db = await openTestDatabase({ onQuery: options.onQuery });
   const app = await buildApp({ config: { ...testConfig(), ...options.config }, db, worker: options.worker ?? false });
   return Object.assign(app, {
-    async gql(query: string, variables?: Record<string, unknown>) {
+    async gql(query: string, variables?: Record<string, unknown>, options: { token?: string } = {}) {
       const response = await app.yoga.fetch("http://localhost/graphql", {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) },
         body: JSON.stringify({ query, variables }),
       });
       return { ...(await response.json()), status: response.status };

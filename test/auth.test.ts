@@ -1,0 +1,329 @@
+// Authentication and roles (issue 5): API tokens, protected mode, the role × operation matrix over
+// HTTP and graphql-ws, and the per-token mutation rate limit.
+import { networkInterfaces } from "node:os";
+import { createClient, type Client } from "graphql-ws";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import WebSocket from "ws";
+import { encodeEventCursor } from "../src/store/journal";
+import { createApiToken } from "../src/store/tokens";
+import { codes, startTestApp, type TestApp } from "./support/app";
+
+type Role = "VIEWER" | "TASK_MANAGER" | "ADMIN";
+const RANK: Record<Role, number> = { VIEWER: 0, TASK_MANAGER: 1, ADMIN: 2 };
+const NOWHERE = "01900000-0000-7000-8000-000000000000"; // a well-formed id of nothing
+const FROM_THE_START = encodeEventCursor({ txid: 0n, id: 0n });
+
+interface Outcome {
+  /** HTTP status, or the WebSocket close code when the connection was refused. */
+  status: number;
+  codes: unknown[];
+  data: Record<string, unknown> | null | undefined;
+}
+
+/** One request over real HTTP (a JSON POST; subscriptions as Server-Sent Events, first event only). */
+async function overHttp(url: string, query: string, variables: Record<string, unknown>, token?: string, subscription = false): Promise<Outcome> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (subscription) headers.accept = "text/event-stream";
+  const abort = new AbortController();
+  const response = await fetch(url, { method: "POST", headers, body: JSON.stringify({ query, variables }), signal: abort.signal });
+  let body: any;
+  if (subscription && response.status === 200) {
+    const reader = response.body!.getReader();
+    let text = "";
+    while (!/^data: .*\n/m.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    abort.abort();
+    body = JSON.parse(/^data: (.*)$/m.exec(text)![1]!);
+  } else {
+    body = await response.json();
+  }
+  return { status: response.status, codes: (body.errors ?? []).map((e: any) => e.extensions?.code), data: body.data };
+}
+
+/** One operation over graphql-ws: its first result, or the close code if the connection was refused. */
+function overWs(client: Client, query: string, variables: Record<string, unknown>): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (outcome: Outcome) => {
+      if (settled) return;
+      settled = true;
+      stop();
+      resolve(outcome);
+    };
+    const stop = client.subscribe<Record<string, unknown>>(
+      { query, variables },
+      {
+        next: (result) => done({ status: 200, codes: (result.errors ?? []).map((e) => e.extensions?.code), data: result.data }),
+        error: (error: any) => {
+          if (Array.isArray(error)) done({ status: 200, codes: error.map((e) => e.extensions?.code), data: undefined });
+          else done({ status: error?.code ?? 0, codes: [], data: undefined }); // a CloseEvent
+        },
+        complete: () => done({ status: 200, codes: [], data: null }),
+      },
+    );
+  });
+}
+
+const wsClient = (url: string, token?: string) =>
+  createClient({
+    url: url.replace("http", "ws"),
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: true,
+    connectionParams: token ? { authorization: `Bearer ${token}` } : undefined,
+  });
+
+describe("protected mode (no token exists)", () => {
+  let app: TestApp;
+  let url: string;
+  beforeAll(async () => {
+    app = await startTestApp({ config: { host: "0.0.0.0" } });
+    ({ url } = await app.start(0));
+    url = url.replace("0.0.0.0", "127.0.0.1");
+  });
+  afterAll(() => app.stop());
+
+  test("an in-process call and a loopback client are served as the local ADMIN", async () => {
+    expect((await app.gql(`{ me { name role protectedMode } }`)).data!.me).toEqual({ name: "local", role: "ADMIN", protectedMode: true });
+    const http = await overHttp(url, `{ me { name role } }`, {});
+    expect(http.data).toEqual({ me: { name: "local", role: "ADMIN" } });
+    const client = wsClient(url);
+    expect((await overWs(client, `{ me { role } }`, {})).data).toEqual({ me: { role: "ADMIN" } });
+    await client.dispose();
+  });
+
+  test("a request relayed by a proxy is not local: refused with how to create a token", async () => {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-forwarded-for": "203.0.113.7" },
+      body: JSON.stringify({ query: `{ me { role } }` }),
+    });
+    expect(response.status).toBe(401);
+    const body = (await response.json()) as any;
+    expect(body.errors[0].extensions.code).toBe("UNAUTHENTICATED");
+    expect(body.errors[0].message).toMatch(/protected mode.*npm run token -- create/);
+  });
+
+  // Needs an address of this machine that is not loopback (CI machines have one).
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === "IPv4" && !i.internal)?.address;
+  test.skipIf(!external)("a client on another address is refused over HTTP (401) and over graphql-ws (4403)", async () => {
+    const remote = url.replace("127.0.0.1", external!);
+    const http = await overHttp(remote, `{ modules { name } }`, {});
+    expect(http.status).toBe(401);
+    expect(http.codes).toEqual(["UNAUTHENTICATED"]);
+    const client = wsClient(remote);
+    expect((await overWs(client, `{ modules { name } }`, {})).status).toBe(4403);
+    await client.dispose();
+  });
+});
+
+describe("API tokens", () => {
+  let app: TestApp;
+  let url: string;
+  beforeAll(async () => {
+    app = await startTestApp();
+    ({ url } = await app.start(0));
+  });
+  afterAll(() => app.stop());
+
+  test("created by the local ADMIN, shown once, stored hashed; the first one ends protected mode; revoking the last restores it", async () => {
+    const created = await app.gql(`mutation { createApiToken(name: "ops-admin", role: ADMIN) { secret token { name role createdBy revokedAt } } }`);
+    const { secret, token } = created.data!.createApiToken;
+    expect(token).toEqual({ name: "ops-admin", role: "ADMIN", createdBy: "local", revokedAt: null });
+    expect(secret).toMatch(/^tg_[A-Za-z0-9_-]{43}$/);
+    const row = await app.store.prisma.apiToken.findUniqueOrThrow({ where: { name: "ops-admin" } });
+    expect(JSON.stringify(row)).not.toContain(secret.slice(3));
+
+    // Protected mode is over: no token, a wrong one or a malformed header → 401, even in-process.
+    const attempts: Record<string, string>[] = [{}, { authorization: "Bearer tg_wrong" }, { authorization: secret }];
+    for (const headers of attempts) {
+      const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: `{"query":"{ me { name } }"}` });
+      expect(response.status).toBe(401);
+      expect(((await response.json()) as any).errors[0].extensions.code).toBe("UNAUTHENTICATED");
+    }
+    expect(codes(await app.gql(`{ me { name } }`))).toEqual(["UNAUTHENTICATED"]);
+    expect((await app.gql(`{ me { name role protectedMode } }`, {}, { token: secret })).data!.me).toEqual({ name: "ops-admin", role: "ADMIN", protectedMode: false });
+
+    // The list never shows a secret; a used token shows when it was last used.
+    const listed = await app.gql(`{ apiTokens { name role lastUsedAt revokedAt } }`, {}, { token: secret });
+    expect(listed.data!.apiTokens).toEqual([{ name: "ops-admin", role: "ADMIN", lastUsedAt: expect.any(String), revokedAt: null }]);
+
+    const other = await app.gql(`mutation { createApiToken(name: "console", role: VIEWER) { secret } }`, {}, { token: secret });
+    const viewer = other.data!.createApiToken.secret;
+    expect((await app.gql(`{ me { name role } }`, {}, { token: viewer })).data!.me).toEqual({ name: "console", role: "VIEWER" });
+    // Names are unique for good (revoked ones too: tasks' createdBy keeps meaning one token).
+    expect(codes(await app.gql(`mutation { createApiToken(name: "console", role: ADMIN) { secret } }`, {}, { token: secret }))).toEqual(["CONFLICT"]);
+    expect(codes(await app.gql(`mutation { createApiToken(name: "bad name!", role: ADMIN) { secret } }`, {}, { token: secret }))).toEqual(["BAD_USER_INPUT"]);
+
+    // Revoked: refused at once, over HTTP and graphql-ws.
+    await app.gql(`mutation { revokeApiToken(name: "console") { revokedAt } }`, {}, { token: secret });
+    expect(codes(await app.gql(`{ me { name } }`, {}, { token: viewer }))).toEqual(["UNAUTHENTICATED"]);
+    const client = wsClient(url, viewer);
+    expect((await overWs(client, `{ me { name } }`, {})).status).toBe(4401);
+    await client.dispose();
+    const anonymous = wsClient(url);
+    expect((await overWs(anonymous, `{ me { name } }`, {})).status).toBe(4401);
+    await anonymous.dispose();
+
+    const revoked = await app.gql(`mutation { revokeApiToken(name: "ops-admin") { name revokedAt } }`, {}, { token: secret });
+    expect(revoked.data!.revokeApiToken.revokedAt).not.toBeNull();
+    expect((await app.gql(`{ me { name protectedMode } }`)).data!.me).toEqual({ name: "local", protectedMode: true });
+  });
+});
+
+/** What each operation needs; each runs harmlessly (an id of nothing, or a small new thing) when allowed. */
+const OPERATIONS: { name: string; role: Role; query: string; variables?: (cell: string) => Record<string, unknown>; subscription?: true }[] = [
+  { name: "modules", role: "VIEWER", query: `{ modules { name } }` },
+  { name: "module", role: "VIEWER", query: `{ module(name: "test") { name } }` },
+  { name: "tasks", role: "VIEWER", query: `{ tasks(first: 5) { totalCount } }` },
+  { name: "task", role: "VIEWER", query: `{ task(id: "${NOWHERE}") { id } }` },
+  { name: "taskTree", role: "VIEWER", query: `{ taskTree(id: "${NOWHERE}") { id } }` },
+  { name: "waitForTask", role: "VIEWER", query: `{ waitForTask(id: "${NOWHERE}", timeoutSeconds: 1) { id } }` },
+  { name: "settings", role: "VIEWER", query: `{ settings { taskTtlSeconds } }` },
+  { name: "workers", role: "VIEWER", query: `{ workers { name } }` },
+  { name: "node", role: "VIEWER", query: `{ node(id: "${NOWHERE}") { id } }` },
+  { name: "me", role: "VIEWER", query: `{ me { role } }` },
+  { name: "apiTokens", role: "ADMIN", query: `{ apiTokens { name } }` },
+  { name: "taskUpdated", role: "VIEWER", query: `subscription ($id: ID!) { taskUpdated(id: $id) { id } }`, subscription: true },
+    {
+    name: "taskEvents",
+    role: "VIEWER",
+    query: `subscription ($id: ID!, $after: String) { taskEvents(filter: { taskId: $id }, after: $after) { type } }`,
+    variables: () => ({ after: FROM_THE_START }), // replays the task's CREATED event at once
+    subscription: true,
+  },
+  { name: "createTestTask", role: "TASK_MANAGER", query: `mutation { createTestTask(input: { rounds: 1, roundMs: 0 }) { id } }` },
+  { name: "startTask", role: "TASK_MANAGER", query: `mutation { startTask(input: { module: "test", type: "count", input: { rounds: 1, roundMs: 0 } }) { id } }` },
+  { name: "abortTask", role: "TASK_MANAGER", query: `mutation { abortTask(id: "${NOWHERE}") { id } }` },
+  { name: "deleteTask", role: "TASK_MANAGER", query: `mutation { deleteTask(id: "${NOWHERE}") { deleted } }` },
+  { name: "retryTask", role: "TASK_MANAGER", query: `mutation { retryTask(id: "${NOWHERE}") { id } }` },
+  { name: "rerunStep", role: "TASK_MANAGER", query: `mutation { rerunStep(taskId: "${NOWHERE}", stepKey: "a") { id } }` },
+  { name: "markStepSucceeded", role: "TASK_MANAGER", query: `mutation { markStepSucceeded(taskId: "${NOWHERE}", stepKey: "a") { id } }` },
+  { name: "terminateStep", role: "TASK_MANAGER", query: `mutation { terminateStep(taskId: "${NOWHERE}", stepKey: "a") { id } }` },
+  { name: "setTaskTtl", role: "ADMIN", query: `mutation { setTaskTtl(ttlSeconds: 86400) { taskTtlSeconds } }` },
+  { name: "drainModule", role: "ADMIN", query: `mutation { drainModule(module: "nothing-here") { deletedCount } }` },
+  {
+    name: "createApiToken",
+    role: "ADMIN",
+    query: `mutation ($name: String!) { createApiToken(name: $name, role: VIEWER) { token { name } } }`,
+    variables: (cell) => ({ name: `made-by-${cell}` }),
+  },
+  { name: "revokeApiToken", role: "ADMIN", query: `mutation { revokeApiToken(name: "nobody") { name } }` },
+];
+
+describe("role × operation matrix over HTTP and graphql-ws", () => {
+  let app: TestApp;
+  let url: string;
+  let taskId: string;
+  const tokens = {} as Record<Role, string>;
+  beforeAll(async () => {
+    app = await startTestApp();
+    ({ url } = await app.start(0));
+    taskId = (await app.gql(`mutation { createTestTask(input: { rounds: 1, roundMs: 0 }) { id } }`)).data!.createTestTask.id;
+    for (const role of ["VIEWER", "TASK_MANAGER", "ADMIN"] as const) {
+      tokens[role] = (await createApiToken(app.store.prisma, { name: `matrix-${role}`, role, createdBy: null })).secret;
+    }
+  });
+  afterAll(() => app.stop());
+
+  /** Everything an operation could change. */
+  const fingerprint = async () => {
+    const [tasks, events, apiTokens, settings] = await Promise.all([
+      app.store.prisma.task.count(),
+      app.store.prisma.taskEvent.count(),
+      app.store.prisma.apiToken.count(),
+      app.store.prisma.setting.findMany({ orderBy: { key: "asc" } }),
+    ]);
+    return { tasks, events, apiTokens, settings };
+  };
+
+  for (const transport of ["HTTP", "graphql-ws"] as const) {
+    test(`${transport}: every role may do exactly what its rank allows; a refusal is FORBIDDEN and changes nothing`, async () => {
+      const cells: string[] = [];
+      for (const role of ["VIEWER", "TASK_MANAGER", "ADMIN"] as const) {
+        const client = transport === "graphql-ws" ? wsClient(url, tokens[role]) : undefined;
+        for (const op of OPERATIONS) {
+          const cell = `${transport}-${role}-${op.name}`.replace(/[^A-Za-z0-9-]/g, "");
+          const variables = { id: taskId, ...op.variables?.(cell) };
+          const before = await fingerprint();
+          const outcome = client
+            ? await overWs(client, op.query, variables)
+            : await overHttp(url, op.query, variables, tokens[role], op.subscription);
+          const allowed = RANK[role] >= RANK[op.role];
+          if (allowed) {
+            expect(outcome.codes, cell).not.toContain("FORBIDDEN");
+            expect(outcome.codes, cell).not.toContain("UNAUTHENTICATED");
+            expect(outcome.status, cell).toBe(200);
+          } else {
+            expect(outcome.codes, cell).toEqual(["FORBIDDEN"]);
+            expect(await fingerprint(), cell).toEqual(before);
+          }
+          cells.push(`${cell}:${allowed ? "allowed" : "forbidden"}`);
+        }
+        await client?.dispose();
+      }
+      expect(cells).toHaveLength(3 * OPERATIONS.length);
+    });
+  }
+
+  test("without a token every operation is UNAUTHENTICATED (HTTP 401, graphql-ws close 4401) and changes nothing", async () => {
+    const before = await fingerprint();
+    for (const op of OPERATIONS) {
+      const http = await overHttp(url, op.query, { id: taskId, ...op.variables?.("anonymous") }, undefined, op.subscription);
+      expect([http.status, http.codes], op.name).toEqual([401, ["UNAUTHENTICATED"]]);
+    }
+    const client = wsClient(url);
+    expect((await overWs(client, `{ modules { name } }`, {})).status).toBe(4401);
+    await client.dispose();
+    expect(await fingerprint()).toEqual(before);
+  });
+
+  test("a FORBIDDEN error says which role is needed", async () => {
+    const result = await app.gql(`mutation { drainModule(module: "x") { deletedCount } }`, {}, { token: tokens.TASK_MANAGER });
+    expect(result.errors![0]!.message).toMatch(/drainModule needs the ADMIN role; matrix-TASK_MANAGER has TASK_MANAGER/);
+  });
+});
+
+describe("per-token rate limit of mutations", () => {
+  let app: TestApp;
+  const tokens: string[] = [];
+  beforeAll(async () => {
+    app = await startTestApp({ config: { mutationsPerMinute: 5 } });
+    for (const name of ["busy", "calm"]) {
+      tokens.push((await createApiToken(app.store.prisma, { name, role: "TASK_MANAGER", createdBy: null })).secret);
+    }
+  });
+  afterAll(() => app.stop());
+
+  test("each mutation field costs a point; over budget the whole operation is RATE_LIMITED (429, Retry-After) and runs nothing", async () => {
+    const [busy, calm] = tokens as [string, string];
+    const create = `mutation { createTestTask(input: { rounds: 1, roundMs: 0 }) { id } }`;
+    const three = `mutation { a: createTestTask(input: { rounds: 1, roundMs: 0 }) { id } b: createTestTask(input: { rounds: 1, roundMs: 0 }) { id } c: createTestTask(input: { rounds: 1, roundMs: 0 }) { id } }`;
+    expect((await app.gql(three, {}, { token: busy })).errors).toBeUndefined();
+    expect((await app.gql(create, {}, { token: busy })).errors).toBeUndefined();
+    expect((await app.gql(create, {}, { token: busy })).errors).toBeUndefined();
+    const tasks = await app.store.prisma.task.count();
+    expect(tasks).toBe(5);
+
+    const response = await app.yoga.fetch("http://localhost/graphql", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${busy}` },
+      body: JSON.stringify({ query: create }),
+    });
+    expect(response.status).toBe(429);
+    expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
+    const body = (await response.json()) as any;
+    expect(body.errors[0].extensions.code).toBe("RATE_LIMITED");
+    expect(await app.store.prisma.task.count()).toBe(5);
+
+    // Queries are not limited, and another token has its own budget.
+    expect((await app.gql(`{ modules { name } }`, {}, { token: busy })).errors).toBeUndefined();
+    expect((await app.gql(create, {}, { token: calm })).errors).toBeUndefined();
+  });
+});

@@ -1,0 +1,228 @@
+// The hostile-input corpus (issue 5): every request gets a clear error code, the server keeps
+// serving another client meanwhile, and the database is unchanged at the end.
+// (test/limits.test.ts holds the limit-by-limit tests: depth, aliases, tokens, body size, CSRF.)
+import { request as httpRequest } from "node:http";
+import { createClient } from "graphql-ws";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import WebSocket from "ws";
+import { codes, startTestApp, type TestApp } from "./support/app";
+
+let app: TestApp;
+let url: string;
+let taskId: string;
+
+beforeAll(async () => {
+  app = await startTestApp({ config: { maxOperationsPerConnection: 20 } });
+  ({ url } = await app.start(0));
+  taskId = (await app.gql(`mutation { createTestTask(input: { rounds: 2, roundMs: 10, steps: 2, children: 2 }) { id } }`)).data!.createTestTask.id;
+});
+afterAll(() => app.stop());
+
+/** Everything a request could change. */
+async function fingerprint() {
+  const p = app.store.prisma;
+  const [tasks, steps, events, logs, tokens, settings] = await Promise.all([
+    p.task.findMany({ select: { id: true, version: true, state: true }, orderBy: { id: "asc" } }),
+    p.step.count(),
+    p.taskEvent.count(),
+    p.logEntry.count(),
+    p.apiToken.count(),
+    p.setting.findMany({ orderBy: { key: "asc" } }),
+  ]);
+  return { tasks, steps, events, logs, tokens, settings };
+}
+
+async function post(body: string, headers: Record<string, string> = {}) {
+  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+  const text = await response.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = { raw: text };
+  }
+  return { status: response.status, codes: (json.errors ?? []).map((e: any) => e.extensions?.code), json };
+}
+
+const gql = (query: string, variables?: Record<string, unknown>) => post(JSON.stringify({ query, variables }));
+
+/** Another client, served normally while the hostile ones are refused. */
+async function bystanderIsServed() {
+  const result = await gql(`{ task(id: "${taskId}") { id state } }`);
+  expect(result.status).toBe(200);
+  expect(result.json.data.task.id).toBe(taskId);
+}
+
+describe("hostile input over HTTP", () => {
+  let before: Awaited<ReturnType<typeof fingerprint>>;
+  beforeAll(async () => {
+    before = await fingerprint();
+  });
+
+  const cases: [string, () => Promise<{ status: number; codes: unknown[] }>, number, string[]][] = [
+    [
+      "deep: a tree query 20 levels down",
+      () => gql(`{ task(id: "${taskId}") { ${"children(first: 2) { edges { node { ".repeat(20)} id ${"} } }".repeat(20)} } }`),
+      200,
+      ["BAD_USER_INPUT"],
+    ],
+    [
+      "wide: nested connections of 500 × 500 × 500 (cost)",
+      () => gql(`{ tasks(first: 500) { edges { node { children(first: 500) { edges { node { children(first: 500) { edges { node { logs(first: 500) { edges { node { message } } } } } } } } } } } } }`),
+      200,
+      ["BAD_USER_INPUT"],
+    ],
+    [
+      "10,000 aliases",
+      () => gql(`{ ${Array.from({ length: 10_000 }, (_, i) => `a${i}: __typename`).join(" ")} }`),
+      200,
+      ["GRAPHQL_PARSE_FAILED"],
+    ],
+    ["a 900 kB string in a filter", () => gql(`query ($s: String) { tasks(filter: { target: $s }) { totalCount } }`, { s: "z".repeat(900_000) }), 200, ["BAD_USER_INPUT"]],
+    ["a NUL character in a string", () => gql(`query ($s: String) { tasks(filter: { search: $s }) { totalCount } }`, { s: "a\u0000b" }), 200, ["BAD_USER_INPUT"]],
+    [
+      "a huge string in startTask",
+      () => gql(`mutation ($n: String) { startTask(input: { module: "test", type: "count", name: $n, input: { rounds: 1 } }) { id } }`, { n: "n".repeat(100_000) }),
+      200,
+      ["BAD_USER_INPUT"],
+    ],
+    ["an invalid UUID", () => gql(`{ task(id: "not-a-uuid") { id } }`), 200, ["BAD_USER_INPUT"]],
+    ["SQL in an id", () => gql(`mutation { abortTask(id: "1'; DROP TABLE \\"Task\\"; --") { id } }`), 200, ["BAD_USER_INPUT"]],
+    ["a node id of an unknown type", () => gql(`{ node(id: "Secret:01900000-0000-7000-8000-000000000000") { id } }`), 200, ["BAD_USER_INPUT"]],
+    ["negative rounds", () => gql(`mutation { createTestTask(input: { rounds: -1 }) { id } }`), 200, ["BAD_USER_INPUT"]],
+    ["rounds beyond Int", () => gql(`mutation { createTestTask(input: { rounds: 99999999999 }) { id } }`), 200, ["GRAPHQL_VALIDATION_FAILED"]],
+    ["a huge roundMs", () => gql(`mutation { createTestTask(input: { rounds: 1, roundMs: 2000000000 }) { id } }`), 200, ["BAD_USER_INPUT"]],
+    ["a negative page size", () => gql(`{ tasks(first: -5) { totalCount } }`), 200, ["BAD_USER_INPUT"]],
+    ["a page of a billion", () => gql(`{ tasks(first: 1000000000) { totalCount } }`), 200, ["BAD_USER_INPUT"]],
+    ["a negative TTL", () => gql(`mutation { setTaskTtl(ttlSeconds: -1) { taskTtlSeconds } }`), 200, ["BAD_USER_INPUT"]],
+    ["a negative wait", () => gql(`{ waitForTask(id: "${taskId}", timeoutSeconds: -1) { id } }`), 200, ["BAD_USER_INPUT"]],
+    ["a float where an Int goes", () => gql(`{ tasks(first: 1.5) { totalCount } }`), 200, ["GRAPHQL_VALIDATION_FAILED"]],
+    ["malformed JSON", () => post(`{ "query": "{ modules { name } }"`), 400, ["BAD_REQUEST"]],
+    ["a JSON array of junk", () => post(`[1, 2, 3]`), 400, ["BAD_REQUEST"]],
+    ["a query that is not a string", () => post(`{ "query": 42 }`), 400, ["BAD_REQUEST"]],
+    ["variables that are not an object", () => post(`{ "query": "{ modules { name } }", "variables": "x" }`), 400, ["BAD_REQUEST"]],
+    ["an unknown field", () => gql(`{ dropAllTasks }`), 200, ["GRAPHQL_VALIDATION_FAILED"]],
+    ["an unknown mutation", () => gql(`mutation { deleteEverything { ok } }`), 200, ["GRAPHQL_VALIDATION_FAILED"]],
+    ["an operation name that is not in the document", () => post(JSON.stringify({ query: `query A { modules { name } }`, operationName: "B" })), 400, ["OPERATION_RESOLUTION_FAILURE"]],
+    ["syntax garbage", () => gql(`{{{{ ))) mutation`), 200, ["GRAPHQL_PARSE_FAILED"]],
+  ];
+
+  for (const [name, send, status, expected] of cases) {
+    test(`${name} → ${expected.join(", ")}`, async () => {
+      const result = await send();
+      expect(result.status, name).toBe(status);
+      expect(result.codes.length, name).toBeGreaterThan(0);
+      expect(result.codes, name).toEqual(expect.arrayContaining(expected));
+      expect(result.codes.every((c) => typeof c === "string" && c !== "INTERNAL_SERVER_ERROR"), name).toBe(true);
+      await bystanderIsServed();
+    });
+  }
+
+  test("a chunked body without Content-Length is refused (411) before it is read", async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(url, { method: "POST", headers: { "content-type": "application/json", "transfer-encoding": "chunked" } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on("error", reject);
+      req.write(`{"query":"{ modules { name } }"`);
+      req.end("}");
+    });
+    expect(status).toBe(411);
+  });
+
+  test("after all of it nothing in the database changed", async () => {
+    expect(await fingerprint()).toEqual(before);
+  });
+});
+
+/** A raw graphql-transport-ws socket: resolves with the close code after sending `frames`. */
+function rawSocket(frames: (string | Buffer)[], initFirst = true): Promise<{ code: number; messages: any[] }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url.replace("http", "ws"), "graphql-transport-ws");
+    const messages: any[] = [];
+    socket.on("open", () => {
+      if (initFirst) socket.send(JSON.stringify({ type: "connection_init" }));
+      else for (const frame of frames) socket.send(frame);
+    });
+    socket.on("message", (data) => {
+      const message = JSON.parse(String(data));
+      messages.push(message);
+      if (message.type === "connection_ack") for (const frame of frames) socket.send(frame);
+    });
+    socket.on("close", (code) => resolve({ code, messages }));
+    socket.on("error", (error) => (error.message.includes("1009") ? undefined : reject(error)));
+  });
+}
+
+describe("hostile input over graphql-ws", () => {
+  let before: Awaited<ReturnType<typeof fingerprint>>;
+  beforeAll(async () => {
+    before = await fingerprint();
+  });
+
+  test("malformed frames close the socket with graphql-ws's codes, and only that socket", async () => {
+    expect((await rawSocket(["this is not json"])).code).toBe(4400);
+    expect((await rawSocket([JSON.stringify({ type: "no_such_type" })])).code).toBe(4400);
+    expect((await rawSocket([JSON.stringify({ type: "subscribe", id: 5, payload: {} })])).code).toBe(4400);
+    expect((await rawSocket([JSON.stringify({ type: "subscribe", id: "1", payload: { query: "{ modules { name } }" } })], false)).code).toBe(4401);
+    expect((await rawSocket([JSON.stringify({ type: "connection_init" })])).code).toBe(4429);
+    const sub = JSON.stringify({ type: "subscribe", id: "same", payload: { query: `subscription { taskUpdated(id: "${taskId}") { id } }` } });
+    expect((await rawSocket([sub, sub])).code).toBe(4409);
+    expect((await rawSocket([Buffer.alloc(2_000_000, 0x61)])).code).toBe(1009); // larger than the body limit
+    await bystanderIsServed();
+  });
+
+  test("bad operations on a good connection get error codes and the connection lives on", async () => {
+    const client = createClient({ url: url.replace("http", "ws"), webSocketImpl: WebSocket, retryAttempts: 0 });
+    const run = (query: string, variables?: Record<string, unknown>) =>
+      new Promise<unknown[]>((resolve) => {
+        client.subscribe(
+          { query, variables },
+          {
+            next: (r) => resolve((r.errors ?? []).map((e) => e.extensions?.code)),
+            error: (e: any) => resolve(Array.isArray(e) ? e.map((x) => x.extensions?.code) : [`closed ${e?.code}`]),
+            complete: () => resolve([]),
+          },
+        );
+      });
+    expect(await run(`{ ${Array.from({ length: 10_000 }, (_, i) => `a${i}: __typename`).join(" ")} }`)).toEqual(["GRAPHQL_PARSE_FAILED"]);
+    expect(await run(`subscription { taskEvents(after: "garbage") { type } }`)).toEqual(["BAD_USER_INPUT"]);
+    expect(await run(`subscription { taskUpdated(id: "not-a-uuid") { id } }`)).toEqual(["BAD_USER_INPUT"]);
+    expect(await run(`subscription { nope }`)).toEqual(["GRAPHQL_VALIDATION_FAILED"]);
+    expect(await run(`{{{ ))) garbage`)).toEqual(["GRAPHQL_PARSE_FAILED"]);
+    expect(await run(`mutation { createTestTask(input: { rounds: -3 }) { id } }`)).toEqual(["BAD_USER_INPUT"]);
+    expect(await run(`{ me { role } }`)).toEqual([]); // still connected and served
+    await client.dispose();
+  });
+
+  test("a subscription flood from one client: past the per-connection limit each gets RATE_LIMITED; others are served; nothing is left behind", async () => {
+    const baseline = app.manager.feed.size;
+    const flooder = createClient({ url: url.replace("http", "ws"), webSocketImpl: WebSocket, retryAttempts: 0 });
+    const refusals: unknown[] = [];
+    const stops: (() => void)[] = [];
+    for (let i = 0; i < 50; i++) {
+      stops.push(
+        flooder.subscribe(
+          { query: `subscription { taskEvents(filter: { module: "flood-${i}" }) { type } }` },
+          { next: () => {}, error: (e: any) => refusals.push(...(Array.isArray(e) ? e.map((x) => x.extensions?.code) : [e?.code])), complete: () => {} },
+        ),
+      );
+    }
+    for (let i = 0; i < 200 && refusals.length < 30; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(refusals).toEqual(Array(30).fill("RATE_LIMITED"));
+    expect(app.manager.feed.size - baseline).toBe(20);
+    await bystanderIsServed();
+    await flooder.dispose();
+    for (let i = 0; i < 200 && app.manager.feed.size > baseline; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(app.manager.feed.size).toBe(baseline);
+  });
+
+  test("after all of it nothing in the database changed", async () => {
+    expect(await fingerprint()).toEqual(before);
+  });
+});
+
+test("codes() of a clean result is empty (the corpus's checks can tell success from refusal)", async () => {
+  expect(codes(await app.gql(`{ modules { name } }`))).toEqual([]);
+});
