@@ -327,3 +327,23 @@ describe("per-token rate limit of mutations", () => {
     expect((await app.gql(create, {}, { token: calm })).errors).toBeUndefined();
   });
 });
+
+describe("per-token rate limit shared through Redis", () => {
+  const apps: TestApp[] = [];
+  afterAll(() => Promise.all(apps.map((a) => a.stop())));
+
+  test("with REDIS_URL, two API processes draw on one budget per token", async () => {
+    const config = { mutationsPerMinute: 3, redisUrl: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379" };
+    apps.push(await startTestApp({ config }), await startTestApp({ config }));
+    const [first, second] = apps as [TestApp, TestApp];
+    // The same token in both stores (as two API processes on one database would see it).
+    const { token, secret } = await createApiToken(first.store.prisma, { name: "shared", role: "TASK_MANAGER", createdBy: null });
+    await second.store.prisma.apiToken.create({ data: token });
+    const create = `mutation { createTestTask(input: { rounds: 1, roundMs: 0 }) { id } }`;
+    expect((await first.gql(create, {}, { token: secret })).errors).toBeUndefined();
+    expect((await second.gql(create, {}, { token: secret })).errors).toBeUndefined();
+    expect((await first.gql(create, {}, { token: secret })).errors).toBeUndefined();
+    expect(codes(await second.gql(create, {}, { token: secret }))).toEqual(["RATE_LIMITED"]);
+    expect(await second.store.prisma.task.count()).toBe(1);
+  });
+});
