@@ -347,3 +347,25 @@ describe("per-token rate limit shared through Redis", () => {
     expect(await second.store.prisma.task.count()).toBe(1);
   });
 });
+
+describe("createdBy", () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ worker: { concurrency: 8, pollMs: 200, housekeepingMs: 200 } });
+  });
+  afterAll(() => app.stop());
+
+  test("a task records the token that started it, and every task its run spawns below it does too", async () => {
+    const local = await app.gql(`mutation { startTask(input: { module: "test", type: "count", input: { rounds: 1, roundMs: 0 } }) { createdBy } }`);
+    expect(local.data!.startTask.createdBy).toBe("local"); // protected mode: the machine's own operator
+    const { secret } = await createApiToken(app.store.prisma, { name: "deploy-bot", role: "TASK_MANAGER", createdBy: null });
+    const tree = await app.gql(`mutation { createTestTask(input: { rounds: 1, roundMs: 0, children: 3 }) { id createdBy } }`, {}, { token: secret });
+    expect(tree.data!.createTestTask.createdBy).toBe("deploy-bot");
+    const id = tree.data!.createTestTask.id;
+    const done = await app.gql(`{ waitForTask(id: "${id}", timeoutSeconds: 20) { state } }`, {}, { token: secret });
+    expect(done.data!.waitForTask.state).toBe("SUCCEEDED");
+    const descendants = await app.store.prisma.task.findMany({ where: { rootId: id, NOT: { id } } });
+    expect(descendants).toHaveLength(6); // 3 node tasks, each with an internal grandchild
+    expect(new Set(descendants.map((t) => t.createdBy))).toEqual(new Set(["deploy-bot"]));
+  });
+});

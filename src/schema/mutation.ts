@@ -73,7 +73,14 @@ builder.mutationFields((t) => {
     args: { input: t.arg({ type: CreateTestTaskInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {
       const parsed = parseCountInput({ ...input, roundMs: input.roundMs ?? 1000 });
-      const task = await ctx.manager.startTask({ module: "test", type: testTaskType(parsed), input: parsed, runAt: input.runAt ?? null, userStarted: true });
+      const task = await ctx.manager.startTask({
+        module: "test",
+        type: testTaskType(parsed),
+        input: parsed,
+        runAt: input.runAt ?? null,
+        userStarted: true,
+        createdBy: ctx.principal.name,
+      });
       return ctx.store.getTask(task.id, query);
     },
   }),
@@ -91,6 +98,7 @@ builder.mutationFields((t) => {
         labels: input.labels ?? null,
         runAt: input.runAt ?? null,
         userStarted: true,
+        createdBy: ctx.principal.name,
       });
       return ctx.store.getTask(task.id, query);
     },

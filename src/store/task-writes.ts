@@ -123,8 +123,16 @@ export async function createTasks(tx: Tx, specs: NewTask[], options: { parentId?
   const steps: Prisma.StepCreateManyInput[] = [];
   const rootIds: string[] = [];
   const modules = new Set<string>();
-  type Parent = { id: string; rootId: string; depth: number; kind: TaskKind; moduleName: string };
-  const parentInfo: Parent | null = parent && { id: parent.id, rootId: parent.rootId, depth: parent.depth, kind: parent.kind, moduleName: parent.moduleName };
+  // A child records who started its tree (createdBy) unless it says otherwise.
+  type Parent = { id: string; rootId: string; depth: number; kind: TaskKind; moduleName: string; createdBy: string | null };
+  const parentInfo: Parent | null = parent && {
+    id: parent.id,
+    rootId: parent.rootId,
+    depth: parent.depth,
+    kind: parent.kind,
+    moduleName: parent.moduleName,
+    createdBy: parent.createdBy,
+  };
   specs.forEach((spec, i) => {
     const sequenceNumber = sequenceNumbers[i]!;
     // Breadth-first, so UUIDv7 ids (creation order) list siblings in the order given.
@@ -159,13 +167,13 @@ export async function createTasks(tx: Tx, specs: NewTask[], options: { parentId?
         progressTotal: s.progressTotal ?? null,
         createdAt: now,
         scheduledFor: s.runAt ?? null,
-        createdBy: s.createdBy ?? null,
+        createdBy: s.createdBy ?? p?.createdBy ?? null,
         node: s.node ?? null,
       });
       for (const step of resolveFlow(s.steps ?? [])) {
         steps.push({ id: newId(), taskId: id, key: step.key, name: step.name, index: step.index, dependsOn: step.dependsOn });
       }
-      const self = { id, rootId: p?.rootId ?? id, depth: p ? p.depth + 1 : 0, kind: s.kind ?? "NODE", moduleName };
+      const self = { id, rootId: p?.rootId ?? id, depth: p ? p.depth + 1 : 0, kind: s.kind ?? "NODE", moduleName, createdBy: s.createdBy ?? p?.createdBy ?? null };
       for (const child of s.children ?? []) queue.push({ spec: { ...child, module: child.module ?? moduleName }, parent: self });
     }
   });
