@@ -154,6 +154,10 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
                 }),
               ];
             }
+            // A token revoked since the connection opened ends it at its next operation.
+            if (!(await authenticateConnection(authenticator, ctx.extra.request, ctx.connectionParams, (code, reason) => ctx.extra.socket.close(code, reason)))) {
+              return [new GraphQLError("Unknown or revoked API token", { extensions: { code: "UNAUTHENTICATED" } })];
+            }
             const { schema: enveloped, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
               ...ctx,
               req: ctx.extra.request,

@@ -161,8 +161,12 @@ describe("API tokens", () => {
     expect(codes(await app.gql(`mutation { createApiToken(name: "console", role: ADMIN) { secret } }`, {}, { token: secret }))).toEqual(["CONFLICT"]);
     expect(codes(await app.gql(`mutation { createApiToken(name: "bad name!", role: ADMIN) { secret } }`, {}, { token: secret }))).toEqual(["BAD_USER_INPUT"]);
 
-    // Revoked: refused at once, over HTTP and graphql-ws.
+    // Revoked: refused at once, over HTTP and graphql-ws — a connection opened before ends at its next operation.
+    const open = wsClient(url, viewer);
+    expect((await overWs(open, `{ me { name } }`, {})).data).toEqual({ me: { name: "console" } });
     await app.gql(`mutation { revokeApiToken(name: "console") { revokedAt } }`, {}, { token: secret });
+    expect((await overWs(open, `{ me { name } }`, {})).status).toBe(4401);
+    await open.dispose();
     expect(codes(await app.gql(`{ me { name } }`, {}, { token: viewer }))).toEqual(["UNAUTHENTICATED"]);
     const client = wsClient(url, viewer);
     expect((await overWs(client, `{ me { name } }`, {})).status).toBe(4401);
