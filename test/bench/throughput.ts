@@ -1,40 +1,32 @@
 // Throughput: N no-op tasks created in bulk, then executed to completion by one worker process,
-// keeping full history (every task: CREATED, QUEUED→RUNNING, RUNNING→SUCCEEDED events).
-// Usage: npm run bench -- throughput [N]   (PGlite in memory, and PostgreSQL when reachable)
-import pg from "pg";
+// keeping full history (every task: CREATED, QUEUED→RUNNING, RUNNING→SUCCEEDED events); the
+// peers the same way (peers.ts). And one-at-a-time creation: taskgraph's startTask mutation over
+// HTTP, sequential requests, next to the peers' single add.
+// Usage: npm run bench -- throughput [N] [runs]
 import { loadConfig, type StoreConfig } from "../../src/config";
 import { openDatabase } from "../../src/db/client";
 import { createTaskManager } from "../../src/runtime/manager";
+import type { App } from "../../src/server";
+import type { ServerHandle } from "./common";
+import { fmt, graphql, median, progress, runInChild, withFreshPostgres, withServer } from "./common";
+import { DONE_POLL_MS, PG_BOSS_OPTIONS, type ThroughputResult, timeSingleAdds } from "./peers";
+import type { Section } from "./results";
+import { renderSection } from "./results";
+import { defineBenchTask } from "./server-child";
 
-const BENCH_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+export const TASKGRAPH_CONCURRENCY = 32;
 
-export async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void> } | null> {
-  const admin = new pg.Client({ connectionString: BENCH_URL });
-  try {
-    await admin.connect();
-  } catch {
-    return null;
-  }
-  const name = `taskgraph_bench_${process.pid}`;
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(BENCH_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
-    },
-  };
-}
-
-export async function measureThroughput(store: StoreConfig, n: number, concurrency = 32) {
+/**
+ * Creates `n` bench/noop tasks in bulk (1,000 per transaction), then starts one worker and waits
+ * until every task has SUCCEEDED, or `capMs` after the worker started (then the rate is of the
+ * tasks done by then).
+ */
+export async function measureThroughput(store: StoreConfig, n: number, concurrency = TASKGRAPH_CONCURRENCY, capMs = Infinity) {
+  const cap = Number.isFinite(capMs) ? capMs : Infinity; // JSON turns Infinity into null
   const config = { ...loadConfig({}), store };
   const db = await openDatabase(store);
-  const define = (m: ReturnType<typeof createTaskManager>) => m.defineTask({ module: "bench", type: "noop", run: () => null });
   const creator = createTaskManager({ config, db, worker: false });
-  define(creator);
+  defineBenchTask(creator);
   await creator.start();
   const createStart = performance.now();
   for (let i = 0; i < n; i += 1000) {
@@ -44,45 +36,163 @@ export async function measureThroughput(store: StoreConfig, n: number, concurren
   await creator.stop();
 
   const runner = createTaskManager({ config, db, worker: { concurrency, pollMs: 1000 } });
-  define(runner);
+  defineBenchTask(runner);
   const runStart = performance.now();
   await runner.start();
+  let left = n;
+  let runMs = 0;
   for (;;) {
-    const left = await db.prisma.task.count({ where: { state: { not: "SUCCEEDED" } } });
-    if (left === 0) break;
-    await new Promise((r) => setTimeout(r, 50));
+    left = await db.prisma.task.count({ where: { state: { not: "SUCCEEDED" } } });
+    runMs = performance.now() - runStart;
+    if (left === 0 || runMs >= cap) break;
+    await new Promise((r) => setTimeout(r, DONE_POLL_MS));
   }
-  const runMs = performance.now() - runStart;
   const events = await db.prisma.taskEvent.count();
   await runner.stop();
   await db.close();
-  return { created: n, createPerSecond: n / (createMs / 1000), runPerSecond: n / (runMs / 1000), events };
+  return { n, created: n, done: n - left, createPerSecond: n / (createMs / 1000), runPerSecond: (n - left) / (runMs / 1000), events };
 }
 
-async function main() {
-  const n = Number(process.argv[2] ?? 10_000) || 10_000;
-  const rows: string[] = [];
-  const report = (label: string, r: Awaited<ReturnType<typeof measureThroughput>>) =>
-    rows.push(`| ${label} | ${r.created} | ${Math.round(r.createPerSecond)} | ${Math.round(r.runPerSecond)} | ${r.events} |`);
-  report("taskgraph, PGlite (in memory)", await measureThroughput({ kind: "pglite", dataDir: ":memory:" }, n));
-  const pgdb = await freshPostgres();
-  if (pgdb) {
-    try {
-      report("taskgraph, PostgreSQL", await measureThroughput({ kind: "postgresql", url: pgdb.url }, n));
-    } finally {
-      await pgdb.drop();
+/** In the server process: `runs` rates of `count` manager.startTask calls one after another (the library path). */
+export async function startTasksInProcess(app: App, count: number, runs: number): Promise<number[]> {
+  return timeSingleAdds(count, runs, () => app.manager.startTask({ module: "bench", type: "noop" }));
+}
+
+const START_TASK = `mutation { startTask(input: { module: "bench", type: "noop" }) { id state } }`;
+
+/** `runs` rates of `count` sequential startTask mutations over HTTP. */
+export function startTasksOverHttp(server: ServerHandle, count: number, runs: number): Promise<number[]> {
+  return timeSingleAdds(count, runs, () => graphql(server.url, START_TASK));
+}
+
+interface Contender {
+  name: string;
+  config: string;
+  measure: (n: number, capMs: number) => Promise<ThroughputResult>;
+}
+
+const taskgraphOn = (kind: StoreConfig["kind"]) => (n: number, capMs: number) =>
+  kind === "pglite"
+    ? runInChild<ThroughputResult>("throughput.ts", "measureThroughput", [{ kind, dataDir: ":memory:" }, n, TASKGRAPH_CONCURRENCY, capMs])
+    : withFreshPostgres((url) => runInChild<ThroughputResult>("throughput.ts", "measureThroughput", [{ kind, url }, n, TASKGRAPH_CONCURRENCY, capMs]));
+
+const pgPeer = (fn: string, ...extra: unknown[]) => (n: number, capMs: number) =>
+  withFreshPostgres((url) => runInChild<ThroughputResult>("peers.ts", fn, [url, n, ...extra, capMs]));
+
+const CONTENDERS: Contender[] = [
+  { name: "taskgraph, PostgreSQL", config: `1 worker process, concurrency ${TASKGRAPH_CONCURRENCY}; full history`, measure: taskgraphOn("postgresql") },
+  { name: "taskgraph, PGlite (in memory)", config: `1 worker process, concurrency ${TASKGRAPH_CONCURRENCY}; full history`, measure: taskgraphOn("pglite") },
+  { name: "graphile-worker 0.17, defaults", config: "run() defaults: concurrentJobs 1, maxPoolSize 10", measure: pgPeer("graphileThroughput", false) },
+  {
+    name: "graphile-worker 0.17, tuned",
+    config: "concurrentJobs 24, maxPoolSize 25, localQueue.size 500, complete/failJobBatchDelay 0",
+    measure: pgPeer("graphileThroughput", true),
+  },
+  {
+    name: "pg-boss 10",
+    config: `${PG_BOSS_OPTIONS.workers} × work(), batchSize ${PG_BOSS_OPTIONS.batchSize}, pollingIntervalSeconds ${PG_BOSS_OPTIONS.pollingIntervalSeconds}`,
+    measure: pgPeer("pgBossThroughput"),
+  },
+  { name: "BullMQ 6, defaults", config: "1 Worker, concurrency 1; completed jobs kept", measure: (n, cap) => runInChild("peers.ts", "bullmqThroughput", [n, cap, 1]) },
+  { name: "BullMQ 6, concurrency 24", config: "1 Worker, concurrency 24; completed jobs kept", measure: (n, cap) => runInChild("peers.ts", "bullmqThroughput", [n, cap, 24]) },
+];
+
+const TUNED = "graphile-worker 0.17, tuned";
+
+export interface ThroughputOptions {
+  n: number;
+  runs: number;
+  /** A run stops this long after its workers started, whether or not all tasks are done. */
+  capMs: number;
+}
+
+/** Bulk creation, then execution to completion: every contender `runs` times, rounds interleaved. */
+export async function throughputSection({ n, runs, capMs }: ThroughputOptions): Promise<Section> {
+  const results = new Map<string, ThroughputResult[]>(CONTENDERS.map((c) => [c.name, []]));
+  for (let run = 1; run <= runs; run++) {
+    for (const contender of CONTENDERS) {
+      progress(`throughput ${contender.name}: run ${run}/${runs} (N = ${n})`);
+      const result = await contender.measure(n, capMs);
+      progress(`  created ${fmt(result.createPerSecond)}/s, executed ${fmt(result.runPerSecond)}/s (${result.done}/${result.n} done)`);
+      results.get(contender.name)!.push(result);
     }
   }
-  console.log("| store | tasks | created/s (bulk) | executed/s | events kept |\n| --- | --- | --- | --- | --- |");
-  console.log(rows.join("\n"));
+  const rate = (name: string) => median(results.get(name)!.map((r) => r.runPerSecond));
+  const tuned = rate(TUNED);
+  const notes: string[] = [];
+  const rows = CONTENDERS.map((c) => {
+    const rs = results.get(c.name)!;
+    const capped = rs.filter((r) => r.done < r.n);
+    let mark = "";
+    if (capped.length) {
+      mark = " †";
+      notes.push(
+        `† ${c.name}: ${capped.length} of ${rs.length} runs stopped at the ${capMs / 1000} s cap with ${capped.map((r) => r.done.toLocaleString("en-US")).join(", ")} of ${n.toLocaleString("en-US")} done; the rate is tasks done / time.`,
+      );
+    }
+    return [c.name, c.config, fmt(median(rs.map((r) => r.createPerSecond))), fmt(rate(c.name)) + mark, `${(rate(c.name) / tuned).toFixed(2)}×`];
+  });
+  notes.push(
+    `pg-boss waits out its polling interval between fetches even with a backlog, so this configuration cannot exceed ${PG_BOSS_OPTIONS.workers} × ${PG_BOSS_OPTIONS.batchSize} / ${PG_BOSS_OPTIONS.pollingIntervalSeconds} s = ${fmt((PG_BOSS_OPTIONS.workers * PG_BOSS_OPTIONS.batchSize) / PG_BOSS_OPTIONS.pollingIntervalSeconds)} jobs/s; with its defaults (batchSize 1, 2 s) it runs 0.5 jobs/s.`,
+  );
+  return {
+    title: "1. Throughput",
+    caption: `N = ${n.toLocaleString("en-US")} no-op tasks created in bulk (batches of 1,000), then executed to completion: executed/s is N / (time from starting the workers until the store says all N are complete). Median of ${runs} runs, each in a fresh process and a fresh database.`,
+    header: ["system", "configuration", "bulk created/s", "executed/s", "vs graphile-worker tuned"],
+    rows,
+    notes,
+  };
 }
 
-if (process.argv[1] && import.meta.filename === process.argv[1]) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
+export interface SingleAddOptions {
+  count: number;
+  runs: number;
+}
+
+/** One-at-a-time creation: sequential requests, each waiting for the previous one. */
+export async function singleAddSection({ count, runs }: SingleAddOptions): Promise<Section> {
+  const rows: { name: string; how: string; rates: number[] }[] = [];
+  for (const kind of ["postgresql", "pglite"] as const) {
+    progress(`one-at-a-time: taskgraph startTask over HTTP on ${kind} (${runs} × ${count})`);
+    await withServer(kind, async (server) => {
+      rows.push({
+        name: `taskgraph, ${kind === "pglite" ? "PGlite (in memory)" : "PostgreSQL"}`,
+        how: "`startTask` mutation over HTTP (GraphQL, sequential requests)",
+        rates: await startTasksOverHttp(server, count, runs),
+      });
+      if (kind === "postgresql") {
+        progress(`one-at-a-time: taskgraph manager.startTask in-process on ${kind}`);
+        rows.push({
+          name: "taskgraph, PostgreSQL",
+          how: "`manager.startTask()` in-process (library, no HTTP)",
+          rates: await server.call<number[]>("throughput.ts", "startTasksInProcess", count, runs),
+        });
+      }
+    });
+  }
+  progress("one-at-a-time: graphile-worker addJob");
+  rows.push({ name: "graphile-worker 0.17", how: "`addJob()` one by one", rates: await withFreshPostgres((url) => runInChild("peers.ts", "graphileSingleAdd", [url, count, runs])) });
+  progress("one-at-a-time: pg-boss send");
+  rows.push({ name: "pg-boss 10", how: "`send()` one by one", rates: await withFreshPostgres((url) => runInChild("peers.ts", "pgBossSingleAdd", [url, count, runs])) });
+  progress("one-at-a-time: BullMQ add");
+  rows.push({ name: "BullMQ 6", how: "`queue.add()` one by one", rates: await runInChild("peers.ts", "bullmqSingleAdd", [count, runs]) });
+  const reference = median(rows.find((r) => r.name.startsWith("graphile-worker"))!.rates);
+  return {
+    title: "1b. One-at-a-time creation",
+    caption: `${count} creations one after another (each waits for the previous), after 50 to warm up; median of ${runs} runs. taskgraph's mutation goes through HTTP and GraphQL to a server in another process; the peers' calls are in-process library calls (as is taskgraph's manager.startTask row).`,
+    header: ["system", "how", "created/s", "vs graphile-worker addJob"],
+    rows: rows.map((r) => [r.name, r.how, fmt(median(r.rates)), `${(median(r.rates) / reference).toFixed(2)}×`]),
+  };
+}
+
+/** capMs: the longest a run may execute, so that `npm run bench` stays within its time budget. */
+export const THROUGHPUT_DEFAULTS: ThroughputOptions = { n: 20_000, runs: 3, capMs: Number(process.env.BENCH_THROUGHPUT_CAP_MS ?? 20_000) };
+export const SINGLE_ADD_DEFAULTS: SingleAddOptions = { count: 200, runs: 5 };
+
+/** npm run bench -- throughput [N] [runs] */
+export async function main(args: string[]): Promise<void> {
+  const n = Number(args[0] ?? THROUGHPUT_DEFAULTS.n) || THROUGHPUT_DEFAULTS.n;
+  const runs = Number(args[1] ?? THROUGHPUT_DEFAULTS.runs) || THROUGHPUT_DEFAULTS.runs;
+  console.log(renderSection(await throughputSection({ ...THROUGHPUT_DEFAULTS, n, runs })));
+  console.log(renderSection(await singleAddSection(SINGLE_ADD_DEFAULTS)));
 }

@@ -1,0 +1,58 @@
+// A taskgraph server in a child process of its own (common.ts startServer), so that the
+// benchmark's clients (WebSockets, HTTP) neither share its event loop nor count in its memory.
+// It serves the app with no worker (API only) and a `bench` module with a no-op task; the parent
+// then asks it, over IPC, to call exported functions of bench modules with the app: fn(app, ...args).
+import { loadConfig, type StoreConfig } from "../../src/config";
+import { createTaskManager } from "../../src/runtime/manager";
+import { buildApp, type App } from "../../src/server";
+
+export interface ServerOptions {
+  store: StoreConfig;
+}
+
+export interface CallMessage {
+  id: number;
+  module: string;
+  fn: string;
+  args: unknown[];
+}
+
+/** The no-op task type that the benchmarks create (throughput, one-at-a-time creation). */
+export function defineBenchTask(manager: ReturnType<typeof createTaskManager>): void {
+  manager.defineTask({ module: "bench", type: "noop", run: () => null });
+}
+
+async function main() {
+  const { store } = JSON.parse(process.argv[2] ?? "{}") as ServerOptions;
+  const config = { ...loadConfig({}), store, port: 0 };
+  const manager = createTaskManager({ config, worker: false });
+  defineBenchTask(manager);
+  const app = await buildApp({ manager });
+  const { url } = await app.start(0);
+
+  process.on("message", (message: CallMessage | { stop: true }) => {
+    if ("stop" in message) {
+      void app.stop().finally(() => process.exit(0));
+      return;
+    }
+    void call(app, message).then(
+      (result) => process.send!({ id: message.id, ok: true, result }),
+      (error: unknown) => process.send!({ id: message.id, ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+    );
+  });
+  process.send!({ ready: true, url });
+}
+
+async function call(app: App, { module, fn, args }: CallMessage): Promise<unknown> {
+  const loaded = (await import(new URL(`./${module}`, import.meta.url).href)) as Record<string, unknown>;
+  const target = loaded[fn];
+  if (typeof target !== "function") throw new Error(`${module} has no exported function ${fn}`);
+  return (await target(app, ...args)) as unknown;
+}
+
+if (process.argv[1] && import.meta.filename === process.argv[1]) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
