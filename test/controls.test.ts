@@ -199,7 +199,7 @@ function stubbornGate(taskId: string) {
 }
 
 beforeAll(async () => {
-  [app, idleApp] = await Promise.all([startTestApp({ worker: { pollMs: 200, housekeepingMs: 100, leaseMs: 3000 } }), startTestApp()]);
+  [app, idleApp] = await Promise.all([startTestApp({ worker: { pollMs: 200, housekeepingMs: 100, leaseMs: 15_000 } }), startTestApp()]);
   c = consoleOf(app);
   idle = consoleOf(idleApp);
   app.manager.defineTask({
