@@ -26,6 +26,43 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** Bulk creation goes in batches of this many jobs (one transaction or call each), for every system. */
+export const CREATE_BATCH = 1_000;
+/** How often a throughput run asks its store whether all jobs are done. */
+export const DONE_POLL_MS = 50;
+
+/** Creates `n` jobs with `add(count)` in batches of CREATE_BATCH; returns jobs per second. */
+export async function timeBatches(n: number, add: (count: number) => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  for (let i = 0; i < n; i += CREATE_BATCH) await add(Math.min(CREATE_BATCH, n - i));
+  return n / ((performance.now() - started) / 1000);
+}
+
+/** Polls `left()` until it is 0 or `capMs` has passed since `started`; returns the elapsed ms and what was left. */
+export async function waitUntilDone(left: () => Promise<number>, capMs: number, started: number): Promise<{ ms: number; left: number }> {
+  const cap = Number.isFinite(capMs) ? capMs : Infinity; // JSON turns Infinity into null
+  for (;;) {
+    const remaining = await left();
+    const ms = performance.now() - started;
+    if (remaining === 0 || ms >= cap) return { ms, left: remaining };
+    await sleep(DONE_POLL_MS);
+  }
+}
+
+/** `runs` rates (per second) of `count` sequential `add` calls each, after 50 to warm up. */
+export async function timeSingleAdds(count: number, runs: number, add: (i: number) => Promise<unknown>): Promise<number[]> {
+  for (let i = 0; i < 50; i++) await add(i);
+  const rates: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    const started = performance.now();
+    for (let i = 0; i < count; i++) await add(i);
+    rates.push(count / ((performance.now() - started) / 1000));
+  }
+  return rates;
+}
+
+export const STORE_LABEL: Record<StoreConfig["kind"], string> = { postgresql: "PostgreSQL", pglite: "PGlite (in memory)" };
+
 /** Progress for whoever watches: stderr, so stdout keeps only the tables. */
 export function progress(message: string): void {
   const t = ((performance.now() - started) / 1000).toFixed(0).padStart(4);

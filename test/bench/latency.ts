@@ -11,7 +11,7 @@ import WebSocket from "ws";
 import type { StoreConfig } from "../../src/config";
 import { createTaskManager, type TaskManager } from "../../src/runtime/manager";
 import type { App } from "../../src/server";
-import { fmt, median, parseStores, percentile, progress, type ServerHandle, sleep, withServer } from "./common";
+import { fmt, median, parseStores, percentile, progress, type ServerHandle, sleep, withServer, STORE_LABEL } from "./common";
 import type { Section } from "./results";
 import { renderSection } from "./results";
 
@@ -138,7 +138,6 @@ export async function measureLatencyOnce(server: ServerHandle, shape: Shape, sub
   };
 }
 
-const STORE_LABEL: Record<StoreConfig["kind"], string> = { postgresql: "PostgreSQL", pglite: "PGlite (in memory)" };
 const SHAPE_LABEL: Record<Shape, string> = {
   task: "one task each (`filter: {taskId}`)",
   module: "whole module each (`filter: {module}`)",
@@ -184,6 +183,10 @@ export async function latencySection(options: LatencyOptions): Promise<Section> 
       `clients' process over the run's wall time (1.00 = one core busy; the machine has ${availableParallelism()}).`,
     header: ["server", "each subscriber watches", "subscribers", "tasks", "events delivered", "p50 ms", "p99 ms", "delivered events/s", "CPU: server / clients"],
     rows,
+    notes: [
+      "On PostgreSQL an event is delivered only once every older write transaction has ended (the journal is read below " +
+        "pg_snapshot_xmin, which spans the whole server), so write transactions in other databases of the same server add to the latency.",
+    ],
   };
 }
 

@@ -7,7 +7,7 @@ import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 import type { StoreConfig } from "../../src/config";
 import type { App } from "../../src/server";
-import { fmt, median, progress, type ServerHandle, sleep, withServer } from "./common";
+import { fmt, median, progress, type ServerHandle, sleep, withServer, STORE_LABEL } from "./common";
 import type { Section } from "./results";
 import { renderSection } from "./results";
 
@@ -47,7 +47,6 @@ async function subscribe(server: ServerHandle, clients: Client[], count: number)
   }
 }
 
-const STORE_LABEL: Record<StoreConfig["kind"], string> = { postgresql: "PostgreSQL", pglite: "PGlite (in memory)" };
 
 export async function memorySection(options: MemoryOptions): Promise<Section> {
   const rows: string[][] = [];

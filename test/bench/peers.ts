@@ -19,13 +19,10 @@ import { Logger, makeWorkerUtils, run, type RunnerOptions } from "graphile-worke
 import { Redis } from "ioredis";
 import PgBoss from "pg-boss";
 import pg from "pg";
-import { BENCH_REDIS, BENCH_REDIS_PREFIX, sleep } from "./common";
+import { BENCH_REDIS, BENCH_REDIS_PREFIX, timeBatches, timeSingleAdds, waitUntilDone } from "./common";
 
 /** pg-boss waits out its polling interval between fetches even on a backlog: ≤ workers × batchSize / interval. */
 export const PG_BOSS_OPTIONS = { batchSize: 500, pollingIntervalSeconds: 0.5, workers: 4 };
-const BATCH = 1_000;
-/** How often a run asks its store whether all jobs are done. */
-export const DONE_POLL_MS = 50;
 
 export interface ThroughputResult {
   /** Jobs created per second in bulk. */
@@ -47,35 +44,6 @@ const graphileOptions = (tuned: boolean): RunnerOptions =>
         preset: { worker: { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
       }
     : {};
-
-/** Polls `left()` until it is 0 or `capMs` has passed; returns the elapsed ms and what was left. */
-async function waitUntilDone(left: () => Promise<number>, capMs: number, started: number): Promise<{ ms: number; left: number }> {
-  const cap = Number.isFinite(capMs) ? capMs : Infinity; // JSON turns Infinity into null
-  for (;;) {
-    const remaining = await left();
-    const ms = performance.now() - started;
-    if (remaining === 0 || ms >= cap) return { ms, left: remaining };
-    await sleep(DONE_POLL_MS);
-  }
-}
-
-async function timeBatches(n: number, add: (count: number) => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  for (let i = 0; i < n; i += BATCH) await add(Math.min(BATCH, n - i));
-  return n / ((performance.now() - started) / 1000);
-}
-
-/** `runs` rates (per second) of `count` sequential `add` calls each, after 50 to warm up. */
-export async function timeSingleAdds(count: number, runs: number, add: (i: number) => Promise<unknown>): Promise<number[]> {
-  for (let i = 0; i < 50; i++) await add(i);
-  const rates: number[] = [];
-  for (let run = 0; run < runs; run++) {
-    const started = performance.now();
-    for (let i = 0; i < count; i++) await add(i);
-    rates.push(count / ((performance.now() - started) / 1000));
-  }
-  return rates;
-}
 
 // ── graphile-worker ─────────────────────────────────────────────────────────
 

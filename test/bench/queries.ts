@@ -9,7 +9,7 @@ import { v7 as uuidv7 } from "uuid";
 import type { StoreConfig } from "../../src/config";
 import type { Task } from "../../src/generated/prisma/client";
 import type { App } from "../../src/server";
-import { fmt, graphql, parseStores, percentile, progress, type ServerHandle, withServer } from "./common";
+import { fmt, graphql, parseStores, percentile, progress, type ServerHandle, withServer, STORE_LABEL } from "./common";
 import type { Section } from "./results";
 import { renderSection } from "./results";
 
@@ -327,7 +327,6 @@ async function timeQuery(server: ServerHandle, c: QueryCase, seed: SeedInfo, war
   return { size, p50: percentile(times, 50), p99: percentile(times, 99), executions: times.length };
 }
 
-const STORE_LABEL: Record<StoreConfig["kind"], string> = { postgresql: "PostgreSQL", pglite: "PGlite" };
 
 export async function querySection(options: QueryOptions): Promise<Section> {
   const results = new Map<string, Map<StoreConfig["kind"], Awaited<ReturnType<typeof timeQuery>>>>(CASES.map((c) => [c.name, new Map()]));

@@ -8,8 +8,8 @@ import { openDatabase } from "../../src/db/client";
 import { createTaskManager } from "../../src/runtime/manager";
 import type { App } from "../../src/server";
 import type { ServerHandle } from "./common";
-import { fmt, graphql, median, progress, runInChild, withFreshPostgres, withServer } from "./common";
-import { DONE_POLL_MS, PG_BOSS_OPTIONS, type ThroughputResult, timeSingleAdds } from "./peers";
+import { fmt, graphql, median, progress, runInChild, STORE_LABEL, timeBatches, timeSingleAdds, waitUntilDone, withFreshPostgres, withServer } from "./common";
+import { PG_BOSS_OPTIONS, type ThroughputResult } from "./peers";
 import type { Section } from "./results";
 import { renderSection } from "./results";
 import { defineBenchTask } from "./server-child";
@@ -22,35 +22,23 @@ export const TASKGRAPH_CONCURRENCY = 32;
  * tasks done by then).
  */
 export async function measureThroughput(store: StoreConfig, n: number, concurrency = TASKGRAPH_CONCURRENCY, capMs = Infinity) {
-  const cap = Number.isFinite(capMs) ? capMs : Infinity; // JSON turns Infinity into null
   const config = { ...loadConfig({}), store };
   const db = await openDatabase(store);
   const creator = createTaskManager({ config, db, worker: false });
   defineBenchTask(creator);
   await creator.start();
-  const createStart = performance.now();
-  for (let i = 0; i < n; i += 1000) {
-    await creator.startTasks(Array.from({ length: Math.min(1000, n - i) }, () => ({ module: "bench", type: "noop" })));
-  }
-  const createMs = performance.now() - createStart;
+  const createPerSecond = await timeBatches(n, (count) => creator.startTasks(Array.from({ length: count }, () => ({ module: "bench", type: "noop" }))));
   await creator.stop();
 
   const runner = createTaskManager({ config, db, worker: { concurrency, pollMs: 1000 } });
   defineBenchTask(runner);
   const runStart = performance.now();
   await runner.start();
-  let left = n;
-  let runMs = 0;
-  for (;;) {
-    left = await db.prisma.task.count({ where: { state: { not: "SUCCEEDED" } } });
-    runMs = performance.now() - runStart;
-    if (left === 0 || runMs >= cap) break;
-    await new Promise((r) => setTimeout(r, DONE_POLL_MS));
-  }
+  const { ms, left } = await waitUntilDone(() => db.prisma.task.count({ where: { state: { not: "SUCCEEDED" } } }), capMs, runStart);
   const events = await db.prisma.taskEvent.count();
   await runner.stop();
   await db.close();
-  return { n, created: n, done: n - left, createPerSecond: n / (createMs / 1000), runPerSecond: (n - left) / (runMs / 1000), events };
+  return { n, created: n, done: n - left, createPerSecond, runPerSecond: (n - left) / (ms / 1000), events };
 }
 
 /** In the server process: `runs` rates of `count` manager.startTask calls one after another (the library path). */
@@ -156,7 +144,7 @@ export async function singleAddSection({ count, runs }: SingleAddOptions): Promi
     progress(`one-at-a-time: taskgraph startTask over HTTP on ${kind} (${runs} × ${count})`);
     await withServer(kind, async (server) => {
       rows.push({
-        name: `taskgraph, ${kind === "pglite" ? "PGlite (in memory)" : "PostgreSQL"}`,
+        name: `taskgraph, ${STORE_LABEL[kind]}`,
         how: "`startTask` mutation over HTTP (GraphQL, sequential requests)",
         rates: await startTasksOverHttp(server, count, runs),
       });
