@@ -6,7 +6,6 @@ import type { AddressInfo } from "node:net";
 import { EnvelopArmor } from "@escape.tech/graphql-armor";
 import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
-import DataLoader from "dataloader";
 import { GraphQLError } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { type WebSocket, WebSocketServer } from "ws";
@@ -58,10 +57,6 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       store,
       config,
       manager,
-      pendingBelow: new DataLoader(async (ids: readonly string[]) => {
-        const pending = await store.withPendingDescendants(ids);
-        return ids.map((id) => pending.has(id));
-      }),
     }),
     maskedErrors: { maskError },
     graphiql: config.graphiql ? { title: "taskgraph", defaultQuery: EXAMPLE_QUERY, subscriptionsProtocol: "WS" } : false,
@@ -233,31 +228,47 @@ export const CLOSE_SUBSCRIBER_TOO_SLOW = 4001;
 async function closeWhenStalled(result: unknown, socket: WebSocket, stallMs: number): Promise<unknown> {
   const resolved = await result;
   if (!resolved || typeof resolved !== "object" || !(Symbol.asyncIterator in resolved)) return resolved;
-  const inner = (resolved as AsyncIterable<unknown>)[Symbol.asyncIterator]();
-  let timer: NodeJS.Timeout | undefined;
-  const settle = () => clearTimeout(timer);
-  const guarded: AsyncIterableIterator<unknown> = {
-    [Symbol.asyncIterator]: () => guarded,
-    async next() {
-      settle();
-      const step = await inner.next();
-      if (!step.done) {
-        timer = setTimeout(() => socket.close(CLOSE_SUBSCRIBER_TOO_SLOW, "Subscriber too slow: reconnect and resume with after"), stallMs);
-        timer.unref();
-      }
-      return step;
-    },
-    async return(value?: unknown) {
-      settle();
-      return inner.return ? inner.return(value) : { done: true, value };
-    },
-    async throw(error?: unknown) {
-      settle();
-      if (inner.throw) return inner.throw(error);
-      throw error;
-    },
-  };
-  return guarded;
+  return new StallGuard((resolved as AsyncIterable<unknown>)[Symbol.asyncIterator](), socket, stallMs);
+}
+
+/** The iterator closeWhenStalled hands graphql-ws (a class: idle subscriptions should cost little). */
+class StallGuard implements AsyncIterableIterator<unknown> {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly inner: AsyncIterator<unknown>,
+    private readonly socket: WebSocket,
+    private readonly stallMs: number,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<unknown>> {
+    clearTimeout(this.timer);
+    const step = await this.inner.next();
+    if (!step.done) {
+      this.timer = setTimeout(StallGuard.close, this.stallMs, this.socket);
+      this.timer.unref();
+    }
+    return step;
+  }
+
+  async return(value?: unknown): Promise<IteratorResult<unknown>> {
+    clearTimeout(this.timer);
+    return this.inner.return ? this.inner.return(value) : { done: true, value };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<unknown>> {
+    clearTimeout(this.timer);
+    if (this.inner.throw) return this.inner.throw(error);
+    throw error;
+  }
+
+  private static close(socket: WebSocket): void {
+    socket.close(CLOSE_SUBSCRIBER_TOO_SLOW, "Subscriber too slow: reconnect and resume with after");
+  }
 }
 
 const EXAMPLE_QUERY = `# taskgraph: background tasks of an operations console.

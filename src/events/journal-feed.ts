@@ -14,16 +14,53 @@ const FALLBACK_MS = 1_000;
 /** Events waiting for one subscriber before it counts as too slow (it resumes with `after`). */
 export const MAX_QUEUED_EVENTS = 10_000;
 
-export interface FeedSubscription {
-  /** The feed's position when subscribed: the subscriber receives every event after it. */
-  readonly position: JournalCursor;
-  next(): Promise<TaskEvent>;
-  close(): void;
+/**
+ * One live subscriber: the events its filter keeps, queued until it asks for them. A class, not
+ * closures: an idle subscription should cost little (test/bench memory), and every closure tsx
+ * names costs a property store of its own.
+ */
+export class FeedSubscription {
+  private readonly queue: TaskEvent[] = [];
+  private waiting: { resolve: (e: TaskEvent) => void; reject: (e: unknown) => void } | undefined;
+  private failure: unknown;
+
+  constructor(
+    private readonly feed: JournalFeed,
+    private readonly keep: (event: TaskEvent) => boolean,
+    /** The feed's position when subscribed: the subscriber receives every event after it. */
+    readonly position: JournalCursor,
+  ) {}
+
+  /** Called by the feed with every new event, in journal order. */
+  offer(event: TaskEvent): void {
+    if (this.failure || !this.keep(event)) return;
+    if (this.waiting) {
+      this.waiting.resolve(event);
+      this.waiting = undefined;
+    } else if (this.queue.length >= MAX_QUEUED_EVENTS) {
+      this.failure = new TaskgraphError("RATE_LIMITED", "This subscriber fell too far behind: resubscribe with after to resume");
+      this.queue.length = 0;
+      this.feed.remove(this);
+    } else {
+      this.queue.push(event);
+    }
+  }
+
+  next(): Promise<TaskEvent> {
+    if (this.queue.length > 0) return Promise.resolve(this.queue.shift()!);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
+  }
+
+  close(): void {
+    this.feed.remove(this);
+    this.waiting = undefined;
+  }
 }
 
 export class JournalFeed {
   private cursor!: JournalCursor;
-  private readonly subscribers = new Set<(event: TaskEvent) => void>();
+  private readonly subscribers = new Set<FeedSubscription>();
   private reading = false;
   private again = false;
   /** Changes came while nobody listened: the position is behind; caught up on the next subscribe. */
@@ -55,36 +92,13 @@ export class JournalFeed {
 
   async subscribe(keep: (event: TaskEvent) => boolean): Promise<FeedSubscription> {
     if (this.behind) await this.read(); // so "live" starts about now, not at the last subscriber
+    const subscription = new FeedSubscription(this, keep, this.cursor);
+    this.subscribers.add(subscription);
+    return subscription;
+  }
 
-    const queue: TaskEvent[] = [];
-    let waiting: { resolve: (e: TaskEvent) => void; reject: (e: unknown) => void } | undefined;
-    let failure: unknown;
-    const offer = (event: TaskEvent) => {
-      if (!keep(event) || failure) return;
-      if (waiting) {
-        waiting.resolve(event);
-        waiting = undefined;
-      } else if (queue.length >= MAX_QUEUED_EVENTS) {
-        failure = new TaskgraphError("RATE_LIMITED", "This subscriber fell too far behind: resubscribe with after to resume");
-        queue.length = 0;
-        this.subscribers.delete(offer);
-      } else {
-        queue.push(event);
-      }
-    };
-    this.subscribers.add(offer);
-    return {
-      position: this.cursor,
-      next: () => {
-        if (queue.length > 0) return Promise.resolve(queue.shift()!);
-        if (failure) return Promise.reject(failure);
-        return new Promise((resolve, reject) => (waiting = { resolve, reject }));
-      },
-      close: () => {
-        this.subscribers.delete(offer);
-        waiting = undefined;
-      },
-    };
+  remove(subscription: FeedSubscription): void {
+    this.subscribers.delete(subscription);
   }
 
   private poke() {
@@ -114,7 +128,7 @@ export class JournalFeed {
         // Synchronous from here: a subscriber registered now sees exactly the events after its position.
         for (const event of batch) {
           this.cursor = { txid: event.txid, id: event.id };
-          for (const offer of this.subscribers) offer(event);
+          for (const subscription of this.subscribers) subscription.offer(event);
         }
         if (batch.length === BATCH) this.again = true;
       } while (this.again);

@@ -1,6 +1,5 @@
 // The one Pothos builder (Pothos examples: one builder.ts, one schema file per domain).
 import SchemaBuilder from "@pothos/core";
-import type DataLoader from "dataloader";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import RelayPlugin from "@pothos/plugin-relay";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
@@ -19,8 +18,6 @@ export interface Context {
   store: Store;
   config: Config;
   manager: TaskManager;
-  /** Per request: does a task have a pending descendant? (batched into one query) */
-  pendingBelow: DataLoader<string, boolean>;
   /** Who is asking (auth/principal.ts): authenticated before the request runs. */
   principal: Principal;
 }

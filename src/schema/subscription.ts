@@ -64,47 +64,58 @@ function nextChange(bus: ChangeBus, matters: (change: Change) => boolean) {
 }
 
 /**
- * Wraps a subscription's generator so that a client going away stops it at once: return() aborts
- * the signal that every wait inside races against. (An async generator only takes a return() at
- * its next yield; one waiting for events that never come would otherwise live on.)
+ * A subscription's event stream: wraps its generator so that a client going away stops it at once.
+ * return() marks it closed and interrupts the wait in progress (`until`); an async generator only
+ * takes a return() at its next yield, so one waiting for events that never come would otherwise
+ * live on. A class rather than closures: idle subscriptions should cost little memory.
  */
-function cancellable<T>(make: (signal: AbortSignal) => AsyncGenerator<T>): AsyncIterableIterator<T> {
-  const controller = new AbortController();
-  const inner = make(controller.signal);
-  const stop = (value?: unknown): Promise<IteratorResult<T>> => {
-    controller.abort();
-    void inner.return(undefined as never).catch(() => {});
-    return Promise.resolve({ done: true, value: value as never });
-  };
-  const iterator: AsyncIterableIterator<T> = {
-    [Symbol.asyncIterator]: () => iterator,
-    next: () => inner.next(),
-    return: stop,
-    throw: (error?: unknown) => {
-      controller.abort();
-      return inner.throw(error);
-    },
-  };
-  return iterator;
+interface Interruptible {
+  readonly closed: boolean;
+  until<P>(promise: Promise<P>): Promise<P>;
 }
 
-/** Resolves with `promise`, or rejects as soon as `signal` aborts. */
-function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new Error("subscription closed"));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new Error("subscription closed"));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
+class EventStream<T> implements AsyncIterableIterator<T>, Interruptible {
+  closed = false;
+  private interrupt: ((error: Error) => void) | undefined;
+  private readonly inner: AsyncGenerator<T>;
+
+  constructor(make: (stream: Interruptible) => AsyncGenerator<T>) {
+    this.inner = make(this);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    return this.inner.next();
+  }
+
+  return(value?: unknown): Promise<IteratorResult<T>> {
+    this.close();
+    void this.inner.return(undefined as never).catch(() => {});
+    return Promise.resolve({ done: true, value: value as never });
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<T>> {
+    this.close();
+    return this.inner.throw(error);
+  }
+
+  /** Resolves with `promise`, or rejects as soon as the stream is closed. */
+  until<P>(promise: Promise<P>): Promise<P> {
+    if (this.closed) return Promise.reject(new Error("subscription closed"));
+    return new Promise<P>((resolve, reject) => {
+      this.interrupt = reject;
+      promise.then(resolve, reject);
+    });
+  }
+
+  private close(): void {
+    this.closed = true;
+    this.interrupt?.(new Error("subscription closed"));
+    this.interrupt = undefined;
+  }
 }
 
 builder.subscriptionType({ description: "Follow tasks live (VIEWER and above).", authScopes: { viewer: true } });
@@ -115,7 +126,7 @@ builder.subscriptionFields((t) => ({
     description:
       "Every change matching the filter. With `after` (an event's cursor) the events since then are replayed first, then it continues live with no gap and no duplicate.",
     args: { filter: t.arg({ type: TaskEventFilterInput }), after: t.arg.string() },
-    subscribe: (_root, args, ctx) => cancellable(async function* (signal) {
+    subscribe: (_root, args, ctx) => new EventStream(async function* (stream) {
       const filter: JournalFilter = {
         module: args.filter?.module,
         taskId: args.filter?.taskId ? parseUuid(String(args.filter.taskId), "taskId") : null,
@@ -145,13 +156,13 @@ builder.subscriptionFields((t) => ({
           }
         }
         for (;;) {
-          const event = await unlessAborted(live.next(), signal);
+          const event = await stream.until(live.next());
           if (last && !isBefore(last, event)) continue; // already replayed (a cursor from a process further ahead)
           last = { txid: event.txid, id: event.id };
           yield event;
         }
       } catch (error) {
-        if (!signal.aborted) throw error; // the client went away: end quietly
+        if (!stream.closed) throw error; // the client went away: end quietly
       } finally {
         live.close();
       }
@@ -163,7 +174,7 @@ builder.subscriptionFields((t) => ({
     nullable: true,
     description: "The task now, then again after every change (a live query of one task). Ends when the task is deleted.",
     args: { id: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) => cancellable(async function* (signal) {
+    subscribe: (_root, args, ctx) => new EventStream(async function* (stream) {
       const id = parseUuid(String(args.id));
       let version = -1;
       for (;;) {
@@ -175,9 +186,9 @@ builder.subscriptionFields((t) => ({
             version = task.version;
             yield task;
           }
-          await unlessAborted(next.changed, signal);
+          await stream.until(next.changed);
         } catch (error) {
-          if (signal.aborted) return; // the client went away: end quietly
+          if (stream.closed) return; // the client went away: end quietly
           throw error;
         } finally {
           next.dispose();

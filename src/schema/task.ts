@@ -1,13 +1,28 @@
 // Task, its progress and flow, and the task connection (DESIGN §5).
 import { queryFromInfo } from "@pothos/plugin-prisma";
+import DataLoader from "dataloader";
 import { taskActions } from "../domain/actions";
 import { flowEdges } from "../domain/flow";
 import { categoryOf, isEnded } from "../domain/states";
 import type { Task } from "../generated/prisma/client";
 import type { TaskPage } from "../store/task-reads";
-import { builder } from "./builder";
+import { builder, type Context } from "./builder";
 import { StepStateEnum, TaskActionEnum, TaskCategoryEnum, TaskKindEnum, TaskStateEnum } from "./enums";
 import { checkedMaxSize } from "./pagination";
+
+/** Per request, made on first use: does a task have a pending descendant? (one query per batch) */
+const pendingLoaders = new WeakMap<Context, DataLoader<string, boolean>>();
+function pendingBelow(ctx: Context): DataLoader<string, boolean> {
+  let loader = pendingLoaders.get(ctx);
+  if (!loader) {
+    loader = new DataLoader(async (ids: readonly string[]) => {
+      const pending = await ctx.store.withPendingDescendants(ids);
+      return ids.map((id) => pending.has(id));
+    });
+    pendingLoaders.set(ctx, loader);
+  }
+  return loader;
+}
 
 interface ProgressShape {
   units: string | null;
@@ -98,7 +113,7 @@ export const TaskNode = builder.prismaNode("Task", {
       description: "Exactly the control mutations that would be accepted now.",
       // Only an ended task needs the (batched) look below it: DELETE waits for the whole tree.
       resolve: async (task, _args, ctx) =>
-        taskActions({ ...task, hasPendingDescendants: isEnded(task.state) && (await ctx.pendingBelow.load(task.id)) }),
+        taskActions({ ...task, hasPendingDescendants: isEnded(task.state) && (await pendingBelow(ctx).load(task.id)) }),
     }),
     parent: t.relation("parent", { nullable: true }),
     children: t.relatedConnection("children", {
