@@ -1053,6 +1053,140 @@ describe("the event journal", () => {
 
 // ---------------------------------------------------------------------------------------------
 
+describe("claims and batched completions", () => {
+  let store: Store;
+  const kinds = { modules: ["batch"], types: ["job"] };
+  const claim = (worker: string, limit: number) => store.claimTasks({ worker, leaseMs: 30_000, limit, ...kinds });
+  beforeAll(async () => {
+    store = shared.store;
+    await store.ensureModule("batch");
+  });
+
+  test("a claim returns the tasks whole, RUNNING under its lease token, oldest first, with their events", async () => {
+    const [a, b, c] = await store.createTasks([{ module: "batch", type: "job" }, { module: "batch", type: "job" }, { module: "batch", type: "other" }]);
+    const claimed = await claim("w1#1", 10);
+    expect(claimed.map((x) => x.id)).toEqual([a!.id, b!.id]); // "other" is not a kind this worker runs
+    for (const { task, previousState } of claimed) {
+      expect(previousState).toBe("QUEUED");
+      expect(task).toEqual(await row(store, task.id)); // exactly the stored row
+      expect(task).toMatchObject({ state: "RUNNING", leaseOwner: "w1#1", version: 2 });
+      await expectContiguousJournal(store, task.id);
+    }
+    expect(await claim("w1#2", 10)).toEqual([]);
+    expect((await row(store, c!.id)).state).toBe("QUEUED");
+    // Finish them, so later tests of this module start clean.
+    expect((await store.completeTasks(claimed.map((x) => ({ taskId: x.id, leaseOwner: "w1#1", result: null })))).length).toBe(2);
+    await store.transitionTask(c!.id, "CANCELED");
+  });
+
+  test("a task whose lease ran out is claimed again, not QUEUED → RUNNING a second time", async () => {
+    const task = await store.createTask({ module: "batch", type: "job" });
+    await claim("w2#1", 1);
+    await store.prisma.task.update({ where: { id: task.id }, data: { leaseExpiresAt: PAST() } });
+    const [again] = await claim("w3#1", 5);
+    expect(again).toMatchObject({ id: task.id, previousState: "RUNNING" });
+    expect(again!.task).toMatchObject({ state: "RUNNING", leaseOwner: "w3#1", version: 2 });
+    expect((await store.events(task.id)).map((e) => e.type)).toEqual(["CREATED", "STATE_CHANGED"]);
+    // The superseded claim can no longer complete it; the current one can.
+    expect(await store.completeTasks([{ taskId: task.id, leaseOwner: "w2#1", result: null }])).toEqual([]);
+    expect(await store.completeTasks([{ taskId: task.id, leaseOwner: "w3#1", result: null }])).toHaveLength(1);
+  });
+
+  test("one statement records many successes, each with its own event and version, and refuses the others one by one", async () => {
+    const tasks = await store.createTasks(Array.from({ length: 8 }, () => ({ module: "batch", type: "job" })));
+    const claimed = await claim("w4#1", 8);
+    expect(claimed).toHaveLength(8);
+    const [ok1, ok2, superseded, aborted, withChild, deleted, ok3, ended] = tasks.map((t) => t.id) as string[];
+    await store.prisma.task.update({ where: { id: superseded }, data: { leaseOwner: "w5#1" } }); // taken over
+    await store.abortTask(aborted!);
+    const child = await store.createTask({ module: "batch", type: "child-kind" }, { parentId: withChild });
+    await store.deleteTask(deleted!, { force: true }); // openATTIC: FAILED at once
+    await store.transitionTask(ended!, "SUCCEEDED"); // someone else recorded it first
+    const before = new Map(await Promise.all(tasks.map(async (t) => [t.id, await row(store, t.id)] as const)));
+
+    const input = tasks.map((t, i) => ({ taskId: t.id, leaseOwner: "w4#1", result: i === 0 ? { answer: 42 } : null }));
+    const done = await store.completeTasks(input);
+    expect(new Set(done.map((d) => d.taskId))).toEqual(new Set([ok1, ok2, ok3]));
+
+    for (const id of [ok1!, ok2!, ok3!]) {
+      const after = await row(store, id);
+      expect(after).toMatchObject({ state: "SUCCEEDED", leaseOwner: null, leaseExpiresAt: null, version: 3 });
+      expect(after.endedAt).not.toBeNull();
+      const events = await store.events(id);
+      expect(events.at(-1)).toMatchObject({ type: "STATE_CHANGED", version: 3, payload: { from: "RUNNING", to: "SUCCEEDED", error: null } });
+      await expectContiguousJournal(store, id);
+    }
+    expect((await row(store, ok1!)).result).toEqual({ answer: 42 });
+    expect((await row(store, ok2!)).result).toBeNull();
+    // The three events of the batch were written by one transaction.
+    const last = await Promise.all([ok1!, ok2!, ok3!].map(async (id) => (await store.events(id)).at(-1)!.txid));
+    expect(new Set(last).size).toBe(1);
+    // The refused ones are exactly as they were: no write, no event.
+    for (const id of [superseded!, aborted!, withChild!, deleted!, ended!]) {
+      expect(await row(store, id)).toEqual(before.get(id));
+      await expectContiguousJournal(store, id);
+    }
+    // Once the child has ended, the parent can be completed.
+    await store.transitionTask(child.id, "CANCELED");
+    expect(await store.completeTasks([{ taskId: withChild!, leaseOwner: "w4#1", result: null }])).toHaveLength(1);
+    await store.transitionTask(superseded!, "SUCCEEDED");
+  });
+
+  test("completeAndClaim records successes and claims work for the slots they free, in one transaction", async () => {
+    const first = await store.createTasks(Array.from({ length: 3 }, () => ({ module: "batch", type: "job" })));
+    const claimed = await claim("w7#1", 3);
+    expect(claimed).toHaveLength(3);
+    const next = await store.createTasks(Array.from({ length: 5 }, () => ({ module: "batch", type: "job" })));
+    await store.abortTask(first[2]!.id); // this one's success is refused: its slot stays taken
+    const { done, claimed: more } = await store.completeAndClaim(
+      first.map((t) => ({ taskId: t.id, leaseOwner: "w7#1", result: null })),
+      { worker: "w7#2", leaseMs: 30_000, free: 1, ...kinds },
+    );
+    expect(done.map((d) => d.taskId).sort()).toEqual([first[0]!.id, first[1]!.id].sort());
+    // One free slot plus the two freed: the three oldest QUEUED tasks, never a task being completed.
+    expect(more.map((m) => m.id)).toEqual(next.slice(0, 3).map((t) => t.id));
+    for (const m of more) {
+      expect(m.task).toEqual(await row(store, m.id));
+      expect(m.task).toMatchObject({ state: "RUNNING", leaseOwner: "w7#2", version: 2 });
+      await expectContiguousJournal(store, m.id);
+    }
+    const txids = await Promise.all([...done.map((d) => d.taskId), ...more.map((m) => m.id)].map(async (id) => (await store.events(id)).at(-1)!.txid));
+    expect(new Set(txids).size).toBe(1);
+    expect((await row(store, first[2]!.id)).state).toBe("RUNNING");
+    // Nothing to claim: the completions are recorded all the same.
+    const rest = await claim("w7#3", 10);
+    expect(rest.map((r) => r.id)).toEqual(next.slice(3).map((t) => t.id));
+    const last = await store.completeAndClaim(
+      [...more, ...rest].map((m) => ({ taskId: m.id, leaseOwner: m.task.leaseOwner!, result: null })),
+      { worker: "w7#4", leaseMs: 30_000, free: 4, ...kinds },
+    );
+    expect(last.done).toHaveLength(5);
+    expect(last.claimed).toEqual([]);
+    await store.transitionTask(first[2]!.id, "CANCELED");
+  });
+
+  test("claims and completions are announced once committed, each once, with the ids that changed", async () => {
+    const notices: unknown[] = [];
+    const { Store: StoreClass } = await import("../src/store");
+    const announcing = new StoreClass(shared.db, store.config, (notice) => notices.push(notice));
+    const [a, b] = await announcing.createTasks([{ module: "batch", type: "job" }, { module: "batch", type: "job" }]);
+    notices.length = 0;
+    const claimed = await announcing.claimTasks({ worker: "w6#1", leaseMs: 30_000, limit: 5, ...kinds });
+    expect(claimed).toHaveLength(2);
+    expect(notices).toEqual([{ t: [a!.id, b!.id] }]); // a fresh start needs no look from a worker (no c)
+    notices.length = 0;
+    await announcing.completeTasks([
+      { taskId: a!.id, leaseOwner: "w6#1", result: null },
+      { taskId: b!.id, leaseOwner: "someone-else#1", result: null },
+    ]);
+    expect(notices).toEqual([{ t: [a!.id], c: 1 }]);
+    notices.length = 0;
+    expect(await announcing.completeTasks([{ taskId: b!.id, leaseOwner: "nobody#1", result: null }])).toEqual([]);
+    expect(notices).toEqual([]); // nothing changed, nothing announced
+    await announcing.completeTasks([{ taskId: b!.id, leaseOwner: "w6#1", result: null }]);
+  });
+});
+
 describe("moduleStats", () => {
   let store: Store;
   beforeAll(async () => {

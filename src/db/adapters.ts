@@ -9,6 +9,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import { statementName } from "./prepared";
 
 type ScriptRunner = (sql: string) => Promise<unknown>;
 
@@ -67,7 +68,7 @@ export class PostgresAdapterFactory extends PrismaPg {
     options: { max?: number } = {},
   ) {
     const pool = charAsTextPool({ connectionString: url, max: options.max ?? 10 });
-    super(pool);
+    super(pool, { statementNameGenerator: statementName });
     this.pool = pool;
   }
   /**

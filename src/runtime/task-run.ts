@@ -10,7 +10,7 @@ import { TaskgraphError, coerceError } from "../domain/errors";
 import type { StepState } from "../domain/states";
 import type { LogLevel, Prisma, Step, Task } from "../generated/prisma/client";
 import type { ChangeBus } from "../events/change-bus";
-import type { Store } from "../store";
+import type { Completion, Store } from "../store";
 import type { ChildOutcome, SpawnOptions, StepContext, TaskContext } from "./context";
 import { makeLogger, taskInfo } from "./context";
 import { ProgressReporter } from "./progress";
@@ -25,6 +25,12 @@ export interface RunEnvironment {
   recheckMs: number;
   /** The run started or stopped waiting for its children (it then needs no worker slot). */
   onWaitingChange(): void;
+  /**
+   * Records a success together with other runs' (the worker's CompletionQueue, written with its
+   * next claim): true once recorded, false when the store left it alone (then the careful path
+   * decides). Optional.
+   */
+  complete?(completion: Completion): Promise<boolean>;
 }
 
 const DONE: ReadonlySet<StepState> = new Set(["SUCCEEDED", "SKIPPED"]);
@@ -48,6 +54,8 @@ export class TaskRun {
 
   /** True while the task code waits for its children. */
   waiting = false;
+  /** The run's success is being recorded in a batch: change notices need no look meanwhile. */
+  private completing = false;
 
   /** False once the lease is lost or superseded: nothing this run writes is recorded any more. */
   get holdsLease(): boolean {
@@ -59,11 +67,13 @@ export class TaskRun {
     readonly taskId: string,
     /** What the claim wrote into leaseOwner: this run's, not just this worker's. */
     readonly leaseToken: string,
+    /** The task as the claim returned it (saves reading it again). */
+    private readonly claimed?: Task,
   ) {}
 
   async execute(): Promise<void> {
     const { store, registry } = this.env;
-    const task = await store.findTask(this.taskId);
+    const task = this.claimed ?? (await store.findTask(this.taskId));
     if (!task || task.leaseOwner !== this.leaseToken) return;
     this.task = task;
     const definition = registry.get(task.moduleName, task.type);
@@ -84,6 +94,7 @@ export class TaskRun {
 
   /** The store says this task changed (state, steps, abort request): react. */
   onChange(): void {
+    if (this.completing) return; // the outcome is in; if it is refused, the careful path reads afresh
     void this.checkControl().catch((error: unknown) => console.warn(`[taskgraph] task ${this.taskId}: ${coerceError(error).message}`));
   }
 
@@ -107,6 +118,9 @@ export class TaskRun {
       error = coerceError(thrown);
     }
     await this.settle();
+    // The common case in one batched write, checked there (still ours, RUNNING, not aborted, no
+    // child pending); anything else is left to the careful path below.
+    if (!error && (await this.completeInBatch(toJson(result)))) return;
     const fresh = await this.stillOurs();
     if (!fresh) return;
     if (fresh.abortRequestedAt) return this.finishAbort(fresh);
@@ -154,7 +168,10 @@ export class TaskRun {
     if (fresh.abortRequestedAt) return this.finishAbort(fresh);
     if (fresh.state !== "RUNNING") return;
     const steps = await this.env.store.steps(this.taskId);
-    if (steps.every((s) => DONE.has(s.state))) return this.end("SUCCEEDED", { result: null });
+    if (steps.every((s) => DONE.has(s.state))) {
+      if (await this.completeInBatch(null)) return;
+      return this.end("SUCCEEDED", { result: null });
+    }
     const failed = steps.find((s) => s.state === "FAILED");
     await this.end("FAILED", { error: failed ? `Step "${failed.key}" failed: ${failed.error ?? "failed"}` : "The flow could not continue" });
   }
@@ -298,6 +315,17 @@ export class TaskRun {
     }
   }
 
+  /** Records SUCCEEDED through the worker's batch; false when not recorded (then the careful path decides). */
+  private async completeInBatch(result: Prisma.InputJsonValue | null): Promise<boolean> {
+    if (!this.env.complete || this.leaseLost) return false;
+    this.completing = true;
+    try {
+      return await this.env.complete({ taskId: this.taskId, leaseOwner: this.leaseToken, result });
+    } finally {
+      this.completing = false;
+    }
+  }
+
   private async end(to: "SUCCEEDED" | "FAILED" | "CANCELED", patch: { error?: string | null; result?: Prisma.InputJsonValue | null }) {
     if (this.leaseLost) return;
     // A task ends after its children (ScyllaDB): wait for any the code left running.
@@ -370,6 +398,9 @@ export class TaskRun {
   private async attemptNumber(step?: Step): Promise<number> {
     const { prisma } = this.env.store;
     if (step) return prisma.stepAttempt.count({ where: { stepId: step.id, kind: { in: ["EXECUTE", "RETRY"] } } });
+    // A retry is an event leaving FAILED, which needs a change into FAILED before it: with every
+    // change bumping the version from 1 (CREATED), a task at version 2 or less was never retried.
+    if (this.task.version <= 2) return 1;
     const retries = await prisma.taskEvent.count({
       where: { taskId: this.taskId, type: "STATE_CHANGED", payload: { path: ["from"], equals: "FAILED" } },
     });

@@ -6,8 +6,11 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { coerceError } from "../domain/errors";
 import type { Change, ChangeBus } from "../events/change-bus";
-import type { Store } from "../store";
+import type { Task } from "../generated/prisma/client";
+import type { Claimed, Completion, Store } from "../store";
+import { MAX_COMPLETIONS_PER_STATEMENT } from "../store";
 import type { TaskRegistry } from "./registry";
+import { CompletionQueue } from "./completion-queue";
 import { TaskRun } from "./task-run";
 
 export interface WorkerOptions {
@@ -45,6 +48,8 @@ export class Worker {
   private stopping = false;
   private polling = false;
   private pollAgain = false;
+  private pollScheduled = false;
+  private readonly completions = new CompletionQueue(() => this.pollSoon());
 
   constructor(
     private readonly store: Store,
@@ -95,9 +100,13 @@ export class Worker {
     await this.quietly(() => this.store.prisma.worker.deleteMany({ where: { name: this.name } }));
   }
 
-  /** Claims as many due tasks as there is room for, again while a full batch came back. */
+  /**
+   * Records the successes waiting in the completion queue and claims as many due tasks as there is
+   * room for, in one statement; again while a full batch came back or more successes wait. While
+   * stopping it only records successes.
+   */
   async poll(): Promise<void> {
-    if (this.stopping) return;
+    if (this.stopping && this.completions.size === 0) return;
     if (this.polling) {
       this.pollAgain = true;
       return;
@@ -106,24 +115,52 @@ export class Worker {
     try {
       do {
         this.pollAgain = false;
+        const batch = this.completions.take(MAX_COMPLETIONS_PER_STATEMENT);
         // A run waiting for its children needs no slot: otherwise parents could fill every slot.
+        // The runs whose success is in `batch` still count: the statement adds the slots it frees.
         const busy = [...this.running.values()].filter((run) => !run.waiting).length;
-        const room = this.options.concurrency - busy;
-        if (room <= 0) break;
+        const free = this.stopping ? 0 : this.options.concurrency - busy;
         const { modules, types } = this.registry.claimable();
+        const claiming = !this.stopping && types.length > 0;
+        if (batch.length === 0 && (!claiming || free <= 0)) break;
         const token = `${this.name}#${++this.claims}`;
-        const claimed = await this.store.claimTasks({ worker: token, leaseMs: this.options.leaseMs, limit: room, modules, types });
-        for (const { id } of claimed) this.launch(id, token);
-        if (claimed.length === room) this.pollAgain = true;
-      } while (this.pollAgain && !this.stopping);
+        const claim = { worker: token, leaseMs: this.options.leaseMs, modules, types };
+        let done: Completion[] = [];
+        let claimed: Claimed[] = [];
+        try {
+          if (batch.length === 0) claimed = await this.store.claimTasks({ ...claim, limit: free });
+          else if (!claiming) done = await this.store.completeTasks(batch.map((p) => p.completion));
+          else ({ done, claimed } = await this.store.completeAndClaim(batch.map((p) => p.completion), { ...claim, free }));
+        } finally {
+          CompletionQueue.settle(batch, done); // on failure: none recorded, each run takes the careful path
+        }
+        for (const { id, task } of claimed) this.launch(id, token, task);
+        if (claiming && claimed.length === Math.max(0, free) + done.length) this.pollAgain = true;
+        if (this.completions.size > 0) this.pollAgain = true;
+      } while (this.pollAgain && (!this.stopping || this.completions.size > 0));
     } catch (error) {
       if (!this.stopping) console.error("[taskgraph] worker poll failed:", coerceError(error).message);
+      // Successes queued meanwhile would otherwise wait for the next wake-up (none comes while stopping).
+      if (this.completions.size > 0) setTimeout(() => void this.poll(), 500).unref();
     } finally {
       this.polling = false;
     }
   }
 
-  private launch(taskId: string, leaseToken: string) {
+  /**
+   * Polls once the current callbacks are through: runs that end together (a batch of completions)
+   * free their slots first, and one claim fills them all.
+   */
+  private pollSoon() {
+    if (this.pollScheduled) return;
+    this.pollScheduled = true;
+    setImmediate(() => {
+      this.pollScheduled = false;
+      void this.poll();
+    });
+  }
+
+  private launch(taskId: string, leaseToken: string, claimed?: Task) {
     // Claimed again while an earlier run of it still winds down here (terminated, then retried):
     // the earlier run is superseded and its writes are refused from now on.
     this.running.get(taskId)?.onLeaseLost();
@@ -134,9 +171,11 @@ export class Worker {
         bus: this.bus,
         recheckMs: this.options.pollMs,
         onWaitingChange: () => void this.poll(),
+        complete: (completion) => this.completions.complete(completion),
       },
       taskId,
       leaseToken,
+      claimed,
     );
     this.running.set(taskId, run);
     const done: Promise<void> = run
@@ -145,7 +184,7 @@ export class Worker {
       .finally(() => {
         if (this.running.get(taskId) === run) this.running.delete(taskId);
         this.finished.delete(done);
-        void this.poll();
+        this.pollSoon();
       });
     this.finished.add(done);
   }

@@ -4,13 +4,14 @@
 // Each batch of events also sends a NOTIFY on CHANGE_CHANNEL in the same transaction. PostgreSQL
 // (and PGlite) deliver it only when the transaction commits, so listeners never hear of a change
 // that was rolled back. The payload carries task ids only (NOTIFY payloads are limited to 8 kB).
-import type { Prisma, TaskEventType } from "../generated/prisma/client";
+import { Prisma } from "../generated/prisma/client";
+import type { TaskEventType } from "../generated/prisma/client";
 
 export type Tx = Prisma.TransactionClient;
 
 export const CHANGE_CHANNEL = "taskgraph_changes";
 /** Past this many task ids a notification says "*" (something changed; look for yourself). */
-const MAX_IDS_PER_NOTIFY = 100;
+export const MAX_IDS_PER_NOTIFY = 100;
 
 export interface EventSubject {
   id: string;
@@ -70,4 +71,23 @@ export function collectNotices(tx: Tx, into: ChangeNotice[]): void {
 export async function notifyChange(tx: Tx, notice: ChangeNotice): Promise<void> {
   noticesOf.get(tx)?.push(notice);
   await tx.$executeRaw`SELECT pg_notify(${CHANGE_CHANNEL}, ${JSON.stringify(notice)})`;
+}
+
+/**
+ * SQL for the payload of one NOTIFY about the rows of `from` (a CTE with an `id` column), built
+ * inside the statement that changed them: what noticeOf(ids, flags) builds for the same rows.
+ * Use it as `SELECT pg_notify(channel, <this>) FROM <from> HAVING count(*) > 0`.
+ */
+export function noticeSql(flags: { w?: boolean; c?: Prisma.Sql | boolean }): Prisma.Sql {
+  const c = flags.c === true ? Prisma.sql`1` : flags.c ? Prisma.sql`CASE WHEN ${flags.c} THEN 1 END` : Prisma.sql`NULL::int`;
+  return Prisma.sql`jsonb_strip_nulls(jsonb_build_object(
+    't', CASE WHEN count(*) > ${MAX_IDS_PER_NOTIFY}::int THEN to_jsonb('*'::text) ELSE jsonb_agg(id::text) END,
+    'w', ${flags.w ? Prisma.sql`1` : Prisma.sql`NULL::int`},
+    'c', ${c}))::text`;
+}
+
+/** The notice for a change to these tasks (what noticeSql sends from inside a statement). */
+export function noticeOf(ids: string[], flags: { w?: boolean; c?: boolean } = {}): ChangeNotice | null {
+  if (ids.length === 0) return null;
+  return { t: ids.length > MAX_IDS_PER_NOTIFY ? "*" : ids, ...(flags.w ? { w: 1 as const } : {}), ...(flags.c ? { c: 1 as const } : {}) };
 }

@@ -7,6 +7,8 @@ import { notFound } from "../domain/errors";
 import type { StepState, TaskState } from "../domain/states";
 import type { LogLevel, PrismaClient } from "../generated/prisma/client";
 import * as claims from "./claims";
+import type { Completion } from "./completions";
+import { completeAndClaim, completeTasks } from "./completions";
 import type { ChangeNotice, Tx } from "./events";
 import { collectNotices } from "./events";
 import type { PageArgs, TaskOrder } from "./pagination";
@@ -24,6 +26,8 @@ import { appendLog, createTask, createTasks, setProgress, transitionStep, transi
 export type { NewTask, TaskPatch, TaskFilter, TaskOrder, PageArgs, TaskQuery, Settings, Tx };
 export type { DeleteResult } from "./task-controls";
 export type { Claimed } from "./claims";
+export type { Completion } from "./completions";
+export { MAX_COMPLETIONS_PER_STATEMENT } from "./completions";
 
 export class Store {
   readonly prisma: PrismaClient;
@@ -53,6 +57,11 @@ export class Store {
     );
     for (const notice of notices) this.afterCommit?.(notice); // only now: the change is committed
     return result;
+  }
+
+  /** Publishes the notice of a single-statement write (committed when the statement returned). */
+  private committed(notice: ChangeNotice | null) {
+    if (notice) this.afterCommit?.(notice);
   }
 
   // ── writes ────────────────────────────────────────────────────────────────
@@ -103,8 +112,29 @@ export class Store {
   }
 
   // ── workers and retention ────────────────────────────────────────────────
-  claimTasks(options: Parameters<typeof claims.claimTasks>[1]) {
-    return this.transaction((tx) => claims.claimTasks(tx, options));
+  /** One statement: the claim, its events and its NOTIFY. */
+  async claimTasks(options: claims.ClaimOptions): Promise<claims.Claimed[]> {
+    const { claimed, notice } = await claims.claimTasks(this.prisma, options);
+    this.committed(notice);
+    return claimed;
+  }
+  /**
+   * Records many runs' success in one statement (see completions.ts); returns those recorded.
+   * The others were left alone: their runs take the careful path.
+   */
+  async completeTasks(completions: Completion[]): Promise<Completion[]> {
+    const { done, notice } = await completeTasks(this.prisma, completions);
+    this.committed(notice);
+    return done;
+  }
+  /**
+   * completeTasks, then a claim of up to `free` plus as many tasks as that freed, in ONE statement
+   * (one round trip and one commit per batch).
+   */
+  async completeAndClaim(completions: Completion[], claim: Omit<claims.ClaimOptions, "limit"> & { free: number }) {
+    const { done, claimed, notices } = await completeAndClaim(this.prisma, completions, claim);
+    for (const notice of notices) this.committed(notice);
+    return { done, claimed };
   }
   promoteDueTasks() {
     return this.transaction((tx) => claims.promoteDueTasks(tx));

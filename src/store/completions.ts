@@ -1,0 +1,122 @@
+// Batched completions: a worker hands in the outcomes of many runs at once and they are recorded
+// by ONE statement (atomic by itself: no BEGIN/COMMIT round trips). Set-based, but per task
+// exactly what transitionTask(id, SUCCEEDED, { ifLeaseOwner, ifNotAborted }) does: the UPDATE locks
+// the row, the WHERE clause is the state machine (only RUNNING → SUCCEEDED), the lease check and the
+// abort check, the version is bumped and the task's own STATE_CHANGED event appended in the same
+// transaction, and one NOTIFY lists the tasks that changed. A task with a child still pending is
+// left alone too (a task ends after its children).
+//
+// A task the statement leaves alone is simply not returned: its run then takes the careful path
+// (re-read, abort handling, waiting for children, transitionTask with its precise refusal).
+//
+// The statement never waits for a row lock (SKIP LOCKED: a task locked by someone else right now,
+// say an abort cascading down its tree, is left to the careful path). Waiting while holding the
+// other rows of the batch could deadlock with a cascade that locks the same tasks in tree order.
+//
+// The same statement can claim new work for the slots it frees (completeAndClaim): the worker then
+// makes one round trip, and one commit, per batch of tasks instead of two.
+import { PREPARED } from "../db/prepared";
+import { Prisma } from "../generated/prisma/client";
+import type { Claimed, ClaimedRow, ClaimOptions } from "./claims";
+import { claimCtes, claimedOf } from "./claims";
+import type { ChangeNotice, Tx } from "./events";
+import { CHANGE_CHANNEL, noticeOf, noticeSql } from "./events";
+
+export interface Completion {
+  taskId: string;
+  /** The lease token of the run: refused unless the task is still held by it. */
+  leaseOwner: string;
+  /** The run's return value (null: none). */
+  result: Prisma.InputJsonValue | null;
+}
+
+/** The most completions one statement takes (arrays of parameters, one each). */
+export const MAX_COMPLETIONS_PER_STATEMENT = 1_000;
+
+// Listeners: waitForTask, subscriptions, and parents waiting for their children (c: the state changed).
+const completionNoticeSql = noticeSql({ c: true });
+
+/** Rows are locked in id order, as every other multi-row write here does. */
+function sorted(completions: Completion[]): Completion[] {
+  if (completions.length > MAX_COMPLETIONS_PER_STATEMENT) throw new RangeError(`At most ${MAX_COMPLETIONS_PER_STATEMENT} completions at once`);
+  return [...completions].sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));
+}
+
+/** The CTEs that record the completions: `done` holds (id, owner) of those recorded. */
+function completionCtes(completions: Completion[]): Prisma.Sql {
+  const ids = completions.map((c) => c.taskId);
+  return Prisma.sql`input AS (
+      SELECT * FROM unnest(${ids}::uuid[], ${completions.map((c) => c.leaseOwner)}::text[],
+        ${completions.map((c) => (c.result === null ? null : JSON.stringify(c.result)))}::text[]) AS i(id, owner, result)
+    ), locked AS (
+      SELECT id FROM "Task"
+      WHERE id = ANY(${ids}::uuid[]) AND state = 'RUNNING' AND "abortRequestedAt" IS NULL
+      ORDER BY id
+      FOR NO KEY UPDATE SKIP LOCKED
+    ), done AS (
+      UPDATE "Task" t SET
+        state = 'SUCCEEDED', "endedAt" = now(), result = i.result::jsonb,
+        "leaseOwner" = NULL, "leaseExpiresAt" = NULL, "abortRequestedAt" = NULL,
+        version = t.version + 1
+      FROM locked l, input i
+      WHERE t.id = l.id AND t.id = i.id AND t.state = 'RUNNING' AND t."leaseOwner" = i.owner AND t."abortRequestedAt" IS NULL
+        AND NOT EXISTS (SELECT 1 FROM "Task" c WHERE c."parentId" = t.id AND c.state IN ('SCHEDULED', 'QUEUED', 'RUNNING'))
+      RETURNING t.id, t."rootId", t."moduleName", t.version, t.error, i.owner
+    ), doneEvents AS (
+      INSERT INTO "TaskEvent" ("taskId", "rootId", module, type, version, payload)
+      SELECT id, "rootId", "moduleName", 'STATE_CHANGED', version, jsonb_build_object('from', 'RUNNING', 'to', 'SUCCEEDED', 'error', error)
+      FROM done
+    ), doneNotified AS (
+      SELECT pg_notify(${CHANGE_CHANNEL}, ${completionNoticeSql}) FROM done HAVING count(*) > 0
+    )`;
+}
+
+function doneOf(completions: Completion[], recorded: string[]): { done: Completion[]; notice: ChangeNotice | null } {
+  const keys = new Set(recorded);
+  const done = completions.filter((c) => keys.has(`${c.taskId} ${c.leaseOwner}`));
+  return { done, notice: noticeOf([...new Set(done.map((c) => c.taskId))], { c: true }) };
+}
+
+/**
+ * RUNNING → SUCCEEDED for each completion whose task is still RUNNING under that lease, with no
+ * abort requested and no child pending. Returns those recorded.
+ */
+export async function completeTasks(
+  tx: Pick<Tx, "$queryRaw">,
+  completions: Completion[],
+): Promise<{ done: Completion[]; notice: ChangeNotice | null }> {
+  if (completions.length === 0) return { done: [], notice: null };
+  const input = sorted(completions);
+  const rows = await tx.$queryRaw<{ id: string; owner: string }[]>`${PREPARED}
+    WITH ${completionCtes(input)}
+    SELECT id::text AS id, owner, (SELECT count(*) FROM doneNotified) AS _notified FROM done`;
+  return doneOf(completions, rows.map((r) => `${r.id} ${r.owner}`));
+}
+
+/**
+ * completeTasks and claimTasks in one statement: records the completions, then claims up to
+ * `free` plus as many as were recorded (the slots they free). Never takes a task being completed.
+ */
+export async function completeAndClaim(
+  tx: Pick<Tx, "$queryRaw">,
+  completions: Completion[],
+  claim: Omit<ClaimOptions, "limit"> & { free: number },
+): Promise<{ done: Completion[]; claimed: Claimed[]; notices: ChangeNotice[] }> {
+  if (claim.types.length === 0 || completions.length === 0) {
+    const completed = await completeTasks(tx, completions);
+    return { done: completed.done, claimed: [], notices: completed.notice ? [completed.notice] : [] };
+  }
+  const input = sorted(completions);
+  const limit = Prisma.sql`(${Math.max(0, claim.free)}::int + (SELECT count(*) FROM done))::int`;
+  // One result: the claimed rows, then one row (all Task columns null) carrying what was completed.
+  const rows = await tx.$queryRaw<(ClaimedRow & { _done: string[] | null })[]>`${PREPARED}
+    WITH ${completionCtes(input)}, ${claimCtes(claim, limit, input.map((c) => c.taskId))}
+    SELECT claimed.*, NULL::text[] AS _done, 0::bigint AS _notified FROM claimed
+    UNION ALL
+    SELECT (NULL::"Task").*, NULL::text, (SELECT array_agg(id::text || ' ' || owner) FROM done),
+      (SELECT count(*) FROM doneNotified) + (SELECT count(*) FROM claimNotified)`;
+  const summary = rows.find((r) => r._previous === null);
+  const completed = doneOf(completions, summary?._done ?? []);
+  const claimed = claimedOf(rows);
+  return { done: completed.done, claimed: claimed.claimed, notices: [completed.notice, claimed.notice].filter((n) => n !== null) };
+}
