@@ -81,8 +81,10 @@ export class Store {
   transitionStep(taskId: string, stepKey: string, to: StepState, options?: { error?: string; leaseOwner?: string }) {
     return this.transaction((tx) => transitionStep(tx, taskId, stepKey, to, options));
   }
-  setProgress(taskId: string, completed: number, total?: number | null) {
-    return this.transaction((tx) => setProgress(tx, taskId, completed, total));
+  async setProgress(taskId: string, completed: number, total?: number | null) {
+    const { progress, notice } = await setProgress(this.prisma, taskId, completed, total);
+    this.committed(notice);
+    return progress;
   }
   appendLog(taskId: string, entry: { level?: LogLevel; message: string; stepKey?: string }) {
     return this.transaction((tx) => appendLog(tx, taskId, entry));

@@ -9,8 +9,9 @@ import { LIMITS } from "../domain/limits";
 import type { StepState, TaskState } from "../domain/states";
 import { assertStepTransition, assertTaskTransition, isEnded } from "../domain/states";
 import type { LogLevel, Prisma, Step, Task, TaskKind } from "../generated/prisma/client";
-import type { Tx } from "./events";
-import { appendEvents } from "./events";
+import { PREPARED } from "../db/prepared";
+import type { ChangeNotice, Tx } from "./events";
+import { appendEvents, CHANGE_CHANNEL, noticeOf } from "./events";
 
 export interface NewTask {
   module: string;
@@ -314,18 +315,41 @@ export async function transitionStep(
 }
 
 /** Sets progress (completed and optionally total, in the task's progress units). */
-export async function setProgress(tx: Tx, taskId: string, completed: number, total?: number | null): Promise<Task> {
+/**
+ * Sets a task's progress: the version bump, the PROGRESSED event and its NOTIFY in ONE statement
+ * (atomic by itself). Progress is the most frequent write of a running task, and a short write
+ * transaction matters to subscribers: the journal is read only below the oldest transaction still
+ * running (journal.ts), so every open write transaction holds back every later event.
+ */
+export async function setProgress(
+  db: Pick<Tx, "$queryRaw">,
+  taskId: string,
+  completed: number,
+  total?: number | null,
+): Promise<{ progress: { completed: number; total: number | null; version: number }; notice: ChangeNotice }> {
   if (!Number.isFinite(completed) || completed < 0) throw badInput("progress completed must be a finite number ≥ 0");
   if (total != null && (!Number.isFinite(total) || total < 0)) throw badInput("progress total must be a finite number ≥ 0");
-  await lockAndBump(tx, taskId);
-  const updated = await tx.task.update({
-    where: { id: taskId },
-    data: { progressCompleted: completed, ...(total !== undefined ? { progressTotal: total } : {}) },
-  });
-  await appendEvents(tx, [
-    { task: updated, type: "PROGRESSED", payload: { completed: updated.progressCompleted, total: updated.progressTotal } },
-  ]);
-  return updated;
+  const id = parseUuid(taskId, "taskId");
+  const notice = noticeOf([id])!;
+  const rows = await db.$queryRaw<{ completed: number; total: number | null; version: number }[]>`${PREPARED}
+    WITH updated AS (
+      UPDATE "Task" SET version = version + 1, "progressCompleted" = ${completed}::float8,
+        "progressTotal" = CASE WHEN ${total !== undefined} THEN ${total ?? null}::float8 ELSE "progressTotal" END
+      WHERE id = ${id}::uuid
+      RETURNING id, "rootId", "moduleName", version, "progressCompleted", "progressTotal"
+    ), event AS (
+      INSERT INTO "TaskEvent" ("taskId", "rootId", module, type, version, payload)
+      SELECT id, "rootId", "moduleName", 'PROGRESSED', version,
+        jsonb_build_object('completed', "progressCompleted", 'total', "progressTotal")
+      FROM updated
+    ), notified AS (
+      SELECT pg_notify(${CHANGE_CHANNEL}, ${JSON.stringify(notice)}) FROM updated
+    )
+    SELECT "progressCompleted" AS completed, "progressTotal" AS total, version, (SELECT count(*) FROM notified) AS _notified
+    FROM updated`;
+  const row = rows[0];
+  if (!row) throw notFound("Task", taskId);
+  return { progress: { completed: row.completed, total: row.total, version: row.version }, notice };
 }
 
 /** Appends a log line to a task, or to a step's current attempt. */
