@@ -1,7 +1,9 @@
 // Reading the event journal in commit-safe order. TaskEvent ids come from a sequence and can
-// commit out of order, so readers go by (txid, id) and only below the oldest transaction still
-// running (pg_snapshot_xmin): every event at or before a delivered cursor is final, and an event
-// committed later always sorts after it. Cursors are opaque strings.
+// commit out of order, so readers go by (txid, id) and only below the journal's horizon: the
+// oldest transaction of THIS database still running (journalHorizon). Every event at or before a
+// delivered cursor is final, and an event committed later always sorts after it. Cursors are
+// opaque strings.
+import { PREPARED } from "../db/prepared";
 import { TaskgraphError } from "../domain/errors";
 import type { PrismaClient, TaskEvent, TaskEventType } from "../generated/prisma/client";
 
@@ -27,10 +29,38 @@ export function decodeEventCursor(cursor: string): JournalCursor {
   return { txid: BigInt(match[1]!), id: BigInt(match[2]!) };
 }
 
+/**
+ * Every event with a txid below the horizon is final (its transaction has ended). The horizon is
+ * the oldest transaction id still running in this database, or the next one to be assigned —
+ * not pg_snapshot_xmin, which spans every database of the server, so that a long transaction of
+ * another application on the same PostgreSQL does not hold back our subscribers.
+ * pg_stat_activity shows the running transactions' ids (backend_xid) only for sessions we may
+ * inspect; when a session of our database hides it (another role without pg_read_all_stats), the
+ * server-wide pg_snapshot_xmin is used instead, which is always safe.
+ * Its own statement, before the read: a transaction not listed here as running has ended before
+ * the next statement's snapshot, so the read sees its events.
+ */
+async function journalHorizon(prisma: Pick<PrismaClient, "$queryRaw">): Promise<bigint> {
+  const [row] = await prisma.$queryRaw<{ horizon: string }[]>`${PREPARED}
+    WITH snapshot AS (
+      SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin, pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax
+    ), running AS (
+      SELECT backend_xid::text::bigint AS xid, query = '<insufficient privilege>' AS hidden
+      FROM pg_stat_activity
+      WHERE datname = current_database() AND backend_type IN ('client backend', 'standalone backend')
+        AND (backend_xid IS NOT NULL OR query = '<insufficient privilege>')
+    )
+    SELECT (CASE WHEN EXISTS (SELECT 1 FROM running WHERE hidden) THEN s.xmin
+      -- backend_xid has 32 bits: put it in the epoch of the snapshot's xmax (or the one before)
+      ELSE LEAST(s.xmax, (SELECT min((((s.xmax >> 32) - CASE WHEN r.xid > (s.xmax & 4294967295) THEN 1 ELSE 0 END) << 32) | r.xid) FROM running r))
+    END)::text AS horizon
+    FROM snapshot s`;
+  return BigInt(row!.horizon);
+}
+
 /** A cursor just before everything not yet final: subscribing from here misses nothing new. */
 export async function journalHead(prisma: PrismaClient): Promise<JournalCursor> {
-  const [row] = await prisma.$queryRaw<{ xmin: string }[]>`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`;
-  return { txid: BigInt(row!.xmin) - 1n, id: 9_223_372_036_854_775_807n };
+  return { txid: (await journalHorizon(prisma)) - 1n, id: 9_223_372_036_854_775_807n };
 }
 
 /** Final events after `after` (and up to `upTo`, when given), in (txid, id) order. */
@@ -43,12 +73,13 @@ export async function readJournal(
 ): Promise<TaskEvent[]> {
   const types = filter.types?.length ? [...filter.types] : null;
   const states = filter.states?.length ? [...filter.states] : null;
+  const horizon = await journalHorizon(prisma);
   return prisma.$queryRaw<TaskEvent[]>`
     SELECT id, txid, "taskId"::text AS "taskId", "rootId"::text AS "rootId", module, type::text AS type, version, payload, "createdAt"
     FROM "TaskEvent"
     WHERE (txid, id) > (${after.txid}::bigint, ${after.id}::bigint)
       AND (txid, id) <= (${upTo.txid}::bigint, ${upTo.id}::bigint)
-      AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+      AND txid < ${horizon}::bigint
       AND (${filter.taskId ?? null}::uuid IS NULL OR "taskId" = ${filter.taskId ?? null}::uuid)
       AND (${filter.rootId ?? null}::uuid IS NULL OR "rootId" = ${filter.rootId ?? null}::uuid)
       AND (${filter.module ?? null}::text IS NULL OR module = ${filter.module ?? null}::text)
@@ -90,10 +121,11 @@ export const isBefore = (a: JournalCursor, b: JournalCursor) => a.txid < b.txid 
  */
 export async function pruneJournal(prisma: PrismaClient, olderThan: Date, limit = 10_000): Promise<number> {
   return prisma.$transaction(async (tx) => {
+    const horizon = await journalHorizon(tx);
     const rows = await tx.$queryRaw<{ txid: bigint; id: bigint }[]>`
       WITH doomed AS (
         SELECT txid, id FROM "TaskEvent"
-        WHERE "createdAt" < ${olderThan} AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+        WHERE "createdAt" < ${olderThan} AND txid < ${horizon}::bigint
         ORDER BY txid, id LIMIT ${limit}::int
       )
       DELETE FROM "TaskEvent" e USING doomed WHERE e.id = doomed.id
