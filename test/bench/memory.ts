@@ -1,7 +1,9 @@
 // Memory: the server process's growth per idle subscription. graphql-ws subscribers (one
 // WebSocket each, in this process) subscribe to taskEvents and receive nothing; the server runs in
-// a child process with --expose-gc and is measured after forced collections, before and after
-// each step of 1,000 more subscribers.
+// a child process with --expose-gc and is read after forced collections, before the first and
+// after each step of more subscribers. The figure is the Theil–Sen slope of those readings (the
+// median of the slopes between every two of them): RSS moves in jumps of ±20 MiB as V8 and malloc
+// take and give back pages, which a difference of two readings cannot tell from growth.
 // Usage: npm run bench -- memory [subscribers per step] [steps]
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
@@ -18,7 +20,16 @@ export interface MemoryOptions {
   stores: StoreConfig["kind"][];
 }
 
-export const MEMORY_DEFAULTS: MemoryOptions = { perStep: 1_000, steps: 3, warmup: 100, stores: ["postgresql", "pglite"] };
+export const MEMORY_DEFAULTS: MemoryOptions = { perStep: 500, steps: 6, warmup: 100, stores: ["postgresql", "pglite"] };
+
+/** Median of the slopes between every two points: robust to a few jumps. */
+function theilSen(points: { x: number; y: number }[]): number {
+  const slopes: number[] = [];
+  for (let i = 0; i < points.length; i++) {
+    for (let j = i + 1; j < points.length; j++) slopes.push((points[j]!.y - points[i]!.y) / (points[j]!.x - points[i]!.x));
+  }
+  return median(slopes);
+}
 
 /** In the server process: memory after forced collections (a few, apart: V8 gives pages back lazily). */
 export async function collectedMemory(_app: App): Promise<NodeJS.MemoryUsage> {
@@ -47,42 +58,37 @@ async function subscribe(server: ServerHandle, clients: Client[], count: number)
   }
 }
 
-
 export async function memorySection(options: MemoryOptions): Promise<Section> {
   const rows: string[][] = [];
   for (const kind of options.stores) {
     await withServer(kind, async (server) => {
       const clients: Client[] = [];
       await subscribe(server, clients, options.warmup); // the code paths of a subscription are loaded and warm
-      let before = await server.call<NodeJS.MemoryUsage>("memory.ts", "collectedMemory");
-      const rss: number[] = [];
-      const heap: number[] = [];
+      const readings: { subscribers: number; memory: NodeJS.MemoryUsage }[] = [];
+      readings.push({ subscribers: clients.length, memory: await server.call<NodeJS.MemoryUsage>("memory.ts", "collectedMemory") });
       for (let step = 1; step <= options.steps; step++) {
         progress(`memory ${STORE_LABEL[kind]}: step ${step}/${options.steps} (+${options.perStep} idle subscribers)`);
         await subscribe(server, clients, options.perStep);
-        const after = await server.call<NodeJS.MemoryUsage>("memory.ts", "collectedMemory");
-        rss.push((after.rss - before.rss) / 1024 / options.perStep);
-        heap.push((after.heapUsed - before.heapUsed) / 1024 / options.perStep);
-        progress(`  RSS +${fmt((after.rss - before.rss) / 2 ** 20, 1)} MiB, heap +${fmt((after.heapUsed - before.heapUsed) / 2 ** 20, 1)} MiB`);
-        before = after;
+        readings.push({ subscribers: clients.length, memory: await server.call<NodeJS.MemoryUsage>("memory.ts", "collectedMemory") });
+        const [before, after] = readings.slice(-2).map((r) => r.memory) as [NodeJS.MemoryUsage, NodeJS.MemoryUsage];
+        progress(`  RSS ${fmt((after.rss - before.rss) / 2 ** 20, 1)} MiB, heap ${fmt((after.heapUsed - before.heapUsed) / 2 ** 20, 1)} MiB`);
       }
       await Promise.all(clients.map((c) => c.dispose()));
-      rows.push([
-        `taskgraph, ${STORE_LABEL[kind]}`,
-        `${fmt(before.rss / 2 ** 20)} MiB`,
-        fmt(median(rss), 1),
-        fmt(median(heap), 1),
-        fmt(median(rss) * 1000 / 1024, 1),
-      ]);
+      const slope = (of: (m: NodeJS.MemoryUsage) => number) => theilSen(readings.map((r) => ({ x: r.subscribers, y: of(r.memory) / 1024 })));
+      const rss = slope((m) => m.rss);
+      const heap = slope((m) => m.heapUsed);
+      const last = readings.at(-1)!;
+      rows.push([`taskgraph, ${STORE_LABEL[kind]}`, `${fmt(last.memory.rss / 2 ** 20)} MiB`, fmt(rss, 1), fmt(heap, 1), fmt((rss * 1000) / 1024, 1)]);
     });
   }
   return {
     title: "4. Memory of idle subscriptions",
     caption:
-      `graphql-ws subscribers on \`taskEvents\` (one WebSocket each, in the benchmark process) with no traffic; the server process's memory after forced ` +
-      `garbage collections (--expose-gc), before and after each step of ${options.perStep.toLocaleString("en-US")} more subscribers, ${options.steps} steps ` +
-      `after ${options.warmup} to warm up; median of the steps (RSS moves in steps as V8 takes and returns pages; the JS heap is steadier).`,
-    header: ["server", `RSS with ${(options.warmup + options.steps * options.perStep).toLocaleString("en-US")}`, "RSS KB per subscription", "JS heap KB per subscription", "RSS MiB per 1,000"],
+      `graphql-ws subscribers on \`taskEvents\` (one WebSocket each, in the benchmark process) with no traffic; the server process's memory read after forced ` +
+      `garbage collections (--expose-gc) at ${options.warmup} subscribers (after warming up) and after each of ${options.steps} steps of ` +
+      `${options.perStep.toLocaleString("en-US")} more. Per subscription: the Theil–Sen slope of those readings, i.e. the median of the slopes between every two ` +
+      `of them (RSS moves in jumps as V8 and malloc take and return pages; the JS heap is steadier).`,
+    header: ["server", `RSS with ${(options.warmup + options.steps * options.perStep).toLocaleString("en-US")} subscribers`, "RSS KB per subscription", "JS heap KB per subscription", "RSS MiB per 1,000"],
     rows,
   };
 }
