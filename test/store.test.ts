@@ -744,6 +744,15 @@ describe("taskTree", () => {
     expect(typesOf(await store.taskTree(byType.get("C")!.id))).toEqual(["C"]);
   });
 
+  test("rows read with the walk (no relations asked for) equal Prisma's own rows, in the same order", async () => {
+    const walked = await store.taskTree(root.id);
+    const withSteps = await store.taskTree(root.id, { query: { include: { steps: true } } });
+    expect(withSteps.map(({ steps, ...task }: Task & { steps?: unknown }) => task)).toEqual(walked);
+    const byId = new Map((await store.prisma.task.findMany({ where: { rootId: root.id } })).map((t) => [t.id, t]));
+    expect(walked).toEqual(walked.map((t) => byId.get(t.id)));
+    expect(walked.length).toBe(byId.size);
+  });
+
   test("an unknown id is NOT_FOUND and a malformed one BAD_USER_INPUT", async () => {
     await refusal(store.taskTree("0190f5a2-7c3e-7a4b-8c9d-0123456789ab"), "NOT_FOUND");
     await refusal(store.taskTree("nope"), "BAD_USER_INPUT");

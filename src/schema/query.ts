@@ -1,13 +1,20 @@
 // Root queries (DESIGN §5).
 import { queryFromInfo } from "@pothos/plugin-prisma";
+import { type GraphQLResolveInfo, Kind } from "graphql";
 import { badInput, notFound } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
 import { MAX_WAIT_SECONDS } from "../runtime/manager";
+import { listTasks } from "../store/task-reads";
 import { builder } from "./builder";
 import { OrderDirectionEnum, TaskCategoryEnum, TaskKindEnum, TaskOrderFieldEnum, TaskStateEnum } from "./enums";
 import { ModuleType } from "./module";
 import { SettingsType } from "./settings";
 import { TaskConnection, TaskNode } from "./task";
+
+/** Whether the connection's selection may include totalCount (a fragment might: then yes). */
+function asksForTotalCount(info: GraphQLResolveInfo): boolean {
+  return info.fieldNodes.some((node) => node.selectionSet?.selections.some((s) => s.kind !== Kind.FIELD || s.name.value === "totalCount"));
+}
 
 const TaskFilterInput = builder.inputType("TaskFilter", {
   description: "Every field narrows the list (AND). Internal tasks are hidden unless includeInternal.",
@@ -61,13 +68,15 @@ builder.queryFields((t) => ({
         orderBy: t.arg({ type: TaskOrderInput }),
       },
       resolve: async (_root, args, ctx, info) => {
-        const page = await ctx.store.listTasks({
+        // Straight to the store's reader (Store.listTasks takes no `count`): the count starts with the page.
+        return listTasks(ctx.store.prisma, {
           filter: args.filter ?? {},
           orderBy: args.orderBy ? { field: args.orderBy.field, direction: args.orderBy.direction ?? "DESC" } : null,
           page: { first: args.first, after: args.after, last: args.last, before: args.before },
+          maxPageSize: ctx.store.config.maxPageSize,
           query: queryFromInfo({ context: ctx, info, path: ["edges", "node"] }),
+          count: asksForTotalCount(info),
         });
-        return page;
       },
     },
     TaskConnection,

@@ -3,7 +3,8 @@
 // related rows (steps, children, …) load in the same round of queries instead of one per task.
 import { notFound } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
-import type { Prisma, PrismaClient, Task } from "../generated/prisma/client";
+import type { PrismaClient, Task } from "../generated/prisma/client";
+import { Prisma } from "../generated/prisma/client";
 import type { PageArgs, PageInfo, TaskOrder } from "./pagination";
 import { DEFAULT_ORDER, planPage } from "./pagination";
 import type { TaskFilter } from "./task-filter";
@@ -30,25 +31,33 @@ export async function getTask(prisma: PrismaClient, id: string, query: TaskQuery
 
 export async function listTasks(
   prisma: PrismaClient,
-  options: { filter?: TaskFilter; orderBy?: TaskOrder | null; page?: PageArgs; maxPageSize: number; query?: TaskQuery },
+  options: {
+    filter?: TaskFilter;
+    orderBy?: TaskOrder | null;
+    page?: PageArgs;
+    maxPageSize: number;
+    query?: TaskQuery;
+    /** The caller will ask for totalCount: count alongside the page instead of after it. */
+    count?: boolean;
+  },
 ): Promise<TaskPage> {
   const where = taskWhere(options.filter ?? {});
   const plan = planPage(where, options.orderBy ?? DEFAULT_ORDER, options.page ?? {}, options.maxPageSize);
+  let counted: Promise<number> | undefined;
+  const totalCount = () => (counted ??= prisma.task.count({ where }));
+  if (options.count) totalCount().catch(() => {}); // its error, if any, goes to whoever awaits it
   const rows = await prisma.task.findMany({ ...options.query, where: plan.where, orderBy: plan.orderBy, take: plan.take } as Prisma.TaskFindManyArgs);
   const { rows: nodes, cursors, pageInfo } = plan.finish(rows);
-  return {
-    edges: nodes.map((node, i) => ({ node, cursor: cursors[i]! })),
-    pageInfo,
-    totalCount: () => prisma.task.count({ where }),
-  };
+  return { edges: nodes.map((node, i) => ({ node, cursor: cursors[i]! })), pageInfo, totalCount };
 }
 
 /**
  * The task and all its descendants (down to `maxDepth` levels below it) in breadth-first order,
  * siblings in creation order: ScyllaDB's recursive status. Internal tasks that finished
  * successfully are folded into their parent (left out, with what is below them) unless
- * `includeFolded`; failed ones stay visible. One recursive query finds the ids and their order;
- * one more loads the rows with the requested relations.
+ * `includeFolded`; failed ones stay visible. One recursive query walks the tree (an index lookup
+ * per node) and returns the rows; when relations are asked for, it returns the ids and their order
+ * and one more query loads the rows with those relations.
  */
 export async function taskTree(
   prisma: PrismaClient,
@@ -58,18 +67,33 @@ export async function taskTree(
   const rootId = parseUuid(id);
   const maxDepth = options.maxDepth ?? 2_147_483_647;
   const includeFolded = options.includeFolded ?? false;
-  const order = await prisma.$queryRaw<{ id: string }[]>`
+  const tree = Prisma.sql`
     WITH RECURSIVE tree(id, level, path) AS (
       SELECT t.id, 0, ARRAY[t.id] FROM "Task" t WHERE t.id = ${rootId}::uuid
       UNION ALL
+      -- Each row's children by index lookup (OFFSET 0 keeps the subquery parameterised; as a plain
+      -- join the planner hashes the whole table at every level).
       SELECT c.id, tree.level + 1, tree.path || c.id
-      FROM "Task" c JOIN tree ON c."parentId" = tree.id
+      FROM tree CROSS JOIN LATERAL (
+        SELECT c.id FROM "Task" c
+        WHERE c."parentId" = tree.id AND (${includeFolded}::boolean OR NOT (c."isInternal" AND c.state = 'SUCCEEDED'))
+        OFFSET 0
+      ) c
       WHERE tree.level < ${maxDepth}::int
-        AND (${includeFolded}::boolean OR NOT (c."isInternal" AND c.state = 'SUCCEEDED'))
-    )
-    SELECT id::text AS id FROM tree ORDER BY level, path`;
+    )`;
+  const query = options.query ?? {};
+  if (!query.select && (!query.include || Object.keys(query.include).length === 0)) {
+    // Only the task's own columns are wanted: the rows come with the walk, in one statement. The
+    // narrow (id, level, path) rows are sorted first and the whole rows joined in that order, so
+    // the server does not sort 10,000 wide rows (that spilled past work_mem to disk).
+    const rows = await prisma.$queryRaw<Task[]>`${tree}, ordered AS (SELECT id, level, path FROM tree ORDER BY level, path)
+      SELECT t.* FROM ordered o JOIN "Task" t ON t.id = o.id ORDER BY o.level, o.path`;
+    if (rows.length === 0) throw notFound("Task", id);
+    return rows;
+  }
+  const order = await prisma.$queryRaw<{ id: string }[]>`${tree} SELECT id::text AS id FROM tree ORDER BY level, path`;
   if (order.length === 0) throw notFound("Task", id);
-  const rows = await prisma.task.findMany({ ...options.query, where: { id: { in: order.map((r) => r.id) } } } as Prisma.TaskFindManyArgs);
+  const rows = await prisma.task.findMany({ ...query, where: { id: { in: order.map((r) => r.id) } } } as Prisma.TaskFindManyArgs);
   const byId = new Map(rows.map((row) => [row.id, row]));
   return order.map((r) => byId.get(r.id)).filter((t): t is Task => t !== undefined);
 }
@@ -100,12 +124,18 @@ export async function moduleStats(prisma: PrismaClient, name?: string): Promise<
  */
 export async function withPendingDescendants(prisma: PrismaClient, ids: readonly string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const rows = await prisma.$queryRaw<{ origin: string }[]>`
+  // The planner cannot know how deep the walk goes and costs it as ten levels of the first one's
+  // rows: above jit_above_cost, so PostgreSQL spent ~150 ms compiling a query that runs in <1 ms.
+  const [, rows] = await prisma.$transaction([prisma.$executeRaw`SET LOCAL jit = off`, prisma.$queryRaw<{ origin: string }[]>`
     WITH RECURSIVE below(origin, id, state) AS (
       SELECT c."parentId", c.id, c.state FROM "Task" c WHERE c."parentId" = ANY(${[...ids]}::uuid[])
       UNION ALL
-      SELECT below.origin, c.id, c.state FROM "Task" c JOIN below ON c."parentId" = below.id
+      -- A parameterised subquery (OFFSET 0 keeps it one): an index lookup of each row's children.
+      -- As a plain join the planner guesses the work table large and hashes the whole table instead.
+      SELECT below.origin, c.id, c.state FROM below CROSS JOIN LATERAL (
+        SELECT c.id, c.state FROM "Task" c WHERE c."parentId" = below.id OFFSET 0
+      ) c
     )
-    SELECT DISTINCT origin::text AS origin FROM below WHERE state IN ('SCHEDULED', 'QUEUED', 'RUNNING')`;
+    SELECT DISTINCT origin::text AS origin FROM below WHERE state IN ('SCHEDULED', 'QUEUED', 'RUNNING')`]);
   return new Set(rows.map((r) => r.origin));
 }
