@@ -4,6 +4,7 @@
 // Each batch of events also sends a NOTIFY on CHANGE_CHANNEL in the same transaction. PostgreSQL
 // (and PGlite) deliver it only when the transaction commits, so listeners never hear of a change
 // that was rolled back. The payload carries task ids only (NOTIFY payloads are limited to 8 kB).
+import { PREPARED } from "../db/prepared";
 import { Prisma } from "../generated/prisma/client";
 import type { TaskEventType } from "../generated/prisma/client";
 
@@ -42,22 +43,23 @@ export interface ChangeNotice {
 
 const CONTROL_TYPES = new Set<TaskEventType>(["STATE_CHANGED", "STEP_CHANGED", "DELETED"]);
 
+/** Appends the events and sends their NOTIFY in one statement (one round trip of the transaction). */
 export async function appendEvents(tx: Tx, events: NewEvent[]): Promise<void> {
   if (events.length === 0) return;
-  await tx.taskEvent.createMany({
-    data: events.map(({ task, type, payload }) => ({
-      taskId: task.id,
-      rootId: task.rootId,
-      module: task.moduleName,
-      type,
-      version: task.version,
-      payload: payload ?? {},
-    })),
-  });
   const ids = [...new Set(events.map((e) => e.task.id))];
   const wake = events.some((e) => e.wake || (e.payload?.state ?? e.payload?.to) === "QUEUED");
   const control = events.some((e) => e.control || CONTROL_TYPES.has(e.type));
-  await notifyChange(tx, { t: ids.length > MAX_IDS_PER_NOTIFY ? "*" : ids, ...(wake ? { w: 1 } : {}), ...(control ? { c: 1 } : {}) });
+  const notice: ChangeNotice = { t: ids.length > MAX_IDS_PER_NOTIFY ? "*" : ids, ...(wake ? { w: 1 } : {}), ...(control ? { c: 1 } : {}) };
+  noticesOf.get(tx)?.push(notice);
+  await tx.$executeRaw`${PREPARED}
+    WITH inserted AS (
+      INSERT INTO "TaskEvent" ("taskId", "rootId", module, type, version, payload)
+      SELECT * FROM unnest(${events.map((e) => e.task.id)}::uuid[], ${events.map((e) => e.task.rootId)}::uuid[],
+        ${events.map((e) => e.task.moduleName)}::text[], ${events.map((e) => e.type)}::text[]::"TaskEventType"[],
+        ${events.map((e) => e.task.version)}::int[], ${events.map((e) => JSON.stringify(e.payload ?? {}))}::jsonb[])
+      RETURNING 1
+    )
+    SELECT pg_notify(${CHANGE_CHANNEL}, ${JSON.stringify(notice)}) FROM (SELECT count(*) FROM inserted) AS n`;
 }
 
 /** Notices of each open transaction, for publishing elsewhere (Redis) once it has committed. */
