@@ -178,9 +178,12 @@ export async function createTasks(tx: Tx, specs: NewTask[], options: { parentId?
       for (const child of s.children ?? []) queue.push({ spec: { ...child, module: child.module ?? moduleName }, parent: self });
     }
   });
-  const known = await tx.module.count({ where: { name: { in: [...modules] } } });
-  if (known !== modules.size) throw notFound("Module", [...modules].join(", "));
-  await tx.task.createMany({ data: tasks });
+  // Roots' modules exist (their sequence numbers were just taken); other modules are checked here.
+  const unchecked = parent ? [...modules] : [...modules].filter((m) => !specs.some((spec) => spec.module === m));
+  if (unchecked.length && (await tx.module.count({ where: { name: { in: unchecked } } })) !== unchecked.length) {
+    throw notFound("Module", unchecked.join(", "));
+  }
+  const created = await tx.task.createManyAndReturn({ data: tasks });
   if (steps.length) await tx.step.createMany({ data: steps });
   await appendEvents(
     tx,
@@ -190,8 +193,7 @@ export async function createTasks(tx: Tx, specs: NewTask[], options: { parentId?
       payload: { state: t.state, parentId: t.parentId ?? null, type: t.type, name: t.name },
     })),
   );
-  const roots = await tx.task.findMany({ where: { id: { in: rootIds } } });
-  const byId = new Map(roots.map((r) => [r.id, r]));
+  const byId = new Map(created.map((r) => [r.id, r]));
   return rootIds.map((id) => byId.get(id)!);
 }
 
