@@ -1,9 +1,9 @@
 // Memory: the server process's growth per idle subscription. graphql-ws subscribers (one
 // WebSocket each, in this process) subscribe to taskEvents and receive nothing; the server runs in
 // a child process with --expose-gc and is read after forced collections, before the first and
-// after each step of more subscribers. The figure is the Theil–Sen slope of those readings (the
-// median of the slopes between every two of them): RSS moves in jumps of ±20 MiB as V8 and malloc
-// take and give back pages, which a difference of two readings cannot tell from growth.
+// after each step of more subscribers. The figure is the median of the steps' growth: RSS now and
+// then drops by 20–35 MiB in one step as V8 and malloc give pages back, which the median of six
+// steps shrugs off (a single difference, or a slope through all readings, does not).
 // Usage: npm run bench -- memory [subscribers per step] [steps]
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
@@ -22,14 +22,6 @@ export interface MemoryOptions {
 
 export const MEMORY_DEFAULTS: MemoryOptions = { perStep: 500, steps: 6, warmup: 100, stores: ["postgresql", "pglite"] };
 
-/** Median of the slopes between every two points: robust to a few jumps. */
-function theilSen(points: { x: number; y: number }[]): number {
-  const slopes: number[] = [];
-  for (let i = 0; i < points.length; i++) {
-    for (let j = i + 1; j < points.length; j++) slopes.push((points[j]!.y - points[i]!.y) / (points[j]!.x - points[i]!.x));
-  }
-  return median(slopes);
-}
 
 /** In the server process: memory after forced collections (a few, apart: V8 gives pages back lazily). */
 export async function collectedMemory(_app: App): Promise<NodeJS.MemoryUsage> {
@@ -74,9 +66,11 @@ export async function memorySection(options: MemoryOptions): Promise<Section> {
         progress(`  RSS ${fmt((after.rss - before.rss) / 2 ** 20, 1)} MiB, heap ${fmt((after.heapUsed - before.heapUsed) / 2 ** 20, 1)} MiB`);
       }
       await Promise.all(clients.map((c) => c.dispose()));
-      const slope = (of: (m: NodeJS.MemoryUsage) => number) => theilSen(readings.map((r) => ({ x: r.subscribers, y: of(r.memory) / 1024 })));
-      const rss = slope((m) => m.rss);
-      const heap = slope((m) => m.heapUsed);
+      /** KB per subscription: the median over the steps of (growth / subscribers added). */
+      const perSubscription = (of: (m: NodeJS.MemoryUsage) => number) =>
+        median(readings.slice(1).map((r, i) => (of(r.memory) - of(readings[i]!.memory)) / 1024 / (r.subscribers - readings[i]!.subscribers)));
+      const rss = perSubscription((m) => m.rss);
+      const heap = perSubscription((m) => m.heapUsed);
       const last = readings.at(-1)!;
       rows.push([`taskgraph, ${STORE_LABEL[kind]}`, `${fmt(last.memory.rss / 2 ** 20)} MiB`, fmt(rss, 1), fmt(heap, 1), fmt((rss * 1000) / 1024, 1)]);
     });
@@ -86,8 +80,8 @@ export async function memorySection(options: MemoryOptions): Promise<Section> {
     caption:
       `graphql-ws subscribers on \`taskEvents\` (one WebSocket each, in the benchmark process) with no traffic; the server process's memory read after forced ` +
       `garbage collections (--expose-gc) at ${options.warmup} subscribers (after warming up) and after each of ${options.steps} steps of ` +
-      `${options.perStep.toLocaleString("en-US")} more. Per subscription: the Theil–Sen slope of those readings, i.e. the median of the slopes between every two ` +
-      `of them (RSS moves in jumps as V8 and malloc take and return pages; the JS heap is steadier).`,
+      `${options.perStep.toLocaleString("en-US")} more. Per subscription: the median over the steps of the step's growth / ${options.perStep} ` +
+      `(RSS sometimes drops by tens of MiB in one step as V8 and malloc return pages; the JS heap is steadier).`,
     header: ["server", `RSS with ${(options.warmup + options.steps * options.perStep).toLocaleString("en-US")} subscribers`, "RSS KB per subscription", "JS heap KB per subscription", "RSS MiB per 1,000"],
     rows,
   };
