@@ -1,7 +1,9 @@
 // Shared helpers of the benchmarks: statistics, fresh PostgreSQL databases, the Redis of the
 // BullMQ runs, child processes, progress output. Nothing here measures anything.
 import { fork } from "node:child_process";
+import { type Client, createClient } from "graphql-ws";
 import pg from "pg";
+import WebSocket from "ws";
 import type { StoreConfig } from "../../src/config";
 
 export const BENCH_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -265,6 +267,40 @@ export async function withServer<T>(kind: StoreConfig["kind"], fn: (server: Serv
   };
   if (kind === "pglite") return run({ kind: "pglite", dataDir: ":memory:" });
   return withFreshPostgres((url) => run({ kind: "postgresql", url }));
+}
+
+export async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/**
+ * Subscribers opened per burst. A thousand WebSocket handshakes at once (each authenticated with a
+ * query) can outlast graphql-ws's 3 s connection_init timeout on a small machine (close 4408).
+ */
+const SUBSCRIBER_BURST = 100;
+
+/**
+ * Opens `count` graphql-ws clients (one WebSocket each) and lets `subscribe` start each one's
+ * subscription; resolves once the server counts them all live.
+ */
+export async function openSubscribers(server: ServerHandle, count: number, subscribe: (client: Client, index: number) => void): Promise<Client[]> {
+  const live = () => server.call<number>("server-child.ts", "liveSubscriptions");
+  const base = await live();
+  const clients: Client[] = [];
+  for (let start = 0; start < count; start += SUBSCRIBER_BURST) {
+    const end = Math.min(count, start + SUBSCRIBER_BURST);
+    for (let i = start; i < end; i++) {
+      const client = createClient({ url: server.url.replace(/^http/, "ws"), webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
+      subscribe(client, i);
+      clients.push(client);
+    }
+    await waitFor(`${base + end} live subscriptions`, 60_000, async () => (await live()) >= base + end);
+  }
+  return clients;
 }
 
 /** One GraphQL request over HTTP; throws on GraphQL errors. */

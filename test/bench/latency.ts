@@ -6,12 +6,10 @@
 // worst case). The server runs in a child process; the clients run here.
 // Usage: npm run bench -- latency [subscribers] [tasks] [runs] [stores, e.g. postgresql,pglite]
 import { availableParallelism } from "node:os";
-import { createClient, type Client } from "graphql-ws";
-import WebSocket from "ws";
 import type { StoreConfig } from "../../src/config";
 import { createTaskManager, type TaskManager } from "../../src/runtime/manager";
 import type { App } from "../../src/server";
-import { fmt, median, parseStores, percentile, progress, type ServerHandle, sleep, withServer, STORE_LABEL } from "./common";
+import { fmt, median, openSubscribers, parseStores, percentile, progress, type ServerHandle, STORE_LABEL, withServer } from "./common";
 import type { Section } from "./results";
 import { renderSection } from "./results";
 
@@ -54,11 +52,6 @@ export function cpuMs(_app: App): number {
   return (user + system) / 1000;
 }
 
-/** Live taskEvents subscriptions in the server process. */
-export function liveSubscriptions(app: App): number {
-  return app.manager.feed.size;
-}
-
 /** Starts a worker in the server process, on the server's database, running every task at once. */
 export async function startLatencyWorker(app: App, concurrency: number): Promise<void> {
   runner = createTaskManager({ config: app.config, db: app.db, worker: { concurrency } });
@@ -74,14 +67,6 @@ export async function stopLatencyWorker(_app: App): Promise<void> {
 
 const SUBSCRIPTION = `subscription ($filter: TaskEventFilter) { taskEvents(filter: $filter) { type at payload } }`;
 
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 /** One run: create the tasks, subscribe everyone, start the worker, wait until every subscriber saw every task end. */
 export async function measureLatencyOnce(server: ServerHandle, shape: Shape, subscribers: number, tasks: number, rounds: number, roundMs: number): Promise<LatencyRun> {
   const ids = await server.call<string[]>("latency.ts", "createLatencyTasks", tasks, rounds, roundMs);
@@ -92,10 +77,7 @@ export async function measureLatencyOnce(server: ServerHandle, shape: Shape, sub
   const endsPerSubscriber = shape === "task" ? 1 : tasks;
   let resolveAll = () => {};
   const allDone = new Promise<void>((resolve) => (resolveAll = resolve));
-  const clients: Client[] = [];
-  for (let s = 0; s < subscribers; s++) {
-    const client = createClient({ url: server.url.replace(/^http/, "ws"), webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
-    clients.push(client);
+  const clients = await openSubscribers(server, subscribers, (client, s) => {
     const filter = shape === "task" ? { taskId: ids[s % tasks] } : { module: "test" };
     let ended = 0;
     client.subscribe<{ taskEvents: { type: string; at: string; payload: { to?: string } } }>(
@@ -113,8 +95,7 @@ export async function measureLatencyOnce(server: ServerHandle, shape: Shape, sub
         complete: () => {},
       },
     );
-  }
-  await waitFor(`${subscribers} live subscriptions`, 120_000, async () => (await server.call<number>("latency.ts", "liveSubscriptions")) >= subscribers);
+  });
   const started = Date.now();
   const serverCpuBefore = await server.call<number>("latency.ts", "cpuMs");
   const clientCpuBefore = process.cpuUsage();
@@ -175,7 +156,7 @@ export async function latencySection(options: LatencyOptions): Promise<Section> 
   return {
     title: "2. Live latency (graphql-ws `taskEvents`)",
     caption:
-      `${subscribers} graphql-ws subscribers (one WebSocket each, in the benchmark process) on a server in its own process; ${tasks} test tasks ` +
+      `${subscribers} graphql-ws subscribers (one WebSocket each, opened 100 at a time, in the benchmark process) on a server in its own process; ${tasks} test tasks ` +
       `run at once, each counting rounds of ${roundMs} ms and reporting progress every round. Latency: the event's \`at\` (stamped in its ` +
       `transaction) to its arrival at a client, same clock; delivered events/s: events received by all clients / time from starting the worker to the last arrival. ` +
       `Every subscriber waits until it has seen its tasks end. Median of ${runs} runs. The whole-module shape runs ${rounds.module} round(s) per task ` +

@@ -5,11 +5,10 @@
 // then drops by 20–35 MiB in one step as V8 and malloc give pages back, which the median of six
 // steps shrugs off (a single difference, or a slope through all readings, does not).
 // Usage: npm run bench -- memory [subscribers per step] [steps]
-import { createClient, type Client } from "graphql-ws";
-import WebSocket from "ws";
+import type { Client } from "graphql-ws";
 import type { StoreConfig } from "../../src/config";
 import type { App } from "../../src/server";
-import { fmt, median, progress, type ServerHandle, sleep, withServer, STORE_LABEL } from "./common";
+import { fmt, median, openSubscribers, progress, type ServerHandle, sleep, STORE_LABEL, withServer } from "./common";
 import type { Section } from "./results";
 import { renderSection } from "./results";
 
@@ -34,20 +33,13 @@ export async function collectedMemory(_app: App): Promise<NodeJS.MemoryUsage> {
 }
 
 async function subscribe(server: ServerHandle, clients: Client[], count: number): Promise<void> {
-  const target = clients.length + count;
-  for (let i = 0; i < count; i++) {
-    const client = createClient({ url: server.url.replace(/^http/, "ws"), webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
+  const opened = await openSubscribers(server, count, (client) =>
     client.subscribe(
       { query: `subscription { taskEvents(filter: { module: "test" }) { type at taskId } }` },
       { next: () => {}, error: (error) => console.error("[bench] subscription failed:", error), complete: () => {} },
-    );
-    clients.push(client);
-  }
-  const deadline = Date.now() + 120_000;
-  while ((await server.call<number>("latency.ts", "liveSubscriptions")) < target) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${target} live subscriptions`);
-    await sleep(50);
-  }
+    ),
+  );
+  clients.push(...opened);
 }
 
 export async function memorySection(options: MemoryOptions): Promise<Section> {
@@ -78,7 +70,7 @@ export async function memorySection(options: MemoryOptions): Promise<Section> {
   return {
     title: "4. Memory of idle subscriptions",
     caption:
-      `graphql-ws subscribers on \`taskEvents\` (one WebSocket each, in the benchmark process) with no traffic; the server process's memory read after forced ` +
+      `graphql-ws subscribers on \`taskEvents\` (one WebSocket each, opened 100 at a time, in the benchmark process) with no traffic; the server process's memory read after forced ` +
       `garbage collections (--expose-gc) at ${options.warmup} subscribers (after warming up) and after each of ${options.steps} steps of ` +
       `${options.perStep.toLocaleString("en-US")} more. Per subscription: the median over the steps of the step's growth / ${options.perStep} ` +
       `(RSS sometimes drops by tens of MiB in one step as V8 and malloc return pages; the JS heap is steadier).`,

@@ -22,6 +22,11 @@ export function defineBenchTask(manager: ReturnType<typeof createTaskManager>): 
   manager.defineTask({ module: "bench", type: "noop", run: () => null });
 }
 
+/** Live taskEvents subscriptions in this process. */
+export function liveSubscriptions(app: App): number {
+  return app.manager.feed.size;
+}
+
 async function main() {
   const { store } = JSON.parse(process.argv[2] ?? "{}") as ServerOptions;
   const config = { ...loadConfig({}), store, port: 0 };
