@@ -373,3 +373,24 @@ describe("createdBy", () => {
     expect(new Set(descendants.map((t) => t.createdBy))).toEqual(new Set(["deploy-bot"]));
   });
 });
+
+describe("a burst of connections", () => {
+  let app: TestApp;
+  let url: string;
+  let tokenQueries = 0;
+  beforeAll(async () => {
+    app = await startTestApp({ onQuery: (sql) => void (sql.includes('"ApiToken"') && tokenQueries++) });
+    ({ url } = await app.start(0));
+  });
+  afterAll(() => app.stop());
+
+  test("300 consoles reconnecting at once are all served, with a handful of token lookups rather than one per connection", async () => {
+    const { secret } = await createApiToken(app.store.prisma, { name: "wall", role: "VIEWER", createdBy: null });
+    tokenQueries = 0;
+    const clients = Array.from({ length: 300 }, () => wsClient(url, secret));
+    const outcomes = await Promise.all(clients.map((c) => overWs(c, `{ me { name } }`, {})));
+    expect(outcomes.every((o) => o.status === 200 && (o.data as any)?.me?.name === "wall")).toBe(true);
+    expect(tokenQueries).toBeLessThan(10);
+    await Promise.all(clients.map((c) => c.dispose()));
+  });
+});

@@ -31,6 +31,7 @@ export async function createApiToken(
   const token = await prisma.apiToken.create({
     data: { id: newId(), name: input.name, role: input.role, tokenHash: hashToken(secret), createdBy: input.createdBy },
   });
+  cacheOf(prisma).clear(); // protected mode may have ended
   return { token, secret };
 }
 
@@ -39,22 +40,61 @@ export async function revokeApiToken(prisma: PrismaClient, name: string): Promis
   const token = await prisma.apiToken.findUnique({ where: { name } });
   if (!token) throw notFound("API token", name);
   if (token.revokedAt) return token;
-  return prisma.apiToken.update({ where: { id: token.id }, data: { revokedAt: new Date() } });
+  const revoked = await prisma.apiToken.update({ where: { id: token.id }, data: { revokedAt: new Date() } });
+  cacheOf(prisma).clear(); // refused from now on in this process
+  return revoked;
 }
 
 export const listApiTokens = (prisma: PrismaClient): Promise<ApiToken[]> =>
   prisma.apiToken.findMany({ orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
 
+/**
+ * Token lookups happen on every request and connection, so they are shared and remembered for a
+ * moment: concurrent lookups of the same thing make one query (a burst of 1,000 reconnecting
+ * consoles is one query, not 1,000 queued on the pool), and a result is reused for LOOKUP_TTL_MS.
+ * Creating or revoking a token forgets everything in this process at once; other processes see the
+ * change within LOOKUP_TTL_MS.
+ */
+const LOOKUP_TTL_MS = 1_000;
+const MAX_REMEMBERED = 10_000;
+
+class LookupCache {
+  private readonly entries = new Map<string, { value: Promise<unknown>; at: number }>();
+
+  get<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const now = Date.now();
+    const hit = this.entries.get(key);
+    if (hit && now - hit.at < LOOKUP_TTL_MS) return hit.value as Promise<T>;
+    if (this.entries.size >= MAX_REMEMBERED) this.entries.clear();
+    const value = load();
+    this.entries.set(key, { value, at: now });
+    value.catch(() => this.entries.delete(key)); // a failed lookup is not remembered
+    return value;
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+const caches = new WeakMap<PrismaClient, LookupCache>();
+function cacheOf(prisma: PrismaClient): LookupCache {
+  let cache = caches.get(prisma);
+  if (!cache) caches.set(prisma, (cache = new LookupCache()));
+  return cache;
+}
+
 /** The live token a secret belongs to, or null (unknown or revoked). */
 export async function findLiveToken(prisma: PrismaClient, secret: string): Promise<ApiToken | null> {
   if (!secret.startsWith(PREFIX) || secret.length > 200) return null;
-  const token = await prisma.apiToken.findUnique({ where: { tokenHash: hashToken(secret) } });
+  const tokenHash = hashToken(secret);
+  const token = await cacheOf(prisma).get(`token:${tokenHash}`, () => prisma.apiToken.findUnique({ where: { tokenHash } }));
   return token && !token.revokedAt ? token : null;
 }
 
 /** Protected mode is on while no live token exists. */
-export async function liveTokensExist(prisma: PrismaClient): Promise<boolean> {
-  return (await prisma.apiToken.count({ where: { revokedAt: null }, take: 1 })) > 0;
+export function liveTokensExist(prisma: PrismaClient): Promise<boolean> {
+  return cacheOf(prisma).get("exist", async () => (await prisma.apiToken.count({ where: { revokedAt: null }, take: 1 })) > 0);
 }
 
 export async function touchToken(prisma: PrismaClient, id: string, at: Date): Promise<void> {
