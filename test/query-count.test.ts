@@ -8,7 +8,8 @@ describe("listing tasks with nested fields runs a constant number of SQL queries
   const queries: string[] = [];
 
   beforeAll(async () => {
-    app = await startTestApp({ onQuery: (sql) => queries.push(sql) });
+    // Task data only: the per-request token check (cached for a second) is not what N+1 is about.
+    app = await startTestApp({ onQuery: (sql) => void (sql.includes('"ApiToken"') || queries.push(sql)) });
     await app.store.ensureModule("kafka");
     for (let i = 0; i < 100; i++) {
       const task = await app.store.createTask({
