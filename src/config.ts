@@ -14,6 +14,13 @@ export interface Config {
   concurrency: number;
   /** How long a worker's claim on a task holds without renewal (it renews every third of it). */
   leaseMs: number;
+  /** On SIGTERM/stop, how long running tasks may go on before they are handed back to other workers. */
+  stopGraceMs: number;
+  /**
+   * Fault injection for tests only (TASKGRAPH_TEST_KILL_AFTER_LOST_ATTEMPT): the worker SIGKILLs
+   * itself right after recording a lost step attempt. Never set it in production.
+   */
+  testKillAfterLostAttempt: boolean;
   host: string;
   port: number;
   store: StoreConfig;
@@ -97,6 +104,8 @@ export function loadConfig(env: Env = process.env): Config {
     role: role(env),
     concurrency: integer(env, "TASKGRAPH_CONCURRENCY", 16, 1, 10_000),
     leaseMs: integer(env, "TASKGRAPH_LEASE_MS", 30_000, 1_000, 3_600_000),
+    stopGraceMs: integer(env, "TASKGRAPH_STOP_GRACE_MS", 10_000, 0, 3_600_000),
+    testKillAfterLostAttempt: boolean(env, "TASKGRAPH_TEST_KILL_AFTER_LOST_ATTEMPT", false),
     host: env.HOST || "127.0.0.1",
     port: integer(env, "PORT", 4000, 0, 65535),
     store: storeConfigFrom(env),

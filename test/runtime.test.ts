@@ -7,6 +7,7 @@ import type { ExecutionResult } from "graphql";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createServer, createTaskManager, defineTask } from "../src/index";
 import { Store } from "../src/store";
+import { PROJECT_ROOT } from "../src/db/migrator";
 import { codes, startTestApp, type TestApp } from "./support/app";
 import { openTestDatabase, testConfig } from "./support/db";
 
@@ -50,7 +51,7 @@ const START_TASK = `mutation ($input: StartTaskInput!) { startTask(input: $input
 const GET_TASK = `query ($id: ID!) { task(id: $id) { ${TASK} } }`;
 const WAIT = `query ($id: ID!, $timeout: Int) { waitForTask(id: $id, timeoutSeconds: $timeout) { ${TASK} } }`;
 const COUNT_ROOTS = `{ tasks(filter: { includeInternal: true }) { totalCount } }`;
-const LOGS = `query ($id: ID!) { task(id: $id) { logs(first: 100) { totalCount edges { node { level message taskId } } } } }`;
+const LOGS = `query ($id: ID!) { task(id: $id) { logs(first: 100) { totalCount edges { node { level message stack taskId } } } } }`;
 
 async function createTestTask(app: TestApp, input: Record<string, unknown>) {
   return (await ok(app, CREATE_TEST_TASK, { input })).createTestTask;
@@ -69,7 +70,7 @@ async function waitForEnd(app: TestApp, id: string, timeout = 20) {
   return (await ok(app, WAIT, { id, timeout })).waitForTask;
 }
 
-async function logsOf(app: TestApp, id: string): Promise<{ level: string; message: string; taskId: string }[]> {
+async function logsOf(app: TestApp, id: string): Promise<{ level: string; message: string; stack: string | null; taskId: string }[]> {
   return (await ok(app, LOGS, { id })).task.logs.edges.map((e: any) => e.node);
 }
 
@@ -161,9 +162,13 @@ describe("with a running worker", () => {
       const logs = await logsOf(app, created.id);
       const errors = logs.filter((l) => l.level === "ERROR");
       expect(errors).toHaveLength(1);
-      expect(errors[0]!.message).toContain("round 3");
-      expect(errors[0]!.message).toContain("    at ");
+      expect(errors[0]!.message).toBe("Failed at round 3, as asked (failAtRound)");
+      // The stack is kept, in its own field, with paths relative to the project root (no server paths).
+      expect(errors[0]!.stack).toContain("    at ");
+      expect(errors[0]!.stack).toMatch(/\(src\/modules\/test\.ts:\d+:\d+\)/);
+      expect(errors[0]!.stack).not.toContain(PROJECT_ROOT);
       expect(errors[0]!.taskId).toBe(created.id);
+      expect(logs.filter((l) => l.level !== "ERROR").every((l) => l.stack === null)).toBe(true);
     });
   });
 

@@ -25,6 +25,12 @@ export interface SpawnOptions {
   name?: string;
   /** Default: the parent's module. */
   module?: string;
+  /**
+   * The child's stable key within its parent. A run resumed after a crash (or a retried run)
+   * that spawns with a key already used gets that child back instead of a new one. Default: the
+   * order of this run's spawn calls without a key (per step in a flow).
+   */
+  key?: string;
 }
 
 export interface ChildOutcome {
@@ -51,7 +57,10 @@ export interface TaskContext<Input = unknown> {
   signal: AbortSignal;
   progress: { set(completed: number, total?: number | null): void; add(n?: number): void };
   log: TaskLogger;
-  /** Starts a child task (QUEUED at once, run by any worker); resolves with its id. */
+  /**
+   * Starts a child task (QUEUED at once, run by any worker); resolves with its id. Idempotent
+   * across resumes: the same key (options.key, or the call's order) gives the same child.
+   */
   spawn(type: string, input?: Prisma.InputJsonValue, options?: SpawnOptions): Promise<string>;
   /** Resolves when every child of this task has ended, with their outcomes in creation order. */
   waitForChildren(): Promise<ChildOutcome[]>;

@@ -108,8 +108,18 @@ export class TaskManager {
       this.journalFeed = new JournalFeed(this.taskStore, this.changeBus);
       await this.journalFeed.start();
       for (const module of this.registry.moduleList()) await this.taskStore.ensureModule(module.name, module.description);
+      // The embedded store's files belong to this process alone: a lease found there was held by
+      // a previous process, now gone. Its tasks are resumed at once, not after the lease runs out.
+      // (A database handed in by the caller may be shared with another manager that is alive.)
+      if (this.database.kind === "pglite" && !this.options.db) await this.taskStore.releaseAllLeases();
       if (this.options.worker !== false) {
-        const options = { concurrency: this.config.concurrency, leaseMs: this.config.leaseMs, ...this.options.worker };
+        const options: Partial<WorkerOptions> = {
+          concurrency: this.config.concurrency,
+          leaseMs: this.config.leaseMs,
+          stopGraceMs: this.config.stopGraceMs,
+          killAfterLostAttempt: this.config.testKillAfterLostAttempt,
+          ...this.options.worker,
+        };
         this.worker = new Worker(this.taskStore, this.registry, this.changeBus, options);
         await this.worker.start();
       }

@@ -1,11 +1,17 @@
 // Runs one claimed task to an outcome: its `run` function, or its flow of steps (independent steps
 // at once), honouring abort requests, terminated steps, forced deletes and rollbacks.
 //
-// The worker holds a lease on the task while this runs. Every outcome is written with
-// `ifLeaseOwner`, so a worker that lost its lease (and whose task another worker resumed) can
-// never overwrite the other's work. Control mutations (abort, terminate, delete) change the store
+// The worker holds a lease on the task while this runs. Every outcome and log line is written
+// with the lease token, so a worker that lost its lease (another worker resumed the task) or gave
+// it back (it is stopping) can never overwrite or add to the work of the next one. A write the
+// database fails (restarting, a dropped connection) is tried again while the lease holds.
+//
+// Steps are the unit of durability: a run resumed after a crash skips the steps that succeeded,
+// starts the one that was running again (its lost attempt FAILED, a new one opened, together),
+// and gets back the children it had spawned; code outside steps runs again from the start. Control mutations (abort, terminate, delete) change the store
 // first; the change notification tells this run to look (onChange), and a re-read before every
 // batch of steps catches a missed notification.
+import { setTimeout as sleep } from "node:timers/promises";
 import { TaskgraphError, coerceError } from "../domain/errors";
 import type { StepState } from "../domain/states";
 import type { LogLevel, Prisma, Step, Task } from "../generated/prisma/client";
@@ -16,6 +22,7 @@ import { makeLogger, taskInfo } from "./context";
 import { ProgressReporter } from "./progress";
 import type { StepDefinition, TaskDefinition, TaskRegistry } from "./registry";
 import { toJson } from "./registry";
+import { relativeStack } from "./stack";
 
 export interface RunEnvironment {
   store: Store;
@@ -23,6 +30,10 @@ export interface RunEnvironment {
   bus: ChangeBus;
   /** Safety net while waiting for children, in case a notification is missed. */
   recheckMs: number;
+  /** How long a claim or renewal of the lease holds: store calls are retried until then. */
+  leaseMs: number;
+  /** Test-only fault injection: called right after a lost step attempt was recorded. */
+  afterLostAttempt?: () => void;
   /** The run started or stopped waiting for its children (it then needs no worker slot). */
   onWaitingChange(): void;
   /**
@@ -51,6 +62,11 @@ export class TaskRun {
   private definition!: TaskDefinition<any>;
   private progress!: ProgressReporter;
   private stepDefs = new Map<string, StepDefinition<any>>();
+  /** Until when the lease holds, as far as this process knows (claim or last renewal). */
+  private leaseUntil: number;
+  /** Spawns without a key so far, per step ("" for a plain task): the default spawn keys. */
+  private readonly spawned = new Map<string, number>();
+  private storeTrouble = false;
 
   /** True while the task code waits for its children. */
   waiting = false;
@@ -69,18 +85,30 @@ export class TaskRun {
     readonly leaseToken: string,
     /** The task as the claim returned it (saves reading it again). */
     private readonly claimed?: Task,
-  ) {}
+  ) {
+    this.leaseUntil = Date.now() + env.leaseMs;
+  }
+
+  /** The worker renewed the lease: it holds until `until`. */
+  leaseRenewed(until: number): void {
+    this.leaseUntil = until;
+  }
+
+  /** When the lease runs out unless renewed (ms since the epoch). */
+  get leaseExpiresAt(): number {
+    return this.leaseUntil;
+  }
 
   async execute(): Promise<void> {
     const { store, registry } = this.env;
-    const task = this.claimed ?? (await store.findTask(this.taskId));
+    const task = this.claimed ?? (await this.io(() => store.findTask(this.taskId)));
     if (!task || task.leaseOwner !== this.leaseToken) return;
     this.task = task;
     const definition = registry.get(task.moduleName, task.type);
     if (!definition) return; // claims only take known types; a definition removed meanwhile waits for another worker
     this.definition = definition;
     this.progress = new ProgressReporter(
-      (completed, total) => this.enqueue(() => store.setProgress(this.taskId, completed, total)),
+      (completed, total) => this.enqueue(() => store.setProgress(this.taskId, completed, total)), // the lease is checked in enqueue
       { completed: task.progressCompleted, total: task.progressTotal },
     );
     if (definition.steps) {
@@ -126,7 +154,7 @@ export class TaskRun {
     if (fresh.abortRequestedAt) return this.finishAbort(fresh);
     if (fresh.state !== "RUNNING") return; // deleted while pending, or failed by someone else
     if (error) {
-      await this.writeLog("ERROR", error.stack ?? error.message);
+      await this.writeLog("ERROR", error.message, undefined, error.stack);
       await this.end("FAILED", { error: error.message });
     } else {
       await this.end("SUCCEEDED", { result: toJson(result) });
@@ -136,12 +164,22 @@ export class TaskRun {
   // ── flows ──────────────────────────────────────────────────────────────────
 
   private async runFlow() {
-    const rows = await this.env.store.steps(this.taskId);
+    const { store } = this.env;
+    const rows = await this.io(() => store.steps(this.taskId));
     for (const row of rows) this.stepStates.set(row.key, row.state);
-    const rerun = new Set<string>();
-    // A step left RUNNING belonged to a worker that died: that attempt failed with it; run it again.
+    // A step left RUNNING belonged to a worker that died: that attempt failed with it, and a new
+    // one is opened in the same transaction, so a crash right after this still resumes the step.
+    const resumed = new Set<string>();
     for (const row of rows.filter((r) => r.state === "RUNNING")) {
-      if (await this.moveStep(row.key, "FAILED", { error: "The worker running this step was lost" })) rerun.add(row.key);
+      try {
+        await this.io(() => store.resumeLostStep(this.taskId, row.key, this.leaseToken));
+      } catch (error) {
+        if (!(error instanceof TaskgraphError)) throw error;
+        if (error.code === "CONFLICT") this.onLeaseLost();
+        return; // taken over, or the task changed meanwhile: nothing of ours to run
+      }
+      resumed.add(row.key);
+      this.env.afterLostAttempt?.();
     }
     // Steps handed back by retryTask / rerunStep: roll them back (latest first), then run them again.
     for (const row of rows.filter((r) => r.state === "ROLLING_BACK").reverse()) await this.rollbackStep(row.key, true);
@@ -152,10 +190,11 @@ export class TaskRun {
         for (const row of rows) {
           if (running.has(row.key) || this.stopLaunching) continue;
           const state = this.stepStates.get(row.key)!;
-          const startable = state === "WAITING" || state === "ROLLED_BACK" || (state === "FAILED" && rerun.has(row.key));
+          const resuming = state === "RUNNING" && resumed.has(row.key);
+          const startable = state === "WAITING" || state === "ROLLED_BACK" || resuming;
           if (!startable || !row.dependsOn.every((dep) => DONE.has(this.stepStates.get(dep)!))) continue;
-          rerun.delete(row.key);
-          running.set(row.key, this.runStep(row).finally(() => running.delete(row.key)));
+          resumed.delete(row.key);
+          running.set(row.key, this.runStep(row, resuming).finally(() => running.delete(row.key)));
         }
       }
       if (running.size === 0) break;
@@ -167,7 +206,7 @@ export class TaskRun {
     if (!fresh) return;
     if (fresh.abortRequestedAt) return this.finishAbort(fresh);
     if (fresh.state !== "RUNNING") return;
-    const steps = await this.env.store.steps(this.taskId);
+    const steps = await this.io(() => store.steps(this.taskId));
     if (steps.every((s) => DONE.has(s.state))) {
       if (await this.completeInBatch(null)) return;
       return this.end("SUCCEEDED", { result: null });
@@ -176,8 +215,9 @@ export class TaskRun {
     await this.end("FAILED", { error: failed ? `Step "${failed.key}" failed: ${failed.error ?? "failed"}` : "The flow could not continue" });
   }
 
-  private async runStep(row: Step) {
-    if (!(await this.moveStep(row.key, "RUNNING"))) {
+  /** Runs one step; `resumed`: it is RUNNING already (a new attempt was opened when it was resumed). */
+  private async runStep(row: Step, resumed = false) {
+    if (!resumed && !(await this.moveStep(row.key, "RUNNING"))) {
       this.stopLaunching = true;
       return;
     }
@@ -200,7 +240,7 @@ export class TaskRun {
       await this.settle();
       if (error) {
         this.stepFailed = true;
-        await this.writeLog("ERROR", error.stack ?? error.message, row.key);
+        await this.writeLog("ERROR", error.message, row.key, error.stack);
       }
       // Refused when the step was terminated or the task taken away meanwhile: then stop.
       const recorded = error ? await this.moveStep(row.key, "FAILED", { error: error.message }) : await this.moveStep(row.key, "SUCCEEDED");
@@ -219,7 +259,7 @@ export class TaskRun {
     if (definition?.rollback) {
       try {
         // A rollback runs to the end even though the task is being aborted.
-        const row = (await this.env.store.steps(this.taskId)).find((s) => s.key === key)!;
+        const row = (await this.io(() => this.env.store.steps(this.taskId))).find((s) => s.key === key)!;
         await definition.rollback(await this.context(new AbortController().signal, row));
       } catch (thrown) {
         error = coerceError(thrown);
@@ -229,7 +269,7 @@ export class TaskRun {
     }
     await this.settle();
     if (error) {
-      await this.writeLog("ERROR", error.stack ?? error.message, key);
+      await this.writeLog("ERROR", error.message, key, error.stack);
       await this.moveStep(key, "FAILED", { error: `Rollback failed: ${error.message}` });
     } else {
       await this.moveStep(key, "ROLLED_BACK");
@@ -247,7 +287,7 @@ export class TaskRun {
     this.stopLaunching = true;
     if (!this.controller.signal.aborted) this.controller.abort(new Error("The task was aborted"));
     if (this.definition.steps) {
-      const steps = await this.env.store.steps(this.taskId);
+      const steps = await this.io(() => this.env.store.steps(this.taskId));
       for (const s of steps) this.stepStates.set(s.key, s.state);
       // A rollback already under way (handed back by retry or rerun) is always finished.
       let targets = steps.filter((s) => s.state === "ROLLING_BACK");
@@ -275,7 +315,7 @@ export class TaskRun {
    * pending) only stops new steps: the running one is not killed.
    */
   private async checkControl(): Promise<boolean> {
-    const task = await this.env.store.findTask(this.taskId);
+    const task = await this.io(() => this.env.store.findTask(this.taskId));
     const abort = (reason: string) => {
       this.stopLaunching = true;
       if (!this.controller.signal.aborted) this.controller.abort(new Error(reason));
@@ -285,7 +325,7 @@ export class TaskRun {
     else if (task.state !== "RUNNING") this.stopLaunching = true;
     else if (task.leaseOwner !== this.leaseToken) abort("The task was taken over by another worker");
     if (task && this.stepControllers.size > 0) {
-      for (const step of await this.env.store.steps(this.taskId)) {
+      for (const step of await this.io(() => this.env.store.steps(this.taskId))) {
         if (step.state === "FAILED" && this.stepControllers.has(step.key)) {
           this.stepControllers.get(step.key)!.abort(new Error(step.error ?? "The step was terminated"));
         }
@@ -296,22 +336,31 @@ export class TaskRun {
 
   private async stillOurs(): Promise<Task | null> {
     if (this.leaseLost) return null;
-    const task = await this.env.store.findTask(this.taskId);
+    const task = await this.io(() => this.env.store.findTask(this.taskId));
     return task && task.leaseOwner === this.leaseToken ? task : null;
   }
 
   /** Records a step transition; false when the store refused it (the step or task moved on). */
   private async moveStep(key: string, to: StepState, options: { error?: string } = {}): Promise<boolean> {
+    if (this.leaseLost) return false; // handed back or taken over: the next run records it
+    let tries = 0;
     try {
-      await this.env.store.transitionStep(this.taskId, key, to, { ...options, leaseOwner: this.leaseToken });
+      await this.io(() => {
+        tries++;
+        return this.env.store.transitionStep(this.taskId, key, to, { ...options, leaseOwner: this.leaseToken });
+      });
       this.stepStates.set(key, to);
       return true;
     } catch (error) {
       if (!(error instanceof TaskgraphError)) throw error;
-      if (error.code === "CONFLICT") this.onLeaseLost();
-      const current = (await this.env.store.steps(this.taskId)).find((s) => s.key === key);
+      if (error.code === "CONFLICT") {
+        this.onLeaseLost();
+        return false;
+      }
+      const current = (await this.io(() => this.env.store.steps(this.taskId))).find((s) => s.key === key);
       if (current) this.stepStates.set(key, current.state);
-      return false;
+      // A write tried again after a broken connection may have committed the first time.
+      return tries > 1 && current?.state === to;
     }
   }
 
@@ -337,7 +386,7 @@ export class TaskRun {
     try {
       // SUCCEEDED/FAILED must not swallow an abort accepted a moment ago: then abort instead.
       const ifNotAborted = to !== "CANCELED";
-      await this.env.store.transitionTask(this.taskId, to, { ...patch, ifLeaseOwner: this.leaseToken, ifNotAborted });
+      await this.io(() => this.env.store.transitionTask(this.taskId, to, { ...patch, ifLeaseOwner: this.leaseToken, ifNotAborted }));
     } catch (error) {
       if (!(error instanceof TaskgraphError)) throw error;
       if (error.details.reason === "abortRequested") {
@@ -348,9 +397,32 @@ export class TaskRun {
     }
   }
 
-  /** Queues a write behind the earlier ones (logs and progress are stored in order). */
+  /**
+   * A store call, tried again while the database fails for a moment (restarting, a dropped
+   * connection) and this run still holds its lease. A refusal (TaskgraphError) is an answer and
+   * comes back at once; past the lease the error is thrown, and the worker hands the task back.
+   */
+  private async io<T>(call: () => Promise<T>): Promise<T> {
+    for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
+      try {
+        const result = await call();
+        if (this.storeTrouble) {
+          this.storeTrouble = false;
+          console.warn(`[taskgraph] task ${this.taskId}: the store answers again`);
+        }
+        return result;
+      } catch (error) {
+        if (error instanceof TaskgraphError || this.leaseLost || Date.now() + delay >= this.leaseUntil) throw error;
+        if (!this.storeTrouble) console.warn(`[taskgraph] task ${this.taskId}: a store call failed, trying again: ${coerceError(error).message}`);
+        this.storeTrouble = true;
+        await sleep(delay);
+      }
+    }
+  }
+
+  /** Queues a write behind the earlier ones (logs and progress are stored in order); none once the lease is gone. */
   private enqueue(write: () => Promise<unknown>): Promise<void> {
-    const next = this.writes.then(write).then(
+    const next = this.writes.then(() => (this.leaseLost ? undefined : this.io(write))).then(
       () => {},
       (error: unknown) => {
         console.warn(`[taskgraph] task ${this.taskId}: a log or progress write failed: ${coerceError(error).message}`);
@@ -360,12 +432,13 @@ export class TaskRun {
     return next;
   }
 
-  private log(level: LogLevel, message: string, stepKey?: string) {
-    void this.enqueue(() => this.env.store.appendLog(this.taskId, { level, message, stepKey }));
+  private log(level: LogLevel, message: string, stepKey?: string, stack?: string) {
+    const entry = { level, message, stepKey, stack: stack === undefined ? null : relativeStack(stack) };
+    void this.enqueue(() => this.env.store.appendLog(this.taskId, entry, { leaseOwner: this.leaseToken }));
   }
 
-  private async writeLog(level: LogLevel, message: string, stepKey?: string) {
-    this.log(level, message, stepKey);
+  private async writeLog(level: LogLevel, message: string, stepKey?: string, stack?: string) {
+    this.log(level, message, stepKey, stack);
     await this.settle();
   }
 
@@ -388,7 +461,7 @@ export class TaskRun {
       signal,
       progress: { set: (completed, total) => this.progress.set(completed, total), add: (n) => this.progress.add(n) },
       log: makeLogger((level, message) => this.log(level, message, step?.key)),
-      spawn: (type, input, options) => this.spawn(type, input, options),
+      spawn: (type, input, options) => this.spawn(type, input, options, step?.key),
       waitForChildren: () => this.waitForChildren(signal),
     };
     return step ? { ...base, step: { key: step.key, name: step.name } } : base;
@@ -397,17 +470,28 @@ export class TaskRun {
   /** 1 on the first run of this task (or step), 2 after one retry, … */
   private async attemptNumber(step?: Step): Promise<number> {
     const { prisma } = this.env.store;
-    if (step) return prisma.stepAttempt.count({ where: { stepId: step.id, kind: { in: ["EXECUTE", "RETRY"] } } });
+    if (step) return this.io(() => prisma.stepAttempt.count({ where: { stepId: step.id, kind: { in: ["EXECUTE", "RETRY"] } } }));
     // A retry is an event leaving FAILED, which needs a change into FAILED before it: with every
     // change bumping the version from 1 (CREATED), a task at version 2 or less was never retried.
     if (this.task.version <= 2) return 1;
-    const retries = await prisma.taskEvent.count({
-      where: { taskId: this.taskId, type: "STATE_CHANGED", payload: { path: ["from"], equals: "FAILED" } },
-    });
+    const retries = await this.io(() =>
+      prisma.taskEvent.count({ where: { taskId: this.taskId, type: "STATE_CHANGED", payload: { path: ["from"], equals: "FAILED" } } }),
+    );
     return retries + 1;
   }
 
-  private async spawn(type: string, input: Prisma.InputJsonValue | undefined, options: SpawnOptions = {}): Promise<string> {
+  /**
+   * Starts a child, or gets back the one a previous run of this task (or step) started with the
+   * same key: `options.key`, else the order of this run's spawn calls without a key ("#1", "#2",
+   * …, per step in a flow, prefixed with the step's key).
+   */
+  private async spawn(type: string, input: Prisma.InputJsonValue | undefined, options: SpawnOptions = {}, stepKey?: string): Promise<string> {
+    let key = options.key;
+    if (key === undefined) {
+      const n = (this.spawned.get(stepKey ?? "") ?? 0) + 1;
+      this.spawned.set(stepKey ?? "", n);
+      key = `${stepKey ?? ""}#${n}`;
+    }
     const spec = this.env.registry.newTask(options.module ?? this.task.moduleName, type, input, {
       isInternal: options.internal ?? false,
       node: options.node ?? this.task.node,
@@ -415,7 +499,8 @@ export class TaskRun {
       ...(options.name ? { name: options.name } : {}),
     });
     await this.env.registry.ready();
-    return (await this.env.store.createTask(spec, { parentId: this.taskId })).id;
+    const spawnKey = key;
+    return (await this.io(() => this.env.store.spawnChild(spec, this.taskId, spawnKey))).task.id;
   }
 
   private async waitForChildren(signal: AbortSignal): Promise<ChildOutcome[]> {
@@ -448,7 +533,7 @@ export class TaskRun {
         timer = setTimeout(resolve, recheckMs);
         signal.addEventListener("abort", onAbort, { once: true });
       });
-      const children = await store.prisma.task.findMany({ where: { parentId: this.taskId }, orderBy: { id: "asc" } });
+      const children = await this.io(() => store.prisma.task.findMany({ where: { parentId: this.taskId }, orderBy: { id: "asc" } }));
       childIds = new Set(children.map((c) => c.id));
       try {
         if (children.every((c) => ["SUCCEEDED", "FAILED", "CANCELED"].includes(c.state))) {

@@ -2,6 +2,9 @@
 // store's change notifications (a task became claimable), not by a tight poll; a slow fallback
 // poll only picks up tasks whose worker died (their lease ran out, which notifies no one).
 // It also renews its leases, promotes SCHEDULED tasks when they are due, and reaps expired ones.
+// A database that fails for a moment stops none of this: polls and renewals are tried again
+// soon, a run retries its writes while it holds the lease, and a run that gives up hands its
+// task back at once rather than leaving it held until the lease runs out.
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { coerceError } from "../domain/errors";
@@ -25,7 +28,12 @@ export interface WorkerOptions {
   /** How long stop() waits for running tasks before handing them back. */
   stopGraceMs: number;
   name?: string;
+  /** Test-only fault injection: SIGKILL this process right after recording a lost step attempt. */
+  killAfterLostAttempt?: boolean;
 }
+
+/** Logged on a task whose run was cut short because its worker stopped (SIGTERM, stop()). */
+export const HANDED_BACK_ON_SHUTDOWN = "Handed back on shutdown: the worker stopped before this finished; another worker resumes it";
 
 export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
   concurrency: 16,
@@ -43,6 +51,12 @@ export class Worker {
   private readonly finished = new Set<Promise<void>>();
   private claims = 0;
   private readonly timers: NodeJS.Timeout[] = [];
+  private heartbeatTimer?: NodeJS.Timeout;
+  private heartbeatRetry?: NodeJS.Timeout;
+  private pollRetry?: NodeJS.Timeout;
+  private pollFailures = 0;
+  /** Claims whose answer was lost (the statement failed): released once the store answers. */
+  private readonly lostClaims = new Set<string>();
   private unsubscribe = () => {};
   private started = false;
   private stopping = false;
@@ -75,7 +89,8 @@ export class Worker {
       update: { heartbeatAt: new Date(), concurrency },
     });
     this.unsubscribe = this.bus.subscribe((change) => this.onChange(change));
-    this.every(this.options.leaseMs / 3, () => this.heartbeat());
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(10, this.options.leaseMs / 3));
+    this.heartbeatTimer.unref();
     this.every(this.options.pollMs, () => this.poll());
     this.every(this.options.housekeepingMs, () => this.housekeeping());
     await this.housekeeping();
@@ -88,15 +103,20 @@ export class Worker {
     this.stopping = true;
     this.unsubscribe();
     for (const timer of this.timers) clearInterval(timer);
+    clearTimeout(this.pollRetry);
+    // Leases are still renewed during the grace period: the tasks are still ours.
     let timeout: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled(this.finished.values()),
       new Promise((resolve) => (timeout = setTimeout(resolve, this.options.stopGraceMs))),
     ]);
     clearTimeout(timeout);
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    clearTimeout(this.heartbeatRetry);
     const unfinished = this.leases();
     for (const run of this.running.values()) run.onLeaseLost(); // they must not write after this
-    await this.quietly(() => this.store.releaseLeases(unfinished));
+    await this.quietly(() => this.store.releaseLeases(unfinished, HANDED_BACK_ON_SHUTDOWN));
     await this.quietly(() => this.store.prisma.worker.deleteMany({ where: { name: this.name } }));
   }
 
@@ -113,6 +133,10 @@ export class Worker {
     }
     this.polling = true;
     try {
+      for (const token of this.lostClaims) {
+        await this.store.releaseClaim(token);
+        this.lostClaims.delete(token);
+      }
       do {
         this.pollAgain = false;
         const batch = this.completions.take(MAX_COMPLETIONS_PER_STATEMENT);
@@ -131,6 +155,10 @@ export class Worker {
           if (batch.length === 0) claimed = await this.store.claimTasks({ ...claim, limit: free });
           else if (!claiming) done = await this.store.completeTasks(batch.map((p) => p.completion));
           else ({ done, claimed } = await this.store.completeAndClaim(batch.map((p) => p.completion), { ...claim, free }));
+        } catch (error) {
+          // It may have committed before the connection broke: what it claimed must not stay held.
+          if (claiming) this.lostClaims.add(token);
+          throw error;
         } finally {
           CompletionQueue.settle(batch, done); // on failure: none recorded, each run takes the careful path
         }
@@ -138,10 +166,17 @@ export class Worker {
         if (claiming && claimed.length === Math.max(0, free) + done.length) this.pollAgain = true;
         if (this.completions.size > 0) this.pollAgain = true;
       } while (this.pollAgain && (!this.stopping || this.completions.size > 0));
+      this.pollFailures = 0;
     } catch (error) {
-      if (!this.stopping) console.error("[taskgraph] worker poll failed:", coerceError(error).message);
-      // Successes queued meanwhile would otherwise wait for the next wake-up (none comes while stopping).
-      if (this.completions.size > 0) setTimeout(() => void this.poll(), 500).unref();
+      // The store failed (restarting, a dropped connection): try again soon, not at the next
+      // fallback poll; successes queued meanwhile would otherwise wait (none comes while stopping).
+      this.pollFailures++;
+      if (!this.stopping && this.pollFailures === 1) console.warn("[taskgraph] worker poll failed, trying again:", coerceError(error).message);
+      if (!this.stopping || this.completions.size > 0) {
+        clearTimeout(this.pollRetry);
+        this.pollRetry = setTimeout(() => void this.poll(), Math.min(100 * 2 ** (this.pollFailures - 1), 1_000));
+        this.pollRetry.unref();
+      }
     } finally {
       this.polling = false;
     }
@@ -170,6 +205,8 @@ export class Worker {
         registry: this.registry,
         bus: this.bus,
         recheckMs: this.options.pollMs,
+        leaseMs: this.options.leaseMs,
+        ...(this.options.killAfterLostAttempt ? { afterLostAttempt: () => process.kill(process.pid, "SIGKILL") } : {}),
         onWaitingChange: () => void this.poll(),
         complete: (completion) => this.completions.complete(completion),
       },
@@ -180,13 +217,34 @@ export class Worker {
     this.running.set(taskId, run);
     const done: Promise<void> = run
       .execute()
-      .catch((error: unknown) => console.error(`[taskgraph] task ${taskId} crashed its runner:`, coerceError(error)))
+      .catch((error: unknown) => {
+        // Most likely the store failed for longer than the run could wait. Hand the task back
+        // now: otherwise it would sit RUNNING, held by no one, until its lease ran out.
+        console.error(`[taskgraph] task ${taskId}: its run stopped, handing it back:`, coerceError(error).message);
+        if (run.holdsLease) {
+          run.onLeaseLost();
+          void this.handBack(run, `Handed back: the worker could not go on (${coerceError(error).message}); another run resumes it`);
+        }
+      })
       .finally(() => {
         if (this.running.get(taskId) === run) this.running.delete(taskId);
         this.finished.delete(done);
         this.pollSoon();
       });
     this.finished.add(done);
+  }
+
+  /** Releases one run's lease, trying again while the store fails and the lease would still hold. */
+  private async handBack(run: TaskRun, note: string) {
+    for (let delay = 100; ; delay = Math.min(delay * 2, 1_000)) {
+      try {
+        await this.store.releaseLeases([{ taskId: run.taskId, owner: run.leaseToken }], note);
+        return;
+      } catch (error) {
+        if (this.stopping || Date.now() + delay >= run.leaseExpiresAt) return; // it runs out by itself
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 
   private leases() {
@@ -201,9 +259,28 @@ export class Worker {
     }
   }
 
+  /** Renews the leases; when the store fails, tries again soon (every 500 ms) rather than in a third of a lease. */
   private async heartbeat() {
+    clearTimeout(this.heartbeatRetry);
+    this.heartbeatRetry = undefined;
+    try {
+      await this.renew();
+    } catch (error) {
+      if (this.stopping && !this.heartbeatTimer) return;
+      console.warn("[taskgraph] worker: renewing leases failed, trying again:", coerceError(error).message);
+      // A lease that ran out meanwhile may be another worker's by now: its run must stop writing.
+      for (const run of this.running.values()) if (Date.now() >= run.leaseExpiresAt) run.onLeaseLost();
+      this.heartbeatRetry = setTimeout(() => void this.heartbeat(), 500);
+      this.heartbeatRetry.unref();
+    }
+  }
+
+  private async renew() {
     const ids = this.runningTaskIds;
+    const runs = [...this.running.values()];
+    const asked = Date.now();
     const held = new Set(await this.store.renewLeases(this.leases(), this.options.leaseMs));
+    for (const run of runs) if (held.has(run.taskId)) run.leaseRenewed(asked + this.options.leaseMs);
     const missing = ids.filter((id) => !held.has(id));
     if (missing.length > 0) {
       // Ended by someone else (deleted while pending, terminated): the run winds down by itself.

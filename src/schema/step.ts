@@ -53,6 +53,11 @@ builder.prismaObject("LogEntry", {
     id: t.exposeID("id"),
     level: t.expose("level", { type: LogLevelEnum }),
     message: t.exposeString("message"),
+    stack: t.exposeString("stack", {
+      nullable: true,
+      description:
+        "The stack trace of the error this line reports (ERROR lines of a failed task, step or rollback), file paths relative to the project root; null for other lines. `message` holds only the error's message.",
+    }),
     time: t.expose("time", { type: "DateTime" }),
     taskId: t.exposeID("taskId"),
     step: t.relation("step", { nullable: true }),

@@ -6,6 +6,7 @@ import { Prisma, type Task } from "../generated/prisma/client";
 import type { ChangeNotice, Tx } from "./events";
 import { PREPARED } from "../db/prepared";
 import { CHANGE_CHANNEL, noticeOf, noticeSql, notifyChange } from "./events";
+import { appendLog } from "./task-writes";
 
 // A claim tells listeners which tasks started (waitForTask, subscriptions). Only a task handed
 // back (RUNNING or FAILED, its lease run out) concerns a run elsewhere: c=1 makes that run look.
@@ -170,12 +171,50 @@ export async function renewLeases(tx: Tx, leases: Lease[], leaseMs: number): Pro
   return rows.map((r) => r.id);
 }
 
-/** Gives up leases on tasks not finished (the worker is stopping): other workers resume them. */
-export async function releaseLeases(tx: Tx, leases: Lease[]): Promise<void> {
-  if (leases.length === 0) return;
-  await tx.$executeRaw`
+/**
+ * Gives up leases on tasks not finished (the worker is stopping, or could not go on): other
+ * workers resume them at once. With `note`, each task handed back says so in its log (on each
+ * running step's attempt, or on the task), in the same transaction. Returns the ids handed back.
+ */
+export async function releaseLeases(tx: Tx, leases: Lease[], note?: string): Promise<string[]> {
+  if (leases.length === 0) return [];
+  const sorted = [...leases].sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));
+  const rows = await tx.$queryRaw<{ id: string }[]>`
     UPDATE "Task" t SET "leaseOwner" = NULL, "leaseExpiresAt" = NULL
-    FROM unnest(${leases.map((l) => l.taskId)}::uuid[], ${leases.map((l) => l.owner)}::text[]) AS l(id, owner)
-    WHERE t.id = l.id AND t."leaseOwner" = l.owner`;
+    FROM unnest(${sorted.map((l) => l.taskId)}::uuid[], ${sorted.map((l) => l.owner)}::text[]) AS l(id, owner)
+    WHERE t.id = l.id AND t."leaseOwner" = l.owner
+    RETURNING t.id::text AS id`;
+  const released = rows.map((r) => r.id).sort();
+  if (note) {
+    for (const id of released) {
+      const running = await tx.step.findMany({ where: { taskId: id, state: { in: ["RUNNING", "ROLLING_BACK"] } }, select: { key: true } });
+      if (running.length === 0) await appendLog(tx, id, { level: "WARN", message: note });
+      for (const { key } of running) await appendLog(tx, id, { level: "WARN", message: note, stepKey: key });
+    }
+  }
   await notifyChange(tx, { t: leases.map((l) => l.taskId), w: 1 });
+  return released;
+}
+
+/**
+ * Gives up every lease the claim `owner` wrote: a claim whose answer was lost (the connection
+ * broke as it committed) must not leave tasks held by a run that never started.
+ */
+export async function releaseClaim(tx: Tx, owner: string): Promise<number> {
+  const rows = await tx.$queryRaw<{ id: string }[]>`
+    UPDATE "Task" SET "leaseOwner" = NULL, "leaseExpiresAt" = NULL WHERE "leaseOwner" = ${owner} RETURNING id::text AS id`;
+  if (rows.length) await notifyChange(tx, { t: rows.map((r) => r.id), w: 1 });
+  return rows.length;
+}
+
+/**
+ * Hands back every task still held by a lease. Only for the embedded store at start-up: its data
+ * directory belongs to this one process, so a lease found there is a previous process's, which
+ * is gone; its tasks are resumed at once instead of after the lease runs out.
+ */
+export async function releaseAllLeases(tx: Tx): Promise<number> {
+  const rows = await tx.$queryRaw<{ id: string }[]>`
+    UPDATE "Task" SET "leaseOwner" = NULL, "leaseExpiresAt" = NULL WHERE "leaseOwner" IS NOT NULL RETURNING id::text AS id`;
+  if (rows.length) await notifyChange(tx, { t: rows.length > 100 ? "*" : rows.map((r) => r.id), w: 1 });
+  return rows.length;
 }

@@ -5,7 +5,7 @@ import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { notFound } from "../domain/errors";
 import type { StepState, TaskState } from "../domain/states";
-import type { LogLevel, PrismaClient } from "../generated/prisma/client";
+import type { LogLevel, PrismaClient, Task } from "../generated/prisma/client";
 import * as claims from "./claims";
 import type { Completion } from "./completions";
 import { completeAndClaim, completeTasks } from "./completions";
@@ -21,7 +21,7 @@ import type { TaskFilter } from "./task-filter";
 import type { TaskQuery } from "./task-reads";
 import { findTask, getTask, listTasks, moduleStats, taskTree, withPendingDescendants } from "./task-reads";
 import type { NewTask, TaskPatch } from "./task-writes";
-import { appendLog, createTask, createTasks, setProgress, transitionStep, transitionTask } from "./task-writes";
+import { appendLog, createTask, createTasks, resumeLostStep, setProgress, spawnChild, transitionStep, transitionTask } from "./task-writes";
 
 export type { NewTask, TaskPatch, TaskFilter, TaskOrder, PageArgs, TaskQuery, Settings, Tx };
 export type { DeleteResult } from "./task-controls";
@@ -75,19 +75,40 @@ export class Store {
   createTasks(specs: NewTask[], options?: { parentId?: string }) {
     return this.transaction((tx) => createTasks(tx, specs, options));
   }
+  /**
+   * The child of `parentId` known by `spawnKey`: created now, or the one a previous run of the
+   * parent created (a resumed run spawning again).
+   */
+  async spawnChild(spec: NewTask, parentId: string, spawnKey: string): Promise<{ task: Task; created: boolean }> {
+    try {
+      return await this.transaction((tx) => spawnChild(tx, spec, parentId, spawnKey));
+    } catch (error) {
+      // Two runs of one parent raced past each other (only possible around a lost lease): the
+      // unique index refused the second child; the first one is the child.
+      if ((error as { code?: string }).code !== "P2002") throw error;
+      const task = await this.prisma.task.findUnique({ where: { parentId_spawnKey: { parentId, spawnKey } } });
+      if (!task) throw error;
+      return { task, created: false };
+    }
+  }
   transitionTask(taskId: string, to: TaskState, patch?: TaskPatch) {
     return this.transaction((tx) => transitionTask(tx, taskId, to, patch));
   }
   transitionStep(taskId: string, stepKey: string, to: StepState, options?: { error?: string; leaseOwner?: string }) {
     return this.transaction((tx) => transitionStep(tx, taskId, stepKey, to, options));
   }
+  /** A step left RUNNING by a lost worker: its attempt FAILED and a new one RUNNING, together. */
+  resumeLostStep(taskId: string, stepKey: string, leaseOwner: string) {
+    return this.transaction((tx) => resumeLostStep(tx, taskId, stepKey, leaseOwner));
+  }
   async setProgress(taskId: string, completed: number, total?: number | null) {
     const { progress, notice } = await setProgress(this.prisma, taskId, completed, total);
     this.committed(notice);
     return progress;
   }
-  appendLog(taskId: string, entry: { level?: LogLevel; message: string; stepKey?: string }) {
-    return this.transaction((tx) => appendLog(tx, taskId, entry));
+  /** With `leaseOwner`, refused (CONFLICT) unless that claim still holds the task. */
+  appendLog(taskId: string, entry: { level?: LogLevel; message: string; stepKey?: string; stack?: string | null }, options: { leaseOwner?: string } = {}) {
+    return this.transaction((tx) => appendLog(tx, taskId, entry, options));
   }
   writeSettings(changes: Partial<Settings>) {
     return writeSettings(this.prisma, changes, this.defaults);
@@ -147,8 +168,15 @@ export class Store {
   renewLeases(leases: claims.Lease[], leaseMs: number) {
     return this.transaction((tx) => claims.renewLeases(tx, leases, leaseMs));
   }
-  releaseLeases(leases: claims.Lease[]) {
-    return this.transaction((tx) => claims.releaseLeases(tx, leases));
+  /** Hands the tasks back (see claims.releaseLeases); `note` is logged on each one handed back. */
+  releaseLeases(leases: claims.Lease[], note?: string) {
+    return this.transaction((tx) => claims.releaseLeases(tx, leases, note));
+  }
+  releaseClaim(owner: string) {
+    return this.transaction((tx) => claims.releaseClaim(tx, owner));
+  }
+  releaseAllLeases() {
+    return this.transaction((tx) => claims.releaseAllLeases(tx));
   }
   async reapExpired() {
     const settings = await this.settings();

@@ -34,6 +34,8 @@ export interface NewTask {
   progressTotal?: number | null;
   steps?: StepSpec[];
   children?: NewChildTask[];
+  /** A child's stable key within its parent (unique there): see spawnChild. */
+  spawnKey?: string | null;
 }
 
 /** A child is in its parent's module unless it says otherwise. */
@@ -106,6 +108,24 @@ export async function createTask(tx: Tx, spec: NewTask, options: { parentId?: st
 }
 
 /**
+ * Creates the child of `parentId` known by `spawnKey`, or returns the one already there: a run
+ * resumed after a crash spawns its children again and must get the same ones back. The parent's
+ * row lock serialises spawns of one parent; the unique index (parentId, spawnKey) backs it.
+ */
+export async function spawnChild(tx: Tx, spec: NewTask, parentId: string, spawnKey: string): Promise<{ task: Task; created: boolean }> {
+  checkText("spawn key", spawnKey, LIMITS.nameLength);
+  await lockWithoutChange(tx, parentId);
+  const existing = await tx.task.findUnique({ where: { parentId_spawnKey: { parentId, spawnKey } } });
+  if (existing) {
+    if (existing.type !== spec.type || existing.moduleName !== spec.module) {
+      throw badInput(`Spawn key "${spawnKey}" already names a child of type ${existing.moduleName}/${existing.type}`);
+    }
+    return { task: existing, created: false };
+  }
+  return { task: await createTask(tx, { ...spec, spawnKey }, { parentId }), created: true };
+}
+
+/**
  * Creates several tasks (each with its steps and subtree) in one transaction and a few
  * statements, whatever their number: the bulk path. Each new root takes the next sequence
  * number of its module; with `parentId` they all join that task's tree. Returns the roots, in
@@ -170,6 +190,7 @@ export async function createTasks(tx: Tx, specs: NewTask[], options: { parentId?
         scheduledFor: s.runAt ?? null,
         createdBy: s.createdBy ?? p?.createdBy ?? null,
         node: s.node ?? null,
+        spawnKey: s.spawnKey ?? null,
       });
       for (const step of resolveFlow(s.steps ?? [])) {
         steps.push({ id: newId(), taskId: id, key: step.key, name: step.name, index: step.index, dependsOn: step.dependsOn });
@@ -261,11 +282,7 @@ export async function transitionStep(
   options: { error?: string; leaseOwner?: string } = {},
 ): Promise<Step> {
   const task = await lockAndBump(tx, taskId);
-  // A worker's step write is refused once another claim holds the task (it was resumed elsewhere);
-  // a task ended by someone else (no lease) still gets its running step's outcome recorded.
-  if (options.leaseOwner !== undefined && task.leaseOwner !== null && task.leaseOwner !== options.leaseOwner) {
-    throw new TaskgraphError("CONFLICT", `Task ${taskId} is held by another claim`, { taskId });
-  }
+  checkLease(task, options.leaseOwner);
   const step = await tx.step.findUnique({
     where: { taskId_key: { taskId, key: stepKey } },
     include: { attempts: { orderBy: { number: "desc" }, take: 1 } },
@@ -316,7 +333,28 @@ export async function transitionStep(
   return updated;
 }
 
-/** Sets progress (completed and optionally total, in the task's progress units). */
+/**
+ * A worker's write is refused once its claim no longer holds the task: another claim holds it
+ * (resumed elsewhere), or it was handed back (RUNNING with no lease: the worker stopped or gave
+ * up). A task ended by someone else (no lease, not RUNNING) still gets its running step's outcome.
+ */
+function checkLease(task: Task, leaseOwner: string | undefined) {
+  if (leaseOwner === undefined || task.leaseOwner === leaseOwner) return;
+  if (task.leaseOwner !== null || task.state === "RUNNING") {
+    throw new TaskgraphError("CONFLICT", `Task ${task.id} is no longer held by ${leaseOwner}`, { taskId: task.id });
+  }
+}
+
+/**
+ * A step whose worker was lost while it ran: its attempt is closed FAILED and a new one opened, in
+ * ONE transaction, so the decision to resume survives a crash right after it (the next worker
+ * finds the step RUNNING again and does the same).
+ */
+export async function resumeLostStep(tx: Tx, taskId: string, stepKey: string, leaseOwner: string): Promise<Step> {
+  await transitionStep(tx, taskId, stepKey, "FAILED", { error: "The worker running this step was lost", leaseOwner });
+  return transitionStep(tx, taskId, stepKey, "RUNNING", { leaseOwner });
+}
+
 /**
  * Sets a task's progress: the version bump, the PROGRESSED event and its NOTIFY in ONE statement
  * (atomic by itself). Progress is the most frequent write of a running task, and a short write
@@ -358,11 +396,13 @@ export async function setProgress(
 export async function appendLog(
   tx: Tx,
   taskId: string,
-  entry: { level?: LogLevel; message: string; stepKey?: string },
-  options: { wake?: boolean; control?: boolean } = {},
+  entry: { level?: LogLevel; message: string; stepKey?: string; stack?: string | null },
+  options: { wake?: boolean; control?: boolean; leaseOwner?: string } = {},
 ): Promise<string> {
   const message = entry.message.length > LIMITS.logMessageLength ? `${entry.message.slice(0, LIMITS.logMessageLength)}…` : entry.message;
+  const stack = entry.stack == null ? null : entry.stack.slice(0, LIMITS.logMessageLength);
   const task = await lockAndBump(tx, taskId);
+  checkLease(task, options.leaseOwner);
   let stepId: string | null = null;
   let attemptId: string | null = null;
   if (entry.stepKey) {
@@ -376,9 +416,9 @@ export async function appendLog(
   }
   const id = newId();
   const level = entry.level ?? "INFO";
-  await tx.logEntry.create({ data: { id, taskId, stepId, attemptId, level, message } });
+  await tx.logEntry.create({ data: { id, taskId, stepId, attemptId, level, message, stack } });
   await appendEvents(tx, [
-    { task, type: "LOG_APPENDED", payload: { logId: id, level, message, stepKey: entry.stepKey ?? null }, ...options },
+    { task, type: "LOG_APPENDED", payload: { logId: id, level, message, stepKey: entry.stepKey ?? null }, wake: options.wake, control: options.control },
   ]);
   return id;
 }

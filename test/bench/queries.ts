@@ -174,6 +174,7 @@ export async function seedQueryData(app: App, total: number, bigTree: number): P
       rollbackOnAbort: false,
       leaseOwner: state === "RUNNING" ? "bench-worker" : null,
       leaseExpiresAt: state === "RUNNING" ? new Date(now + DAY) : null,
+      spawnKey: null,
       version: ENDED.has(state) ? 3 : state === "RUNNING" ? 2 : 1,
     };
     rows.push(row);
