@@ -351,7 +351,7 @@ function checkLease(task: Task, leaseOwner: string | undefined) {
  * finds the step RUNNING again and does the same).
  */
 export async function resumeLostStep(tx: Tx, taskId: string, stepKey: string, leaseOwner: string): Promise<Step> {
-  await transitionStep(tx, taskId, stepKey, "FAILED", { error: "The worker running this step was lost", leaseOwner });
+  await transitionStep(tx, taskId, stepKey, "FAILED", { error: "The worker running this step stopped (it crashed or shut down) before the step finished", leaseOwner });
   return transitionStep(tx, taskId, stepKey, "RUNNING", { leaseOwner });
 }
 
