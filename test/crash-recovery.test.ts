@@ -1,0 +1,178 @@
+// Worker processes that die (kill -9), including right after recording a lost attempt, and a
+// database that drops every connection while tasks run. Real processes (`src/main.ts`,
+// TASKGRAPH_ROLE=work) on a fresh PostgreSQL database; the test process creates the tasks
+// through a task manager without a worker and reads the store to check what a user would see:
+// every task SUCCEEDED, no duplicate children, no step attempt overlapping another, no task left
+// RUNNING with nothing happening once the database is back.
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { loadConfig } from "../src/config";
+import { createTaskManager, type TaskManager } from "../src/runtime/manager";
+import { createPostgresDatabase, exitOf, killAll, pause, startProcess, type TaskgraphProcess, until } from "./support/processes";
+
+const LEASE_MS = 2000;
+const ENDED = ["SUCCEEDED", "FAILED", "CANCELED"] as const;
+
+describe("crash recovery on PostgreSQL", () => {
+  let database: Awaited<ReturnType<typeof createPostgresDatabase>>;
+  let manager: TaskManager;
+  const processes: TaskgraphProcess[] = [];
+
+  const startWorker = async (env: Record<string, string> = {}) => {
+    const worker = await startProcess({
+      TASKGRAPH_ROLE: "work",
+      DATABASE_URL: database.url,
+      TASKGRAPH_CONCURRENCY: "16",
+      TASKGRAPH_LEASE_MS: String(LEASE_MS),
+      ...env,
+    });
+    processes.push(worker);
+    return worker;
+  };
+  const logs = () => processes.map((p) => `\n--- ${p.name} ---\n${p.log()}`).join("");
+
+  beforeAll(async () => {
+    database = await createPostgresDatabase("tg_crash");
+    manager = createTaskManager({ config: loadConfig({ DATABASE_URL: database.url, TASKGRAPH_MIGRATE_ON_START: "false" }), worker: false });
+    await manager.start();
+  });
+
+  afterAll(async () => {
+    await killAll(processes);
+    // Terminated sessions are reported by the pool as errors while it closes.
+    (manager?.db.adapterFactory as { pool?: { on(e: "error", l: () => void): unknown } } | undefined)?.pool?.on("error", () => {});
+    await manager?.stop();
+    await database?.drop();
+  });
+
+  const prisma = () => manager.store.prisma;
+  const start = (type: "flow" | "tree" | "count", input: Record<string, unknown>) =>
+    manager.startTask({ module: "test", type, input: { failAtRound: null, abortable: true, steps: 0, children: 0, ...input } });
+  const allEnded = (ids: string[]) => async () =>
+    (await prisma().task.count({ where: { id: { in: ids }, state: { in: [...ENDED] } } })) === ids.length;
+
+  test("kill -9 of workers under load, one of them right after it recorded a lost attempt: every task succeeds, no child twice, no attempt overlapping another", { timeout: 120_000 }, async () => {
+    const first = await startWorker();
+    const flows = await Promise.all(Array.from({ length: 8 }, () => start("flow", { steps: 3, rounds: 4, roundMs: 150 })));
+    const trees = await Promise.all(Array.from({ length: 3 }, () => start("tree", { children: 3, rounds: 10, roundMs: 150 })));
+    const roots = [...flows, ...trees].map((t) => t.id);
+
+    // ── the first worker dies while flows have a step running and the trees have spawned ──────────
+    await until("the first worker runs steps and the trees have their children", 20_000, async () => {
+      const runningSteps = await prisma().step.count({ where: { taskId: { in: flows.map((f) => f.id) }, state: "RUNNING" } });
+      const children = await prisma().task.count({ where: { parentId: { in: trees.map((t) => t.id) } } });
+      return runningSteps >= 2 && children === 9;
+    });
+    first.child.kill("SIGKILL");
+    expect((await exitOf(first.child)).signal).toBe("SIGKILL");
+
+    // ── the next worker resumes a lost step and dies right after recording it (fault hook) ────────
+    const hooked = await startWorker({ TASKGRAPH_TEST_KILL_AFTER_LOST_ATTEMPT: "true" });
+    const hookedExit = await Promise.race([exitOf(hooked.child), pause(20_000).then(() => null)]);
+    expect(hookedExit?.signal, `the hooked worker did not kill itself${logs()}`).toBe("SIGKILL");
+    // What it recorded before dying: a lost attempt FAILED and the next one RUNNING, both under its claim.
+    const resumed = await prisma().step.findMany({
+      where: { taskId: { in: flows.map((f) => f.id) }, state: "RUNNING", attempts: { some: { state: "FAILED" } } },
+      include: { attempts: { orderBy: { number: "asc" } } },
+    });
+    expect(resumed.length).toBeGreaterThan(0);
+    for (const step of resumed) {
+      expect(step.attempts.at(-1)!.state).toBe("RUNNING");
+      expect(step.attempts.at(-2)!.error).toMatch(/stopped .* before the step finished/);
+    }
+
+    // ── two more workers; one of them is killed too, under load ───────────────────────────────────
+    const [victim] = await Promise.all([startWorker(), startWorker()]);
+    await until("the victim holds tasks", 20_000, async () => (await prisma().task.count({ where: { leaseOwner: { startsWith: `${victim!.name}#` } } })) > 0);
+    await pause(500);
+    victim!.child.kill("SIGKILL");
+    await exitOf(victim!.child);
+    await startWorker();
+
+    await until("every task has ended", 60_000, allEnded(roots)).catch((error: Error) => {
+      throw new Error(error.message + logs());
+    });
+
+    // ── what a user sees ──────────────────────────────────────────────────────────────────────────
+    const all = await prisma().task.findMany({ where: { rootId: { in: roots } }, include: { steps: { include: { attempts: { orderBy: { number: "asc" } } } } } });
+    const failed = all.filter((t) => t.state !== "SUCCEEDED").map((t) => `${t.type} ${t.id} ${t.state}: ${t.error}`);
+    expect(failed, "tasks not SUCCEEDED").toEqual([]);
+
+    // Trees: 3 children per root, 1 internal grandchild per child, progress 3 of 3.
+    const duplicates: string[] = [];
+    for (const tree of trees) {
+      const root = all.find((t) => t.id === tree.id)!;
+      const children = all.filter((t) => t.parentId === tree.id);
+      if (children.length !== 3) duplicates.push(`root ${tree.id} has ${children.length} children`);
+      if (root.progressCompleted !== 3 || root.progressTotal !== 3) duplicates.push(`root ${tree.id} progress ${root.progressCompleted}/${root.progressTotal}`);
+      for (const child of children) {
+        const grandchildren = all.filter((t) => t.parentId === child.id).length;
+        if (grandchildren !== 1) duplicates.push(`child ${child.id} has ${grandchildren} grandchildren`);
+      }
+    }
+    expect(duplicates).toEqual([]);
+
+    // Flows: each step succeeded in exactly one attempt; attempts never overlap; none left open.
+    const doubleRuns: string[] = [];
+    let lostAttempts = 0;
+    for (const flow of flows) {
+      for (const step of all.find((t) => t.id === flow.id)!.steps) {
+        const attempts = step.attempts;
+        const label = `${flow.id}/${step.key}`;
+        if (step.state !== "SUCCEEDED") doubleRuns.push(`${label} is ${step.state}`);
+        if (attempts.filter((a) => a.state === "SUCCEEDED").length !== 1) doubleRuns.push(`${label}: ${attempts.filter((a) => a.state === "SUCCEEDED").length} successful attempts`);
+        if (attempts.some((a) => a.state === "RUNNING" || a.endedAt === null)) doubleRuns.push(`${label}: an attempt left open`);
+        for (let i = 1; i < attempts.length; i++) {
+          if (attempts[i - 1]!.endedAt!.getTime() > attempts[i]!.startedAt.getTime()) doubleRuns.push(`${label}: attempts ${i} and ${i + 1} overlap`);
+        }
+        lostAttempts += attempts.filter((a) => a.state === "FAILED").length;
+      }
+    }
+    expect(doubleRuns).toEqual([]);
+    expect(lostAttempts, "attempts recorded as lost by the kills").toBeGreaterThan(0);
+    // Each task started once and succeeded once: a resume is not a second start.
+    const journal = await prisma().taskEvent.findMany({ where: { rootId: { in: roots }, type: "STATE_CHANGED" }, orderBy: { id: "asc" } });
+    const changes = new Map<string, string[]>();
+    for (const e of journal) changes.set(e.taskId, [...(changes.get(e.taskId) ?? []), `${(e.payload as any).from}→${(e.payload as any).to}`]);
+    expect(all.filter((t) => (changes.get(t.id) ?? []).join() !== "QUEUED→RUNNING,RUNNING→SUCCEEDED").map((t) => [t.id, changes.get(t.id)])).toEqual([]);
+    console.log(`[crash-recovery] ${all.length} tasks (8 flows, 3 trees) through 3 kills: all SUCCEEDED, ${lostAttempts} lost attempt(s) resumed, 0 duplicate children`);
+
+    for (const p of processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGTERM");
+    await Promise.all(processes.map((p) => exitOf(p.child)));
+  });
+
+  test("every connection to the database is terminated twice while tasks run: no task stays RUNNING with nothing happening 2 s after the database is back", { timeout: 90_000 }, async () => {
+    const worker = await startWorker();
+    const counts = await Promise.all(Array.from({ length: 10 }, () => start("count", { rounds: 30, roundMs: 100 })));
+    const flows = await Promise.all(Array.from({ length: 4 }, () => start("flow", { steps: 3, rounds: 10, roundMs: 100 })));
+    const ids = [...counts, ...flows].map((t) => t.id);
+    await until("every task runs and made progress", 20_000, async () => (await prisma().task.count({ where: { id: { in: ids }, state: "RUNNING", progressCompleted: { gte: 3 } } })) === ids.length);
+
+    let terminated = await database.terminateSessions();
+    await pause(150);
+    terminated += await database.terminateSessions();
+    const back = Date.now();
+    expect(terminated).toBeGreaterThan(0);
+
+    // The test's own reads may meet a dropped connection too: count that as "not yet".
+    await until("every task has ended", 45_000, async () => allEnded(ids)().catch(() => false)).catch((error: Error) => {
+      throw new Error(error.message + logs());
+    });
+    const tasks = await prisma().task.findMany({ where: { id: { in: ids } } });
+    expect(tasks.filter((t) => t.state !== "SUCCEEDED").map((t) => [t.id, t.state, t.error])).toEqual([]);
+
+    // Idle time of each task from the moment the database was back: the longest stretch with no
+    // event in its journal (progress, steps, state) until it ended.
+    const events = await prisma().taskEvent.findMany({ where: { taskId: { in: ids }, createdAt: { gte: new Date(back - 1000) } }, orderBy: { id: "asc" } });
+    const idle: Record<string, number> = {};
+    for (const task of tasks) {
+      const times = [back, ...events.filter((e) => e.taskId === task.id).map((e) => e.createdAt.getTime()).filter((t) => t >= back)].sort((a, b) => a - b);
+      idle[task.id] = Math.max(...times.slice(1).map((t, i) => t - times[i]!));
+    }
+    const longest = Math.max(...Object.values(idle));
+    console.log(`[crash-recovery] ${terminated} sessions terminated; longest idle stretch of a RUNNING task afterwards: ${longest} ms`);
+    expect(Object.entries(idle).filter(([, ms]) => ms > 2000)).toEqual([]);
+    expect(worker.child.exitCode, "the worker survived the outage").toBeNull();
+    worker.child.kill("SIGTERM");
+    expect((await exitOf(worker.child)).code).toBe(0);
+  });
+});
