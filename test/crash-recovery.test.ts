@@ -171,6 +171,8 @@ describe("crash recovery on PostgreSQL", () => {
     const longest = Math.max(...Object.values(idle));
     console.log(`[crash-recovery] ${terminated} sessions terminated; longest idle stretch of a RUNNING task afterwards: ${longest} ms`);
     expect(Object.entries(idle).filter(([, ms]) => ms > 2000)).toEqual([]);
+    const retried = (worker.log().match(/trying again/g) ?? []).length;
+    console.log(`[crash-recovery] the worker tried store calls again ${retried} time(s)`);
     expect(worker.child.exitCode, "the worker survived the outage").toBeNull();
     worker.child.kill("SIGTERM");
     expect((await exitOf(worker.child)).code).toBe(0);
