@@ -469,14 +469,12 @@ export class TaskRun {
 
   /** 1 on the first run of this task (or step), 2 after one retry, … */
   private async attemptNumber(step?: Step): Promise<number> {
-    const { prisma } = this.env.store;
-    if (step) return this.io(() => prisma.stepAttempt.count({ where: { stepId: step.id, kind: { in: ["EXECUTE", "RETRY"] } } }));
+    const { store } = this.env;
+    if (step) return this.io(() => store.executions(step.id));
     // A retry is an event leaving FAILED, which needs a change into FAILED before it: with every
     // change bumping the version from 1 (CREATED), a task at version 2 or less was never retried.
     if (this.task.version <= 2) return 1;
-    const retries = await this.io(() =>
-      prisma.taskEvent.count({ where: { taskId: this.taskId, type: "STATE_CHANGED", payload: { path: ["from"], equals: "FAILED" } } }),
-    );
+    const retries = await this.io(() => store.retries(this.taskId));
     return retries + 1;
   }
 
@@ -533,7 +531,7 @@ export class TaskRun {
         timer = setTimeout(resolve, recheckMs);
         signal.addEventListener("abort", onAbort, { once: true });
       });
-      const children = await this.io(() => store.prisma.task.findMany({ where: { parentId: this.taskId }, orderBy: { id: "asc" } }));
+      const children = await this.io(() => store.children(this.taskId));
       childIds = new Set(children.map((c) => c.id));
       try {
         if (children.every((c) => ["SUCCEEDED", "FAILED", "CANCELED"].includes(c.state))) {

@@ -221,4 +221,16 @@ export class Store {
   steps(taskId: string) {
     return this.prisma.step.findMany({ where: { taskId }, orderBy: { index: "asc" } });
   }
+  /** A task's children, in creation order. */
+  children(taskId: string) {
+    return this.prisma.task.findMany({ where: { parentId: taskId }, orderBy: { id: "asc" } });
+  }
+  /** How many times a step was executed (its EXECUTE and RETRY attempts). */
+  executions(stepId: string) {
+    return this.prisma.stepAttempt.count({ where: { stepId, kind: { in: ["EXECUTE", "RETRY"] } } });
+  }
+  /** How many times a task was retried (changes out of FAILED in its journal). */
+  retries(taskId: string) {
+    return this.prisma.taskEvent.count({ where: { taskId, type: "STATE_CHANGED", payload: { path: ["from"], equals: "FAILED" } } });
+  }
 }
