@@ -140,16 +140,19 @@ describe("crash recovery on PostgreSQL", () => {
     await Promise.all(processes.map((p) => exitOf(p.child)));
   });
 
-  test("every connection to the database is terminated twice while tasks run: no task stays RUNNING with nothing happening 2 s after the database is back", { timeout: 90_000 }, async () => {
-    const worker = await startWorker();
+  test("the database goes away twice while tasks run (sessions terminated, connections refused for 1 s, then 0.3 s): no task stays RUNNING with nothing happening 2 s after it is back", { timeout: 90_000 }, async () => {
+    // The default lease (30 s): a run that gave up would leave its task held that long.
+    const worker = await startWorker({ TASKGRAPH_LEASE_MS: "30000" });
     const counts = await Promise.all(Array.from({ length: 10 }, () => start("count", { rounds: 30, roundMs: 100 })));
-    const flows = await Promise.all(Array.from({ length: 4 }, () => start("flow", { steps: 3, rounds: 10, roundMs: 100 })));
+    // Short steps: a flow records a step change every 0.3 s, so some fall in the outage.
+    const flows = await Promise.all(Array.from({ length: 4 }, () => start("flow", { steps: 10, rounds: 3, roundMs: 100 })));
     const ids = [...counts, ...flows].map((t) => t.id);
-    await until("every task runs and made progress", 20_000, async () => (await prisma().task.count({ where: { id: { in: ids }, state: "RUNNING", progressCompleted: { gte: 3 } } })) === ids.length);
+    await until("every task runs and made progress", 20_000, async () => (await prisma().task.count({ where: { id: { in: ids }, state: "RUNNING", progressCompleted: { gte: 2 } } })) === ids.length);
 
-    let terminated = await database.terminateSessions();
-    await pause(150);
-    terminated += await database.terminateSessions();
+    // Down for 1 s (no connection accepted), up for a moment, then down again for 0.3 s.
+    let terminated = await database.outage(1000);
+    await pause(200);
+    terminated += await database.outage(300);
     const back = Date.now();
     expect(terminated).toBeGreaterThan(0);
     // Tasks created right after are claimed at once too: the worker's poll and wake-ups survived.

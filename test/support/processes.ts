@@ -91,6 +91,20 @@ export async function createPostgresDatabase(prefix: string) {
       );
       return Number(rows[0]!.n);
     },
+    /**
+     * A database restart as clients see it: every session is terminated and no new one is
+     * accepted for `ms`. Returns how many sessions were terminated.
+     */
+    async outage(ms: number): Promise<number> {
+      await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+      try {
+        const terminated = await this.terminateSessions();
+        await pause(ms);
+        return terminated;
+      } finally {
+        await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+      }
+    },
     async drop() {
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
