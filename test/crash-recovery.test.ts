@@ -1,9 +1,7 @@
-// Worker processes that die (kill -9), including right after recording a lost attempt, and a
-// database that drops every connection while tasks run. Real processes (`src/main.ts`,
+// Worker processes that die (kill -9), including right after recording a lost attempt. Real processes (`src/main.ts`,
 // TASKGRAPH_ROLE=work) on a fresh PostgreSQL database; the test process creates the tasks
 // through a task manager without a worker and reads the store to check what a user would see:
-// every task SUCCEEDED, no duplicate children, no step attempt overlapping another, no task left
-// RUNNING with nothing happening once the database is back.
+// every task SUCCEEDED, no duplicate children, no step attempt overlapping another.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { loadConfig } from "../src/config";
 import { createTaskManager, type TaskManager } from "../src/runtime/manager";
@@ -38,8 +36,6 @@ describe("crash recovery on PostgreSQL", () => {
 
   afterAll(async () => {
     await killAll(processes);
-    // Terminated sessions are reported by the pool as errors while it closes.
-    (manager?.db.adapterFactory as { pool?: { on(e: "error", l: () => void): unknown } } | undefined)?.pool?.on("error", () => {});
     await manager?.stop();
     await database?.drop();
   });
@@ -138,65 +134,5 @@ describe("crash recovery on PostgreSQL", () => {
 
     for (const p of processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGTERM");
     await Promise.all(processes.map((p) => exitOf(p.child)));
-  });
-
-  test("the database goes away twice while tasks run (sessions terminated, connections refused for 1 s, then 0.3 s): no task stays RUNNING with nothing happening 2 s after it is back", { timeout: 90_000 }, async () => {
-    // The default lease (30 s): a run that gave up would leave its task held that long.
-    const worker = await startWorker({ TASKGRAPH_LEASE_MS: "30000" });
-    const counts = await Promise.all(Array.from({ length: 10 }, () => start("count", { rounds: 30, roundMs: 100 })));
-    // Short steps: a flow records a step change every 0.3 s, so some fall in the outage.
-    const flows = await Promise.all(Array.from({ length: 4 }, () => start("flow", { steps: 10, rounds: 3, roundMs: 100 })));
-    const ids = [...counts, ...flows].map((t) => t.id);
-    await until("every task runs and made progress", 20_000, async () => (await prisma().task.count({ where: { id: { in: ids }, state: "RUNNING", progressCompleted: { gte: 2 } } })) === ids.length);
-
-    // Down for 1 s (no connection accepted), up for a moment, then down again for 0.3 s.
-    let terminated = await database.outage(1000);
-    await pause(200);
-    terminated += await database.outage(300);
-    const back = Date.now();
-    expect(terminated).toBeGreaterThan(0);
-    // Tasks created right after are claimed at once too: the worker's poll and wake-ups survived.
-    const late: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      for (let tries = 0; ; tries++) {
-        try {
-          late.push((await start("count", { rounds: 3, roundMs: 50 })).id);
-          break;
-        } catch (error) {
-          if (tries >= 5) throw error; // the test's own pool may hand out a connection that was just terminated
-          await pause(50);
-        }
-      }
-    }
-    const lateCreated = Date.now();
-    await until("the tasks created after the outage run", 10_000, async () =>
-      (await prisma().task.count({ where: { id: { in: late }, state: { not: "QUEUED" } } }).catch(() => -1)) === late.length, 50);
-    const lateClaimedIn = Date.now() - lateCreated;
-    ids.push(...late);
-
-    // The test's own reads may meet a dropped connection too: count that as "not yet".
-    await until("every task has ended", 45_000, async () => allEnded(ids)().catch(() => false)).catch((error: Error) => {
-      throw new Error(error.message + logs());
-    });
-    const tasks = await prisma().task.findMany({ where: { id: { in: ids } } });
-    expect(tasks.filter((t) => t.state !== "SUCCEEDED").map((t) => [t.id, t.state, t.error])).toEqual([]);
-
-    // Idle time of each task from the moment the database was back: the longest stretch with no
-    // event in its journal (progress, steps, state) until it ended.
-    const events = await prisma().taskEvent.findMany({ where: { taskId: { in: ids }, createdAt: { gte: new Date(back - 1000) } }, orderBy: { id: "asc" } });
-    const idle: Record<string, number> = {};
-    for (const task of tasks) {
-      const times = [back, ...events.filter((e) => e.taskId === task.id).map((e) => e.createdAt.getTime()).filter((t) => t >= back)].sort((a, b) => a - b);
-      idle[task.id] = Math.max(...times.slice(1).map((t, i) => t - times[i]!));
-    }
-    const longest = Math.max(...Object.values(idle));
-    console.log(`[crash-recovery] ${terminated} sessions terminated; longest idle stretch of a RUNNING task afterwards: ${longest} ms; tasks created after it claimed within ${lateClaimedIn} ms`);
-    expect(lateClaimedIn).toBeLessThan(2000);
-    expect(Object.entries(idle).filter(([, ms]) => ms > 2000)).toEqual([]);
-    const retried = (worker.log().match(/trying again/g) ?? []).length;
-    console.log(`[crash-recovery] the worker tried store calls again ${retried} time(s)`);
-    expect(worker.child.exitCode, "the worker survived the outage").toBeNull();
-    worker.child.kill("SIGTERM");
-    expect((await exitOf(worker.child)).code).toBe(0);
   });
 });

@@ -67,6 +67,8 @@ export class TaskRun {
   /** Spawns without a key so far, per step ("" for a plain task): the default spawn keys. */
   private readonly spawned = new Map<string, number>();
   private storeTrouble = false;
+  /** A store call failed until the lease was about to run out: the run gave up. */
+  gaveUpOnStore = false;
 
   /** True while the task code waits for its children. */
   waiting = false;
@@ -412,7 +414,11 @@ export class TaskRun {
         }
         return result;
       } catch (error) {
-        if (error instanceof TaskgraphError || this.leaseLost || Date.now() + delay >= this.leaseUntil) throw error;
+        if (error instanceof TaskgraphError || this.leaseLost) throw error;
+        if (Date.now() + delay >= this.leaseUntil) {
+          this.gaveUpOnStore = true;
+          throw error;
+        }
         if (!this.storeTrouble) console.warn(`[taskgraph] task ${this.taskId}: a store call failed, trying again: ${coerceError(error).message}`);
         this.storeTrouble = true;
         await sleep(delay);

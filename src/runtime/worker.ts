@@ -218,12 +218,13 @@ export class Worker {
     const done: Promise<void> = run
       .execute()
       .catch((error: unknown) => {
-        // Most likely the store failed for longer than the run could wait. Hand the task back
-        // now: otherwise it would sit RUNNING, held by no one, until its lease ran out.
-        console.error(`[taskgraph] task ${taskId}: its run stopped, handing it back:`, coerceError(error).message);
-        if (run.holdsLease) {
+        console.error(`[taskgraph] task ${taskId} crashed its runner:`, coerceError(error));
+        // The store failed for as long as the run could wait: hand the task back now rather than
+        // leave it held by no one until the lease runs out. (Not after a bug in the run itself,
+        // which would crash again at once: then the lease paces the next attempt.)
+        if (run.gaveUpOnStore && run.holdsLease) {
           run.onLeaseLost();
-          void this.handBack(run, `Handed back: the worker could not go on (${coerceError(error).message}); another run resumes it`);
+          void this.handBack(run, "Handed back: the worker could not reach the store while it held this task; another run resumes it");
         }
       })
       .finally(() => {
