@@ -21,6 +21,7 @@ import type { TaskManager, TaskManagerOptions } from "./runtime/manager";
 import { createTaskManager } from "./runtime/manager";
 import { schema, type Context } from "./schema";
 import { maskError, yogaLogger } from "./schema/errors";
+import { useOperationAuthorization } from "./schema/operation-auth";
 import type { Store } from "./store";
 
 export interface App {
@@ -61,7 +62,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     maskedErrors: { maskError },
     graphiql: config.graphiql ? { title: "taskgraph", defaultQuery: EXAMPLE_QUERY, subscriptionsProtocol: "WS" } : false,
     plugins: [
-      // Who is asking, before anything else runs (auth/transport.ts); roles are checked per field.
+      // Who is asking, before anything else runs (auth/transport.ts).
       useAuthentication(authenticator),
       // Limits against hostile queries (GraphQL Armor): depth, aliases, tokens, directives, cost.
       ...new EnvelopArmor({
@@ -76,6 +77,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       // CSRF: a request a browser may send cross-site without a preflight (GET, form or text
       // POST) must carry the x-graphql-yoga-csrf header; JSON POSTs (GraphiQL, clients) need nothing.
       useCSRFPrevention(),
+      // Every root field is checked against the caller's role before any of them runs.
+      useOperationAuthorization(),
       rateLimit.plugin,
     ],
     landingPage: false,

@@ -26,7 +26,7 @@ export interface Credentials {
   authorization: string | null;
   /** The peer's address; undefined for an in-process call (yoga.fetch from the embedding program). */
   remoteAddress: string | undefined;
-  /** The request came through a proxy (Forwarded / X-Forwarded-For): its real client is not local. */
+  /** The request came through a proxy (any of RELAY_HEADERS in auth/transport.ts): its real client is not local. */
   forwarded: boolean;
 }
 

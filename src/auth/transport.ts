@@ -20,11 +20,34 @@ export function principalOf(request: Request): Principal {
   return principal;
 }
 
+/**
+ * Headers that proxies, load balancers and CDNs add to a request they relay. Any one of them means
+ * the peer is a relay and the real client may be anywhere, so protected mode does not serve it.
+ */
+export const RELAY_HEADERS = [
+  "forwarded",
+  "via",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-forwarded-port",
+  "x-forwarded-server",
+  "x-original-forwarded-for",
+  "x-real-ip",
+  "x-client-ip",
+  "x-cluster-client-ip",
+  "true-client-ip",
+  "cf-connecting-ip",
+  "fastly-client-ip",
+  "x-appengine-user-ip",
+  "x-azure-clientip",
+] as const;
+
 function credentials(headers: { get(name: string): string | null }, req: IncomingMessage | undefined, authorization?: unknown): Credentials {
   return {
     authorization: typeof authorization === "string" ? authorization : headers.get("authorization"),
     remoteAddress: req?.socket.remoteAddress ?? (req ? "" : undefined), // a node request without an address is not local
-    forwarded: headers.get("forwarded") !== null || headers.get("x-forwarded-for") !== null,
+    forwarded: RELAY_HEADERS.some((name) => headers.get(name) !== null),
   };
 }
 
@@ -35,11 +58,13 @@ const nodeHeaders = (headers: IncomingHttpHeaders) => ({
   },
 });
 
-/** Yoga plugin: every GraphQL request (HTTP or SSE) is authenticated first; GraphiQL's page is not a request for data. */
+/**
+ * Yoga plugin: every GraphQL request (HTTP or SSE) is authenticated first. GraphiQL's page, when
+ * enabled, is served by Yoga's own plugin before this hook runs: nothing else skips it.
+ */
 export function useAuthentication(authenticator: Authenticator): Plugin<Record<string, unknown>, { req?: IncomingMessage }> {
   return {
     async onRequest({ request, serverContext, endResponse, fetchAPI }) {
-      if (request.method === "GET" && request.headers.get("accept")?.includes("text/html")) return;
       try {
         principals.set(request, await authenticator.authenticate(credentials(request.headers, serverContext.req)));
       } catch (error) {
