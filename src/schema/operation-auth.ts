@@ -8,6 +8,7 @@ import {
   type DocumentNode,
   getDirectiveValues,
   getOperationAST,
+  getVariableValues,
   GraphQLError,
   GraphQLIncludeDirective,
   type GraphQLObjectType,
@@ -83,10 +84,13 @@ export function forbiddenRootFields(
   const rootType: GraphQLObjectType | null | undefined =
     operation.operation === "query" ? schema.getQueryType() : operation.operation === "mutation" ? schema.getMutationType() : schema.getSubscriptionType();
   if (!rootType) return [];
+  // @skip/@include depend on the variables, with their defaults; bad ones are refused by execution.
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {});
+  if (coerced.errors) return [];
   const granted: Scopes = { ...ROLE_SCOPES[principal.role] };
   const typeScopes = (rootType.extensions.pothosOptions as { authScopes?: unknown } | undefined)?.authScopes;
   const errors: GraphQLError[] = [];
-  for (const [key, name] of rootFields(operation.selectionSet, document, variables ?? undefined)) {
+  for (const [key, name] of rootFields(operation.selectionSet, document, coerced.coerced)) {
     const field = rootType.getFields()[name];
     if (!field) continue; // __typename, or refused by validation already
     const fieldScopes = (field.extensions.pothosOptions as { authScopes?: unknown } | undefined)?.authScopes;
