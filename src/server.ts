@@ -7,8 +7,7 @@ import { EnvelopArmor } from "@escape.tech/graphql-armor";
 import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
 import { type ExecutionArgs, GraphQLError } from "graphql";
-import type { SubscribePayload } from "graphql-ws";
-import type { Context as WsContext } from "graphql-ws";
+import type { Context as WsContext, SubscribePayload } from "graphql-ws";
 import type { Extra as WsExtra } from "graphql-ws/use/ws";
 import { useServer } from "graphql-ws/use/ws";
 import { type WebSocket, WebSocketServer } from "ws";
@@ -123,7 +122,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     } catch (error) {
       const refusal = error as TaskgraphError;
       if (refusal.code === "UNAVAILABLE") return [unavailableError()];
-      ctx.extra.socket.close(...closeFor(refusal));
+      if (refusal.code === "UNAUTHENTICATED") ctx.extra.socket.close(...closeFor(refusal));
       return [new GraphQLError(refusal.message, { extensions: { code: refusal.code } })];
     }
     const { schema: enveloped, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({

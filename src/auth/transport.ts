@@ -1,7 +1,8 @@
 // Authentication at the edge of each transport, before anything is parsed or run: HTTP and SSE
-// requests in a Yoga `onRequest` hook (refused with 401 and a JSON GraphQL error), graphql-ws
-// connections in `onConnect` (closed with 4401, or 4403 in protected mode). The principal then
-// reaches the GraphQL context (server.ts).
+// requests in a Yoga `onRequest` hook (refused with 401 and a JSON GraphQL error; 503 UNAVAILABLE
+// when the token store cannot be reached), graphql-ws connections in `onConnect` (closed with 4401,
+// 4403 in protected mode, 1013 when unavailable). The principal then reaches the GraphQL context
+// (server.ts). Open sessions are checked again while they last (revocation.ts).
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { type ExecutionResult, GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
