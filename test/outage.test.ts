@@ -122,7 +122,18 @@ test("during an outage every answer is UNAVAILABLE without internals; afterwards
   // A live subscription across the outage: it waits, and continues afterwards.
   const events: unknown[] = [];
   const stopLive = open.subscribe({ query: `subscription { taskEvents { type module } }` }, { next: (r) => events.push(r), error: (e) => events.push(e), complete: () => {} });
+  // One that re-reads its task every second: during the outage it is told UNAVAILABLE.
+  const taskId = JSON.parse((await overHttp(`mutation { createTestTask(input: { rounds: 1, roundMs: 0 }) { id } }`)).text).data.createTestTask.id;
+  const updates: any[] = [];
+  open.subscribe(
+    { query: `subscription { taskUpdated(id: "${taskId}") { id state } }` },
+    { next: (r) => updates.push(r), error: (e) => updates.push({ errors: e }), complete: () => updates.push("complete") },
+  );
   await new Promise((r) => setTimeout(r, 300));
+  expect(updates).toEqual([{ data: { taskUpdated: { id: taskId, state: "QUEUED" } } }]);
+  for (let i = 0; i < 50 && events.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(events).toEqual([{ data: { taskEvents: { type: "CREATED", module: "test" } } }]);
+  events.length = 0;
 
   await proxy.cut();
   const answers: Answer[] = [];
@@ -162,6 +173,11 @@ test("during an outage every answer is UNAVAILABLE without internals; afterwards
     }
   }
   expect(openCloses).toEqual([]); // the open connection lived through it
+  expect(updates.length).toBeGreaterThan(1);
+  for (const update of updates.slice(1)) {
+    expect(JSON.stringify(update)).not.toMatch(INTERNALS);
+    expect(update.errors?.map((e: any) => e.extensions?.code)).toEqual(["UNAVAILABLE"]);
+  }
 
   await proxy.restore();
   // Served again without a restart: the pool and the LISTEN connection reconnect by themselves.
