@@ -6,13 +6,19 @@ import type { AddressInfo } from "node:net";
 import { EnvelopArmor } from "@escape.tech/graphql-armor";
 import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
-import { GraphQLError } from "graphql";
+import { type ExecutionArgs, GraphQLError } from "graphql";
+import type { Context as WsContext, SubscribePayload } from "graphql-ws";
+import type { Extra as WsExtra } from "graphql-ws/use/ws";
 import { useServer } from "graphql-ws/use/ws";
 import { type WebSocket, WebSocketServer } from "ws";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import { Authenticator } from "./auth/principal";
 import { mutationRateLimit } from "./auth/rate-limit";
-import { authenticateConnection, principalOf, useAuthentication } from "./auth/transport";
+import { SessionWatch } from "./auth/revocation";
+import { authenticateConnection, closeFor, connectionCredentials, principalOf, useAuthentication } from "./auth/transport";
+import { isDatabaseUnavailable } from "./db/availability";
+import type { TaskgraphError } from "./domain/errors";
+import { logClientMistake, noteOutage } from "./log";
 import type { Principal } from "./auth/principal";
 import type { Config } from "./config";
 import { loadConfig } from "./config";
@@ -20,7 +26,8 @@ import type { Database } from "./db/client";
 import type { TaskManager, TaskManagerOptions } from "./runtime/manager";
 import { createTaskManager } from "./runtime/manager";
 import { schema, type Context } from "./schema";
-import { maskError, yogaLogger } from "./schema/errors";
+import { maskError, unavailableError, yogaLogger } from "./schema/errors";
+import { useOperationAuthorization } from "./schema/operation-auth";
 import type { Store } from "./store";
 
 export interface App {
@@ -46,6 +53,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   await manager.start();
   const { config, store, db } = manager;
   const authenticator = new Authenticator(store.prisma);
+  const sessions = new SessionWatch(authenticator);
   const rateLimit = mutationRateLimit(config.mutationsPerMinute, config.redisUrl);
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -61,8 +69,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     maskedErrors: { maskError },
     graphiql: config.graphiql ? { title: "taskgraph", defaultQuery: EXAMPLE_QUERY, subscriptionsProtocol: "WS" } : false,
     plugins: [
-      // Who is asking, before anything else runs (auth/transport.ts); roles are checked per field.
-      useAuthentication(authenticator),
+      // Who is asking, before anything else runs (auth/transport.ts).
+      useAuthentication(authenticator, sessions),
       // Limits against hostile queries (GraphQL Armor): depth, aliases, tokens, directives, cost.
       ...new EnvelopArmor({
         maxDepth: { n: config.maxQueryDepth, ignoreIntrospection: true },
@@ -76,6 +84,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       // CSRF: a request a browser may send cross-site without a preflight (GET, form or text
       // POST) must carry the x-graphql-yoga-csrf header; JSON POSTs (GraphiQL, clients) need nothing.
       useCSRFPrevention(),
+      // Every root field is checked against the caller's role before any of them runs.
+      useOperationAuthorization(),
       rateLimit.plugin,
     ],
     landingPage: false,
@@ -94,6 +104,60 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     } catch {
       return { status: 503, body: { status: "unavailable", store: db.kind } };
     }
+  }
+
+  /** graphql-ws onSubscribe: the operation to run, or the errors refusing it. */
+  async function prepareOperation(ctx: WsContext<Record<string, unknown> | undefined, WsExtra>, params: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> {
+    // One client may not open unbounded operations on one connection (a subscription flood).
+    if (Object.keys(ctx.subscriptions).length > config.maxOperationsPerConnection) {
+      return [
+        new GraphQLError(`At most ${config.maxOperationsPerConnection} operations at once on one connection`, {
+          extensions: { code: "RATE_LIMITED" },
+        }),
+      ];
+    }
+    // A token revoked since the connection opened ends it at its next operation (if the watch has not already).
+    try {
+      await authenticateConnection(authenticator, ctx.extra.request, ctx.connectionParams);
+    } catch (error) {
+      const refusal = error as TaskgraphError;
+      if (refusal.code === "UNAVAILABLE") return [unavailableError()];
+      if (refusal.code === "UNAUTHENTICATED") ctx.extra.socket.close(...closeFor(refusal));
+      return [new GraphQLError(refusal.message, { extensions: { code: refusal.code } })];
+    }
+    const { schema: enveloped, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+      ...ctx,
+      req: ctx.extra.request,
+      socket: ctx.extra.socket,
+      principal: (ctx.extra as { principal?: Principal }).principal,
+      params,
+    });
+    // Refusals carry the codes they have over HTTP (Yoga's), instead of closing the socket.
+    let document;
+    try {
+      document = parse(params.query);
+    } catch (error) {
+      logClientMistake("unparsable operation over graphql-ws", error);
+      return [withCode(error, "GRAPHQL_PARSE_FAILED")];
+    }
+    let errors: readonly GraphQLError[];
+    try {
+      errors = validate(enveloped, document);
+    } catch (error) {
+      // GraphQL Armor's limits (depth, aliases, directives, tokens, cost) throw their refusal.
+      if (!(error instanceof GraphQLError)) throw error;
+      logClientMistake("operation over a limit over graphql-ws", error);
+      return [withCode(error, "BAD_USER_INPUT")];
+    }
+    if (errors.length) return errors.map((error: GraphQLError) => withCode(error, "GRAPHQL_VALIDATION_FAILED"));
+    return {
+      schema: enveloped,
+      operationName: params.operationName,
+      document,
+      variableValues: params.variables,
+      contextValue: await contextFactory(),
+      rootValue: { execute, subscribe, socket: ctx.extra.socket },
+    };
   }
 
   return {
@@ -128,59 +192,47 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
         void yoga.handle(req, res);
       });
       // graphql-ws on the same port and path (yoga's documented integration).
+      // A WebSocket message is bounded like a request body (larger ones close the socket with 1009).
+      const wss = new WebSocketServer({ server, path: "/graphql", maxPayload: config.maxBodyBytes });
+      wss.on("connection", quietClientProtocolErrors);
       sockets = useServer(
         {
           execute: (args: any) => args.rootValue.execute(args),
           subscribe: (args: any) => closeWhenStalled(args.rootValue.subscribe(args), args.rootValue.socket, config.subscriberStallMs) as any,
           onConnect: async (ctx) => {
-            const principal = await authenticateConnection(authenticator, ctx.extra.request, ctx.connectionParams, (code, reason) =>
-              ctx.extra.socket.close(code, reason),
-            );
-            if (!principal) return false;
+            const socket = ctx.extra.socket;
+            let principal: Principal;
+            try {
+              principal = await authenticateConnection(authenticator, ctx.extra.request, ctx.connectionParams);
+            } catch (error) {
+              socket.close(...closeFor(error as TaskgraphError));
+              return false;
+            }
             (ctx.extra as { principal?: Principal }).principal = principal;
+            // The connection ends (close 4401) once its token is revoked, in whichever process.
+            const unwatch = sessions.watch(connectionCredentials(ctx.extra.request, ctx.connectionParams), (error) => socket.close(...closeFor(error)));
+            socket.once("close", unwatch);
             return true;
           },
+          // `extensions.http` tells Yoga the HTTP status of an error; it means nothing on a WebSocket.
+          onNext: (_ctx, _id, _payload, _args, result) => withoutHttpExtensions(result),
+          onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttpExtension),
           onSubscribe: async (ctx, _id, params) => {
-            // One client may not open unbounded operations on one connection (a subscription flood).
-            if (Object.keys(ctx.subscriptions).length > config.maxOperationsPerConnection) {
-              return [
-                new GraphQLError(`At most ${config.maxOperationsPerConnection} operations at once on one connection`, {
-                  extensions: { code: "RATE_LIMITED" },
-                }),
-              ];
-            }
-            // A token revoked since the connection opened ends it at its next operation.
-            if (!(await authenticateConnection(authenticator, ctx.extra.request, ctx.connectionParams, (code, reason) => ctx.extra.socket.close(code, reason)))) {
-              return [new GraphQLError("Unknown or revoked API token", { extensions: { code: "UNAUTHENTICATED" } })];
-            }
-            const { schema: enveloped, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-              ...ctx,
-              req: ctx.extra.request,
-              socket: ctx.extra.socket,
-              principal: (ctx.extra as { principal?: Principal }).principal,
-              params,
-            });
-            // Refusals carry the codes they have over HTTP (Yoga's), instead of closing the socket.
-            let document;
+            // Nothing a client sends on an open connection closes it: every refusal, and any
+            // failure here, is an error for that operation only, with a code.
             try {
-              document = parse(params.query);
+              return await prepareOperation(ctx, params);
             } catch (error) {
-              return [withCode(error, "GRAPHQL_PARSE_FAILED")];
+              if (isDatabaseUnavailable(error)) {
+                noteOutage(error);
+                return [unavailableError()];
+              }
+              console.error("[taskgraph] graphql-ws operation failed:", error);
+              return [new GraphQLError("Unexpected error.", { extensions: { code: "INTERNAL_SERVER_ERROR" } })];
             }
-            const errors = validate(enveloped, document);
-            if (errors.length) return errors.map((error: GraphQLError) => withCode(error, "GRAPHQL_VALIDATION_FAILED"));
-            return {
-              schema: enveloped,
-              operationName: params.operationName,
-              document,
-              variableValues: params.variables,
-              contextValue: await contextFactory(),
-              rootValue: { execute, subscribe, socket: ctx.extra.socket },
-            };
           },
         },
-        // A WebSocket message is bounded like a request body (larger ones close the socket with 1009).
-        new WebSocketServer({ server, path: "/graphql", maxPayload: config.maxBodyBytes }),
+        wss,
       );
       const listening = server;
       return new Promise((resolve, reject) => {
@@ -194,6 +246,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
     },
     stop() {
       stopping ??= (async () => {
+        sessions.stop();
         await sockets?.dispose();
         if (server) {
           const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
@@ -207,6 +260,34 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
       return stopping;
     },
   };
+}
+
+/**
+ * ws reports a client's protocol violations (a message over maxPayload, a bad frame) as an error on
+ * its socket after closing it with the right code (1009, 1002…); graphql-ws would log each with its
+ * stack as an internal error. They are the client's mistake: one debug line.
+ */
+function quietClientProtocolErrors(socket: WebSocket): void {
+  const emit = socket.emit.bind(socket);
+  socket.emit = ((event: string | symbol, ...args: unknown[]) => {
+    const error = args[0] as { code?: unknown } | undefined;
+    if (event === "error" && typeof error?.code === "string" && error.code.startsWith("WS_ERR_")) {
+      logClientMistake("WebSocket protocol error", error);
+      return true;
+    }
+    return emit(event, ...args);
+  }) as typeof socket.emit;
+}
+
+function withoutHttpExtension(error: GraphQLError): GraphQLError {
+  if (!error.extensions?.http) return error;
+  const { http: _http, ...extensions } = error.extensions;
+  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions });
+}
+
+function withoutHttpExtensions<T extends { errors?: readonly GraphQLError[] }>(result: T): T {
+  if (!result.errors?.some((error) => error.extensions?.http)) return result;
+  return { ...result, errors: result.errors.map(withoutHttpExtension) };
 }
 
 /** A GraphQL error with an `extensions.code` (its own, if it has one). */

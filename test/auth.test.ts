@@ -394,3 +394,166 @@ describe("a burst of connections", () => {
     await Promise.all(clients.map((c) => c.dispose()));
   });
 });
+
+describe("authorization per operation", () => {
+  let app: TestApp;
+  let url: string;
+  let manager: string;
+  beforeAll(async () => {
+    app = await startTestApp();
+    ({ url } = await app.start(0));
+    manager = (await createApiToken(app.store.prisma, { name: "ops", role: "TASK_MANAGER", createdBy: null })).secret;
+  });
+  afterAll(() => app.stop());
+
+  const state = async () => ({
+    tasks: await app.store.prisma.task.count(),
+    settings: await app.store.prisma.setting.findMany({ orderBy: { key: "asc" } }),
+  });
+
+  const mixed = [
+    `mutation { createTestTask(input: { rounds: 1, roundMs: 0 }) { id } setTaskTtl(ttlSeconds: 5) { taskTtlSeconds } }`,
+    // the forbidden field behind an alias, a fragment and an inline fragment
+    `mutation { a: createTestTask(input: { rounds: 1, roundMs: 0 }) { id } ...F } fragment F on Mutation { ... on Mutation { b: drainModule(module: "test") { deletedCount } } }`,
+  ];
+
+  test("one root field beyond the role refuses the whole operation before anything runs (HTTP and graphql-ws)", async () => {
+    const before = await state();
+    for (const query of mixed) {
+      const http = await overHttp(url, query, {}, manager);
+      expect(http.codes, query).toEqual(["FORBIDDEN"]);
+      expect(http.data ?? null, query).toBeNull();
+      const client = wsClient(url, manager);
+      const ws = await overWs(client, query, {});
+      await client.dispose();
+      expect(ws.codes, query).toEqual(["FORBIDDEN"]);
+    }
+    expect(await state()).toEqual(before);
+    // The same fields alone, each within the role, run.
+    expect(codes(await app.gql(`mutation { createTestTask(input: { rounds: 1, roundMs: 0 }) { id } }`, {}, { token: manager }))).toEqual([]);
+  });
+
+  test("a field left out by @skip or @include does not count", async () => {
+    const query = `mutation ($no: Boolean = false) { createTestTask(input: { rounds: 1, roundMs: 0 }) { id } setTaskTtl(ttlSeconds: 5) @include(if: $no) { taskTtlSeconds } }`;
+    const result = await app.gql(query, {}, { token: manager });
+    expect(codes(result)).toEqual([]);
+    expect(result.data!.createTestTask.id).toBeTruthy();
+  });
+});
+
+describe("GraphiQL is the only thing served without a token", () => {
+  const apps: TestApp[] = [];
+  afterAll(() => Promise.all(apps.map((a) => a.stop())));
+
+  const getAsBrowser = (url: string) =>
+    fetch(`${url}?query=${encodeURIComponent("{ me { name } }")}`, { headers: { accept: "text/html, application/json" } });
+
+  test("with GraphiQL off, a GET that accepts text/html is authenticated like any request", async () => {
+    const app = await startTestApp({ config: { graphiql: false } });
+    apps.push(app);
+    const { url } = await app.start(0);
+    await createApiToken(app.store.prisma, { name: "someone", role: "ADMIN", createdBy: null });
+    const response = await getAsBrowser(url);
+    expect(response.status).toBe(401);
+    const body = (await response.json()) as any;
+    expect(body.errors[0].extensions.code).toBe("UNAUTHENTICATED");
+    expect(JSON.stringify(body)).not.toContain("someone");
+  });
+
+  test("with GraphiQL on, that GET gets the GraphiQL page and no data", async () => {
+    const app = await startTestApp({ config: { graphiql: true } });
+    apps.push(app);
+    const { url } = await app.start(0);
+    await createApiToken(app.store.prisma, { name: "someone", role: "ADMIN", createdBy: null });
+    const response = await getAsBrowser(url);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/html");
+    const page = await response.text();
+    expect(page).toContain("<html");
+    expect(page).not.toContain('"me"');
+  });
+});
+
+describe("protected mode and proxies", () => {
+  let app: TestApp;
+  let url: string;
+  beforeAll(async () => {
+    app = await startTestApp();
+    ({ url } = await app.start(0));
+  });
+  afterAll(() => app.stop());
+
+  // What common proxies, load balancers and CDNs add; a proxy that sets only one of them relays too.
+  const relayed: [string, string][] = [
+    ["forwarded", "for=203.0.113.7"],
+    ["x-forwarded-for", "203.0.113.7"],
+    ["x-real-ip", "203.0.113.7"],
+    ["via", "1.1 proxy"],
+    ["x-forwarded-host", "taskgraph.example.com"],
+    ["x-forwarded-proto", "https"],
+    ["x-forwarded-port", "443"],
+    ["cf-connecting-ip", "203.0.113.7"],
+    ["true-client-ip", "203.0.113.7"],
+    ["x-client-ip", "203.0.113.7"],
+    ["x-original-forwarded-for", "203.0.113.7"],
+    ["fastly-client-ip", "203.0.113.7"],
+    ["x-cluster-client-ip", "203.0.113.7"],
+  ];
+
+  test("a loopback request carrying any relay header is not local: UNAUTHENTICATED over HTTP (401) and graphql-ws (4403)", async () => {
+    for (const [name, value] of relayed) {
+      const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", [name]: value }, body: `{"query":"{ me { role } }"}` });
+      expect(response.status, name).toBe(401);
+      expect(((await response.json()) as any).errors[0].extensions.code, name).toBe("UNAUTHENTICATED");
+      const close = await new Promise<number>((resolve) => {
+        const socket = new WebSocket(url.replace("http", "ws"), "graphql-transport-ws", { headers: { [name]: value } });
+        socket.on("open", () => socket.send(JSON.stringify({ type: "connection_init" })));
+        socket.on("close", (code) => resolve(code));
+      });
+      expect(close, name).toBe(4403);
+    }
+    // Without them, the same client is the local ADMIN.
+    expect((await overHttp(url, `{ me { role } }`, {})).data).toEqual({ me: { role: "ADMIN" } });
+  });
+});
+
+describe("GraphQL Armor limits over graphql-ws", () => {
+  let app: TestApp;
+  let url: string;
+  beforeAll(async () => {
+    app = await startTestApp();
+    ({ url } = await app.start(0));
+  });
+  afterAll(() => app.stop());
+
+  test("an operation over a limit gets an error of its own; the connection and its other subscriptions live on", async () => {
+    const closes: number[] = [];
+    const client = createClient({
+      url: url.replace("http", "ws"),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      on: { closed: (event: any) => closes.push(event.code) },
+    });
+    const events: unknown[] = [];
+    const stop = client.subscribe({ query: `subscription { taskEvents { type } }` }, { next: (r) => events.push(r), error: (e) => events.push(e), complete: () => {} });
+    await new Promise((r) => setTimeout(r, 200));
+    const overLimits = {
+      aliases: `{ ${Array.from({ length: 25 }, (_, i) => `a${i}: me { name }`).join(" ")} }`,
+      depth: `{ tasks(first: 1) { edges { node { ${"children(first: 1) { edges { node { ".repeat(8)} id ${"} } }".repeat(8)} } } } }`,
+      directives: `{ me { name ${"@include(if: true) ".repeat(60)} } }`,
+      cost: `{ tasks(first: 500) { edges { node { children(first: 500) { edges { node { children(first: 500) { edges { node { logs(first: 500) { edges { node { message } } } } } } } } } } } } }`,
+    };
+    for (const [limit, query] of Object.entries(overLimits)) {
+      const outcome = await overWs(client, query, {});
+      expect(outcome.status, limit).toBe(200);
+      expect(outcome.codes, limit).toEqual(["BAD_USER_INPUT"]);
+    }
+    expect(closes).toEqual([]);
+    // The subscription opened before still delivers.
+    await app.gql(`mutation { createTestTask(input: { rounds: 1, roundMs: 0 }) { id } }`);
+    for (let i = 0; i < 50 && events.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(events).toEqual([{ data: { taskEvents: { type: "CREATED" } } }]);
+    stop();
+    await client.dispose();
+  });
+});

@@ -2,9 +2,22 @@
 // serving another client meanwhile, and the database is unchanged at the end.
 // (test/limits.test.ts holds the limit-by-limit tests: depth, aliases, tokens, body size, CSRF.)
 import { request as httpRequest } from "node:http";
-import { createClient } from "graphql-ws";
+import {
+  type GraphQLArgument,
+  type GraphQLField,
+  type GraphQLInputType,
+  type GraphQLObjectType,
+  getNamedType,
+  isCompositeType,
+  isEnumType,
+  isInputObjectType,
+  isListType,
+  isNonNullType,
+} from "graphql";
+import { createClient, type Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import WebSocket from "ws";
+import { schema } from "../src/schema";
 import { codes, startTestApp, type TestApp } from "./support/app";
 
 let app: TestApp;
@@ -227,4 +240,243 @@ describe("hostile input over graphql-ws", () => {
 
 test("codes() of a clean result is empty (the corpus's checks can tell success from refusal)", async () => {
   expect(codes(await app.gql(`{ modules { name } }`))).toEqual([]);
+});
+
+// Every argument of every root field, found in the schema (new fields and arguments are walked
+// without editing this list), each given hostile values in turn while the others hold harmless
+// ones: NUL characters, overlong strings, numbers beyond bigint or Int, malformed ids and cursors,
+// wrong types. Each must be refused with a code (or accepted harmlessly), never INTERNAL_SERVER_ERROR,
+// never closing the connection, never changing the database, never logging a stack trace.
+describe("every argument of every root field, with hostile values, over HTTP and graphql-ws", () => {
+  const NOWHERE = "01900000-0000-7000-8000-000000000000";
+  const b64 = (text: string) => Buffer.from(text).toString("base64url");
+  const nested = (depth: number): unknown => (depth === 0 ? "deep" : { d: nested(depth - 1) });
+
+  /** Hostile values by the argument's GraphQL type. */
+  const TEXT: [string, unknown][] = [
+    ["NUL", "a\u0000b"],
+    ["overlong", "x".repeat(200_000)],
+    ["below bigint", "-9223372036854775809"],
+    ["malformed id", "Task:0190 not-a-uuid"],
+    ["SQL", `x'; DROP TABLE "Task"; --`],
+    ["cursor beyond bigint", `${b64("9999999999999999999:1")}==`],
+    ["malformed cursor", `${b64('["CREATED_AT",null,"not-a-uuid"]')}==`],
+  ];
+  const HOSTILE: Record<string, [string, unknown][]> = {
+    String: TEXT,
+    ID: TEXT,
+    Int: [["beyond Int", 2 ** 31], ["beyond bigint", 2 ** 64], ["negative", -1], ["a string", "1"]],
+    Float: [["not a number", "NaN"]],
+    Boolean: [["a string", "true"]],
+    DateTime: [["NUL", "2030-01-01\u0000"], ["not a date", "not-a-date"], ["beyond Date", "+275760-09-13T00:00:00.001Z"], ["a number", 99999999999999999999]],
+    JSON: [["NUL in a string", { k: "a\u0000b" }], ["NUL in a key", { "a\u0000": 1 }], ["500 levels deep", nested(500)]],
+    JSONObject: [["NUL in a string", { k: "a\u0000b" }], ["NUL in a key", { "a\u0000": 1 }], ["an array", [1, 2]]],
+  };
+  const ENUM: [string, unknown][] = [["unknown value", "NOT_A_VALUE"], ["NUL", "A\u0000"]];
+
+  /** A harmless value of a type (only required input fields filled). */
+  function harmless(type: GraphQLInputType): unknown {
+    if (isNonNullType(type)) return harmless(type.ofType);
+    if (isListType(type)) return [harmless(type.ofType)];
+    if (isInputObjectType(type)) {
+      const value: Record<string, unknown> = {};
+      for (const field of Object.values(type.getFields())) {
+        if (isNonNullType(field.type) && field.defaultValue === undefined) value[field.name] = harmless(field.type);
+      }
+      return value;
+    }
+    if (isEnumType(type)) return type.getValues()[0]!.name;
+    return { ID: NOWHERE, String: "x", Int: 1, Float: 1, Boolean: false, DateTime: "2030-01-01T00:00:00Z", JSON: {}, JSONObject: {} }[type.name];
+  }
+
+  /** Every place inside an argument a value can go: [path within the argument, the type there]. */
+  function leaves(type: GraphQLInputType, path: string[] = []): [string[], GraphQLInputType][] {
+    const named = isNonNullType(type) ? type.ofType : type;
+    if (isListType(named)) return [[path, type], ...leaves(named.ofType, [...path, "0"])];
+    if (isInputObjectType(named)) return Object.values(named.getFields()).flatMap((field) => leaves(field.type, [...path, field.name]));
+    return [[path, type]];
+  }
+
+  function hostileFor(type: GraphQLInputType): [string, unknown][] {
+    if (isListType(isNonNullType(type) ? type.ofType : type)) return [["5,000 items", Array(5_000).fill(harmless(getNamedType(type) as GraphQLInputType))]];
+    const named = getNamedType(type);
+    return isEnumType(named) ? ENUM : HOSTILE[named.name] ?? [];
+  }
+
+  function setAt(value: unknown, path: string[], leaf: unknown): unknown {
+    if (path.length === 0) return leaf;
+    const [head, ...rest] = path as [string, ...string[]];
+    const copy: any = Array.isArray(value) ? [...value] : { ...(value as object) };
+    copy[head] = setAt(copy[head] ?? (Array.isArray(value) ? undefined : {}), rest, leaf);
+    return copy;
+  }
+
+  interface Case {
+    name: string;
+    subscription: boolean;
+    query: string;
+    variables: Record<string, unknown>;
+  }
+
+  function casesOf(operation: "query" | "mutation" | "subscription", root: GraphQLObjectType | null | undefined): Case[] {
+    const cases: Case[] = [];
+    for (const field of Object.values(root?.getFields() ?? {}) as GraphQLField<unknown, unknown>[]) {
+      const selection = isCompositeType(getNamedType(field.type)) ? "{ __typename }" : "";
+      const operationFor = (args: readonly GraphQLArgument[]) =>
+        `${operation}${args.length ? `(${args.map((a) => `$${a.name}: ${String(a.type)}`).join(", ")})` : ""} { ${field.name}${args.length ? `(${args.map((a) => `${a.name}: $${a.name}`).join(", ")})` : ""} ${selection} }`;
+      for (const arg of field.args) {
+        const args = field.args.filter((a) => a === arg || (isNonNullType(a.type) && a.defaultValue === undefined));
+        const base = Object.fromEntries(args.map((a) => [a.name, harmless(a.type)]));
+        for (const [path, type] of leaves(arg.type)) {
+          for (const [what, value] of hostileFor(type)) {
+            cases.push({
+              name: `${operation} ${field.name}(${[arg.name, ...path].join(".")}: ${what})`,
+              subscription: operation === "subscription",
+              query: operationFor(args),
+              variables: { ...base, [arg.name]: setAt(base[arg.name], path, value) },
+            });
+          }
+        }
+      }
+    }
+    return cases;
+  }
+
+  const cases = [
+    ...casesOf("query", schema.getQueryType()),
+    ...casesOf("mutation", schema.getMutationType()),
+    ...casesOf("subscription", schema.getSubscriptionType()),
+  ];
+
+  interface Outcome {
+    status: number;
+    codes: unknown[];
+    /** An accepted subscription: it waits for events (none come). */
+    waiting?: boolean;
+  }
+
+  async function overHttp(c: Case): Promise<Outcome> {
+    const abort = new AbortController();
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(c.subscription ? { accept: "text/event-stream" } : {}) },
+      body: JSON.stringify({ query: c.query, variables: c.variables }),
+      signal: abort.signal,
+    });
+    let text = "";
+    if (response.headers.get("content-type")?.includes("text/event-stream")) {
+      const reader = response.body!.getReader();
+      const timer = setTimeout(() => abort.abort(), 500);
+      try {
+        while (!/^data: .*\n/m.test(text)) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += new TextDecoder().decode(value);
+        }
+      } catch {
+        return { status: response.status, codes: [], waiting: true };
+      } finally {
+        clearTimeout(timer);
+        abort.abort();
+      }
+      text = /^data: (.*)$/m.exec(text)?.[1] ?? "{}";
+    } else {
+      text = await response.text();
+    }
+    const body = JSON.parse(text);
+    return { status: response.status, codes: (body.errors ?? []).map((e: any) => e.extensions?.code) };
+  }
+
+  function overWs(client: Client, c: Case): Promise<Outcome> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (outcome: Outcome) => {
+        clearTimeout(timer);
+        stop();
+        resolve(outcome);
+      };
+      const stop = client.subscribe(
+        { query: c.query, variables: c.variables },
+        {
+          next: (r) => done({ status: 200, codes: (r.errors ?? []).map((e) => e.extensions?.code) }),
+          error: (e: any) => done(Array.isArray(e) ? { status: 200, codes: e.map((x) => x.extensions?.code) } : { status: e?.code ?? -1, codes: [] }),
+          complete: () => done({ status: 200, codes: [] }),
+        },
+      );
+      if (c.subscription) timer = setTimeout(() => done({ status: 200, codes: [], waiting: true }), 500);
+    });
+  }
+
+  /** Server log lines written meanwhile that carry a stack trace. */
+  function watchLog() {
+    const stacks: string[] = [];
+    const originals = { error: console.error, warn: console.warn };
+    for (const level of ["error", "warn"] as const) {
+      console[level] = (...args: unknown[]) => {
+        const text = args.map((a) => (a instanceof Error ? `${a.message}\n${a.stack}` : String(a))).join(" ");
+        if (/\n\s+at /.test(text)) stacks.push(text.slice(0, 300));
+        originals[level](...args);
+      };
+    }
+    return { stacks, restore: () => Object.assign(console, originals) };
+  }
+
+  function check(c: Case, outcome: Outcome, transport: string) {
+    const label = `${transport}: ${c.name}`;
+    // 400: a request GraphQL itself refuses (a variable of the wrong type), with its code.
+    expect([200, 400], label).toContain(outcome.status);
+    if (outcome.status === 400) expect(outcome.codes.length, label).toBeGreaterThan(0);
+    expect(outcome.codes, label).not.toContain("INTERNAL_SERVER_ERROR");
+    expect(outcome.codes.every((code) => typeof code === "string" && code.length > 0), label).toBe(true);
+  }
+
+  test("the walk covers every argument of every root field", () => {
+    const fields = [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].flatMap((t) => Object.values(t!.getFields()));
+    for (const field of fields) {
+      for (const arg of field.args) expect(cases.some((c) => c.name.includes(` ${field.name}(${arg.name}`)), `${field.name}(${arg.name})`).toBe(true);
+    }
+    expect(cases.length).toBeGreaterThan(300);
+  });
+
+  test("over HTTP (SSE for subscriptions): refused with a code, nothing changed, no stack logged", async () => {
+    const before = await fingerprint();
+    const log = watchLog();
+    const refused: string[] = [];
+    try {
+      for (const c of cases) {
+        const outcome = await overHttp(c);
+        check(c, outcome, "HTTP");
+        if (outcome.codes.length) refused.push(c.name);
+      }
+    } finally {
+      log.restore();
+    }
+    expect(log.stacks).toEqual([]);
+    expect(await fingerprint()).toEqual(before);
+    // Most of them are refusals (the rest are harmless lookups of nothing).
+    expect(refused.length).toBeGreaterThan(cases.length / 2);
+    await bystanderIsServed();
+  });
+
+  test("over graphql-ws, on one connection: refused with a code, never closed, nothing changed, no stack logged", async () => {
+    const before = await fingerprint();
+    const closes: number[] = [];
+    const client = createClient({
+      url: url.replace("http", "ws"),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      on: { closed: (e: any) => closes.push(e.code) },
+    });
+    const log = watchLog();
+    try {
+      for (const c of cases) check(c, await overWs(client, c), "graphql-ws");
+    } finally {
+      log.restore();
+    }
+    expect(closes).toEqual([]);
+    expect(log.stacks).toEqual([]);
+    expect(await fingerprint()).toEqual(before);
+    expect((await overWs(client, { name: "me", subscription: false, query: `{ me { role } }`, variables: {} })).codes).toEqual([]);
+    await client.dispose();
+  });
 });

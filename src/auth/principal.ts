@@ -9,7 +9,7 @@
 import { BlockList, isIP } from "node:net";
 import { TaskgraphError } from "../domain/errors";
 import type { PrismaClient, Role } from "../generated/prisma/client";
-import { findLiveToken, liveTokensExist, touchToken } from "../store/tokens";
+import { findLiveToken, liveTokensExist, type LookupOptions, touchToken } from "../store/tokens";
 
 export interface Principal {
   /** The token's name (what `createdBy` records), or "local" in protected mode. */
@@ -26,7 +26,7 @@ export interface Credentials {
   authorization: string | null;
   /** The peer's address; undefined for an in-process call (yoga.fetch from the embedding program). */
   remoteAddress: string | undefined;
-  /** The request came through a proxy (Forwarded / X-Forwarded-For): its real client is not local. */
+  /** The request came through a proxy (any of RELAY_HEADERS in auth/transport.ts): its real client is not local. */
   forwarded: boolean;
 }
 
@@ -55,17 +55,20 @@ export class Authenticator {
 
   constructor(private readonly prisma: PrismaClient) {}
 
-  /** The principal, or a TaskgraphError UNAUTHENTICATED saying what is wrong. */
-  async authenticate(credentials: Credentials): Promise<Principal> {
+  /**
+   * The principal, or a TaskgraphError UNAUTHENTICATED saying what is wrong. Token lookups are
+   * shared and remembered for a second (store/tokens.ts); `lookup.maxAgeMs` asks for fresher ones.
+   */
+  async authenticate(credentials: Credentials, lookup: LookupOptions = {}): Promise<Principal> {
     if (credentials.authorization !== null) {
       const match = /^Bearer +(\S+) *$/i.exec(credentials.authorization);
       if (!match) throw unauthenticated("The Authorization header must be `Bearer <token>`");
-      const token = await findLiveToken(this.prisma, match[1]!);
+      const token = await findLiveToken(this.prisma, match[1]!, lookup);
       if (!token) throw unauthenticated("Unknown or revoked API token");
       this.touch(token.id);
       return { name: token.name, role: token.role, tokenId: token.id };
     }
-    if (await liveTokensExist(this.prisma)) {
+    if (await liveTokensExist(this.prisma, lookup)) {
       throw unauthenticated("An API token is required: send it as `Authorization: Bearer <token>`");
     }
     const local = credentials.remoteAddress === undefined || isLoopback(credentials.remoteAddress);

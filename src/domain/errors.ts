@@ -15,6 +15,8 @@ export const ERROR_CODES = [
   "CONFLICT",
   /** A subscription's `after` is older than the journal keeps: refetch, then subscribe afresh. */
   "CURSOR_EXPIRED",
+  /** The database cannot be reached right now (HTTP 503 with Retry-After): retry later. */
+  "UNAVAILABLE",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -34,6 +36,14 @@ export class TaskgraphError extends Error {
     return { code: this.code, ...this.details };
   }
 }
+
+/** Seconds a client is asked to wait before retrying when the service is UNAVAILABLE. */
+export const RETRY_AFTER_SECONDS = 5;
+
+export const unavailable = () =>
+  new TaskgraphError("UNAVAILABLE", `The service is unavailable: its database cannot be reached. Retry in ${RETRY_AFTER_SECONDS} s.`, {
+    retryAfterSeconds: RETRY_AFTER_SECONDS,
+  });
 
 export const notFound = (what: string, id: string) => new TaskgraphError("NOT_FOUND", `${what} ${id} does not exist`, { id });
 export const badInput = (message: string, details: Record<string, unknown> = {}) =>

@@ -1,7 +1,9 @@
 // One reader of the event journal per process, shared by every live subscription in it: on each
 // change notification it reads the new final events once and hands each subscriber those its
 // filter keeps. (A read per subscriber per notification does not scale past a few dozen.)
+import { isDatabaseUnavailable } from "../db/availability";
 import { TaskgraphError } from "../domain/errors";
+import { noteOutage } from "../log";
 import type { TaskEvent } from "../generated/prisma/client";
 import type { Store } from "../store";
 import type { JournalCursor } from "../store/journal";
@@ -133,7 +135,9 @@ export class JournalFeed {
         if (batch.length === BATCH) this.again = true;
       } while (this.again);
     } catch (error) {
-      console.warn(`[taskgraph] journal feed: ${(error as Error).message}`);
+      // Retried on the next change or within FALLBACK_MS; an outage is noted once, not every second.
+      if (isDatabaseUnavailable(error)) noteOutage(error);
+      else console.warn(`[taskgraph] journal feed: ${(error as Error).message}`);
     } finally {
       this.reading = false;
     }

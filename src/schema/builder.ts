@@ -13,6 +13,7 @@ import type PrismaTypes from "../generated/pothos-types";
 import { getDatamodel } from "../generated/pothos-types";
 import type { TaskManager } from "../runtime/manager";
 import type { Store } from "../store";
+import ArgValidationPlugin from "./arg-validation";
 
 export interface Context {
   store: Store;
@@ -26,18 +27,29 @@ export interface Context {
  * Roles (issue 5): VIEWER reads and subscribes; TASK_MANAGER also starts and controls tasks;
  * ADMIN also changes TTLs, drains modules and manages tokens. Each role has the scopes below it.
  */
-const ROLE_SCOPES = {
+export const ROLE_SCOPES = {
   VIEWER: { viewer: true, taskManager: false, admin: false },
   TASK_MANAGER: { viewer: true, taskManager: true, admin: false },
   ADMIN: { viewer: true, taskManager: true, admin: true },
 } as const;
-const SCOPE_ROLES = { viewer: "VIEWER", taskManager: "TASK_MANAGER", admin: "ADMIN" } as const;
+export const SCOPE_ROLES = { viewer: "VIEWER", taskManager: "TASK_MANAGER", admin: "ADMIN" } as const;
+export type Scope = keyof typeof SCOPE_ROLES;
+
+/** FORBIDDEN for `Type.field`, naming the role it needs. */
+export function forbidden(typeName: string, fieldName: string, principal: Principal, scope: Scope): TaskgraphError {
+  const needed = SCOPE_ROLES[scope];
+  return new TaskgraphError(
+    "FORBIDDEN",
+    `${typeName}.${fieldName} needs the ${needed} role${needed === "ADMIN" ? "" : " or above"}; ${principal.name} has ${principal.role}`,
+    { requiredRole: needed },
+  );
+}
 
 /** The first scope named in a scope-auth failure (type-level failures nest their field's). */
-function failedScope(failure: unknown): keyof typeof SCOPE_ROLES | undefined {
+function failedScope(failure: unknown): Scope | undefined {
   if (!failure || typeof failure !== "object") return undefined;
   const f = failure as { scope?: string; failures?: unknown[] };
-  if (f.scope && f.scope in SCOPE_ROLES) return f.scope as keyof typeof SCOPE_ROLES;
+  if (f.scope && f.scope in SCOPE_ROLES) return f.scope as Scope;
   for (const inner of f.failures ?? []) {
     const found = failedScope(inner);
     if (found) return found;
@@ -59,20 +71,15 @@ export const builder = new SchemaBuilder<{
     JSONObject: { Input: Record<string, unknown>; Output: Record<string, unknown> };
   };
 }>({
-  // scope-auth first, so nothing else runs for a field the caller may not use.
-  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
+  // Arguments are checked first (arg-validation.ts); then scope-auth, so nothing else runs for a
+  // field the caller may not use.
+  plugins: [ArgValidationPlugin, ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authorizeOnSubscribe: true,
     authScopes: (ctx) => ROLE_SCOPES[ctx.principal.role],
-    unauthorizedError: (_parent, ctx, info, result) => {
-      const needed = SCOPE_ROLES[failedScope(result.failure) ?? "viewer"];
-      return new TaskgraphError(
-        "FORBIDDEN",
-        `${info.parentType.name}.${info.fieldName} needs the ${needed} role${needed === "ADMIN" ? "" : " or above"}; ${ctx.principal.name} has ${ctx.principal.role}`,
-        { requiredRole: needed },
-      );
-    },
+    unauthorizedError: (_parent, ctx, info, result) =>
+      forbidden(info.parentType.name, info.fieldName, ctx.principal, failedScope(result.failure) ?? "viewer"),
   },
   prisma: {
     // Per request, so several apps (tests, embedding programs) can share one process.

@@ -5,6 +5,7 @@
 // opaque strings.
 import { PREPARED } from "../db/prepared";
 import { TaskgraphError } from "../domain/errors";
+import { parseInt64 } from "../domain/input";
 import type { PrismaClient, TaskEvent, TaskEventType } from "../generated/prisma/client";
 
 export interface JournalCursor {
@@ -25,8 +26,8 @@ export const encodeEventCursor = (c: JournalCursor) => Buffer.from(`${c.txid}:${
 
 export function decodeEventCursor(cursor: string): JournalCursor {
   const match = /^(\d{1,19}):(\d{1,19})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (!match) throw new TaskgraphError("BAD_USER_INPUT", "after is not an event cursor returned by this API", { after: cursor });
-  return { txid: BigInt(match[1]!), id: BigInt(match[2]!) };
+  if (!match) throw new TaskgraphError("BAD_USER_INPUT", "after is not an event cursor returned by this API", { after: cursor.slice(0, 80) });
+  return { txid: parseInt64("after", match[1]!), id: parseInt64("after", match[2]!) };
 }
 
 /**

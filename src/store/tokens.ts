@@ -61,10 +61,10 @@ const MAX_REMEMBERED = 10_000;
 class LookupCache {
   private readonly entries = new Map<string, { value: Promise<unknown>; at: number }>();
 
-  get<T>(key: string, load: () => Promise<T>): Promise<T> {
+  get<T>(key: string, load: () => Promise<T>, maxAgeMs = LOOKUP_TTL_MS): Promise<T> {
     const now = Date.now();
     const hit = this.entries.get(key);
-    if (hit && now - hit.at < LOOKUP_TTL_MS) return hit.value as Promise<T>;
+    if (hit && now - hit.at < maxAgeMs) return hit.value as Promise<T>;
     if (this.entries.size >= MAX_REMEMBERED) this.entries.clear();
     const value = load();
     this.entries.set(key, { value, at: now });
@@ -84,17 +84,25 @@ function cacheOf(prisma: PrismaClient): LookupCache {
   return cache;
 }
 
+/**
+ * Options of the lookups below: `maxAgeMs` is how old a remembered result may be (re-checking
+ * open connections asks for fresher ones than LOOKUP_TTL_MS).
+ */
+export interface LookupOptions {
+  maxAgeMs?: number;
+}
+
 /** The live token a secret belongs to, or null (unknown or revoked). */
-export async function findLiveToken(prisma: PrismaClient, secret: string): Promise<ApiToken | null> {
+export async function findLiveToken(prisma: PrismaClient, secret: string, options: LookupOptions = {}): Promise<ApiToken | null> {
   if (!secret.startsWith(PREFIX) || secret.length > 200) return null;
   const tokenHash = hashToken(secret);
-  const token = await cacheOf(prisma).get(`token:${tokenHash}`, () => prisma.apiToken.findUnique({ where: { tokenHash } }));
+  const token = await cacheOf(prisma).get(`token:${tokenHash}`, () => prisma.apiToken.findUnique({ where: { tokenHash } }), options.maxAgeMs);
   return token && !token.revokedAt ? token : null;
 }
 
 /** Protected mode is on while no live token exists. */
-export function liveTokensExist(prisma: PrismaClient): Promise<boolean> {
-  return cacheOf(prisma).get("exist", async () => (await prisma.apiToken.count({ where: { revokedAt: null }, take: 1 })) > 0);
+export function liveTokensExist(prisma: PrismaClient, options: LookupOptions = {}): Promise<boolean> {
+  return cacheOf(prisma).get("exist", async () => (await prisma.apiToken.count({ where: { revokedAt: null }, take: 1 })) > 0, options.maxAgeMs);
 }
 
 export async function touchToken(prisma: PrismaClient, id: string, at: Date): Promise<void> {
