@@ -1,6 +1,7 @@
 // `npm start`: serve the API (GraphiQL at /graphql) on the configured store.
 import { ConfigError, loadConfig } from "./config";
 import { MigrationError } from "./db/migrator";
+import { defineTestModule } from "./modules/test";
 import { writePidFile } from "./pid-file";
 import { createTaskManager } from "./runtime/manager";
 import { buildApp } from "./server";
@@ -15,6 +16,7 @@ async function main() {
   let endpoint = "";
   if (config.role === "work") {
     const manager = createTaskManager({ config });
+    defineTestModule(manager);
     await manager.start();
     stop = () => manager.stop();
     migrations = manager.db.appliedMigrations;

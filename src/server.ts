@@ -24,6 +24,7 @@ import type { Config } from "./config";
 import { loadConfig } from "./config";
 import type { Database } from "./db/client";
 import type { TaskManager, TaskManagerOptions } from "./runtime/manager";
+import { defineTestModule } from "./modules/test";
 import { createTaskManager } from "./runtime/manager";
 import { schema, type Context } from "./schema";
 import { maskError, unavailableError, yogaLogger } from "./schema/errors";
@@ -38,7 +39,10 @@ export interface App {
   yoga: YogaServerInstance<Record<string, unknown>, Context>;
   /** Listens on `port` (0 = any free port) and the configured host; resolves with the URL of /graphql. */
   start(port?: number): Promise<{ port: number; url: string }>;
-  /** Stops accepting requests, closes open connections, then closes the store. Idempotent. */
+  /**
+   * Stops accepting requests and closes open connections; then stops the manager if buildApp made
+   * it (a manager passed in keeps running, and a database passed in stays open). Idempotent.
+   */
   stop(): Promise<void>;
 }
 
@@ -47,9 +51,16 @@ export interface BuildOptions extends TaskManagerOptions {
   manager?: TaskManager;
 }
 
+/** The manager of a server that brings its own (`npm start`, tests): with the built-in modules. */
+function serverManager(options: TaskManagerOptions): TaskManager {
+  const manager = createTaskManager({ ...options, config: options.config ?? loadConfig() });
+  defineTestModule(manager);
+  return manager;
+}
+
 /** Serves a task manager: starts it (store, bus, worker) and builds the HTTP app around it. */
 export async function buildApp(options: BuildOptions = {}): Promise<App> {
-  const manager = options.manager ?? createTaskManager({ ...options, config: options.config ?? loadConfig() });
+  const manager = options.manager ?? serverManager(options);
   await manager.start();
   const { config, store, db } = manager;
   const authenticator = new Authenticator(store.prisma);
@@ -253,9 +264,9 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
           server.closeAllConnections();
           await closed;
         }
-        await manager.stop();
+        // A manager handed to us is its owner's to stop (with the database it was given).
+        if (!options.manager) await manager.stop();
         await rateLimit.close();
-        if (options.db) await options.db.close(); // given to us to serve, and ours to close when done
       })();
       return stopping;
     },

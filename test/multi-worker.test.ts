@@ -15,6 +15,7 @@ import { loadConfig } from "../src/config";
 import { PostgresAdapterFactory } from "../src/db/adapters";
 import { applyMigrations, PROJECT_ROOT } from "../src/db/migrator";
 import type { TaskEvent } from "../src/generated/prisma/client";
+import { defineTestModule } from "../src/modules/test";
 import { createTaskManager, type TaskManager } from "../src/runtime/manager";
 
 const ADMIN_URL = process.env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
@@ -139,6 +140,7 @@ describe("two worker processes on one PostgreSQL", () => {
       await factory.end();
     }
     manager = createTaskManager({ config: loadConfig({ DATABASE_URL: DB_URL, TASKGRAPH_MIGRATE_ON_START: "false" }), worker: false });
+    defineTestModule(manager);
     await manager.start();
   });
 

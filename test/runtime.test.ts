@@ -700,7 +700,7 @@ describe("library embedding (README): createTaskManager, defineTask, createServe
       ]);
       expect(body.data.module).toEqual({ name: "inventory", description: "Warehouse inventory jobs", totalTasks: 1 });
 
-      // The built-in test module is served too, and a task started over GraphQL runs here.
+      // A task started over GraphQL runs here too.
       const started = await fetch(url, {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -710,8 +710,8 @@ describe("library embedding (README): createTaskManager, defineTask, createServe
       expect(startedBody.errors).toBeUndefined();
       expect((await manager.waitForTask(startedBody.data.startTask.id, 10)).result).toEqual({ indexed: 1, warehouse: null });
     } finally {
-      if (server) await server.stop();
-      else await manager.stop();
+      await server?.stop();
+      await manager.stop();
       await db.close();
     }
   });

@@ -7,6 +7,9 @@ import { badInput } from "../domain/errors";
 import type { TaskContext } from "../runtime/context";
 import type { StepDefinition, TaskRegistry } from "../runtime/registry";
 
+/** Anything tasks can be defined on: a TaskManager or its registry. */
+export type TaskDefiner = Pick<TaskRegistry, "defineModule" | "defineTask">;
+
 export interface CountInput {
   rounds: number;
   roundMs: number;
@@ -58,7 +61,11 @@ async function countRounds(ctx: TaskContext<CountInput>, from: number, total: nu
   }
 }
 
-export function defineTestModule(registry: TaskRegistry): void {
+/**
+ * Defines the built-in `test` module (count, flow, tree) on a manager or registry. The servers
+ * `npm start` runs have it; an embedding program adds it only when it asks for it.
+ */
+export function defineTestModule(registry: TaskDefiner): void {
   registry.defineModule({ name: "test", description: "Test tasks: count rounds, flows with rollbacks, trees of tasks" });
   const abortable = (input: CountInput) => input.abortable;
 

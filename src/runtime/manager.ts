@@ -11,7 +11,6 @@ import { isEnded } from "../domain/states";
 import { ChangeBus } from "../events/change-bus";
 import { JournalFeed } from "../events/journal-feed";
 import type { Task } from "../generated/prisma/client";
-import { defineTestModule } from "../modules/test";
 import { type NewTask, Store } from "../store";
 import type { ModuleDefinition, TaskDefinition } from "./registry";
 import { TaskRegistry } from "./registry";
@@ -59,7 +58,6 @@ export class TaskManager {
 
   constructor(private readonly options: TaskManagerOptions = {}) {
     this.config = options.config ?? loadConfig();
-    defineTestModule(this.registry);
     this.registry.onModule(async (module) => {
       if (this.taskStore) await this.taskStore.ensureModule(module.name, module.description);
     });

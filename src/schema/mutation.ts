@@ -1,6 +1,7 @@
 // Mutations (DESIGN §5): start tasks, and every control the source systems give people. Each
 // refuses the wrong state with a clear code and changes nothing (the store checks the same
 // availableActions the API shows).
+import { TaskgraphError } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
 import { parseCountInput, testTaskType } from "../modules/test";
 import type { Store } from "../store";
@@ -73,9 +74,13 @@ builder.mutationFields((t) => {
     args: { input: t.arg({ type: CreateTestTaskInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {
       const parsed = parseCountInput({ ...input, roundMs: input.roundMs ?? 1000 });
+      const type = testTaskType(parsed);
+      if (!ctx.manager.registry.get("test", type)) {
+        throw new TaskgraphError("NOT_FOUND", "This server has no test module: a program embedding taskgraph adds it with defineTestModule(manager)");
+      }
       const task = await ctx.manager.startTask({
         module: "test",
-        type: testTaskType(parsed),
+        type,
         input: parsed,
         runAt: input.runAt ?? null,
         userStarted: true,

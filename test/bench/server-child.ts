@@ -37,7 +37,7 @@ async function main() {
 
   process.on("message", (message: CallMessage | { stop: true }) => {
     if ("stop" in message) {
-      void app.stop().finally(() => process.exit(0));
+      void app.stop().then(() => manager.stop()).finally(() => process.exit(0));
       return;
     }
     void call(app, message).then(

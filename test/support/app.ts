@@ -23,7 +23,14 @@ export async function startTestApp(
 ): Promise<TestApp> {
   const db = await openTestDatabase({ onQuery: options.onQuery });
   const app = await buildApp({ config: { ...testConfig(), ...options.config }, db, worker: options.worker ?? false });
+  const stopApp = app.stop.bind(app);
+  let stopped: Promise<void> | undefined;
   return Object.assign(app, {
+    /** Stops the app, then closes (on PostgreSQL: drops) its test database. Idempotent. */
+    stop() {
+      stopped ??= stopApp().then(() => db.close());
+      return stopped;
+    },
     async gql(query: string, variables?: Record<string, unknown>, options: { token?: string } = {}) {
       const response = await app.yoga.fetch("http://localhost/graphql", {
         method: "POST",
