@@ -4,6 +4,7 @@
 // every task SUCCEEDED, no duplicate children, no step attempt overlapping another.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { loadConfig } from "../src/config";
+import { defineTestModule } from "../src/modules/test";
 import { createTaskManager, type TaskManager } from "../src/runtime/manager";
 import { createPostgresDatabase, exitOf, killAll, pause, startProcess, type TaskgraphProcess, until } from "./support/processes";
 
@@ -31,6 +32,7 @@ describe("crash recovery on PostgreSQL", () => {
   beforeAll(async () => {
     database = await createPostgresDatabase("tg_crash");
     manager = createTaskManager({ config: loadConfig({ DATABASE_URL: database.url, TASKGRAPH_MIGRATE_ON_START: "false" }), worker: false });
+    defineTestModule(manager);
     await manager.start();
   });
 

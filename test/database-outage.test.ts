@@ -4,6 +4,7 @@
 // back, tasks created right after are picked up at once, every task still succeeds.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { loadConfig } from "../src/config";
+import { defineTestModule } from "../src/modules/test";
 import { createTaskManager, type TaskManager } from "../src/runtime/manager";
 import { createPostgresDatabase, exitOf, killAll, pause, startProcess, type TaskgraphProcess, until } from "./support/processes";
 
@@ -17,6 +18,7 @@ describe("database outages on PostgreSQL", () => {
   beforeAll(async () => {
     database = await createPostgresDatabase("tg_outage");
     manager = createTaskManager({ config: loadConfig({ DATABASE_URL: database.url, TASKGRAPH_MIGRATE_ON_START: "false" }), worker: false });
+    defineTestModule(manager);
     await manager.start();
   });
   afterAll(async () => {

@@ -33,6 +33,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.stop();
+  await db?.close();
   await proxy?.stop();
   await database?.drop();
 });

@@ -4,6 +4,7 @@
 // worker afterwards — and another worker resumes them at once, not after their lease.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { loadConfig } from "../src/config";
+import { defineTestModule } from "../src/modules/test";
 import { createTaskManager, type TaskManager } from "../src/runtime/manager";
 import { HANDED_BACK_ON_SHUTDOWN } from "../src/runtime/worker";
 import { createPostgresDatabase, exitOf, killAll, startProcess, type TaskgraphProcess, until } from "./support/processes";
@@ -29,6 +30,7 @@ describe("SIGTERM with tasks running", () => {
   beforeAll(async () => {
     database = await createPostgresDatabase("tg_stop");
     manager = createTaskManager({ config: loadConfig({ DATABASE_URL: database.url, TASKGRAPH_MIGRATE_ON_START: "false" }), worker: false });
+    defineTestModule(manager);
     await manager.start();
   });
   afterAll(async () => {
