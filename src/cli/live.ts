@@ -4,7 +4,7 @@ import cliProgress from "cli-progress";
 import type { Api } from "./client";
 import { CliError } from "./exit";
 import { ENDED_STATES, TASK_EVENTS, TASK_TREE, TASK_UPDATED, type LiveTask, type TaskEvent, type TaskRow } from "./operations";
-import { progressText, type Output } from "./output";
+import { countText, type Output } from "./output";
 
 /** One line of a live view: a task, a step of a flow, or a task of a tree. */
 export interface Row {
@@ -33,7 +33,7 @@ export function taskRow(task: TaskRow, label = task.name): Row {
     label,
     state: task.state,
     fraction: task.progress.fraction ?? (task.state === "SUCCEEDED" ? 1 : 0),
-    detail: progressText(task),
+    detail: countText(task.progress),
     error: task.error,
   };
 }

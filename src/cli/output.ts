@@ -2,7 +2,7 @@
 // only on a terminal, and never with --no-color or NO_COLOR.
 import { styleText } from "node:util";
 import Table from "cli-table3";
-import type { LogEntry, StepRow, TaskDetail, TaskRow } from "./operations";
+import type { LogEntry, Progress, StepRow, TaskDetail, TaskRow } from "./operations";
 
 export interface OutputOptions {
   json: boolean;
@@ -160,10 +160,14 @@ export function time(iso: string | null | undefined): string {
   return iso ? iso.replace(/\.\d+Z$/, "Z") : "";
 }
 
-/** "42% 21/50 rounds", "3 rounds" while the total is unknown. */
+/** "21/50 rounds", "3 rounds" while the total is unknown. */
+export function countText(progress: Progress): string {
+  const { completed, total, units } = progress;
+  return `${total == null ? completed : `${completed}/${total}`}${units ? ` ${units}` : ""}`;
+}
+
+/** "42% 21/50 rounds". */
 export function progressText(task: Pick<TaskRow, "progress">): string {
-  const { completed, total, fraction, units } = task.progress;
-  const count = total == null ? `${completed}` : `${completed}/${total}`;
-  const percent = fraction == null ? "" : `${Math.floor(fraction * 100)}% `;
-  return `${percent}${count}${units ? ` ${units}` : ""}`;
+  const { fraction } = task.progress;
+  return `${fraction == null ? "" : `${Math.floor(fraction * 100)}% `}${countText(task.progress)}`;
 }

@@ -14,6 +14,7 @@ import {
 } from "./args";
 import { action, type Context } from "./command";
 import { EXIT, badArguments } from "./exit";
+import { countText } from "./output";
 import { followTask, makeView, rowsOf, taskRow, type Outcome, type Row } from "./live";
 import {
   ABORT_TASK,
@@ -296,7 +297,7 @@ async function watchAll(ctx: Context, module: string | undefined): Promise<numbe
           if (event.type === "PROGRESSED" && row) {
             const { completed, total } = event.payload as { completed: number; total: number | null };
             row.fraction = total ? Math.min(1, completed / total) : 0;
-            row.detail = total == null ? `${completed}` : `${completed}/${total}`;
+            row.detail = countText({ completed, total, units: null, fraction: null });
           } else if (event.type === "DELETED") {
             if (row) row.state = "DELETED";
           } else {
