@@ -3,7 +3,7 @@
 import cliProgress from "cli-progress";
 import type { Api } from "./client";
 import { CliError } from "./exit";
-import { ENDED_STATES, TASK_EVENTS, TASK_TREE, TASK_UPDATED, type LiveTask, type TaskEvent, type TaskRow } from "./operations";
+import { ENDED_STATES, TASK_EVENTS, TASK_TREE, TASK_UPDATED, type LiveTask, type TaskEvent, type TaskRow, type TaskState } from "./operations";
 import { countText, type Output } from "./output";
 
 /** One line of a live view: a task, a step of a flow, or a task of a tree. */
@@ -52,7 +52,9 @@ export function rowsOf(task: LiveTask): Row[] {
       detail: "",
       error: step.error,
     })),
-    ...task.descendants.map((child) => taskRow(child, `${"  ".repeat(child.depth - task.depth)}${child.node ?? child.name}`)),
+    ...task.descendants.map((child) =>
+      taskRow(child, `${"  ".repeat(child.depth - task.depth)}${child.node ? `${child.node} ` : ""}${child.type}${child.isInternal ? " (internal)" : ""}`),
+    ),
   ];
 }
 
@@ -78,6 +80,13 @@ class BarView implements View {
   }
 
   show(rows: Row[]): void {
+    // A row that is gone (an internal task folded into its parent, a deleted one) loses its bar.
+    const keys = new Set(rows.map((r) => r.key));
+    for (const [key, bar] of this.bars) {
+      if (keys.has(key)) continue;
+      this.multibar.remove(bar);
+      this.bars.delete(key);
+    }
     for (const row of rows) {
       const payload = {
         label: fit(row.label, LABEL_WIDTH),
@@ -104,8 +113,10 @@ class LineView implements View {
   constructor(private readonly out: Output) {}
 
   show(rows: Row[]): void {
-    for (const row of rows) {
-      if (this.seen.get(row.key) === row.state) continue;
+    const changed = rows.filter((row) => this.seen.get(row.key) !== row.state);
+    // The first row is the followed task: when it has ended, its line comes after its parts'.
+    if (rows.length && changed[0] === rows[0] && ENDED_STATES.has(rows[0]!.state as TaskState)) changed.push(changed.shift()!);
+    for (const row of changed) {
       this.seen.set(row.key, row.state);
       const error = row.error && row.state === "FAILED" ? ` ${row.error}` : "";
       this.out.print(`${new Date().toISOString().replace(/\.\d+Z$/, "Z")} ${row.id} ${row.label.trim()} ${row.state}${error}`);
@@ -152,11 +163,14 @@ export function followTask(
     let refetchAgain = false;
     const stops: (() => void)[] = [];
 
+    let done = false;
+    let settling = false;
     const finish = (outcome: Outcome) => {
+      done = true;
       for (const stop of stops.splice(0)) stop();
       resolve(outcome);
     };
-    const changed = () => current && options.onChange(current);
+    const changed = () => !done && current && options.onChange(current);
 
     const mergeDescendants = (rows: TaskRow[]) => {
       if (!current) return;
@@ -185,6 +199,18 @@ export function followTask(
       }
     };
 
+    /** The task has ended: read its tree once more, so that the last view shows every part's end. */
+    const settle = async (task: LiveTask) => {
+      try {
+        const { taskTree } = await api.request<{ taskTree: TaskRow[] }>(TASK_TREE, { id });
+        mergeDescendants(taskTree.slice(1));
+        changed();
+      } catch {
+        // The view keeps what the subscription showed.
+      }
+      finish({ kind: "ended", task: current ?? task });
+    };
+
     if (options.timeoutMs !== undefined) {
       const timer = setTimeout(() => finish({ kind: "timeout", task: current }), options.timeoutMs);
       stops.push(() => clearTimeout(timer));
@@ -193,6 +219,7 @@ export function followTask(
     stops.push(
       api.subscribe<{ taskUpdated: LiveTask | null }>(TASK_UPDATED, { id }, {
         next: ({ taskUpdated: task }) => {
+          if (done) return;
           if (!task) return finish({ kind: "deleted" });
           const previous = current;
           current = task;
@@ -201,7 +228,10 @@ export function followTask(
             mergeDescendants(task.descendants);
           } else mergeDescendants(task.descendants);
           changed();
-          if (ENDED_STATES.has(task.state)) finish({ kind: "ended", task });
+          if (ENDED_STATES.has(task.state) && !settling) {
+            settling = true;
+            void settle(task);
+          }
         },
         error: (error) => finish({ kind: "lost", error, task: current }),
         complete: () => finish({ kind: "deleted" }),

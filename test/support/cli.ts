@@ -13,7 +13,7 @@ export interface CliResult {
 
 /** Environment of a CLI run: the given server, no token, no colour settings inherited. */
 export function cliEnv(url: string, env: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const base = { ...process.env, TASKGRAPH_URL: url };
+  const base: NodeJS.ProcessEnv = { ...process.env, TASKGRAPH_URL: url };
   delete base.TASKGRAPH_TOKEN;
   delete base.NO_COLOR;
   delete base.FORCE_COLOR;
