@@ -231,7 +231,7 @@ const OUTCOME_EXIT: Record<string, number> = { SUCCEEDED: EXIT.OK, FAILED: EXIT.
  */
 async function waitFor(ctx: Context, id: string, o: WaitOptions & { stream?: boolean }): Promise<number> {
   // A first read over HTTP: an unknown id, a bad token or a server that is down are told apart here.
-  await ctx.api.request<{ task: TaskDetail }>(TASK, { id });
+  const { task: first } = await ctx.api.request<{ task: TaskDetail }>(TASK, { id });
   const view = makeView(ctx.out, o.quiet);
   const outcome: Outcome = await followTask(ctx.api, id, {
     timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000,
@@ -247,7 +247,7 @@ async function waitFor(ctx: Context, id: string, o: WaitOptions & { stream?: boo
       : outcome.kind === "deleted"
         ? [EXIT.UNDETERMINED, `task ${id} was deleted`, "DELETED"]
         : outcome.kind === "timeout"
-          ? [EXIT.TIMED_OUT, `timed out after ${o.timeout} s: task ${id} is still ${outcome.task?.state ?? "pending"}`, "TIMED_OUT"]
+          ? [EXIT.TIMED_OUT, `timed out after ${o.timeout} s: task ${id} is still ${(outcome.task ?? first).state}`, "TIMED_OUT"]
           : outcome.error.exitCode === EXIT.UNREACHABLE
             ? [EXIT.UNDETERMINED, `lost the connection while waiting for task ${id}: ${outcome.error.message}`, "CONNECTION_LOST"]
             : [outcome.error.exitCode, outcome.error.message, outcome.error.code ?? "ERROR"];
