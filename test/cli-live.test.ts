@@ -47,6 +47,7 @@ describe("in a terminal", () => {
     const flow = await createTestTask(app, { rounds: 8, roundMs: 250, steps: 2 });
     const watch = await inTerminal("watch", ["tasks", "watch", flow], { NO_COLOR: "1" });
     const start = await inTerminal("start", ["tasks", "start", "test", "tree", "--input", '{"rounds":6,"roundMs":250,"children":2}', "--wait"]);
+    const plain = await inTerminal("plain", ["tasks", "list", "--no-color", "--limit", "3"]);
 
     // While the flow runs: one line per bar, whatever the number of updates.
     let running = "";
@@ -81,6 +82,8 @@ describe("in a terminal", () => {
     expect(tree).not.toMatch(/RUNNING/); // internal grandchildren, folded once they succeed, leave no stale bar
     expect(tree).toMatch(/EXIT=0/);
     expect(await start.styled()).toMatch(/\x1b\[32mSUCCEEDED/); // coloured on a terminal
+    expect(await plain.screen()).toMatch(/^id +module +type .*\n[\s\S]*EXIT=0/m);
+    expect(await plain.styled()).not.toMatch(ESCAPE); // --no-color
   }, 60_000);
 });
 

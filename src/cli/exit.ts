@@ -8,6 +8,7 @@ export const EXIT = {
   TASK_FAILED: 123,
   TIMED_OUT: 124,
   UNDETERMINED: 125,
+  INTERRUPTED: 130,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -21,7 +22,8 @@ Exit codes:
   4    unauthenticated (no token, or a bad or revoked one)
   123  wait: the task failed
   124  wait: timed out (the task is still running)
-  125  wait: undetermined (canceled, deleted, or the connection was lost)`;
+  125  wait: undetermined (canceled, deleted, or the connection was lost)
+  130  wait: interrupted (Ctrl-C); the task goes on`;
 
 /** An error the CLI reports as one line on stderr, exiting with `exitCode`. */
 export class CliError extends Error {

@@ -233,6 +233,12 @@ async function waitFor(ctx: Context, id: string, o: WaitOptions & { stream?: boo
   // A first read over HTTP: an unknown id, a bad token or a server that is down are told apart here.
   const { task: first } = await ctx.api.request<{ task: TaskDetail }>(TASK, { id });
   const view = makeView(ctx.out, o.quiet);
+  // Ctrl-C: restore the terminal (the bars hide the cursor) and exit as interrupted.
+  const interrupted = () => {
+    view.stop();
+    process.exit(EXIT.INTERRUPTED);
+  };
+  process.once("SIGINT", interrupted);
   const outcome: Outcome = await followTask(ctx.api, id, {
     timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000,
     onChange: (task) => {
@@ -240,6 +246,7 @@ async function waitFor(ctx: Context, id: string, o: WaitOptions & { stream?: boo
       view.show(rowsOf(task));
     },
   });
+  process.off("SIGINT", interrupted);
   view.stop();
   const [code, summary, name] =
     outcome.kind === "ended"
