@@ -42,7 +42,7 @@ export function completionCommand(program: Command): Command {
   return new Command("completion")
     .description("print a shell completion script")
     .argument("<shell>", "bash or zsh", parseChoice(["BASH", "ZSH"]))
-    .addHelpText("after", "\nExamples:\n  $ source <(taskgraph completion bash)\n  $ taskgraph completion zsh > ~/.zsh/taskgraph.zsh\n")
+    .addHelpText("after", "\nExamples:\n  $ source <(taskgraph completion bash)\n  $ taskgraph completion zsh > ~/.zsh/taskgraph.zsh")
     .action((shell: string) => {
       const script = bashScript(program);
       process.stdout.write(shell === "ZSH" ? `autoload -U +X bashcompinit && bashcompinit\n${script}` : script);

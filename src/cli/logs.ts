@@ -83,6 +83,6 @@ export function logsCommand(): Command {
     .option("--attempt <n>", "only the logs of attempt n of its steps", parsePositiveInt)
     .option("--level <level>", `this level and above: ${LOG_LEVELS.join(", ").toLowerCase()}`, parseChoice(LOG_LEVELS))
     .option("-f, --follow", "keep printing new lines until the task ends")
-    .addHelpText("after", "\nExamples:\n  $ taskgraph logs 0b9f4e1c-… --level warn\n  $ taskgraph logs 0b9f4e1c-… --follow\n")
+    .addHelpText("after", "\nExamples:\n  $ taskgraph logs 0b9f4e1c-… --level warn\n  $ taskgraph logs 0b9f4e1c-… --follow")
     .action(action(logs));
 }

@@ -34,7 +34,7 @@ ${EXIT_CODES_HELP}
   // Every subcommand shows the exit codes too; global options may follow the subcommand.
   const visit = (command: Command) => {
     for (const sub of command.commands) {
-      sub.showHelpAfterError();
+      sub.showHelpAfterError().configureHelp({ showGlobalOptions: true });
       if (sub.commands.length === 0) sub.addHelpText("after", EXIT_CODES_HELP + "\n");
       visit(sub);
     }

@@ -27,7 +27,7 @@ export function stepsCommand(): Command {
       .description(DESCRIPTIONS[name])
       .argument("<task>", "task id")
       .argument("<step>", "step key (see `taskgraph tasks status <task>`)")
-      .addHelpText("after", `\nExample:\n  $ taskgraph steps ${name} 0b9f4e1c-… step-2\n`)
+      .addHelpText("after", `\nExample:\n  $ taskgraph steps ${name} 0b9f4e1c-… step-2`)
       .action(action((ctx, taskId: string, stepKey: string) => run(ctx, name, taskId, stepKey)));
   }
   return steps;

@@ -333,7 +333,7 @@ async function watchAll(ctx: Context, module: string | undefined): Promise<numbe
   });
 }
 
-const EXAMPLES = (lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
+const EXAMPLES = (lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}`;
 
 export function tasksCommand(): Command {
   const tasks = new Command("tasks").description("list, follow and control tasks (like nodetool tasks)");
@@ -395,7 +395,7 @@ export function tasksCommand(): Command {
     .description("abort a pending task and its descendants (a FAILED one: roll its steps back)")
     .argument("<id>", "task id")
     .option("--rollback", "roll completed steps back in reverse order")
-    .addHelpText("after", EXAMPLES(["taskgraph tasks abort 0b9f4e1c-… --rollback"]) + "\nA task that cannot be aborted exits 2 with NOT_ABORTABLE.\n")
+    .addHelpText("after", EXAMPLES(["taskgraph tasks abort 0b9f4e1c-… --rollback"]) + "\n\nA task that cannot be aborted exits 2 with NOT_ABORTABLE.")
     .action(action((ctx, id: string, o: { rollback?: boolean }) => control(ctx, ABORT_TASK, "abortTask", { id, rollback: o.rollback ?? false })));
 
   tasks
@@ -406,8 +406,7 @@ export function tasksCommand(): Command {
     .option("-q, --quiet", "print nothing; only the exit code")
     .addHelpText(
       "after",
-      EXAMPLES(["taskgraph tasks wait 0b9f4e1c-… --timeout 10m --quiet; echo $?"]) +
-        "\nExit: 0 succeeded, 123 failed, 124 timed out, 125 undetermined (canceled, deleted, connection lost) — with or without --quiet.\n",
+      EXAMPLES(["taskgraph tasks wait 0b9f4e1c-… --timeout 10m --quiet; echo $?"]).replace(/$/, "\n\nThe exit code is the same with or without --quiet."),
     )
     .action(action(waitFor));
 

@@ -51,18 +51,18 @@ export function tokensCommand(): Command {
     .description("create a token; prints its secret once")
     .argument("<name>", "token name (recorded as createdBy on the tasks it starts)")
     .option("--role <role>", `one of ${ROLES.join(", ").toLowerCase()}`, parseChoice(ROLES), "VIEWER")
-    .addHelpText("after", "\nExample:\n  $ taskgraph tokens create ci --role task_manager > ci.token\n  $ taskgraph --token-file ci.token tasks list\n")
+    .addHelpText("after", "\nExample:\n  $ taskgraph tokens create ci --role task_manager > ci.token\n  $ taskgraph --token-file ci.token tasks list")
     .action(action(create));
   tokens
     .command("list")
     .description("every token, revoked ones included")
-    .addHelpText("after", "\nExample:\n  $ taskgraph tokens list\n")
+    .addHelpText("after", "\nExample:\n  $ taskgraph tokens list")
     .action(action(list));
   tokens
     .command("revoke")
     .description("revoke a token at once")
     .argument("<name>", "token name")
-    .addHelpText("after", "\nExample:\n  $ taskgraph tokens revoke ci\n")
+    .addHelpText("after", "\nExample:\n  $ taskgraph tokens revoke ci")
     .action(action(revoke));
   return tokens;
 }
