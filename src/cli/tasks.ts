@@ -288,9 +288,14 @@ async function watchAll(ctx: Context, module: string | undefined): Promise<numbe
   const view = makeView(ctx.out);
   const rows = new Map<string, Row>();
   const hidden = new Set<string>(); // internal tasks
+  const units = new Map<string, string | null>();
+  const add = (task: TaskRow) => {
+    rows.set(task.id, taskRow(task));
+    units.set(task.id, task.progress.units);
+  };
   const show = () => view.show([...rows.values()]);
   const { tasks } = await listTasks(ctx, module, { category: "PENDING", limit: 500 });
-  for (const task of tasks) rows.set(task.id, taskRow(task));
+  for (const task of tasks) add(task);
   show();
   return new Promise<number>((resolve) => {
     const stop = ctx.api.subscribe<{ taskEvents: TaskEvent }>(
@@ -304,14 +309,14 @@ async function watchAll(ctx: Context, module: string | undefined): Promise<numbe
           if (event.type === "PROGRESSED" && row) {
             const { completed, total } = event.payload as { completed: number; total: number | null };
             row.fraction = total ? Math.min(1, completed / total) : 0;
-            row.detail = countText({ completed, total, units: null, fraction: null });
+            row.detail = countText({ completed, total, units: units.get(event.taskId) ?? null, fraction: null });
           } else if (event.type === "DELETED") {
             if (row) row.state = "DELETED";
           } else {
             try {
               const { task } = await ctx.api.request<{ task: TaskDetail }>(TASK, { id: event.taskId });
               if (task.isInternal) return void hidden.add(task.id);
-              rows.set(task.id, taskRow(task));
+              add(task);
             } catch {
               return; // deleted meanwhile
             }
