@@ -91,7 +91,17 @@ describe("in a pipe", () => {
   test("watch prints one line per state change, no escape codes; watch --module --json streams NDJSON until Ctrl-C", async () => {
     const events = spawnCli(url, ["tasks", "watch", "--module", "test", "--json"]);
     const lines = spawnCli(url, ["tasks", "watch", "--module", "test"]);
-    await new Promise((resolve) => setTimeout(resolve, 2500)); // both subscribed
+    // Both are subscribed once they have reported a task created after they started.
+    await until(
+      async () => {
+        const probe = await createTestTask(app, { rounds: 1, roundMs: 0 });
+        const seen = () => events.lines.some((l) => l.includes(probe)) && lines.lines.some((l) => l.includes(probe));
+        await until(seen, 1500).catch(() => {});
+        return seen();
+      },
+      30_000,
+      "the watchers to subscribe",
+    );
     const tree = await createTestTask(app, { rounds: 4, roundMs: 100, children: 2 });
     const watch = await spawnCli(url, ["tasks", "watch", tree]).exited;
     expect(watch.code).toBe(0);

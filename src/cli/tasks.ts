@@ -12,7 +12,7 @@ import {
   parseTime,
   parseWholeSeconds,
 } from "./args";
-import { action, type Context } from "./command";
+import { action, report, type Context } from "./command";
 import { EXIT, badArguments } from "./exit";
 import { countText } from "./output";
 import { followTask, makeView, rowsOf, taskRow, type Outcome, type Row } from "./live";
@@ -294,10 +294,12 @@ async function watchAll(ctx: Context, module: string | undefined): Promise<numbe
     units.set(task.id, task.progress.units);
   };
   const show = () => view.show([...rows.values()]);
-  const { tasks } = await listTasks(ctx, module, { category: "PENDING", limit: 500 });
-  for (const task of tasks) add(task);
-  show();
   return new Promise<number>((resolve) => {
+    const fail = (error: unknown) => {
+      stop();
+      view.stop();
+      resolve(report(error));
+    };
     const stop = ctx.api.subscribe<{ taskEvents: TaskEvent }>(
       TASK_EVENTS,
       { filter: { module, types: ["CREATED", "STATE_CHANGED", "PROGRESSED", "DELETED"] } },
@@ -323,13 +325,14 @@ async function watchAll(ctx: Context, module: string | undefined): Promise<numbe
           }
           show();
         },
-        error: (error) => {
-          view.stop();
-          process.stderr.write(`taskgraph: ${error.message}\n`);
-          resolve(error.exitCode);
-        },
+        error: fail,
       },
     );
+    // Subscribed first, then the pending tasks: nothing that changes in between is missed.
+    listTasks(ctx, module, { category: "PENDING", limit: 500 }).then((listed) => {
+      for (const task of listed.tasks) if (!rows.has(task.id)) add(task);
+      show();
+    }, fail);
     process.once("SIGINT", () => {
       stop();
       view.stop();
