@@ -158,7 +158,6 @@ export function followTask(
 ): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {
     let current: LiveTask | undefined;
-    const versions = new Map<string, number>();
     let refetching = false;
     let refetchAgain = false;
     const stops: (() => void)[] = [];
@@ -179,7 +178,6 @@ export function followTask(
         const known = byId.get(row.id);
         return known && known.version > row.version ? known : row;
       });
-      for (const row of current.descendants) versions.set(row.id, row.version);
     };
 
     const refetchTree = async () => {
@@ -221,12 +219,10 @@ export function followTask(
         next: ({ taskUpdated: task }) => {
           if (done) return;
           if (!task) return finish({ kind: "deleted" });
-          const previous = current;
+          const fresh = task.descendants;
+          task.descendants = current?.descendants ?? [];
           current = task;
-          if (previous) {
-            current.descendants = previous.descendants;
-            mergeDescendants(task.descendants);
-          } else mergeDescendants(task.descendants);
+          mergeDescendants(fresh);
           changed();
           if (ENDED_STATES.has(task.state) && !settling) {
             settling = true;
@@ -243,11 +239,10 @@ export function followTask(
         next: ({ taskEvents: event }) => {
           if (event.taskId === id || !current) return;
           const child = current.descendants.find((d) => d.id === event.taskId);
-          if (event.type === "PROGRESSED" && child && event.version > (versions.get(child.id) ?? 0)) {
+          if (event.type === "PROGRESSED" && child && event.version > child.version) {
             const { completed, total } = event.payload as { completed: number; total: number | null };
             child.progress = { ...child.progress, completed, total, fraction: total ? Math.min(1, completed / total) : null };
             child.version = event.version;
-            versions.set(child.id, event.version);
             changed();
           } else if (event.type !== "PROGRESSED" || !child) void refetchTree();
         },
