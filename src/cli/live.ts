@@ -154,7 +154,7 @@ export type Outcome =
 export function followTask(
   api: Api,
   id: string,
-  options: { timeoutMs?: number; onChange(task: LiveTask): void },
+  options: { rootId: string; timeoutMs?: number; onChange(task: LiveTask): void },
 ): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {
     let current: LiveTask | undefined;
@@ -235,10 +235,12 @@ export function followTask(
     );
 
     stops.push(
-      api.subscribe<{ taskEvents: TaskEvent }>(TASK_EVENTS, { filter: { rootId: id, types: ["CREATED", "STATE_CHANGED", "PROGRESSED"] } }, {
+      // Events of the whole tree (the API filters by root only): a task created anywhere in it may be ours.
+      api.subscribe<{ taskEvents: TaskEvent }>(TASK_EVENTS, { filter: { rootId: options.rootId, types: ["CREATED", "STATE_CHANGED", "PROGRESSED"] } }, {
         next: ({ taskEvents: event }) => {
           if (event.taskId === id || !current) return;
           const child = current.descendants.find((d) => d.id === event.taskId);
+          if (!child && event.type !== "CREATED" && options.rootId !== id) return; // outside the followed subtree
           if (event.type === "PROGRESSED" && child && event.version > child.version) {
             const { completed, total } = event.payload as { completed: number; total: number | null };
             child.progress = { ...child.progress, completed, total, fraction: total ? Math.min(1, completed / total) : null };

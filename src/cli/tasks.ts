@@ -240,6 +240,7 @@ async function waitFor(ctx: Context, id: string, o: WaitOptions & { stream?: boo
   };
   process.once("SIGINT", interrupted);
   const outcome: Outcome = await followTask(ctx.api, id, {
+    rootId: first.rootId,
     timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000,
     onChange: (task) => {
       if (o.stream && ctx.out.json) ctx.out.printJson(task, true);
