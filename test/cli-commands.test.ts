@@ -3,35 +3,11 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { startTestApp, type TestApp } from "./support/app";
-import { runCli, until } from "./support/cli";
+import { describe, expect, test } from "vitest";
+import { until, useCliServer } from "./support/cli";
 
-let app: TestApp;
-let url: string;
-const cli = (...args: string[]) => runCli(url, args);
-
-beforeAll(async () => {
-  app = await startTestApp({ worker: { pollMs: 100, housekeepingMs: 100, leaseMs: 5000 } });
-  ({ url } = await app.start(0));
-});
-afterAll(async () => {
-  await app?.stop();
-});
-
-async function createTestTask(input: Record<string, unknown>): Promise<string> {
-  const result = await app.gql<{ createTestTask: { id: string } }>(
-    "mutation ($input: CreateTestTaskInput!) { createTestTask(input: $input) { id } }",
-    { input },
-  );
-  expect(result.errors).toBeUndefined();
-  return result.data!.createTestTask.id;
-}
-
-async function stateOf(id: string): Promise<string> {
-  const result = await app.gql<{ task: { state: string } }>("query ($id: ID!) { task(id: $id) { state } }", { id });
-  return result.data!.task.state;
-}
+const server = useCliServer();
+const { cli, createTestTask, stateOf } = server;
 
 const SLOW = { rounds: 200, roundMs: 200 };
 
@@ -70,7 +46,7 @@ describe("task commands", () => {
     expect(status.stdout).toMatch(/^target: +broker-3$/m);
     expect(status.stdout).toMatch(/^labels: +env=prod, team=ops$/m);
     expect(status.stdout).toMatch(/^step-2 +Step 2: count 2 round\(s\) +SUCCEEDED/m);
-    const api = await app.gql("query ($id: ID!) { task(id: $id) { id module type state target labels progress { completed total } steps { key state } } }", { id });
+    const api = await server.app.gql("query ($id: ID!) { task(id: $id) { id module type state target labels progress { completed total } steps { key state } } }", { id });
     expect(JSON.parse(statusJson.stdout)).toMatchObject(api.data!.task);
 
     expect(abortRefused.code).toBe(2);
@@ -98,11 +74,11 @@ describe("task commands", () => {
     expect(JSON.parse(deleted.stdout)).toMatchObject({ deleted: true, deletedIds: [id] });
     expect(forceScheduled.code).toBe(0);
     expect(forceScheduled.stdout).toMatch(/FAILED: its pending work is canceled; delete it again/);
-    await app.gql("mutation ($id: ID!) { deleteTask(id: $id, force: true) { deleted } }", { id: notAbortable }).catch(() => {});
+    await server.app.gql("mutation ($id: ID!) { deleteTask(id: $id, force: true) { deleted } }", { id: notAbortable }).catch(() => {});
   }, 60_000);
 
   test("list: filters map to the API's TaskFilter, --ended-since, --interval/--iterations; tree", async () => {
-    const started = await app.gql<{ a: { id: string }; b: { id: string } }>(
+    const started = await server.app.gql<{ a: { id: string }; b: { id: string } }>(
       `mutation {
         a: startTask(input: { module: "test", type: "count", input: { rounds: 1, roundMs: 0 }, target: "kafka-1", labels: { env: "prod" } }) { id }
         b: startTask(input: { module: "test", type: "count", input: { rounds: 1, roundMs: 0 }, target: "kafka-2", labels: { env: "dev" } }) { id }
@@ -130,7 +106,7 @@ describe("task commands", () => {
 
     const ids = (stdout: string) => JSON.parse(stdout).tasks.map((t: { id: string }) => t.id);
     const apiIds = async (filter: Record<string, unknown>) =>
-      (await app.gql<{ tasks: { edges: { node: { id: string } }[] } }>("query ($filter: TaskFilter) { tasks(filter: $filter, first: 500) { edges { node { id } } } }", { filter })).data!.tasks.edges.map((e) => e.node.id);
+      (await server.app.gql<{ tasks: { edges: { node: { id: string } }[] } }>("query ($filter: TaskFilter) { tasks(filter: $filter, first: 500) { edges { node { id } } } }", { filter })).data!.tasks.edges.map((e) => e.node.id);
     expect(ids(byLabel.stdout)).toEqual([a.id]);
     expect(ids(byLabel.stdout)).toEqual(await apiIds({ module: "test", labels: { env: "prod" } }));
     expect(ids(byState.stdout)).toEqual(await apiIds({ states: ["SUCCEEDED"], category: "FINISHED" }));
@@ -152,7 +128,7 @@ describe("task commands", () => {
     expect(table.stdout).toMatch(new RegExp(`^${a.id} +test +count +NODE +node +SUCCEEDED +100% 1/1 rounds +kafka-1 +\\S+Z +\\S+Z$`, "m"));
     expect(table.stdout).toMatch(/^1 task\(s\)$/m);
 
-    const api = await app.gql<{ taskTree: unknown[] }>("query ($id: ID!) { taskTree(id: $id) { id depth state node } }", { id: treeId });
+    const api = await server.app.gql<{ taskTree: unknown[] }>("query ($id: ID!) { taskTree(id: $id) { id depth state node } }", { id: treeId });
     expect(JSON.parse(tree.stdout).map((t: { id: string; depth: number; state: string; node: string }) => ({ id: t.id, depth: t.depth, state: t.state, node: t.node }))).toEqual(api.data!.taskTree);
     expect(trees.stdout).toMatch(new RegExp(`^${treeId} +test +tree +CLUSTER`, "m"));
     expect(trees.stdout).toMatch(/^ {2}\S+ +test +node-count +NODE +node +SUCCEEDED .* node-1 /m);

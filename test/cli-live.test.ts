@@ -4,7 +4,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startTestApp, type TestApp } from "./support/app";
-import { CLI, ESCAPE, spawnCli, until } from "./support/cli";
+import { CLI, createTestTaskOn, ESCAPE, spawnCli, until } from "./support/cli";
 
 const exec = promisify(execFile);
 const TMUX_SOCKET = `taskgraph-cli-${process.pid}`;
@@ -22,11 +22,6 @@ afterAll(async () => {
   await app?.stop();
 });
 
-async function createTestTask(target: TestApp, input: Record<string, unknown>): Promise<string> {
-  const result = await target.gql<{ createTestTask: { id: string } }>("mutation ($input: CreateTestTaskInput!) { createTestTask(input: $input) { id } }", { input });
-  expect(result.errors).toBeUndefined();
-  return result.data!.createTestTask.id;
-}
 
 /** Runs `taskgraph ...args` in a 120×30 pseudo-terminal; the screen shows EXIT=<code> when it is done. */
 async function inTerminal(name: string, args: string[], env: Record<string, string> = {}) {
@@ -44,7 +39,7 @@ const count = (text: string, pattern: RegExp) => text.split("\n").filter((line) 
 
 describe("in a terminal", () => {
   test("watch and start --wait draw a bar per step and per child, redrawn in place, and end with the task", async () => {
-    const flow = await createTestTask(app, { rounds: 8, roundMs: 250, steps: 2 });
+    const flow = await createTestTaskOn(app, { rounds: 8, roundMs: 250, steps: 2 });
     const watch = await inTerminal("watch", ["tasks", "watch", flow], { NO_COLOR: "1" });
     const start = await inTerminal("start", ["tasks", "start", "test", "tree", "--input", '{"rounds":6,"roundMs":250,"children":2}', "--wait"]);
     const plain = await inTerminal("plain", ["tasks", "list", "--no-color", "--limit", "3"]);
@@ -94,7 +89,7 @@ describe("in a pipe", () => {
     // Both are subscribed once they have reported a task created after they started.
     await until(
       async () => {
-        const probe = await createTestTask(app, { rounds: 1, roundMs: 0 });
+        const probe = await createTestTaskOn(app, { rounds: 1, roundMs: 0 });
         const seen = () => events.lines.some((l) => l.includes(probe)) && lines.lines.some((l) => l.includes(probe));
         await until(seen, 1500).catch(() => {});
         return seen();
@@ -102,7 +97,7 @@ describe("in a pipe", () => {
       30_000,
       "the watchers to subscribe",
     );
-    const tree = await createTestTask(app, { rounds: 4, roundMs: 100, children: 2 });
+    const tree = await createTestTaskOn(app, { rounds: 4, roundMs: 100, children: 2 });
     const watch = await spawnCli(url, ["tasks", "watch", tree]).exited;
     expect(watch.code).toBe(0);
     expect(ESCAPE.test(watch.stdout)).toBe(false);
@@ -128,7 +123,7 @@ describe("in a pipe", () => {
   test("wait exits 125 when the server goes away, with and without --quiet", async () => {
     const other = await startTestApp({ worker: { pollMs: 100, housekeepingMs: 100, leaseMs: 5000 } });
     const { url: otherUrl } = await other.start(0);
-    const id = await createTestTask(other, { rounds: 200, roundMs: 200 });
+    const id = await createTestTaskOn(other, { rounds: 200, roundMs: 200 });
     const loud = spawnCli(otherUrl, ["tasks", "wait", id]);
     const quiet = spawnCli(otherUrl, ["tasks", "wait", id, "--quiet"]);
     await until(() => loud.lines.some((l) => l.includes("RUNNING")), 20_000, "the waiter to see the task running");

@@ -1,33 +1,9 @@
 // The CLI's step, log and retention commands, run as subprocesses against a real server.
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { startTestApp, type TestApp } from "./support/app";
-import { runCli, spawnCli, until } from "./support/cli";
+import { describe, expect, test } from "vitest";
+import { spawnCli, until, useCliServer } from "./support/cli";
 
-let app: TestApp;
-let url: string;
-const cli = (...args: string[]) => runCli(url, args);
-
-beforeAll(async () => {
-  app = await startTestApp({ worker: { pollMs: 100, housekeepingMs: 100, leaseMs: 5000 } });
-  ({ url } = await app.start(0));
-});
-afterAll(async () => {
-  await app?.stop();
-});
-
-async function createTestTask(input: Record<string, unknown>): Promise<string> {
-  const result = await app.gql<{ createTestTask: { id: string } }>(
-    "mutation ($input: CreateTestTaskInput!) { createTestTask(input: $input) { id } }",
-    { input },
-  );
-  expect(result.errors).toBeUndefined();
-  return result.data!.createTestTask.id;
-}
-
-async function stateOf(id: string): Promise<string> {
-  const result = await app.gql<{ task: { state: string } }>("query ($id: ID!) { task(id: $id) { state } }", { id });
-  return result.data!.task.state;
-}
+const server = useCliServer();
+const { cli, createTestTask, stateOf } = server;
 
 describe("steps, logs and retention", () => {
   test("steps, logs, ttl, drain", async () => {
@@ -53,10 +29,10 @@ describe("steps, logs and retention", () => {
     expect(badStep.stderr).toMatch(/INVALID_STATE|BAD_USER_INPUT/);
 
     // The rerun takes 2 s: --follow prints what is there, then ends by itself when the flow has succeeded.
-    const followed = await spawnCli(url, ["logs", rerunFlow, "--follow"]).exited;
+    const followed = await spawnCli(server.url, ["logs", rerunFlow, "--follow"]).exited;
     expect(followed.code).toBe(0);
     expect(await stateOf(rerunFlow)).toBe("SUCCEEDED");
-    expect(followed.stdout).toMatch(/ERROR +\[step-2#1\] Error: Failed at round 21/);
+    expect(followed.stdout).toMatch(/ERROR +\[step-2#1\] Failed at round 21/);
     expect(followed.stdout).toMatch(/\[step-2#2\] Rolled back step 2/);
 
     const [all, errors, attempt2, json, ttl] = await Promise.all([
@@ -74,7 +50,7 @@ describe("steps, logs and retention", () => {
     expect(entries(all.stdout).some((l) => / INFO /.test(l))).toBe(true);
     expect(entries(attempt2.stdout).length).toBeGreaterThan(0);
     expect(entries(attempt2.stdout).every((l) => /#2\]/.test(l))).toBe(true);
-    const api = await app.gql<{ task: { logs: { edges: { node: unknown }[] } } }>(
+    const api = await server.app.gql<{ task: { logs: { edges: { node: unknown }[] } } }>(
       "query ($id: ID!) { task(id: $id) { logs(first: 500) { edges { node { id level message time step { key } attempt { number kind } } } } } }",
       { id: rerunFlow },
     );
@@ -82,13 +58,13 @@ describe("steps, logs and retention", () => {
     expect(ttl).toMatchObject({ code: 0, stdout: "86400\n" });
     expect(setTtl).toMatchObject({ code: 0, stdout: "7200\n" });
     expect(JSON.parse(setUserTtl.stdout).userTaskTtlSeconds).toBe(600);
-    expect((await app.gql("{ settings { taskTtlSeconds userTaskTtlSeconds } }")).data!.settings).toEqual({ taskTtlSeconds: 7200, userTaskTtlSeconds: 600 });
+    expect((await server.app.gql("{ settings { taskTtlSeconds userTaskTtlSeconds } }")).data!.settings).toEqual({ taskTtlSeconds: 7200, userTaskTtlSeconds: 600 });
 
-    const finished = await app.gql<{ tasks: { totalCount: number } }>('{ tasks(filter: { module: "test", category: FINISHED, rootsOnly: true }) { totalCount } }');
+    const finished = await server.app.gql<{ tasks: { totalCount: number } }>('{ tasks(filter: { module: "test", category: FINISHED, rootsOnly: true }) { totalCount } }');
     const drained = await cli("tasks", "drain", "--module", "test");
     expect(drained.code).toBe(0);
     expect(drained.stdout).toMatch(/^test: \d+ finished task\(s\) removed$/m);
     expect(Number(/(\d+)/.exec(drained.stdout)![1])).toBeGreaterThanOrEqual(finished.data!.tasks.totalCount);
-    expect((await app.gql('{ tasks(filter: { module: "test", category: FINISHED }) { totalCount } }')).data!.tasks.totalCount).toBe(0);
+    expect((await server.app.gql('{ tasks(filter: { module: "test", category: FINISHED }) { totalCount } }')).data!.tasks.totalCount).toBe(0);
   }, 60_000);
 });

@@ -3,30 +3,11 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { startTestApp, type TestApp } from "./support/app";
-import { ESCAPE, runCli, spawnCli, until } from "./support/cli";
+import { describe, expect, test } from "vitest";
+import { ESCAPE, spawnCli, until, useCliServer, runCli } from "./support/cli";
 
-let app: TestApp;
-let url: string;
-const cli = (...args: string[]) => runCli(url, args);
-
-beforeAll(async () => {
-  app = await startTestApp({ worker: { pollMs: 100, housekeepingMs: 100, leaseMs: 5000 } });
-  ({ url } = await app.start(0));
-});
-afterAll(async () => {
-  await app?.stop();
-});
-
-async function createTestTask(input: Record<string, unknown>): Promise<string> {
-  const result = await app.gql<{ createTestTask: { id: string } }>(
-    "mutation ($input: CreateTestTaskInput!) { createTestTask(input: $input) { id } }",
-    { input },
-  );
-  expect(result.errors).toBeUndefined();
-  return result.data!.createTestTask.id;
-}
+const server = useCliServer();
+const { cli, createTestTask } = server;
 
 const SLOW = { rounds: 200, roundMs: 200 };
 
@@ -59,7 +40,7 @@ describe("arguments and connection", () => {
     expect(modules.stdout).toMatch(/^module +tasks +pending +failed +finished/);
     expect(modules.stdout).toMatch(/^test +\d+/m);
     expect(ESCAPE.test(modules.stdout)).toBe(false);
-    const api = await app.gql("{ modules { name description lastSequenceNumber totalTasks taskCounts { state count } } }");
+    const api = await server.app.gql("{ modules { name description lastSequenceNumber totalTasks taskCounts { state count } } }");
     expect(JSON.parse(modulesJson.stdout)).toEqual(api.data!.modules);
   });
 
@@ -80,7 +61,7 @@ describe("wait: exit codes, the same with and without --quiet", () => {
       createTestTask(SLOW),
       createTestTask(SLOW),
     ]);
-    const waitCanceled = [spawnCli(url, ["tasks", "wait", canceled]), spawnCli(url, ["tasks", "wait", canceled, "--quiet"])];
+    const waitCanceled = [spawnCli(server.url, ["tasks", "wait", canceled]), spawnCli(server.url, ["tasks", "wait", canceled, "--quiet"])];
     const runs = await Promise.all([
       cli("tasks", "wait", ok),
       cli("tasks", "wait", ok, "--quiet"),
@@ -93,7 +74,7 @@ describe("wait: exit codes, the same with and without --quiet", () => {
     // Both waiters have seen the task running before it is aborted.
     await until(() => waitCanceled[0]!.lines.some((l) => l.includes("RUNNING")), 20_000, "the waiter's RUNNING line");
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect((await app.gql("mutation ($id: ID!) { abortTask(id: $id) { id } }", { id: canceled })).errors).toBeUndefined();
+    expect((await server.app.gql("mutation ($id: ID!) { abortTask(id: $id) { id } }", { id: canceled })).errors).toBeUndefined();
     const [canceledLoud, canceledQuiet] = await Promise.all(waitCanceled.map((w) => w.exited));
     const [okLoud, okQuiet, failedLoud, failedQuiet, slowLoud, slowQuiet, okJson] = runs;
 
@@ -113,7 +94,7 @@ describe("wait: exit codes, the same with and without --quiet", () => {
     const doc = JSON.parse(okJson!.stdout);
     expect(doc).toMatchObject({ outcome: "SUCCEEDED", exitCode: 0, task: { id: ok, state: "SUCCEEDED", progress: { completed: 3, total: 3 } } });
     for (const run of runs) expect(ESCAPE.test(run!.stdout)).toBe(false);
-    await app.gql("mutation ($id: ID!) { abortTask(id: $id) { id } }", { id: slow });
+    await server.app.gql("mutation ($id: ID!) { abortTask(id: $id) { id } }", { id: slow });
   }, 60_000);
 });
 
@@ -131,7 +112,7 @@ describe("tokens", () => {
     await writeFile(tokenFile, `${secret}\n`);
     const [anonymous, viewer, badFile] = await Promise.all([
       cli("tasks", "modules"),
-      runCli(url, ["tokens", "create", "watcher", "--role", "viewer", "--json"], { TASKGRAPH_TOKEN: secret }),
+      runCli(server.url, ["tokens", "create", "watcher", "--role", "viewer", "--json"], { TASKGRAPH_TOKEN: secret }),
       cli("--token-file", join(dir, "missing"), "tasks", "modules"),
     ]);
     expect(anonymous.code).toBe(4);
@@ -143,8 +124,8 @@ describe("tokens", () => {
     const id = await createTestTask(SLOW).catch(() => null); // protected mode is over: in-process calls still work
     const [list, forbidden, viewerWatch] = await Promise.all([
       cli("--token-file", tokenFile, "tokens", "list"),
-      runCli(url, ["tasks", "drain"], { TASKGRAPH_TOKEN: viewerSecret }),
-      runCli(url, ["tasks", "wait", id ?? "00000000-0000-4000-8000-000000000000", "--timeout", "1"], { TASKGRAPH_TOKEN: viewerSecret }),
+      runCli(server.url, ["tasks", "drain"], { TASKGRAPH_TOKEN: viewerSecret }),
+      runCli(server.url, ["tasks", "wait", id ?? "00000000-0000-4000-8000-000000000000", "--timeout", "1"], { TASKGRAPH_TOKEN: viewerSecret }),
     ]);
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/^ops-admin +ADMIN /m);
@@ -156,8 +137,8 @@ describe("tokens", () => {
     const revoked = await cli("--token-file", tokenFile, "tokens", "revoke", "watcher");
     expect(revoked.code).toBe(0);
     expect(revoked.stdout).toMatch(/^Revoked "watcher" at /);
-    const afterRevoke = await runCli(url, ["tasks", "list"], { TASKGRAPH_TOKEN: viewerSecret });
+    const afterRevoke = await runCli(server.url, ["tasks", "list"], { TASKGRAPH_TOKEN: viewerSecret });
     expect(afterRevoke.code).toBe(4);
-    if (id) await app.gql("mutation ($id: ID!) { abortTask(id: $id) { id } }", { id }, { token: secret });
+    if (id) await server.app.gql("mutation ($id: ID!) { abortTask(id: $id) { id } }", { id }, { token: secret });
   }, 60_000);
 });

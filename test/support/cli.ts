@@ -1,7 +1,9 @@
 // Runs the real CLI (bin/taskgraph.js) as a subprocess, as a user's shell would.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
+import { afterAll, beforeAll, expect } from "vitest";
 import { PROJECT_ROOT } from "../../src/db/migrator";
+import { startTestApp, type TestApp } from "./app";
 
 export const CLI = join(PROJECT_ROOT, "bin/taskgraph.js");
 
@@ -59,3 +61,42 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
 }
 
 export const ESCAPE = /\x1b/;
+
+/** Creates a test task through the API of `app` and returns its id. */
+export async function createTestTaskOn(app: TestApp, input: Record<string, unknown>): Promise<string> {
+  const result = await app.gql<{ createTestTask: { id: string } }>("mutation ($input: CreateTestTaskInput!) { createTestTask(input: $input) { id } }", { input });
+  expect(result.errors).toBeUndefined();
+  return result.data!.createTestTask.id;
+}
+
+/**
+ * A server with a fast worker for the calling test file (started before its tests, stopped after),
+ * and the CLI pointed at it. Call at the top level of the file.
+ */
+export function useCliServer() {
+  let app: TestApp | undefined;
+  let url = "";
+  beforeAll(async () => {
+    app = await startTestApp({ worker: { pollMs: 100, housekeepingMs: 100, leaseMs: 5000 } });
+    ({ url } = await app.start(0));
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+  const server = {
+    get app(): TestApp {
+      if (!app) throw new Error("the CLI test server is not started yet");
+      return app;
+    },
+    get url() {
+      return url;
+    },
+    cli: (...args: string[]) => runCli(url, args),
+    createTestTask: (input: Record<string, unknown>) => createTestTaskOn(server.app, input),
+    async stateOf(id: string): Promise<string> {
+      const result = await server.app.gql<{ task: { state: string } }>("query ($id: ID!) { task(id: $id) { state } }", { id });
+      return result.data!.task.state;
+    },
+  };
+  return server;
+}
