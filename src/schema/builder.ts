@@ -83,7 +83,7 @@ export const builder = new SchemaBuilder<{
   },
   prisma: {
     // Per request, so several apps (tests, embedding programs) can share one process.
-    client: (ctx) => ctx.store.prisma,
+    client: (ctx) => ctx.store.prismaForSchema,
     dmmf: getDatamodel(),
     exposeDescriptions: true,
     filterConnectionTotalCount: true,

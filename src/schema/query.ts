@@ -4,7 +4,6 @@ import { type GraphQLResolveInfo, Kind } from "graphql";
 import { badInput, notFound } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
 import { MAX_WAIT_SECONDS } from "../runtime/manager";
-import { listTasks } from "../store/task-reads";
 import { builder } from "./builder";
 import { OrderDirectionEnum, TaskCategoryEnum, TaskKindEnum, TaskOrderFieldEnum, TaskStateEnum } from "./enums";
 import { ModuleType } from "./module";
@@ -69,11 +68,10 @@ builder.queryFields((t) => ({
       },
       resolve: async (_root, args, ctx, info) => {
         // Straight to the store's reader (Store.listTasks takes no `count`): the count starts with the page.
-        return listTasks(ctx.store.prisma, {
+        return ctx.store.listTasks({
           filter: args.filter ?? {},
           orderBy: args.orderBy ? { field: args.orderBy.field, direction: args.orderBy.direction ?? "DESC" } : null,
           page: { first: args.first, after: args.after, last: args.last, before: args.before },
-          maxPageSize: ctx.store.config.maxPageSize,
           query: queryFromInfo({ context: ctx, info, path: ["edges", "node"] }),
           count: asksForTotalCount(info),
         });

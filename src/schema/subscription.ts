@@ -5,7 +5,7 @@ import type { TaskEvent } from "../generated/prisma/client";
 import { touches, type Change, type ChangeBus } from "../events/change-bus";
 import { parseUuid } from "../domain/ids";
 import type { JournalCursor, JournalFilter } from "../store/journal";
-import { decodeEventCursor, encodeEventCursor, isBefore, matchesFilter, prunedThrough, readJournal } from "../store/journal";
+import { decodeEventCursor, encodeEventCursor, isBefore, matchesFilter } from "../store/journal";
 import { TaskgraphError } from "../domain/errors";
 import { builder } from "./builder";
 import { TaskStateEnum } from "./enums";
@@ -136,7 +136,7 @@ builder.subscriptionFields((t) => ({
       };
       const after = args.after ? decodeEventCursor(args.after) : null;
       if (after) {
-        const pruned = await prunedThrough(ctx.store.prisma);
+        const pruned = await ctx.store.prunedThrough();
         if (pruned && !isBefore(pruned, after)) {
           throw new TaskgraphError("CURSOR_EXPIRED", "after is older than the event journal keeps: refetch the tasks, then subscribe without after");
         }
@@ -147,7 +147,7 @@ builder.subscriptionFields((t) => ({
         let last: JournalCursor | null = after;
         if (after) {
           for (;;) {
-            const batch = await readJournal(ctx.store.prisma, last!, filter, BATCH, live.position);
+            const batch = await ctx.store.readJournal(last!, filter, BATCH, live.position);
             for (const event of batch) {
               last = { txid: event.txid, id: event.id };
               yield event;
