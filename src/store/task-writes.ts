@@ -8,10 +8,11 @@ import { newId, parseUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import type { StepState, TaskState } from "../domain/states";
 import { assertStepTransition, assertTaskTransition, isEnded } from "../domain/states";
-import type { LogLevel, Prisma, Step, Task, TaskKind } from "../generated/prisma/client";
+import type { LogLevel, Step, Task, TaskKind } from "../generated/prisma/client";
+import { Prisma } from "../generated/prisma/client";
 import { PREPARED } from "../db/prepared";
 import type { ChangeNotice, Tx } from "./events";
-import { appendEvents, CHANGE_CHANNEL, noticeOf } from "./events";
+import { appendEvents, eventType, journalWrite, noticeOf, noticeText } from "./events";
 
 export interface NewTask {
   module: string;
@@ -355,6 +356,8 @@ export async function resumeLostStep(tx: Tx, taskId: string, stepKey: string, le
   return transitionStep(tx, taskId, stepKey, "RUNNING", { leaseOwner });
 }
 
+const PROGRESS_PAYLOAD = Prisma.sql`jsonb_build_object('completed', "progressCompleted", 'total', "progressTotal")`;
+
 /**
  * Sets a task's progress: the version bump, the PROGRESSED event and its NOTIFY in ONE statement
  * (atomic by itself). Progress is the most frequent write of a running task, and a short write
@@ -377,15 +380,8 @@ export async function setProgress(
         "progressTotal" = CASE WHEN ${total !== undefined} THEN ${total ?? null}::float8 ELSE "progressTotal" END
       WHERE id = ${id}::uuid
       RETURNING id, "rootId", "moduleName", version, "progressCompleted", "progressTotal"
-    ), event AS (
-      INSERT INTO "TaskEvent" ("taskId", "rootId", module, type, version, payload)
-      SELECT id, "rootId", "moduleName", 'PROGRESSED', version,
-        jsonb_build_object('completed', "progressCompleted", 'total', "progressTotal")
-      FROM updated
-    ), notified AS (
-      SELECT pg_notify(${CHANGE_CHANNEL}, ${JSON.stringify(notice)}) FROM updated
-    )
-    SELECT "progressCompleted" AS completed, "progressTotal" AS total, version, (SELECT count(*) FROM notified) AS _notified
+    ), ${journalWrite("progress", "updated", { type: eventType("PROGRESSED"), payload: PROGRESS_PAYLOAD }, noticeText(notice))}
+    SELECT "progressCompleted" AS completed, "progressTotal" AS total, version, (SELECT count(*) FROM "progressNotified") AS _notified
     FROM updated`;
   const row = rows[0];
   if (!row) throw notFound("Task", taskId);
