@@ -2,7 +2,7 @@
 // process's shared live feed) and taskUpdated (a task's snapshot at once, then on every change,
 // re-read when the change bus mentions it, with a slow fallback re-read).
 import type { TaskEvent } from "../generated/prisma/client";
-import { touches, type Change, type ChangeBus } from "../events/change-bus";
+import { nextChange, touches } from "../events/change-bus";
 import { parseUuid } from "../domain/ids";
 import type { JournalCursor, JournalFilter } from "../store/journal";
 import { decodeEventCursor, encodeEventCursor, isBefore, matchesFilter } from "../store/journal";
@@ -47,22 +47,6 @@ const TaskEventFilterInput = builder.inputType("TaskEventFilter", {
 });
 
 /** Resolves on the next change the predicate cares about, or after the fallback delay. */
-function nextChange(bus: ChangeBus, matters: (change: Change) => boolean) {
-  let unsubscribe = () => {};
-  let timer: NodeJS.Timeout | undefined;
-  const changed = new Promise<void>((resolve) => {
-    unsubscribe = bus.subscribe((change) => matters(change) && resolve());
-    timer = setTimeout(resolve, FALLBACK_MS);
-  });
-  return {
-    changed,
-    dispose() {
-      unsubscribe();
-      clearTimeout(timer);
-    },
-  };
-}
-
 /**
  * A subscription's event stream: wraps its generator so that a client going away stops it at once.
  * return() marks it closed and interrupts the wait in progress (`until`); an async generator only
@@ -178,7 +162,7 @@ builder.subscriptionFields((t) => ({
       const id = parseUuid(String(args.id));
       let version = -1;
       for (;;) {
-        const next = nextChange(ctx.manager.bus, (change) => touches(change, id));
+        const next = nextChange(ctx.manager.bus, (change) => touches(change, id), { recheckMs: FALLBACK_MS });
         try {
           const task = version === -1 ? await ctx.store.getTask(id) : await ctx.store.findTask(id);
           if (!task) return;

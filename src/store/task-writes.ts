@@ -1,6 +1,7 @@
 // Every write to tasks, steps, attempts and logs. Each function runs inside the caller's
 // transaction (Store wraps them, composite operations share one): it locks the task row, checks
 // the state machine, bumps Task.version and appends the TaskEvent — all or nothing.
+import { checkLabels } from "../domain/input";
 import { TaskgraphError, badInput, checkText, notFound } from "../domain/errors";
 import type { StepSpec } from "../domain/flow";
 import { resolveFlow } from "../domain/flow";
@@ -86,13 +87,7 @@ function checkTaskSpec(spec: NewChildTask, parent: { kind: TaskKind } | null) {
   if (spec.kind === "CLUSTER" && parent) throw badInput("A CLUSTER task is always a root: it cannot have a parent");
   if (spec.kind === "CLUSTER" && spec.isInternal) throw badInput("A CLUSTER task is never internal");
   if ((spec.children?.length ?? 0) > LIMITS.childrenPerTask) throw badInput(`A task has at most ${LIMITS.childrenPerTask} children`);
-  const labels = Object.entries(spec.labels ?? {});
-  if (labels.length > LIMITS.labelCount) throw badInput(`A task has at most ${LIMITS.labelCount} labels`);
-  for (const [key, value] of labels) {
-    if (typeof value !== "string") throw badInput(`Label ${key.slice(0, 40)} must be a string`);
-    checkText("label key", key, LIMITS.labelLength);
-    checkText(`label ${key.slice(0, 40)}`, value, LIMITS.labelLength);
-  }
+  checkLabels("labels", spec.labels);
   if (spec.progressTotal != null && !(Number.isFinite(spec.progressTotal) && spec.progressTotal >= 0)) {
     throw badInput("progressTotal must be a finite number ≥ 0");
   }
