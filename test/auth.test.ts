@@ -4,7 +4,7 @@ import { networkInterfaces } from "node:os";
 import { createClient, type Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import WebSocket from "ws";
-import { encodeEventCursor } from "../src/store/journal";
+import { encodeEventCursor } from "../src/store/journal-reader";
 import { createApiToken } from "../src/store/tokens";
 import { codes, startTestApp, type TestApp } from "./support/app";
 

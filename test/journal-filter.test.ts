@@ -2,7 +2,7 @@
 // (matchesFilter, for the live feed). Both must give the same answer for every filter.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { JournalFilter, Store } from "../src/store";
-import { matchesFilter } from "../src/store/journal";
+import { matchesFilter } from "../src/store/journal-reader";
 import { openTestStore } from "./support/db";
 
 let opened: Awaited<ReturnType<typeof openTestStore>>;

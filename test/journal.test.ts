@@ -1,11 +1,11 @@
-// The journal's horizon (src/store/journal.ts): an event is delivered only once every older write
+// The journal's horizon (src/store/journal-reader.ts): an event is delivered only once every older write
 // transaction of this database has ended — and a transaction of another database on the same
 // server does not hold anything back. PostgreSQL only: PGlite has one connection, so no
 // transaction can be open while another reads.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Store } from "../src/store";
-import { journalHead, readJournal } from "../src/store/journal";
+import { journalHead, readJournal } from "../src/store/journal-reader";
 import { adminUrl } from "./support/global-setup";
 import { openTestStore, storeKind } from "./support/db";
 

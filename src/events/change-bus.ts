@@ -1,11 +1,11 @@
-// One LISTEN per process on the store's change channel (see store/events.ts), fanned out to
+// One LISTEN per process on the store's change channel (store/journal-writer.ts sends on it), fanned out to
 // in-process subscribers: workers (new work, abort requests), waitForTask, and later the live
 // subscriptions. A subscriber that throws never breaks the bus or the others.
 import { createRedisEventTarget } from "@graphql-yoga/redis-event-target";
 import type { TypedEventTarget } from "@graphql-yoga/typed-event-target";
 import { Redis } from "ioredis";
 import type { Database } from "../db/client";
-import { CHANGE_CHANNEL, type ChangeNotice } from "../store/events";
+import { CHANGE_CHANNEL, type ChangeNotice } from "../store/journal-writer";
 
 export interface Change {
   /** The tasks that changed, or "all" when unknown (too many, or notifications were missed). */

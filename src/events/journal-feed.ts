@@ -6,7 +6,7 @@ import { TaskgraphError } from "../domain/errors";
 import { noteOutage } from "../log";
 import type { TaskEvent } from "../generated/prisma/client";
 import type { Store } from "../store";
-import type { JournalCursor } from "../store/journal";
+import type { JournalCursor } from "../store/journal-reader";
 import type { ChangeBus } from "./change-bus";
 
 const BATCH = 1_000;

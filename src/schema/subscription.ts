@@ -1,11 +1,11 @@
-// Live subscriptions (DESIGN §5): taskEvents (the journal replayed from a cursor, then the
+// Live subscriptions: taskEvents (the journal replayed from a cursor, then the
 // process's shared live feed) and taskUpdated (a task's snapshot at once, then on every change,
 // re-read when the change bus mentions it, with a slow fallback re-read).
 import type { TaskEvent } from "../generated/prisma/client";
 import { nextChange, touches } from "../events/change-bus";
 import { parseUuid } from "../domain/ids";
-import type { JournalCursor, JournalFilter } from "../store/journal";
-import { decodeEventCursor, encodeEventCursor, isBefore, matchesFilter } from "../store/journal";
+import type { JournalCursor, JournalFilter } from "../store/journal-reader";
+import { decodeEventCursor, encodeEventCursor, isBefore, matchesFilter } from "../store/journal-reader";
 import { TaskgraphError } from "../domain/errors";
 import { builder } from "./builder";
 import { TaskStateEnum } from "./enums";

@@ -3,9 +3,9 @@
 // renews, and a task whose lease ran out (its worker died) is claimable again.
 // Raw SQL: Prisma cannot say SKIP LOCKED or UPDATE … FROM (subquery) RETURNING.
 import { Prisma, type Task } from "../generated/prisma/client";
-import type { ChangeNotice, Tx } from "./events";
+import type { ChangeNotice, Tx } from "./journal-writer";
 import { PREPARED } from "../db/prepared";
-import { eventType, journalWrite, noticeOf, noticeSql, notifyChange, publishAfterCommit } from "./events";
+import { eventType, journalWrite, noticeOf, noticeSql, notifyChange, publishAfterCommit } from "./journal-writer";
 import { stateChangedPayload } from "./sql";
 import { appendLog } from "./task-writes";
 

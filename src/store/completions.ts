@@ -19,9 +19,9 @@ import { PREPARED } from "../db/prepared";
 import { Prisma } from "../generated/prisma/client";
 import type { Claimed, ClaimedRow, ClaimOptions } from "./claims";
 import { claimCtes, claimedOf } from "./claims";
-import type { ChangeNotice, Tx } from "./events";
+import type { ChangeNotice, Tx } from "./journal-writer";
 import { CATEGORY_STATES } from "../domain/states";
-import { eventType, journalWrite, noticeOf, noticeSql } from "./events";
+import { eventType, journalWrite, noticeOf, noticeSql } from "./journal-writer";
 import { stateChangedPayload, taskStateList } from "./sql";
 
 export interface Completion {

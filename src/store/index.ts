@@ -10,11 +10,11 @@ import type { LogLevel, Prisma, PrismaClient, Task } from "../generated/prisma/c
 import * as claims from "./claims";
 import type { Completion } from "./completions";
 import { completeAndClaim, completeTasks } from "./completions";
-import type { ChangeNotice, Tx } from "./events";
-import { collectNotices } from "./events";
+import type { ChangeNotice, Tx } from "./journal-writer";
+import { collectNotices } from "./journal-writer";
 import type { PageArgs, TaskOrder } from "./pagination";
-import type { JournalCursor, JournalFilter } from "./journal";
-import { journalHead, prunedThrough, pruneJournal, readJournal } from "./journal";
+import type { JournalCursor, JournalFilter } from "./journal-reader";
+import { journalHead, prunedThrough, pruneJournal, readJournal } from "./journal-reader";
 import { drainModule, reapExpired } from "./retention";
 import type { Settings } from "./settings";
 import { readSettings, writeSettings } from "./settings";

@@ -2,7 +2,7 @@
 // Whole trees go together, by their root, and only once everything in them has ended.
 import { TaskgraphError } from "../domain/errors";
 import { ENDED_STATES } from "../domain/states";
-import type { Tx } from "./events";
+import type { Tx } from "./journal-writer";
 import { taskStateList } from "./sql";
 import type { Settings } from "./settings";
 import { deleteTask } from "./task-controls";

@@ -12,8 +12,8 @@ import { assertStepTransition, assertTaskTransition, isEnded } from "../domain/s
 import type { LogLevel, Step, Task, TaskKind } from "../generated/prisma/client";
 import { Prisma } from "../generated/prisma/client";
 import { PREPARED } from "../db/prepared";
-import type { ChangeNotice, Tx } from "./events";
-import { appendEvents, eventType, journalWrite, noticeOf, noticeText } from "./events";
+import type { ChangeNotice, Tx } from "./journal-writer";
+import { appendEvents, eventType, journalWrite, noticeOf, noticeText } from "./journal-writer";
 
 export interface NewTask {
   module: string;
@@ -357,7 +357,7 @@ const PROGRESS_PAYLOAD = Prisma.sql`jsonb_build_object('completed', "progressCom
  * Sets a task's progress: the version bump, the PROGRESSED event and its NOTIFY in ONE statement
  * (atomic by itself). Progress is the most frequent write of a running task, and a short write
  * transaction matters to subscribers: the journal is read only below the oldest transaction still
- * running (journal.ts), so every open write transaction holds back every later event.
+ * running (journal-reader.ts), so every open write transaction holds back every later event.
  */
 export async function setProgress(
   db: Pick<Tx, "$queryRaw">,

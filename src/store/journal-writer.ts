@@ -1,5 +1,6 @@
-// The event journal: every change to a task appends one TaskEvent row in the change's own
-// transaction (DESIGN §3), carrying the task's new version. Subscriptions read from here.
+// Writing the event journal: every change to a task appends one TaskEvent row in the change's own
+// transaction, carrying the task's new version (journal-reader.ts reads them back). Every write
+// goes through journalWrite, the one statement that inserts events and sends their NOTIFY.
 //
 // Each batch of events also sends a NOTIFY on CHANGE_CHANNEL in the same transaction. PostgreSQL
 // (and PGlite) deliver it only when the transaction commits, so listeners never hear of a change
