@@ -73,24 +73,20 @@ export class TaskManager {
   }
 
   get store(): Store {
-    if (!this.taskStore) throw new Error("The task manager is not started: call start() first");
-    return this.taskStore;
+    return started(this.taskStore);
   }
 
   get bus(): ChangeBus {
-    if (!this.changeBus) throw new Error("The task manager is not started: call start() first");
-    return this.changeBus;
+    return started(this.changeBus);
   }
 
   /** The process's shared reader of the event journal (live subscriptions). */
   get feed(): JournalFeed {
-    if (!this.journalFeed) throw new Error("The task manager is not started: call start() first");
-    return this.journalFeed;
+    return started(this.journalFeed);
   }
 
   get db(): Database {
-    if (!this.database) throw new Error("The task manager is not started: call start() first");
-    return this.database;
+    return started(this.database);
   }
 
   get workerName(): string | undefined {
@@ -182,6 +178,12 @@ export class TaskManager {
       }
     }
   }
+}
+
+/** A part that exists once the manager has started. */
+function started<T>(part: T | undefined): T {
+  if (!part) throw new Error("The task manager is not started: call start() first");
+  return part;
 }
 
 export function createTaskManager(options: TaskManagerOptions = {}): TaskManager {
