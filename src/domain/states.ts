@@ -46,6 +46,9 @@ export const CATEGORY_STATES: Record<TaskCategory, readonly TaskState[]> = {
 /** The states a task will not leave by itself (SUCCEEDED, FAILED, CANCELED). */
 export const ENDED_STATES: readonly TaskState[] = [...CATEGORY_STATES.FINISHED, ...CATEGORY_STATES.FAILED];
 
+/** Steps an abort with rollback rolls back: those that ran (or are rolling back already). */
+export const ROLLBACK_STEP_STATES: readonly StepState[] = ["SUCCEEDED", "FAILED", "ROLLING_BACK"];
+
 export function categoryOf(state: TaskState): TaskCategory {
   if (CATEGORY_STATES.PENDING.includes(state)) return "PENDING";
   if (CATEGORY_STATES.FAILED.includes(state)) return "FAILED";

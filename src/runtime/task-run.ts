@@ -13,7 +13,7 @@
 // batch of steps catches a missed notification.
 import { setTimeout as sleep } from "node:timers/promises";
 import { TaskgraphError, coerceError } from "../domain/errors";
-import { isEnded, type StepState } from "../domain/states";
+import { isEnded, ROLLBACK_STEP_STATES, type StepState } from "../domain/states";
 import type { LogLevel, Prisma, Step, Task } from "../generated/prisma/client";
 import { nextChange, touches, type ChangeBus } from "../events/change-bus";
 import type { Completion, Store } from "../store";
@@ -297,7 +297,7 @@ export class TaskRun {
         // OCP Abort Task: from the failed step (or one left half rolled back) back to the first.
         const failed = steps.filter((s) => s.state === "FAILED" || s.state === "ROLLING_BACK").map((s) => s.index);
         const failedAt = failed.length ? Math.max(...failed) : Number.MAX_SAFE_INTEGER;
-        targets = steps.filter((s) => s.index <= failedAt && ["SUCCEEDED", "FAILED", "ROLLING_BACK"].includes(s.state));
+        targets = steps.filter((s) => s.index <= failedAt && ROLLBACK_STEP_STATES.includes(s.state));
       } else if (task.rollbackOnAbort) {
         targets = steps.filter((s) => ["SUCCEEDED", "ROLLING_BACK"].includes(s.state));
       }

@@ -1,7 +1,7 @@
 // API tokens and roles in the API: `me` (who am I, what may I do), and for ADMIN
 // `apiTokens`, `createApiToken` (the secret is in this one response only) and `revokeApiToken`.
 import type { Principal } from "../auth/principal";
-import { createApiToken, listApiTokens, revokeApiToken, type ApiToken } from "../store/tokens";
+import type { ApiToken } from "../store/tokens";
 import { builder } from "./builder";
 
 export const RoleEnum = builder.enumType("Role", {

@@ -8,7 +8,7 @@ import { stepActions, taskActions } from "../domain/actions";
 import { TaskgraphError, notFound } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
 import type { TaskState } from "../domain/states";
-import { isPending } from "../domain/states";
+import { isPending, ROLLBACK_STEP_STATES } from "../domain/states";
 import type { Step, Task } from "../generated/prisma/client";
 import type { Tx } from "./journal-writer";
 import { appendEvents } from "./journal-writer";
@@ -66,7 +66,7 @@ export async function abortTask(tx: Tx, id: string, options: { rollback?: boolea
   if (!taskActions(task).includes("ABORT")) refuseTask(task, "ABORT");
   const by = options.by ? ` by ${options.by}` : "";
   if (task.state === "FAILED") {
-    const done = await tx.step.count({ where: { taskId: task.id, state: { in: ["SUCCEEDED", "FAILED", "ROLLING_BACK"] } } });
+    const done = await tx.step.count({ where: { taskId: task.id, state: { in: [...ROLLBACK_STEP_STATES] } } });
     if (done === 0) return transitionTask(tx, task.id, "CANCELED", { error: `Aborted${by} after: ${task.error ?? "failure"}` });
     await tx.task.update({ where: { id: task.id }, data: { abortRequestedAt: new Date(), rollbackOnAbort: true, leaseOwner: null, leaseExpiresAt: null } });
     await appendLog(tx, task.id, { level: "WARN", message: `Abort requested${by}: rolling back the steps, then CANCELED` }, { wake: true, control: true });
