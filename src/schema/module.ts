@@ -1,4 +1,5 @@
-// Modules with task counts per state (ScyllaDB's module list).
+// Modules with task counts per state (ScyllaDB's module list): the Module type, the modules and
+// module queries, and drainModule.
 import { notFound } from "../domain/errors";
 import { TASK_STATES } from "../domain/states";
 import type { ModuleStats } from "../store/task-reads";

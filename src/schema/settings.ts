@@ -1,4 +1,4 @@
-// Run-time settings (TTL of finished tasks).
+// Run-time settings (TTL of finished tasks): the Settings type, the settings query and setTaskTtl.
 import type { Settings } from "../store/settings";
 import { builder } from "./builder";
 

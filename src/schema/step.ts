@@ -1,4 +1,5 @@
-// Steps of a flow, their attempts (execute, retry, rollback) and log entries.
+// Steps of a flow, their attempts (execute, retry, rollback) and log entries, and the step
+// mutations (rerunStep, markStepSucceeded, terminateStep).
 import { stepActions } from "../domain/actions";
 import { parseUuid } from "../domain/ids";
 import type { Store } from "../store";
