@@ -1,6 +1,6 @@
-// Task events: the TaskEvent type and the live subscriptions: taskEvents (the journal replayed from a cursor, then the
-// process's shared live feed) and taskUpdated (a task's snapshot at once, then on every change,
-// re-read when the change bus mentions it, with a slow fallback re-read).
+// Task events: the TaskEvent type and the live subscriptions. taskEvents replays the journal from a
+// cursor, then follows the process's shared live feed; taskUpdated sends a task's snapshot at once,
+// then again on every change (re-read when the change bus mentions it, with a slow fallback re-read).
 import type { TaskEvent } from "../generated/prisma/client";
 import { nextChange, touches } from "../events/change-bus";
 import { parseUuid } from "../domain/ids";
