@@ -63,7 +63,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   const manager = options.manager ?? serverManager(options);
   await manager.start();
   const { config, store, db } = manager;
-  const authenticator = new Authenticator(store.prisma);
+  const authenticator = new Authenticator(store);
   const sessions = new SessionWatch(authenticator);
   const rateLimit = mutationRateLimit(config.mutationsPerMinute, config.redisUrl);
   const yoga = createYoga<Record<string, unknown>, Context>({
@@ -110,7 +110,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
 
   async function health(): Promise<{ status: number; body: unknown }> {
     try {
-      await store.prisma.$queryRaw`SELECT 1`;
+      await store.ping();
       return { status: 200, body: { status: "ok", store: db.kind } };
     } catch {
       return { status: 503, body: { status: "unavailable", store: db.kind } };

@@ -4,7 +4,7 @@ import { networkInterfaces } from "node:os";
 import { createClient, type Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import WebSocket from "ws";
-import { encodeEventCursor } from "../src/store/journal";
+import { encodeEventCursor } from "../src/store/journal-reader";
 import { createApiToken } from "../src/store/tokens";
 import { codes, startTestApp, type TestApp } from "./support/app";
 
@@ -137,7 +137,7 @@ describe("API tokens", () => {
     const { secret, token } = created.data!.createApiToken;
     expect(token).toEqual({ name: "ops-admin", role: "ADMIN", createdBy: "local", revokedAt: null });
     expect(secret).toMatch(/^tg_[A-Za-z0-9_-]{43}$/);
-    const row = await app.store.prisma.apiToken.findUniqueOrThrow({ where: { name: "ops-admin" } });
+    const row = await app.store.prismaForTests.apiToken.findUniqueOrThrow({ where: { name: "ops-admin" } });
     expect(JSON.stringify(row)).not.toContain(secret.slice(3));
 
     // Protected mode is over: no token, a wrong one or a malformed header → 401, even in-process.
@@ -231,7 +231,7 @@ describe("role × operation matrix over HTTP and graphql-ws", () => {
     ({ url } = await app.start(0));
     taskId = (await app.gql(`mutation { createTestTask(input: { rounds: 1, roundMs: 0 }) { id } }`)).data!.createTestTask.id;
     for (const role of ["VIEWER", "TASK_MANAGER", "ADMIN"] as const) {
-      tokens[role] = (await createApiToken(app.store.prisma, { name: `matrix-${role}`, role, createdBy: null })).secret;
+      tokens[role] = (await createApiToken(app.store.prismaForTests, { name: `matrix-${role}`, role, createdBy: null })).secret;
     }
   });
   afterAll(() => app.stop());
@@ -239,10 +239,10 @@ describe("role × operation matrix over HTTP and graphql-ws", () => {
   /** Everything an operation could change. */
   const fingerprint = async () => {
     const [tasks, events, apiTokens, settings] = await Promise.all([
-      app.store.prisma.task.count(),
-      app.store.prisma.taskEvent.count(),
-      app.store.prisma.apiToken.count(),
-      app.store.prisma.setting.findMany({ orderBy: { key: "asc" } }),
+      app.store.prismaForTests.task.count(),
+      app.store.prismaForTests.taskEvent.count(),
+      app.store.prismaForTests.apiToken.count(),
+      app.store.prismaForTests.setting.findMany({ orderBy: { key: "asc" } }),
     ]);
     return { tasks, events, apiTokens, settings };
   };
@@ -300,7 +300,7 @@ describe("per-token rate limit of mutations", () => {
   beforeAll(async () => {
     app = await startTestApp({ config: { mutationsPerMinute: 5 } });
     for (const name of ["busy", "calm"]) {
-      tokens.push((await createApiToken(app.store.prisma, { name, role: "TASK_MANAGER", createdBy: null })).secret);
+      tokens.push((await createApiToken(app.store.prismaForTests, { name, role: "TASK_MANAGER", createdBy: null })).secret);
     }
   });
   afterAll(() => app.stop());
@@ -312,7 +312,7 @@ describe("per-token rate limit of mutations", () => {
     expect((await app.gql(three, {}, { token: busy })).errors).toBeUndefined();
     expect((await app.gql(create, {}, { token: busy })).errors).toBeUndefined();
     expect((await app.gql(create, {}, { token: busy })).errors).toBeUndefined();
-    const tasks = await app.store.prisma.task.count();
+    const tasks = await app.store.prismaForTests.task.count();
     expect(tasks).toBe(5);
 
     const response = await app.yoga.fetch("http://localhost/graphql", {
@@ -324,7 +324,7 @@ describe("per-token rate limit of mutations", () => {
     expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
     const body = (await response.json()) as any;
     expect(body.errors[0].extensions.code).toBe("RATE_LIMITED");
-    expect(await app.store.prisma.task.count()).toBe(5);
+    expect(await app.store.prismaForTests.task.count()).toBe(5);
 
     // Queries are not limited, and another token has its own budget.
     expect((await app.gql(`{ modules { name } }`, {}, { token: busy })).errors).toBeUndefined();
@@ -341,14 +341,14 @@ describe("per-token rate limit shared through Redis", () => {
     apps.push(await startTestApp({ config }), await startTestApp({ config }));
     const [first, second] = apps as [TestApp, TestApp];
     // The same token in both stores (as two API processes on one database would see it).
-    const { token, secret } = await createApiToken(first.store.prisma, { name: "shared", role: "TASK_MANAGER", createdBy: null });
-    await second.store.prisma.apiToken.create({ data: token });
+    const { token, secret } = await createApiToken(first.store.prismaForTests, { name: "shared", role: "TASK_MANAGER", createdBy: null });
+    await second.store.prismaForTests.apiToken.create({ data: token });
     const create = `mutation { createTestTask(input: { rounds: 1, roundMs: 0 }) { id } }`;
     expect((await first.gql(create, {}, { token: secret })).errors).toBeUndefined();
     expect((await second.gql(create, {}, { token: secret })).errors).toBeUndefined();
     expect((await first.gql(create, {}, { token: secret })).errors).toBeUndefined();
     expect(codes(await second.gql(create, {}, { token: secret }))).toEqual(["RATE_LIMITED"]);
-    expect(await second.store.prisma.task.count()).toBe(1);
+    expect(await second.store.prismaForTests.task.count()).toBe(1);
   });
 });
 
@@ -362,13 +362,13 @@ describe("createdBy", () => {
   test("a task records the token that started it, and every task its run spawns below it does too", async () => {
     const local = await app.gql(`mutation { startTask(input: { module: "test", type: "count", input: { rounds: 1, roundMs: 0 } }) { createdBy } }`);
     expect(local.data!.startTask.createdBy).toBe("local"); // protected mode: the machine's own operator
-    const { secret } = await createApiToken(app.store.prisma, { name: "deploy-bot", role: "TASK_MANAGER", createdBy: null });
+    const { secret } = await createApiToken(app.store.prismaForTests, { name: "deploy-bot", role: "TASK_MANAGER", createdBy: null });
     const tree = await app.gql(`mutation { createTestTask(input: { rounds: 1, roundMs: 0, children: 3 }) { id createdBy } }`, {}, { token: secret });
     expect(tree.data!.createTestTask.createdBy).toBe("deploy-bot");
     const id = tree.data!.createTestTask.id;
     const done = await app.gql(`{ waitForTask(id: "${id}", timeoutSeconds: 20) { state } }`, {}, { token: secret });
     expect(done.data!.waitForTask.state).toBe("SUCCEEDED");
-    const descendants = await app.store.prisma.task.findMany({ where: { rootId: id, NOT: { id } } });
+    const descendants = await app.store.prismaForTests.task.findMany({ where: { rootId: id, NOT: { id } } });
     expect(descendants).toHaveLength(6); // 3 node tasks, each with an internal grandchild
     expect(new Set(descendants.map((t) => t.createdBy))).toEqual(new Set(["deploy-bot"]));
   });
@@ -385,7 +385,7 @@ describe("a burst of connections", () => {
   afterAll(() => app.stop());
 
   test("300 consoles reconnecting at once are all served, with a handful of token lookups rather than one per connection", async () => {
-    const { secret } = await createApiToken(app.store.prisma, { name: "wall", role: "VIEWER", createdBy: null });
+    const { secret } = await createApiToken(app.store.prismaForTests, { name: "wall", role: "VIEWER", createdBy: null });
     tokenQueries = 0;
     const clients = Array.from({ length: 300 }, () => wsClient(url, secret));
     const outcomes = await Promise.all(clients.map((c) => overWs(c, `{ me { name } }`, {})));
@@ -402,13 +402,13 @@ describe("authorization per operation", () => {
   beforeAll(async () => {
     app = await startTestApp();
     ({ url } = await app.start(0));
-    manager = (await createApiToken(app.store.prisma, { name: "ops", role: "TASK_MANAGER", createdBy: null })).secret;
+    manager = (await createApiToken(app.store.prismaForTests, { name: "ops", role: "TASK_MANAGER", createdBy: null })).secret;
   });
   afterAll(() => app.stop());
 
   const state = async () => ({
-    tasks: await app.store.prisma.task.count(),
-    settings: await app.store.prisma.setting.findMany({ orderBy: { key: "asc" } }),
+    tasks: await app.store.prismaForTests.task.count(),
+    settings: await app.store.prismaForTests.setting.findMany({ orderBy: { key: "asc" } }),
   });
 
   const mixed = [
@@ -452,7 +452,7 @@ describe("GraphiQL is the only thing served without a token", () => {
     const app = await startTestApp({ config: { graphiql: false } });
     apps.push(app);
     const { url } = await app.start(0);
-    await createApiToken(app.store.prisma, { name: "someone", role: "ADMIN", createdBy: null });
+    await createApiToken(app.store.prismaForTests, { name: "someone", role: "ADMIN", createdBy: null });
     const response = await getAsBrowser(url);
     expect(response.status).toBe(401);
     const body = (await response.json()) as any;
@@ -464,7 +464,7 @@ describe("GraphiQL is the only thing served without a token", () => {
     const app = await startTestApp({ config: { graphiql: true } });
     apps.push(app);
     const { url } = await app.start(0);
-    await createApiToken(app.store.prisma, { name: "someone", role: "ADMIN", createdBy: null });
+    await createApiToken(app.store.prismaForTests, { name: "someone", role: "ADMIN", createdBy: null });
     const response = await getAsBrowser(url);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("text/html");

@@ -42,7 +42,7 @@ describe("crash recovery on PostgreSQL", () => {
     await database?.drop();
   });
 
-  const prisma = () => manager.store.prisma;
+  const prisma = () => manager.store.prismaForTests;
   const start = (type: "flow" | "tree" | "count", input: Record<string, unknown>) =>
     manager.startTask({ module: "test", type, input: { failAtRound: null, abortable: true, steps: 0, children: 0, ...input } });
   const allEnded = (ids: string[]) => async () =>

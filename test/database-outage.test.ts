@@ -29,7 +29,7 @@ describe("database outages on PostgreSQL", () => {
     await database?.drop();
   });
 
-  const prisma = () => manager.store.prisma;
+  const prisma = () => manager.store.prismaForTests;
   const start = (type: "flow" | "count", input: Record<string, unknown>) =>
     manager.startTask({ module: "test", type, input: { failAtRound: null, abortable: true, steps: 0, children: 0, ...input } });
   const allEnded = (ids: string[]) => async () =>

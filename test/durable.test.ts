@@ -57,7 +57,7 @@ describe("the store's part of durable execution", () => {
 
     const step = await store.resumeLostStep(id, "a", "next#1");
     expect(step.state).toBe("RUNNING");
-    const attempts = await store.prisma.stepAttempt.findMany({ where: { stepId: step.id }, orderBy: { number: "asc" } });
+    const attempts = await store.prismaForTests.stepAttempt.findMany({ where: { stepId: step.id }, orderBy: { number: "asc" } });
     expect(attempts.map((a) => [a.number, a.kind, a.state])).toEqual([
       [1, "EXECUTE", "FAILED"],
       [2, "RETRY", "RUNNING"],
@@ -77,7 +77,7 @@ describe("the store's part of durable execution", () => {
     await refusal(store.resumeLostStep(id, "a", "dead#1"), "CONFLICT");
     await refusal(store.transitionStep(id, "a", "SUCCEEDED", { leaseOwner: "dead#1" }), "CONFLICT");
     await refusal(store.appendLog(id, { message: "late" }, { leaseOwner: "dead#1" }), "CONFLICT");
-    expect(await store.prisma.stepAttempt.count({ where: { stepId: step.id } })).toBe(2);
+    expect(await store.prismaForTests.stepAttempt.count({ where: { stepId: step.id } })).toBe(2);
   });
 
   test("once a worker hands a task back, its claim can record no outcome and no log line; the hand-back is logged as a WARN on the running step", async () => {
@@ -97,7 +97,7 @@ describe("the store's part of durable execution", () => {
       ["a", "RUNNING"],
       ["b", "WAITING"],
     ]);
-    const logs = await store.prisma.logEntry.findMany({ where: { taskId: id } });
+    const logs = await store.prismaForTests.logEntry.findMany({ where: { taskId: id } });
     expect(logs.map((l) => [l.level, l.message, l.stepId])).toEqual([["WARN", "Handed back on shutdown", steps[0]!.id]]);
   });
 
@@ -118,13 +118,13 @@ describe("the store's part of durable execution", () => {
     expect(results.filter((r) => r.created)).toHaveLength(1);
     const second = await store.spawnChild(spec, parent.id, "#2");
     expect(second.created).toBe(true);
-    expect(await store.prisma.task.count({ where: { parentId: parent.id } })).toBe(2);
+    expect(await store.prismaForTests.task.count({ where: { parentId: parent.id } })).toBe(2);
     // The same key for a different type is a mistake in the task's code, not a second child.
     await refusal(store.spawnChild({ module: "durable", type: "other" }, parent.id, "#1"), "BAD_USER_INPUT");
     // The unique index itself refuses a duplicate, whoever writes it.
-    const existing = await store.prisma.task.findFirstOrThrow({ where: { parentId: parent.id, spawnKey: "#1" } });
+    const existing = await store.prismaForTests.task.findFirstOrThrow({ where: { parentId: parent.id, spawnKey: "#1" } });
     await expect(
-      store.prisma.task.create({
+      store.prismaForTests.task.create({
         data: { ...existing, id: "0190a000-0000-7000-8000-0000000000aa", labels: {}, input: undefined, result: undefined },
       }),
     ).rejects.toMatchObject({ code: "P2002" });
@@ -182,7 +182,7 @@ describe("a resumed tree run gets its existing children back", () => {
     const result = done.result as { ids: string[]; states: string[] };
     expect(result.ids.slice(0, 2)).toEqual([first, second]);
     expect(new Set(result.ids).size).toBe(4);
-    const children = await creator.store.prisma.task.findMany({ where: { parentId: task.id }, orderBy: { id: "asc" } });
+    const children = await creator.store.prismaForTests.task.findMany({ where: { parentId: task.id }, orderBy: { id: "asc" } });
     expect(children.map((c) => c.spawnKey)).toEqual(["#1", "#2", "#3", "the-keyed-one"]);
     expect(children.map((c) => c.state)).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
     expect(result.states).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import WebSocket from "ws";
 import { PostgresAdapterFactory } from "../src/db/adapters";
 import { applyMigrations, PROJECT_ROOT } from "../src/db/migrator";
-import { CHANGE_CHANNEL } from "../src/store/events";
+import { CHANGE_CHANNEL } from "../src/store/journal-writer";
 import { Redis } from "ioredis";
 
 const ADMIN_URL = process.env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";

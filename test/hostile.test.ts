@@ -33,7 +33,7 @@ afterAll(() => app.stop());
 
 /** Everything a request could change. */
 async function fingerprint() {
-  const p = app.store.prisma;
+  const p = app.store.prismaForTests;
   const [tasks, steps, events, logs, tokens, settings] = await Promise.all([
     p.task.findMany({ select: { id: true, version: true, state: true }, orderBy: { id: "asc" } }),
     p.step.count(),

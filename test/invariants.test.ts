@@ -142,7 +142,7 @@ describe("random interleavings of the control mutations keep the state machines'
     new Error(`${message}\n(seed ${SEED}; reproduce with TEST_SEED=${SEED})\nlast operations:\n  ${opLog.slice(-25).join("\n  ")}`);
 
   async function snapshot(): Promise<Snapshot[]> {
-    const rows = await app.store.prisma.task.findMany({
+    const rows = await app.store.prismaForTests.task.findMany({
       select: { id: true, state: true, type: true, parentId: true, isAbortable: true, abortRequestedAt: true, version: true, steps: { select: { key: true, state: true }, orderBy: { index: "asc" } } },
       orderBy: { id: "asc" },
     });
@@ -220,7 +220,7 @@ describe("random interleavings of the control mutations keep the state machines'
   // ── invariants ─────────────────────────────────────────────────────────────────────────────
 
   async function violations(final = false): Promise<string[]> {
-    const { prisma } = app.store;
+    const prisma = app.store.prismaForTests;
     const found: string[] = [];
     const report = (name: string, rows: unknown[]) => {
       if (rows.length) found.push(`${name}: ${JSON.stringify(rows.slice(0, 5), (_k, v) => (typeof v === "bigint" ? Number(v) : v))}`);
@@ -336,7 +336,7 @@ describe("random interleavings of the control mutations keep the state machines'
 
   /** Versions of the task and its descendants: unchanged means nothing happened to the subtree. */
   async function fingerprint(id: string): Promise<string> {
-    const rows = await app.store.prisma.$queryRaw<{ id: string; version: number }[]>`
+    const rows = await app.store.prismaForTests.$queryRaw<{ id: string; version: number }[]>`
       WITH RECURSIVE tree(id) AS (
         SELECT id FROM "Task" WHERE id = ${id}::uuid
         UNION ALL SELECT c.id FROM "Task" c JOIN tree ON c."parentId" = tree.id
@@ -361,7 +361,7 @@ describe("random interleavings of the control mutations keep the state machines'
     const seen = read.data?.task;
     if (!seen || (await fingerprint(task.id)) !== before) return;
     // The domain function and the API agree on the task's own list.
-    const row = await app.store.prisma.task.findUnique({ where: { id: task.id } });
+    const row = await app.store.prismaForTests.task.findUnique({ where: { id: task.id } });
     const pendingBelow = (await app.store.withPendingDescendants([task.id])).has(task.id);
     if (!row || (await fingerprint(task.id)) !== before) return;
     expect(seen.availableActions, `availableActions of ${task.id} vs domain taskActions`).toEqual(
@@ -385,7 +385,7 @@ describe("random interleavings of the control mutations keep the state machines'
     const op = { ...pick(options), probe: true };
     const refused = await run(op);
     if (refused && (await fingerprint(task.id)) === before) {
-      const subtree = await app.store.prisma.$queryRaw<{ id: string; state: string; type: string; aborting: boolean }[]>`
+      const subtree = await app.store.prismaForTests.$queryRaw<{ id: string; state: string; type: string; aborting: boolean }[]>`
         WITH RECURSIVE tree(id) AS (
           SELECT id FROM "Task" WHERE id = ${task.id}::uuid
           UNION ALL SELECT c.id FROM "Task" c JOIN tree ON c."parentId" = tree.id
@@ -472,7 +472,7 @@ describe("random interleavings of the control mutations keep the state machines'
     if (overlappingRuns.length) {
       const details = [];
       for (const { taskId, at } of overlappingRuns.slice(0, 3)) {
-        const events = await app.store.prisma.taskEvent.findMany({ where: { taskId }, orderBy: { id: "asc" } });
+        const events = await app.store.prismaForTests.taskEvent.findMany({ where: { taskId }, orderBy: { id: "asc" } });
         details.push(
           `task ${taskId}, second run started at ${new Date(at).toISOString()}; journal: ${events
             .filter((e) => e.type !== "PROGRESSED" && e.type !== "LOG_APPENDED")
@@ -595,7 +595,7 @@ describe("no rollback is left half-done (no worker: states built through the sto
 
     const task = (await app.store.findTask(id))!;
     const steps = await app.store.steps(id);
-    const open = await app.store.prisma.stepAttempt.findMany({ where: { taskId: id, state: "RUNNING" }, select: { kind: true } });
+    const open = await app.store.prismaForTests.stepAttempt.findMany({ where: { taskId: id, state: "RUNNING" }, select: { kind: true } });
     // Either the abort waits for a worker to finish the rollback (FAILED, abort under way), or it
     // ended the task: then no step may be left "rolling back" with an open attempt that nothing will close.
     const seen = { state: task.state, aborting: task.abortRequestedAt !== null, steps: steps.map((s) => `${s.key} ${s.state}`), openAttempts: open.map((a) => a.kind) };
@@ -629,7 +629,7 @@ describe("control mutations and a worker's writes on a descendant do not deadloc
     test(`${name} on a parent while a worker stores progress of its running child (${storeKind})`, async () => {
       const input = { rounds: 1, roundMs: 0, failAtRound: null, abortable: true, steps: 0, children: 0 };
       const root = await app.store.createTask({ module: "test", type: "node-count", input, children: [{ type: "count", isInternal: true, input }] });
-      const child = (await app.store.prisma.task.findFirst({ where: { parentId: root.id } }))!;
+      const child = (await app.store.prismaForTests.task.findFirst({ where: { parentId: root.id } }))!;
       await app.store.transitionTask(root.id, "RUNNING");
       await app.store.transitionTask(child.id, "RUNNING");
 
@@ -675,7 +675,7 @@ describe("abort cascades to every descendant (no worker: the spawn is the one Ta
       input,
       children: [{ type: "node-count", input, children: [{ type: "count", isInternal: true, input }] }],
     });
-    const tree = await app.store.prisma.task.findMany({ where: { rootId: root.id }, orderBy: { depth: "asc" } });
+    const tree = await app.store.prismaForTests.task.findMany({ where: { rootId: root.id }, orderBy: { depth: "asc" } });
     const grandchild = tree.find((t) => t.depth === 2)!;
     for (const t of tree) await app.store.transitionTask(t.id, "RUNNING");
 
@@ -761,7 +761,7 @@ describe("one worker never runs the same task twice at once", () => {
 
     const task = (await app.store.findTask(id))!;
     const slow = (await app.store.steps(id)).find((s) => s.key === "slow")!;
-    const attempts = await app.store.prisma.stepAttempt.findMany({ where: { stepId: slow.id }, orderBy: { number: "asc" } });
+    const attempts = await app.store.prismaForTests.stepAttempt.findMany({ where: { stepId: slow.id }, orderBy: { number: "asc" } });
     const seen = {
       task: task.state,
       step: slow.state,

@@ -108,7 +108,7 @@ describe("two worker processes on one PostgreSQL", () => {
     sampler = (async () => {
       while (sampling) {
         const now = Date.now();
-        const running = await manager.store.prisma.task.findMany({
+        const running = await manager.store.prismaForTests.task.findMany({
           where: { state: "RUNNING", leaseOwner: { not: null } },
           select: { id: true, leaseOwner: true },
         });
@@ -118,7 +118,7 @@ describe("two worker processes on one PostgreSQL", () => {
           if (!seen.has(worker)) seen.set(worker, now);
           owners.set(id, seen);
         }
-        workerTable.push((await manager.store.prisma.worker.findMany({ select: { name: true } })).map((w) => w.name).sort());
+        workerTable.push((await manager.store.prismaForTests.worker.findMany({ select: { name: true } })).map((w) => w.name).sort());
         await pause(50);
       }
     })();
@@ -170,7 +170,7 @@ describe("two worker processes on one PostgreSQL", () => {
   };
 
   const eventsByTask = async (ids: string[]) => {
-    const events = await manager.store.prisma.taskEvent.findMany({ where: { taskId: { in: ids } }, orderBy: { id: "asc" } });
+    const events = await manager.store.prismaForTests.taskEvent.findMany({ where: { taskId: { in: ids } }, orderBy: { id: "asc" } });
     const byTask = new Map<string, TaskEvent[]>(ids.map((id) => [id, []]));
     for (const event of events) byTask.get(event.taskId)!.push(event);
     return byTask;
@@ -187,14 +187,14 @@ describe("two worker processes on one PostgreSQL", () => {
     const ROUNDS = 3;
     const ids = await createCounts(300, { rounds: ROUNDS, roundMs: 20 });
     await until("300 tasks have SUCCEEDED", 60_000, async () => {
-      const ended = await manager.store.prisma.task.count({ where: { id: { in: ids }, state: { in: ["SUCCEEDED", "FAILED", "CANCELED"] } } });
+      const ended = await manager.store.prismaForTests.task.count({ where: { id: { in: ids }, state: { in: ["SUCCEEDED", "FAILED", "CANCELED"] } } });
       return ended === ids.length;
     }).catch((error: Error) => {
       throw new Error(error.message + logs());
     });
     await stopSampling();
 
-    const tasks = await manager.store.prisma.task.findMany({ where: { id: { in: ids } } });
+    const tasks = await manager.store.prismaForTests.task.findMany({ where: { id: { in: ids } } });
     expect(tasks.filter((t) => t.state !== "SUCCEEDED").map((t) => [t.id, t.state, t.error])).toEqual([]);
     expect(tasks.filter((t) => t.leaseOwner !== null)).toEqual([]);
     const journal = await eventsByTask(ids);
@@ -234,7 +234,7 @@ describe("two worker processes on one PostgreSQL", () => {
     let survivor!: WorkerProcess;
     let orphans: string[] = [];
     await until("both workers run long tasks that made progress", 20_000, async () => {
-      const running = await manager.store.prisma.task.findMany({
+      const running = await manager.store.prismaForTests.task.findMany({
         where: { id: { in: long }, state: "RUNNING", progressCompleted: { gte: 1 } },
         select: { id: true, leaseOwner: true },
       });
@@ -247,18 +247,18 @@ describe("two worker processes on one PostgreSQL", () => {
     victim.child.kill("SIGKILL");
     const killedAt = Date.now();
     expect((await exitOf(victim.child)).signal).toBe("SIGKILL");
-    orphans = (await manager.store.prisma.task.findMany({ where: { id: { in: long }, state: "RUNNING", leaseOwner: { startsWith: `${victim.name}#` } }, select: { id: true } })).map((t) => t.id);
+    orphans = (await manager.store.prismaForTests.task.findMany({ where: { id: { in: long }, state: "RUNNING", leaseOwner: { startsWith: `${victim.name}#` } }, select: { id: true } })).map((t) => t.id);
     expect(orphans.length).toBeGreaterThan(0);
 
     await until("the long tasks have ended", 60_000, async () => {
-      const ended = await manager.store.prisma.task.count({ where: { id: { in: long }, state: { in: ["SUCCEEDED", "FAILED", "CANCELED"] } } });
+      const ended = await manager.store.prismaForTests.task.count({ where: { id: { in: long }, state: { in: ["SUCCEEDED", "FAILED", "CANCELED"] } } });
       return ended === long.length;
     }).catch((error: Error) => {
       throw new Error(error.message + logs());
     });
     await stopSampling();
 
-    const longTasks = await manager.store.prisma.task.findMany({ where: { id: { in: long } } });
+    const longTasks = await manager.store.prismaForTests.task.findMany({ where: { id: { in: long } } });
     expect(longTasks.filter((t) => t.state !== "SUCCEEDED").map((t) => [t.id, t.state, t.error])).toEqual([]);
     const longJournal = await eventsByTask(long);
     for (const id of orphans) {
@@ -293,6 +293,6 @@ describe("two worker processes on one PostgreSQL", () => {
     survivor.child.kill("SIGTERM");
     const exit = await exitOf(survivor.child);
     expect(exit.code, survivor.log()).toBe(0);
-    expect(await manager.store.prisma.worker.findUnique({ where: { name: survivor.name } })).toBeNull();
+    expect(await manager.store.prismaForTests.worker.findUnique({ where: { name: survivor.name } })).toBeNull();
   });
 });

@@ -71,9 +71,9 @@ function sse(url: string, token: string) {
 test("revoking a token through one process ends its graphql-ws connection and SSE subscription on another within a second", async () => {
   const [a, b] = apps as [App, App];
   const { url: urlB } = await b.start(0);
-  const admin = (await createApiToken(a.store.prisma, { name: "admin", role: "ADMIN", createdBy: null })).secret;
-  const revoked = (await createApiToken(a.store.prisma, { name: "leaving", role: "VIEWER", createdBy: null })).secret;
-  const staying = (await createApiToken(a.store.prisma, { name: "staying", role: "VIEWER", createdBy: null })).secret;
+  const admin = (await createApiToken(a.store.prismaForTests, { name: "admin", role: "ADMIN", createdBy: null })).secret;
+  const revoked = (await createApiToken(a.store.prismaForTests, { name: "leaving", role: "VIEWER", createdBy: null })).secret;
+  const staying = (await createApiToken(a.store.prismaForTests, { name: "staying", role: "VIEWER", createdBy: null })).secret;
 
   const ws = (token: string) => {
     const state = { events: [] as unknown[], closedAt: 0, closeCode: 0 };

@@ -39,7 +39,7 @@ describe("SIGTERM with tasks running", () => {
     await database?.drop();
   });
 
-  const prisma = () => manager.store.prisma;
+  const prisma = () => manager.store.prismaForTests;
   const start = (type: "flow" | "count", input: Record<string, unknown>) =>
     manager.startTask({ module: "test", type, input: { failAtRound: null, abortable: true, steps: 0, children: 0, ...input } });
 

@@ -19,7 +19,7 @@ test("a client that stops reading is closed with 4001 and was never sent more th
   const task = await app.store.createTask({ module: "bulk", type: "chatty" });
   const EVENTS = 2_000;
   const big = "x".repeat(8_000);
-  await app.store.prisma.taskEvent.createMany({
+  await app.store.prismaForTests.taskEvent.createMany({
     data: Array.from({ length: EVENTS }, (_, i) => ({
       taskId: task.id,
       rootId: task.id,

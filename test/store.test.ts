@@ -39,7 +39,7 @@ async function closeStore(opened: Opened | undefined) {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A fresh task snapshot straight from the table (not through the code under test). */
-const row = (store: Store, id: string) => store.prisma.task.findUniqueOrThrow({ where: { id } });
+const row = (store: Store, id: string) => store.prismaForTests.task.findUniqueOrThrow({ where: { id } });
 
 /** Asserts that a task's journal is CREATED v1 followed by one event per later version, no gaps. */
 async function expectContiguousJournal(store: Store, id: string) {
@@ -86,7 +86,7 @@ describe("createTask", () => {
     expect(root.name).toBe("Upgrade cluster");
     expect(root.version).toBe(1);
 
-    const all = await store.prisma.task.findMany({ where: { rootId: root.id } });
+    const all = await store.prismaForTests.task.findMany({ where: { rootId: root.id } });
     const byType = new Map(all.map((t) => [t.type, t]));
     expect(all).toHaveLength(6);
     const expected: Record<string, { parent: string | null; depth: number }> = {
@@ -111,7 +111,7 @@ describe("createTask", () => {
       expect(task.version, type).toBe(1);
     }
 
-    const steps = await store.prisma.step.findMany({ where: { taskId: root.id }, orderBy: { index: "asc" } });
+    const steps = await store.prismaForTests.step.findMany({ where: { taskId: root.id }, orderBy: { index: "asc" } });
     expect(steps.map((s) => [s.key, s.name, s.index, s.dependsOn, s.state])).toEqual([
       ["drain", "drain", 0, [], "WAITING"],
       ["upgrade", "Upgrade binaries", 1, ["drain"], "WAITING"],
@@ -133,28 +133,28 @@ describe("createTask", () => {
     const b1 = await store.createTask({ module: "seq-b", type: "x" });
     const a3 = await store.createTask({ module: "seq-a", type: "x", children: [{ type: "c" }] });
     expect([a1.sequenceNumber, a2.sequenceNumber, a3.sequenceNumber, b1.sequenceNumber]).toEqual([1, 2, 3, 1]);
-    const modules = await store.prisma.module.findMany({ where: { name: { in: ["seq-a", "seq-b"] } }, orderBy: { name: "asc" } });
+    const modules = await store.prismaForTests.module.findMany({ where: { name: { in: ["seq-a", "seq-b"] } }, orderBy: { name: "asc" } });
     expect(modules.map((m) => m.lastSequenceNumber)).toEqual([3, 1]);
   });
 
   test("a child added later joins its parent's tree and sequence number without using up a new number", async () => {
     await store.ensureModule("seq-c");
     const root = await store.createTask({ module: "seq-c", type: "root", children: [{ type: "mid" }] });
-    const mid = (await store.prisma.task.findFirstOrThrow({ where: { parentId: root.id } }))!;
+    const mid = (await store.prismaForTests.task.findFirstOrThrow({ where: { parentId: root.id } }))!;
     const late = await store.createTask({ module: "seq-c", type: "late" }, { parentId: mid.id });
     expect(late.parentId).toBe(mid.id);
     expect(late.rootId).toBe(root.id);
     expect(late.depth).toBe(2);
     expect(late.sequenceNumber).toBe(root.sequenceNumber);
     expect(late.isUserTask).toBe(false);
-    expect((await store.prisma.module.findUniqueOrThrow({ where: { name: "seq-c" } })).lastSequenceNumber).toBe(1);
+    expect((await store.prismaForTests.module.findUniqueOrThrow({ where: { name: "seq-c" } })).lastSequenceNumber).toBe(1);
     expect((await store.events(late.id)).map((e) => [e.type, e.version, e.rootId])).toEqual([["CREATED", 1, root.id]]);
   });
 
   test("a root may be marked as a system task and a child as a user task", async () => {
     const root = await store.createTask({ module: "create", type: "sys", isUserTask: false, children: [{ type: "user-child", isUserTask: true }] });
     expect(root.isUserTask).toBe(false);
-    const child = await store.prisma.task.findFirstOrThrow({ where: { parentId: root.id } });
+    const child = await store.prismaForTests.task.findFirstOrThrow({ where: { parentId: root.id } });
     expect(child.isUserTask).toBe(true);
   });
 
@@ -166,33 +166,33 @@ describe("createTask", () => {
   });
 
   test("a CLUSTER task inside a tree is refused and nothing of the tree is written", async () => {
-    const tasksBefore = await store.prisma.task.count();
-    const eventsBefore = await store.prisma.taskEvent.count();
-    const seqBefore = (await store.prisma.module.findUniqueOrThrow({ where: { name: "create" } })).lastSequenceNumber;
+    const tasksBefore = await store.prismaForTests.task.count();
+    const eventsBefore = await store.prismaForTests.taskEvent.count();
+    const seqBefore = (await store.prismaForTests.module.findUniqueOrThrow({ where: { name: "create" } })).lastSequenceNumber;
     const error = await refusal(
       store.createTask({ module: "create", type: "root", children: [{ type: "ok" }, { type: "bad", kind: "CLUSTER" }] }),
       "BAD_USER_INPUT",
     );
     expect(error.message).toContain("CLUSTER");
-    expect(await store.prisma.task.count()).toBe(tasksBefore);
-    expect(await store.prisma.taskEvent.count()).toBe(eventsBefore);
-    expect((await store.prisma.module.findUniqueOrThrow({ where: { name: "create" } })).lastSequenceNumber).toBe(seqBefore);
+    expect(await store.prismaForTests.task.count()).toBe(tasksBefore);
+    expect(await store.prismaForTests.taskEvent.count()).toBe(eventsBefore);
+    expect((await store.prismaForTests.module.findUniqueOrThrow({ where: { name: "create" } })).lastSequenceNumber).toBe(seqBefore);
   });
 
   test("a CLUSTER task added under an existing parent is refused", async () => {
     const parent = await store.createTask({ module: "create", type: "parent" });
     await refusal(store.createTask({ module: "create", type: "bad", kind: "CLUSTER" }, { parentId: parent.id }), "BAD_USER_INPUT");
-    expect(await store.prisma.task.count({ where: { parentId: parent.id } })).toBe(0);
+    expect(await store.prismaForTests.task.count({ where: { parentId: parent.id } })).toBe(0);
     expect((await row(store, parent.id)).version).toBe(1);
   });
 
   test("an unknown module is NOT_FOUND, for the root and for a child, and nothing is written", async () => {
-    const tasksBefore = await store.prisma.task.count();
-    const seqBefore = (await store.prisma.module.findUniqueOrThrow({ where: { name: "create" } })).lastSequenceNumber;
+    const tasksBefore = await store.prismaForTests.task.count();
+    const seqBefore = (await store.prismaForTests.module.findUniqueOrThrow({ where: { name: "create" } })).lastSequenceNumber;
     await refusal(store.createTask({ module: "no-such-module", type: "x" }), "NOT_FOUND");
     await refusal(store.createTask({ module: "create", type: "x", children: [{ module: "no-such-module", type: "y" }] }), "NOT_FOUND");
-    expect(await store.prisma.task.count()).toBe(tasksBefore);
-    expect((await store.prisma.module.findUniqueOrThrow({ where: { name: "create" } })).lastSequenceNumber).toBe(seqBefore);
+    expect(await store.prismaForTests.task.count()).toBe(tasksBefore);
+    expect((await store.prismaForTests.module.findUniqueOrThrow({ where: { name: "create" } })).lastSequenceNumber).toBe(seqBefore);
   });
 
   test("a runAt in the future makes the task SCHEDULED, otherwise it is QUEUED at once", async () => {
@@ -212,7 +212,7 @@ describe("createTask", () => {
     const parent = await store.createTask({ module: "create", type: "done" });
     await store.transitionTask(parent.id, "CANCELED");
     await refusal(store.createTask({ module: "create", type: "child" }, { parentId: parent.id }), "INVALID_STATE");
-    expect(await store.prisma.task.count({ where: { parentId: parent.id } })).toBe(0);
+    expect(await store.prismaForTests.task.count({ where: { parentId: parent.id } })).toBe(0);
   });
 
   test("a child for a parent that does not exist is NOT_FOUND", async () => {
@@ -220,9 +220,9 @@ describe("createTask", () => {
   });
 
   test("a malformed flow is refused and the task is not created", async () => {
-    const before = await store.prisma.task.count();
+    const before = await store.prismaForTests.task.count();
     await refusal(store.createTask({ module: "create", type: "cyclic", steps: [{ key: "a", dependsOn: ["b"] }, { key: "b" }] }), "BAD_USER_INPUT");
-    expect(await store.prisma.task.count()).toBe(before);
+    expect(await store.prismaForTests.task.count()).toBe(before);
   });
 
   test("adding a child keeps the parent's journal contiguous (one event per version)", async () => {
@@ -562,7 +562,7 @@ describe("listTasks pagination", () => {
     const p8 = await make("beta");
     const p9 = await make("gamma");
     const p10 = await make("alpha");
-    const [c1] = await store.prisma.task.findMany({ where: { parentId: p2.id }, orderBy: { id: "asc" } });
+    const [c1] = await store.prismaForTests.task.findMany({ where: { parentId: p2.id }, orderBy: { id: "asc" } });
     const run = async (id: string, ...states: TaskState[]) => {
       for (const state of states) {
         await store.transitionTask(id, state);
@@ -577,7 +577,7 @@ describe("listTasks pagination", () => {
     await run(c1!.id, "RUNNING");
     await run(p9.id, "RUNNING", "FAILED", "RUNNING");
     await run(p10.id, "RUNNING", "SUCCEEDED");
-    visible = await store.prisma.task.findMany({ where: { isInternal: false } });
+    visible = await store.prismaForTests.task.findMany({ where: { isInternal: false } });
   });
   afterAll(async () => {
     await closeStore(opened);
@@ -719,7 +719,7 @@ describe("taskTree", () => {
       type: "R",
       children: [{ type: "A", children: [{ type: "A1", children: [{ type: "A1a" }] }, { type: "A2" }] }, { type: "B", children: [{ type: "B1" }] }, { type: "C" }],
     });
-    for (const task of await store.prisma.task.findMany({ where: { rootId: root.id } })) byType.set(task.type, task);
+    for (const task of await store.prismaForTests.task.findMany({ where: { rootId: root.id } })) byType.set(task.type, task);
     // Added later: they come after their older siblings.
     await store.createTask({ module: "tree", type: "A3" }, { parentId: byType.get("A")!.id });
     await store.createTask({ module: "tree", type: "D", isInternal: true }, { parentId: root.id });
@@ -748,7 +748,7 @@ describe("taskTree", () => {
     const walked = await store.taskTree(root.id);
     const withSteps = await store.taskTree(root.id, { query: { include: { steps: true } } });
     expect(withSteps.map(({ steps, ...task }: Task & { steps?: unknown }) => task)).toEqual(walked);
-    const byId = new Map((await store.prisma.task.findMany({ where: { rootId: root.id } })).map((t) => [t.id, t]));
+    const byId = new Map((await store.prismaForTests.task.findMany({ where: { rootId: root.id } })).map((t) => [t.id, t]));
     expect(walked).toEqual(walked.map((t) => byId.get(t.id)));
     expect(walked.length).toBe(byId.size);
   });
@@ -828,7 +828,7 @@ describe("transitionTask", () => {
     await store.transitionTask(task.id, "SUCCEEDED", { result: { ok: true } });
     const before = await row(store, task.id);
     const eventsBefore = await store.events(task.id);
-    const totalEventsBefore = await store.prisma.taskEvent.count();
+    const totalEventsBefore = await store.prismaForTests.taskEvent.count();
 
     const error = await refusal(store.transitionTask(task.id, "RUNNING", { error: "should not stick", node: "x" }), "INVALID_STATE");
     expect(error.message).toContain("SUCCEEDED");
@@ -836,7 +836,7 @@ describe("transitionTask", () => {
 
     expect(await row(store, task.id)).toEqual(before);
     expect(await store.events(task.id)).toEqual(eventsBefore);
-    expect(await store.prisma.taskEvent.count()).toBe(totalEventsBefore);
+    expect(await store.prismaForTests.taskEvent.count()).toBe(totalEventsBefore);
   });
 
   test("a queued task cannot jump straight to SUCCEEDED", async () => {
@@ -858,10 +858,10 @@ describe("transitionStep, attempts and logs", () => {
   let task: Task;
 
   const attempts = async (stepKey: string) => {
-    const step = await store.prisma.step.findUniqueOrThrow({ where: { taskId_key: { taskId: task.id, key: stepKey } } });
-    return store.prisma.stepAttempt.findMany({ where: { stepId: step.id }, orderBy: { number: "asc" } });
+    const step = await store.prismaForTests.step.findUniqueOrThrow({ where: { taskId_key: { taskId: task.id, key: stepKey } } });
+    return store.prismaForTests.stepAttempt.findMany({ where: { stepId: step.id }, orderBy: { number: "asc" } });
   };
-  const step = (stepKey: string) => store.prisma.step.findUniqueOrThrow({ where: { taskId_key: { taskId: task.id, key: stepKey } } });
+  const step = (stepKey: string) => store.prismaForTests.step.findUniqueOrThrow({ where: { taskId_key: { taskId: task.id, key: stepKey } } });
 
   beforeAll(async () => {
     store = shared.store;
@@ -944,13 +944,13 @@ describe("transitionStep, attempts and logs", () => {
   test("an illegal step transition is INVALID_STATE and changes nothing", async () => {
     const other = await store.createTask({ module: "steps", type: "flow", steps: [{ key: "x" }] });
     const taskBefore = await row(store, other.id);
-    const stepBefore = await store.prisma.step.findFirstOrThrow({ where: { taskId: other.id } });
+    const stepBefore = await store.prismaForTests.step.findFirstOrThrow({ where: { taskId: other.id } });
     const error = await refusal(store.transitionStep(other.id, "x", "SUCCEEDED"), "INVALID_STATE");
     expect(error.message).toContain("WAITING");
     await refusal(store.transitionStep(other.id, "x", "ROLLING_BACK"), "INVALID_STATE");
     expect(await row(store, other.id)).toEqual(taskBefore);
-    expect(await store.prisma.step.findFirstOrThrow({ where: { taskId: other.id } })).toEqual(stepBefore);
-    expect(await store.prisma.stepAttempt.count({ where: { taskId: other.id } })).toBe(0);
+    expect(await store.prismaForTests.step.findFirstOrThrow({ where: { taskId: other.id } })).toEqual(stepBefore);
+    expect(await store.prismaForTests.stepAttempt.count({ where: { taskId: other.id } })).toBe(0);
     expect(await store.events(other.id)).toHaveLength(1);
   });
 
@@ -974,10 +974,10 @@ describe("transitionStep, attempts and logs", () => {
     const rollbackLog = await store.appendLog(other.id, { stepKey: "s", message: "undoing" });
     const taskLog = await store.appendLog(other.id, { message: "task-level", level: "ERROR" });
 
-    const stepRow = await store.prisma.step.findFirstOrThrow({ where: { taskId: other.id } });
-    const tries = await store.prisma.stepAttempt.findMany({ where: { stepId: stepRow.id }, orderBy: { number: "asc" } });
+    const stepRow = await store.prismaForTests.step.findFirstOrThrow({ where: { taskId: other.id } });
+    const tries = await store.prismaForTests.stepAttempt.findMany({ where: { stepId: stepRow.id }, orderBy: { number: "asc" } });
     expect(tries.map((a) => a.kind)).toEqual(["EXECUTE", "RETRY", "ROLLBACK"]);
-    const logs = await store.prisma.logEntry.findMany({ where: { taskId: other.id }, orderBy: { id: "asc" } });
+    const logs = await store.prismaForTests.logEntry.findMany({ where: { taskId: other.id }, orderBy: { id: "asc" } });
     expect(logs.map((l) => [l.id, l.message, l.level, l.stepId, l.attemptId])).toEqual([
       [waitingLog, "before any attempt", "INFO", stepRow.id, null],
       [firstLog, "first try", "WARN", stepRow.id, tries[0]!.id],
@@ -990,7 +990,7 @@ describe("transitionStep, attempts and logs", () => {
   test("a very long log message is cut to 10,000 characters plus an ellipsis", async () => {
     const other = await store.createTask({ module: "steps", type: "flow" });
     const id = await store.appendLog(other.id, { message: "y".repeat(12_000) });
-    const log = await store.prisma.logEntry.findUniqueOrThrow({ where: { id } });
+    const log = await store.prismaForTests.logEntry.findUniqueOrThrow({ where: { id } });
     expect(log.message).toBe(`${"y".repeat(10_000)}…`);
   });
 });
@@ -1091,7 +1091,7 @@ describe("claims and batched completions", () => {
   test("a task whose lease ran out is claimed again, not QUEUED → RUNNING a second time", async () => {
     const task = await store.createTask({ module: "batch", type: "job" });
     await claim("w2#1", 1);
-    await store.prisma.task.update({ where: { id: task.id }, data: { leaseExpiresAt: PAST() } });
+    await store.prismaForTests.task.update({ where: { id: task.id }, data: { leaseExpiresAt: PAST() } });
     const [again] = await claim("w3#1", 5);
     expect(again).toMatchObject({ id: task.id, previousState: "RUNNING" });
     expect(again!.task).toMatchObject({ state: "RUNNING", leaseOwner: "w3#1", version: 2 });
@@ -1106,7 +1106,7 @@ describe("claims and batched completions", () => {
     const claimed = await claim("w4#1", 8);
     expect(claimed).toHaveLength(8);
     const [ok1, ok2, superseded, aborted, withChild, deleted, ok3, ended] = tasks.map((t) => t.id) as string[];
-    await store.prisma.task.update({ where: { id: superseded }, data: { leaseOwner: "w5#1" } }); // taken over
+    await store.prismaForTests.task.update({ where: { id: superseded }, data: { leaseOwner: "w5#1" } }); // taken over
     await store.abortTask(aborted!);
     const child = await store.createTask({ module: "batch", type: "child-kind" }, { parentId: withChild });
     await store.deleteTask(deleted!, { force: true }); // openATTIC: FAILED at once

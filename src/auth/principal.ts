@@ -1,4 +1,4 @@
-// Who is asking (issue 5, DESIGN §5). Every request — HTTP, SSE or a graphql-ws connection — is
+// Who is asking. Every request — HTTP, SSE or a graphql-ws connection — is
 // authenticated once, before anything is parsed or run, into a Principal with a role:
 // - `Authorization: Bearer <token>` (graphql-ws: `connectionParams.authorization`) → the token's
 //   name and role;
@@ -8,8 +8,11 @@
 // Roles are then enforced per field by Pothos scope-auth (schema/builder.ts).
 import { BlockList, isIP } from "node:net";
 import { TaskgraphError } from "../domain/errors";
-import type { PrismaClient, Role } from "../generated/prisma/client";
-import { findLiveToken, liveTokensExist, type LookupOptions, touchToken } from "../store/tokens";
+import type { Role } from "../generated/prisma/client";
+import type { LookupOptions, Store } from "../store";
+
+/** The store's token lookups (the Store itself). */
+export type TokenLookups = Pick<Store, "findLiveToken" | "liveTokensExist" | "touchToken">;
 
 export interface Principal {
   /** The token's name (what `createdBy` records), or "local" in protected mode. */
@@ -53,7 +56,7 @@ const TOUCH_EVERY_MS = 60_000;
 export class Authenticator {
   private readonly touched = new Map<string, number>();
 
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(private readonly tokens: TokenLookups) {}
 
   /**
    * The principal, or a TaskgraphError UNAUTHENTICATED saying what is wrong. Token lookups are
@@ -63,12 +66,12 @@ export class Authenticator {
     if (credentials.authorization !== null) {
       const match = /^Bearer +(\S+) *$/i.exec(credentials.authorization);
       if (!match) throw unauthenticated("The Authorization header must be `Bearer <token>`");
-      const token = await findLiveToken(this.prisma, match[1]!, lookup);
+      const token = await this.tokens.findLiveToken(match[1]!, lookup);
       if (!token) throw unauthenticated("Unknown or revoked API token");
       this.touch(token.id);
       return { name: token.name, role: token.role, tokenId: token.id };
     }
-    if (await liveTokensExist(this.prisma, lookup)) {
+    if (await this.tokens.liveTokensExist(lookup)) {
       throw unauthenticated("An API token is required: send it as `Authorization: Bearer <token>`");
     }
     const local = credentials.remoteAddress === undefined || isLoopback(credentials.remoteAddress);
@@ -81,6 +84,6 @@ export class Authenticator {
     if (now - (this.touched.get(id) ?? 0) < TOUCH_EVERY_MS) return;
     this.touched.set(id, now);
     // Bookkeeping only: a failed write must not fail the request.
-    touchToken(this.prisma, id, new Date(now)).catch(() => this.touched.delete(id));
+    this.tokens.touchToken(id, new Date(now)).catch(() => this.touched.delete(id));
   }
 }

@@ -2,7 +2,8 @@
 // applies these to every String, ID and JSON argument of every field (schema/arg-validation.ts);
 // the formats of ids and cursors are checked where they are decoded (ids.ts, the cursor
 // decoders), with parseInt64 for the numbers a cursor carries.
-import { badInput } from "./errors";
+import { badInput, checkText } from "./errors";
+import { LIMITS } from "./limits";
 
 /** Longest string argument (tighter bounds for names, targets, search… are in LIMITS). */
 export const MAX_STRING_LENGTH = 10_000;
@@ -43,4 +44,20 @@ export function parseInt64(what: string, digits: string): bigint {
   const value = BigInt(digits);
   if (value > MAX_INT64) throw badInput(`${what} is out of range`);
   return value;
+}
+
+/**
+ * Labels, of a task or of a filter (`where`: "labels", "filter.labels"): at most LIMITS.labelCount,
+ * keys and values strings of at most LIMITS.labelLength. Returns them typed.
+ */
+export function checkLabels(where: string, labels: Record<string, unknown> | null | undefined): Record<string, string> {
+  const entries = Object.entries(labels ?? {});
+  if (entries.length > LIMITS.labelCount) throw badInput(`${where} has more than ${LIMITS.labelCount} labels`);
+  for (const [key, value] of entries) {
+    const at = `${where}.${key.slice(0, 40)}`;
+    if (typeof value !== "string") throw badInput(`${at} must be a string`);
+    checkText(`${where} key`, key, LIMITS.labelLength);
+    checkText(at, value, LIMITS.labelLength);
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
 }

@@ -1,9 +1,9 @@
-// Task and step state machines (DESIGN §4) as tables. Pure: no I/O.
+// Task and step state machines as tables. Pure: no I/O.
 //
 // Task:  SCHEDULED → QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELED
 //        FAILED → RUNNING (retry, rerun step, mark step succeeded); FAILED → CANCELED (abort with rollback)
 //        pending → CANCELED (abort before it ran) and pending → FAILED (openATTIC: deleted while pending)
-//        RUNNING → QUEUED (its worker's lease expired; another worker picks it up)
+//        A task whose worker's lease expired stays RUNNING: another worker claims it as it is.
 // Step:  WAITING → RUNNING → SUCCEEDED | FAILED; FAILED → SKIPPED (set to successful)
 //        SUCCEEDED | FAILED → ROLLING_BACK → ROLLED_BACK (or FAILED when the rollback fails)
 //        FAILED | ROLLED_BACK → RUNNING (rerun: a new attempt)
@@ -21,7 +21,7 @@ export type TaskCategory = (typeof TASK_CATEGORIES)[number];
 const TASK_TRANSITIONS: Record<TaskState, readonly TaskState[]> = {
   SCHEDULED: ["QUEUED", "CANCELED", "FAILED"],
   QUEUED: ["RUNNING", "CANCELED", "FAILED"],
-  RUNNING: ["SUCCEEDED", "FAILED", "CANCELED", "QUEUED"],
+  RUNNING: ["SUCCEEDED", "FAILED", "CANCELED"],
   SUCCEEDED: [],
   FAILED: ["RUNNING", "CANCELED"],
   CANCELED: [],
@@ -42,6 +42,12 @@ export const CATEGORY_STATES: Record<TaskCategory, readonly TaskState[]> = {
   FAILED: ["FAILED", "CANCELED"],
   FINISHED: ["SUCCEEDED"],
 };
+
+/** The states a task will not leave by itself (SUCCEEDED, FAILED, CANCELED). */
+export const ENDED_STATES: readonly TaskState[] = [...CATEGORY_STATES.FINISHED, ...CATEGORY_STATES.FAILED];
+
+/** Steps an abort with rollback rolls back: those that ran (or are rolling back already). */
+export const ROLLBACK_STEP_STATES: readonly StepState[] = ["SUCCEEDED", "FAILED", "ROLLING_BACK"];
 
 export function categoryOf(state: TaskState): TaskCategory {
   if (CATEGORY_STATES.PENDING.includes(state)) return "PENDING";

@@ -1,11 +1,11 @@
-// One LISTEN per process on the store's change channel (see store/events.ts), fanned out to
+// One LISTEN per process on the store's change channel (store/journal-writer.ts sends on it), fanned out to
 // in-process subscribers: workers (new work, abort requests), waitForTask, and later the live
 // subscriptions. A subscriber that throws never breaks the bus or the others.
 import { createRedisEventTarget } from "@graphql-yoga/redis-event-target";
 import type { TypedEventTarget } from "@graphql-yoga/typed-event-target";
 import { Redis } from "ioredis";
 import type { Database } from "../db/client";
-import { CHANGE_CHANNEL, type ChangeNotice } from "../store/events";
+import { CHANGE_CHANNEL, type ChangeNotice } from "../store/journal-writer";
 
 export interface Change {
   /** The tasks that changed, or "all" when unknown (too many, or notifications were missed). */
@@ -18,7 +18,43 @@ export interface Change {
 
 export type ChangeHandler = (change: Change) => void;
 
-export const touches = (change: Change, taskId: string) => change.taskIds === "all" || change.taskIds.has(taskId);
+/** Whether the change may concern the task (or any of the tasks). */
+export function touches(change: Change, tasks: string | ReadonlySet<string>): boolean {
+  if (change.taskIds === "all") return true;
+  if (typeof tasks === "string") return change.taskIds.has(tasks);
+  for (const id of change.taskIds) if (tasks.has(id)) return true;
+  return false;
+}
+
+/**
+ * Waiting for a change, the one way: take it before looking at the store (so a change between the
+ * look and the wait is not missed), then wait on `changed`, and dispose() in a finally. `changed`
+ * resolves at the first change that `matters`, after `recheckMs` at the latest (notifications can
+ * be lost, a re-check costs one read), or when `signal` aborts.
+ */
+export function nextChange(
+  bus: ChangeBus,
+  matters: (change: Change) => boolean,
+  options: { recheckMs: number; signal?: AbortSignal },
+): { changed: Promise<void>; dispose(): void } {
+  let unsubscribe = () => {};
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort = () => {};
+  const changed = new Promise<void>((resolve) => {
+    unsubscribe = bus.subscribe((change) => matters(change) && resolve());
+    timer = setTimeout(resolve, options.recheckMs);
+    onAbort = () => resolve();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  return {
+    changed,
+    dispose() {
+      unsubscribe();
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+    },
+  };
+}
 
 export class ChangeBus {
   private readonly handlers = new Set<ChangeHandler>();

@@ -6,8 +6,7 @@ import { TaskgraphError } from "../domain/errors";
 import { noteOutage } from "../log";
 import type { TaskEvent } from "../generated/prisma/client";
 import type { Store } from "../store";
-import type { JournalCursor } from "../store/journal";
-import { journalHead, readJournal } from "../store/journal";
+import type { JournalCursor } from "../store/journal-reader";
 import type { ChangeBus } from "./change-bus";
 
 const BATCH = 1_000;
@@ -76,7 +75,7 @@ export class JournalFeed {
   ) {}
 
   async start(): Promise<void> {
-    this.cursor = await journalHead(this.store.prisma);
+    this.cursor = await this.store.journalHead();
     this.unsubscribe = this.bus.subscribe(() => this.poke());
     this.timer = setInterval(() => this.subscribers.size > 0 && this.poke(), FALLBACK_MS);
     this.timer.unref();
@@ -126,7 +125,7 @@ export class JournalFeed {
     try {
       do {
         this.again = false;
-        const batch = await readJournal(this.store.prisma, this.cursor, {}, BATCH);
+        const batch = await this.store.readJournal(this.cursor, {}, BATCH);
         // Synchronous from here: a subscriber registered now sees exactly the events after its position.
         for (const event of batch) {
           this.cursor = { txid: event.txid, id: event.id };

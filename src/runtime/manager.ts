@@ -1,5 +1,6 @@
 // createTaskManager: the library's entry point. Define modules and task types, start the store,
 // the change bus and (unless disabled) a worker, start tasks programmatically, wait for them.
+import { checkLabels } from "../domain/input";
 import type { Config } from "../config";
 import { loadConfig } from "../config";
 import type { Database } from "../db/client";
@@ -8,7 +9,7 @@ import { TaskgraphError, badInput, checkText } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import { isEnded } from "../domain/states";
-import { ChangeBus } from "../events/change-bus";
+import { ChangeBus, nextChange, touches } from "../events/change-bus";
 import { JournalFeed } from "../events/journal-feed";
 import type { Task } from "../generated/prisma/client";
 import { type NewTask, Store } from "../store";
@@ -72,24 +73,20 @@ export class TaskManager {
   }
 
   get store(): Store {
-    if (!this.taskStore) throw new Error("The task manager is not started: call start() first");
-    return this.taskStore;
+    return started(this.taskStore);
   }
 
   get bus(): ChangeBus {
-    if (!this.changeBus) throw new Error("The task manager is not started: call start() first");
-    return this.changeBus;
+    return started(this.changeBus);
   }
 
   /** The process's shared reader of the event journal (live subscriptions). */
   get feed(): JournalFeed {
-    if (!this.journalFeed) throw new Error("The task manager is not started: call start() first");
-    return this.journalFeed;
+    return started(this.journalFeed);
   }
 
   get db(): Database {
-    if (!this.database) throw new Error("The task manager is not started: call start() first");
-    return this.database;
+    return started(this.database);
   }
 
   get workerName(): string | undefined {
@@ -153,7 +150,7 @@ export class TaskManager {
     if (request.name != null) checkText("name", request.name, LIMITS.nameLength);
     const spec = this.registry.newTask(request.module, request.type, request.input, {
       target: request.target ?? null,
-      labels: stringLabels(request.labels),
+      labels: checkLabels("labels", request.labels),
       runAt: request.runAt ?? null,
       createdBy: request.createdBy ?? null,
       isUserTask: request.userStarted ?? false,
@@ -167,44 +164,28 @@ export class TaskManager {
       throw badInput(`timeoutSeconds must be from 0 to ${MAX_WAIT_SECONDS}`);
     }
     const taskId = parseUuid(id);
-    let unsubscribe = () => {};
-    let timer: NodeJS.Timeout | undefined;
-    let wake = () => {};
-    try {
-      const deadline = Date.now() + timeoutSeconds * 1000;
-      for (;;) {
-        // Listen before looking, so an end between the two is not missed.
-        const changed = new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        unsubscribe = this.bus.subscribe((change) => {
-          if (change.taskIds === "all" || change.taskIds.has(taskId)) wake();
-        });
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    for (;;) {
+      // Re-checked at the deadline: then it times out.
+      const next = nextChange(this.bus, (change) => touches(change, taskId), { recheckMs: Math.max(0, deadline - Date.now()) });
+      try {
         const task = await this.store.getTask(taskId);
         if (isEnded(task.state) && !task.abortRequestedAt) return task;
-        const left = deadline - Date.now();
-        if (left <= 0) throw new TaskgraphError("TIMEOUT", `Task ${taskId} is still ${task.state} after ${timeoutSeconds} s`, { taskId, state: task.state });
-        timer = setTimeout(wake, left);
-        await changed;
-        unsubscribe();
-        clearTimeout(timer);
+        if (deadline - Date.now() <= 0) throw new TaskgraphError("TIMEOUT", `Task ${taskId} is still ${task.state} after ${timeoutSeconds} s`, { taskId, state: task.state });
+        await next.changed;
+      } finally {
+        next.dispose();
       }
-    } finally {
-      unsubscribe();
-      clearTimeout(timer);
     }
   }
 }
 
-export function createTaskManager(options: TaskManagerOptions = {}): TaskManager {
-  return new TaskManager(options);
+/** A part that exists once the manager has started. */
+function started<T>(part: T | undefined): T {
+  if (!part) throw new Error("The task manager is not started: call start() first");
+  return part;
 }
 
-function stringLabels(labels: Record<string, unknown> | null | undefined): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [key, value] of Object.entries(labels ?? {})) {
-    if (typeof value !== "string") throw badInput(`Label ${key.slice(0, 40)} must be a string`);
-    result[key] = value;
-  }
-  return result;
+export function createTaskManager(options: TaskManagerOptions = {}): TaskManager {
+  return new TaskManager(options);
 }

@@ -29,10 +29,6 @@ export class ProgressReporter {
     this.set(this.completed + n);
   }
 
-  get value() {
-    return { completed: this.completed, total: this.total ?? null };
-  }
-
   /** Writes the latest value now if it was not written yet; resolves when it is stored. */
   async flush(): Promise<void> {
     clearTimeout(this.timer);

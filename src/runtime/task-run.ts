@@ -13,9 +13,9 @@
 // batch of steps catches a missed notification.
 import { setTimeout as sleep } from "node:timers/promises";
 import { TaskgraphError, coerceError } from "../domain/errors";
-import type { StepState } from "../domain/states";
+import { isEnded, ROLLBACK_STEP_STATES, type StepState } from "../domain/states";
 import type { LogLevel, Prisma, Step, Task } from "../generated/prisma/client";
-import type { ChangeBus } from "../events/change-bus";
+import { nextChange, touches, type ChangeBus } from "../events/change-bus";
 import type { Completion, Store } from "../store";
 import type { ChildOutcome, SpawnOptions, StepContext, TaskContext } from "./context";
 import { makeLogger, taskInfo } from "./context";
@@ -297,7 +297,7 @@ export class TaskRun {
         // OCP Abort Task: from the failed step (or one left half rolled back) back to the first.
         const failed = steps.filter((s) => s.state === "FAILED" || s.state === "ROLLING_BACK").map((s) => s.index);
         const failedAt = failed.length ? Math.max(...failed) : Number.MAX_SAFE_INTEGER;
-        targets = steps.filter((s) => s.index <= failedAt && ["SUCCEEDED", "FAILED", "ROLLING_BACK"].includes(s.state));
+        targets = steps.filter((s) => s.index <= failedAt && ROLLBACK_STEP_STATES.includes(s.state));
       } else if (task.rollbackOnAbort) {
         targets = steps.filter((s) => ["SUCCEEDED", "ROLLING_BACK"].includes(s.state));
       }
@@ -526,29 +526,17 @@ export class TaskRun {
     const { store, bus, recheckMs } = this.env;
     for (;;) {
       let childIds: Set<string> | null = null; // until known, any change counts
-      let unsubscribe = () => {};
-      let timer: NodeJS.Timeout | undefined;
-      let onAbort = () => {};
-      const changed = new Promise<void>((resolve) => {
-        onAbort = () => resolve();
-        unsubscribe = bus.subscribe((change) => {
-          if (!childIds || change.taskIds === "all" || [...change.taskIds].some((id) => childIds!.has(id))) resolve();
-        });
-        timer = setTimeout(resolve, recheckMs);
-        signal.addEventListener("abort", onAbort, { once: true });
-      });
-      const children = await this.io(() => store.children(this.taskId));
-      childIds = new Set(children.map((c) => c.id));
+      const next = nextChange(bus, (change) => !childIds || touches(change, childIds), { recheckMs, signal });
       try {
-        if (children.every((c) => ["SUCCEEDED", "FAILED", "CANCELED"].includes(c.state))) {
+        const children = await this.io(() => store.children(this.taskId));
+        childIds = new Set(children.map((c) => c.id));
+        if (children.every((c) => isEnded(c.state))) {
           return children.map((c) => ({ id: c.id, type: c.type, state: c.state, error: c.error, result: c.result }));
         }
         if (signal.aborted) throw signal.reason;
-        await changed;
+        await next.changed;
       } finally {
-        unsubscribe();
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
+        next.dispose();
       }
     }
   }

@@ -83,11 +83,7 @@ export class Worker {
     if (this.started) return;
     this.started = true;
     const { concurrency } = this.options;
-    await this.store.prisma.worker.upsert({
-      where: { name: this.name },
-      create: { name: this.name, host: hostname(), pid: process.pid, concurrency },
-      update: { heartbeatAt: new Date(), concurrency },
-    });
+    await this.store.registerWorker({ name: this.name, host: hostname(), pid: process.pid, concurrency });
     this.unsubscribe = this.bus.subscribe((change) => this.onChange(change));
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(10, this.options.leaseMs / 3));
     this.heartbeatTimer.unref();
@@ -117,7 +113,7 @@ export class Worker {
     const unfinished = this.leases();
     for (const run of this.running.values()) run.onLeaseLost(); // they must not write after this
     await this.quietly(() => this.store.releaseLeases(unfinished, HANDED_BACK_ON_SHUTDOWN));
-    await this.quietly(() => this.store.prisma.worker.deleteMany({ where: { name: this.name } }));
+    await this.quietly(() => this.store.removeWorker(this.name));
   }
 
   /**
@@ -286,16 +282,14 @@ export class Worker {
     if (missing.length > 0) {
       // Ended by someone else (deleted while pending, terminated): the run winds down by itself.
       // Still RUNNING under another owner, or gone: the lease is lost.
-      const rows = await this.store.prisma.task.findMany({ where: { id: { in: missing } }, select: { id: true, state: true } });
-      const ended = new Set(rows.filter((r) => r.state !== "RUNNING").map((r) => r.id));
+      const states = await this.store.taskStates(missing);
+      const ended = new Set(missing.filter((id) => states.has(id) && states.get(id) !== "RUNNING"));
       for (const id of missing) {
         if (ended.has(id)) this.running.get(id)?.onChange();
         else this.running.get(id)?.onLeaseLost();
       }
     }
-    await this.store.prisma.worker.updateMany({ where: { name: this.name }, data: { heartbeatAt: new Date() } });
-    // Rows of workers that died without saying goodbye: shown as not alive for a day, then dropped.
-    await this.store.prisma.worker.deleteMany({ where: { heartbeatAt: { lt: new Date(Date.now() - 86_400_000) } } });
+    await this.store.workerHeartbeat(this.name);
   }
 
   private async housekeeping() {

@@ -24,7 +24,7 @@ export interface Context {
 }
 
 /**
- * Roles (issue 5): VIEWER reads and subscribes; TASK_MANAGER also starts and controls tasks;
+ * Roles: VIEWER reads and subscribes; TASK_MANAGER also starts and controls tasks;
  * ADMIN also changes TTLs, drains modules and manages tokens. Each role has the scopes below it.
  */
 export const ROLE_SCOPES = {
@@ -83,7 +83,7 @@ export const builder = new SchemaBuilder<{
   },
   prisma: {
     // Per request, so several apps (tests, embedding programs) can share one process.
-    client: (ctx) => ctx.store.prisma,
+    client: (ctx) => ctx.store.prismaForSchema,
     dmmf: getDatamodel(),
     exposeDescriptions: true,
     filterConnectionTotalCount: true,

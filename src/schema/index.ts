@@ -4,10 +4,8 @@ import "./task";
 import "./step";
 import "./module";
 import "./settings";
-import "./query";
-import "./mutation";
 import "./worker";
-import "./subscription";
+import "./task-event";
 import "./tokens";
 
 export const schema = builder.toSchema({ sortSchema: false });

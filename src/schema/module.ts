@@ -1,4 +1,6 @@
-// Modules with task counts per state (ScyllaDB's module list).
+// Modules with task counts per state (ScyllaDB's module list): the Module type, the modules and
+// module queries, and drainModule.
+import { notFound } from "../domain/errors";
 import { TASK_STATES } from "../domain/states";
 import type { ModuleStats } from "../store/task-reads";
 import { builder } from "./builder";
@@ -26,3 +28,37 @@ export const ModuleType = builder.objectRef<ModuleStats>("Module").implement({
     }),
   }),
 });
+
+builder.queryFields((t) => ({
+  modules: t.field({
+    type: [ModuleType],
+    description: "Every module, by name.",
+    resolve: (_root, _args, ctx) => ctx.store.moduleStats(),
+  }),
+  module: t.field({
+    type: ModuleType,
+    args: { name: t.arg.string({ required: true }) },
+    resolve: async (_root, { name }, ctx) => {
+      const [found] = await ctx.store.moduleStats(name);
+      if (!found) throw notFound("Module", name);
+      return found;
+    },
+  }),
+}));
+
+const DrainModuleResult = builder.objectRef<{ deletedIds: string[] }>("DrainModuleResult").implement({
+  fields: (t) => ({
+    deletedCount: t.int({ resolve: (r) => r.deletedIds.length }),
+    deletedIds: t.exposeIDList("deletedIds"),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  drainModule: t.field({
+    type: DrainModuleResult,
+    authScopes: { admin: true },
+    description: "Removes every finished task of the module now.",
+    args: { module: t.arg.string({ required: true }) },
+    resolve: async (_root, { module }, ctx) => ({ deletedIds: await ctx.store.drainModule(module) }),
+  }),
+}));

@@ -1,4 +1,4 @@
-// Run-time settings (TTL of finished tasks).
+// Run-time settings (TTL of finished tasks): the Settings type, the settings query and setTaskTtl.
 import type { Settings } from "../store/settings";
 import { builder } from "./builder";
 
@@ -8,3 +8,18 @@ export const SettingsType = builder.objectRef<Settings>("Settings").implement({
     userTaskTtlSeconds: t.exposeInt("userTaskTtlSeconds", { description: "How long a finished task started by a user is kept. 0 = removed at once." }),
   }),
 });
+
+builder.queryFields((t) => ({
+  settings: t.field({ type: SettingsType, resolve: (_root, _args, ctx) => ctx.store.settings() }),
+}));
+
+builder.mutationFields((t) => ({
+  setTaskTtl: t.field({
+    type: SettingsType,
+    authScopes: { admin: true },
+    description: "How long finished tasks are kept (seconds; 0 = removed at once): system-started (ttlSeconds) and user-started (userTtlSeconds).",
+    args: { ttlSeconds: t.arg.int(), userTtlSeconds: t.arg.int() },
+    resolve: (_root, args, ctx) =>
+      ctx.store.writeSettings({ taskTtlSeconds: args.ttlSeconds ?? undefined, userTaskTtlSeconds: args.userTtlSeconds ?? undefined }),
+  }),
+}));

@@ -1,5 +1,8 @@
-// Steps of a flow, their attempts (execute, retry, rollback) and log entries.
+// Steps of a flow, their attempts (execute, retry, rollback) and log entries, and the step
+// mutations (rerunStep, markStepSucceeded, terminateStep).
 import { stepActions } from "../domain/actions";
+import { parseUuid } from "../domain/ids";
+import type { Store } from "../store";
 import { builder } from "./builder";
 import { AttemptKindEnum, AttemptStateEnum, LogLevelEnum, StepActionEnum, StepStateEnum } from "./enums";
 import { checkedMaxSize } from "./pagination";
@@ -63,4 +66,27 @@ builder.prismaObject("LogEntry", {
     step: t.relation("step", { nullable: true }),
     attempt: t.relation("attempt", { nullable: true }),
   }),
+});
+
+builder.mutationFields((t) => {
+  /** The three OCP step actions: (taskId, stepKey) → the task after the change. */
+  const stepMutation = (description: string, act: (store: Store, taskId: string, stepKey: string) => Promise<{ id: string }>) =>
+    t.prismaField({
+      type: "Task",
+      description,
+      args: { taskId: t.arg.id({ required: true }), stepKey: t.arg.string({ required: true }) },
+      resolve: async (query, _root, args, ctx) =>
+        ctx.store.getTask((await act(ctx.store, parseUuid(String(args.taskId), "taskId"), args.stepKey)).id, query),
+    });
+  return {
+    rerunStep: stepMutation("A FAILED step: roll back, execute again, continue on success.", (store, taskId, key) =>
+      store.rerunStep(taskId, key),
+    ),
+    markStepSucceeded: stepMutation("A FAILED step becomes SKIPPED (set to successful) and the flow continues.", (store, taskId, key) =>
+      store.markStepSucceeded(taskId, key),
+    ),
+    terminateStep: stepMutation('A RUNNING step becomes FAILED ("terminated"), and so does the task.', (store, taskId, key) =>
+      store.terminateStep(taskId, key),
+    ),
+  };
 });

@@ -1,13 +1,20 @@
-// Task, its progress and flow, and the task connection (DESIGN §5).
+// Task: the type, its progress and flow, the task connection, the queries that read tasks
+// (tasks, task, taskTree, waitForTask) and the mutations that start and control them.
 import { queryFromInfo } from "@pothos/plugin-prisma";
 import DataLoader from "dataloader";
+import { type GraphQLResolveInfo, Kind } from "graphql";
 import { taskActions } from "../domain/actions";
+import { TaskgraphError, badInput } from "../domain/errors";
+import { parseUuid } from "../domain/ids";
 import { flowEdges } from "../domain/flow";
 import { categoryOf, isEnded } from "../domain/states";
 import type { Task } from "../generated/prisma/client";
+import { parseCountInput, testTaskType } from "../modules/test";
+import { MAX_WAIT_SECONDS, type StartTaskRequest } from "../runtime/manager";
+import type { TaskQuery } from "../store";
 import type { TaskPage } from "../store/task-reads";
 import { builder, type Context } from "./builder";
-import { StepStateEnum, TaskActionEnum, TaskCategoryEnum, TaskKindEnum, TaskStateEnum } from "./enums";
+import { OrderDirectionEnum, StepStateEnum, TaskActionEnum, TaskCategoryEnum, TaskKindEnum, TaskOrderFieldEnum, TaskStateEnum } from "./enums";
 import { checkedMaxSize } from "./pagination";
 
 /** Per request, made on first use: does a task have a pending descendant? (one query per batch) */
@@ -196,5 +203,199 @@ export const TaskConnection = builder.connectionObject(
   },
   { name: "TaskEdge" },
 );
+
+/** Whether the connection's selection may include totalCount (a fragment might: then yes). */
+function asksForTotalCount(info: GraphQLResolveInfo): boolean {
+  return info.fieldNodes.some((node) => node.selectionSet?.selections.some((s) => s.kind !== Kind.FIELD || s.name.value === "totalCount"));
+}
+
+const TaskFilterInput = builder.inputType("TaskFilter", {
+  description: "Every field narrows the list (AND). Internal tasks are hidden unless includeInternal.",
+  fields: (t) => ({
+    module: t.string(),
+    types: t.stringList(),
+    states: t.field({ type: [TaskStateEnum] }),
+    category: t.field({ type: TaskCategoryEnum }),
+    kind: t.field({ type: TaskKindEnum }),
+    includeInternal: t.boolean({ defaultValue: false }),
+    target: t.string({ description: "Exact target." }),
+    targetPrefix: t.string({ description: "Targets starting with this." }),
+    labels: t.field({ type: "JSONObject", description: 'Every label given must match, e.g. {"env": "prod"}.' }),
+    search: t.string({ description: "Keyword over name, type, module and target (case-insensitive), or a task id." }),
+    createdAfter: t.field({ type: "DateTime", description: "Created at or after." }),
+    createdBefore: t.field({ type: "DateTime", description: "Created before." }),
+    parentId: t.id({ description: "Direct children of this task." }),
+    rootsOnly: t.boolean({ description: "Only root tasks (no parent)." }),
+    scheduled: t.boolean({ description: "true: only tasks created with a runAt (the Scheduled tab); false: only the others." }),
+  }),
+});
+
+const TaskOrderInput = builder.inputType("TaskOrder", {
+  fields: (t) => ({
+    field: t.field({ type: TaskOrderFieldEnum, required: true }),
+    direction: t.field({ type: OrderDirectionEnum, defaultValue: "DESC" }),
+  }),
+});
+
+/** Starts a task for the caller (user-started, recorded as theirs) and reads it with the selection asked for. */
+async function startForCaller(ctx: Context, query: TaskQuery, request: Omit<StartTaskRequest, "userStarted" | "createdBy">) {
+  const task = await ctx.manager.startTask({ ...request, userStarted: true, createdBy: ctx.principal.name });
+  return ctx.store.getTask(task.id, query);
+}
+
+builder.queryFields((t) => ({
+  tasks: t.connection(
+    {
+      type: TaskNode,
+      description: "Tasks matching the filter, newest first unless orderBy says otherwise.",
+      args: {
+        filter: t.arg({ type: TaskFilterInput }),
+        orderBy: t.arg({ type: TaskOrderInput }),
+      },
+      resolve: async (_root, args, ctx, info) => {
+        // Straight to the store's reader (Store.listTasks takes no `count`): the count starts with the page.
+        return ctx.store.listTasks({
+          filter: args.filter ?? {},
+          orderBy: args.orderBy ? { field: args.orderBy.field, direction: args.orderBy.direction ?? "DESC" } : null,
+          page: { first: args.first, after: args.after, last: args.last, before: args.before },
+          query: queryFromInfo({ context: ctx, info, path: ["edges", "node"] }),
+          count: asksForTotalCount(info),
+        });
+      },
+    },
+    TaskConnection,
+  ),
+  task: t.prismaField({
+    type: "Task",
+    description: "One task by id. NOT_FOUND when there is none.",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (query, _root, { id }, ctx) => ctx.store.getTask(String(id), query),
+  }),
+  taskTree: t.field({
+    type: [TaskNode],
+    description: "The task and its descendants, breadth-first, siblings in creation order (ScyllaDB's recursive status).",
+    args: {
+      id: t.arg.id({ required: true }),
+      maxDepth: t.arg.int({ description: "Levels below the task; omitted = all." }),
+      includeFolded: t.arg.boolean({
+        defaultValue: false,
+        description: "Internal tasks that succeeded are folded into their parent (left out) unless this is true; failed ones always show.",
+      }),
+    },
+    resolve: (_root, { id, maxDepth, includeFolded }, ctx, info) => {
+      if (maxDepth != null && maxDepth < 0) throw badInput("maxDepth must be ≥ 0");
+      return ctx.store.taskTree(parseUuid(String(id)), { maxDepth, includeFolded, query: queryFromInfo({ context: ctx, info }) });
+    },
+  }),
+  waitForTask: t.prismaField({
+    type: "Task",
+    description: "Resolves when the task has ended (ScyllaDB's wait), or fails with TIMEOUT.",
+    args: {
+      id: t.arg.id({ required: true }),
+      timeoutSeconds: t.arg.int({ defaultValue: 30, description: `0 to ${MAX_WAIT_SECONDS}.` }),
+    },
+    resolve: async (query, _root, { id, timeoutSeconds }, ctx) => {
+      const task = await ctx.manager.waitForTask(String(id), timeoutSeconds ?? 30);
+      return ctx.store.getTask(task.id, query);
+    },
+  }),
+}));
+
+const CreateTestTaskInput = builder.inputType("CreateTestTaskInput", {
+  description: "openATTIC's test task: counts `rounds` rounds of `roundMs`. `steps` makes it a flow, `children` a tree.",
+  fields: (t) => ({
+    rounds: t.int({ required: true, description: "1 to 100,000." }),
+    roundMs: t.int({ defaultValue: 1000, description: "0 to 60,000 ms per round." }),
+    failAtRound: t.int({ description: "Fail at this round (counted over the whole flow), on the first attempt only." }),
+    steps: t.int({ description: "A flow of this many steps (up to 50), each counting `rounds` rounds, each with a rollback." }),
+    children: t.int({ description: "A CLUSTER root with this many node tasks (up to 1,000), each with an internal grandchild." }),
+    abortable: t.boolean({ defaultValue: true }),
+    runAt: t.field({ type: "DateTime", description: "Run at this time (SCHEDULED until then)." }),
+  }),
+});
+
+const StartTaskInput = builder.inputType("StartTaskInput", {
+  fields: (t) => ({
+    module: t.string({ required: true }),
+    type: t.string({ required: true }),
+    input: t.field({ type: "JSON" }),
+    name: t.string(),
+    target: t.string(),
+    labels: t.field({ type: "JSONObject", description: "String values only." }),
+    runAt: t.field({ type: "DateTime" }),
+  }),
+});
+
+const DeleteTaskResult = builder
+  .objectRef<{ deletedIds: string[]; task: unknown }>("DeleteTaskResult")
+  .implement({
+    description: "deletedIds lists what was removed; task is set instead when a pending task was failed (openATTIC) and remains.",
+    fields: (t) => ({
+      deleted: t.boolean({ resolve: (r) => r.deletedIds.length > 0 }),
+      deletedIds: t.exposeIDList("deletedIds"),
+    }),
+  });
+
+builder.objectField(DeleteTaskResult, "task", (t) =>
+  t.prismaField({
+    type: "Task",
+    nullable: true,
+    resolve: (query, result, _args, ctx) => (result.task ? ctx.store.findTask((result.task as { id: string }).id, query) : null),
+  }),
+);
+
+builder.mutationFields((t) => ({
+  createTestTask: t.prismaField({
+    type: "Task",
+    args: { input: t.arg({ type: CreateTestTaskInput, required: true }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      const parsed = parseCountInput({ ...input, roundMs: input.roundMs ?? 1000 });
+      const type = testTaskType(parsed);
+      if (!ctx.manager.registry.get("test", type)) {
+        throw new TaskgraphError("NOT_FOUND", "This server has no test module: a program embedding taskgraph adds it with defineTestModule(manager)");
+      }
+      return startForCaller(ctx, query, { module: "test", type, input: parsed, runAt: input.runAt ?? null });
+    },
+  }),
+  startTask: t.prismaField({
+    type: "Task",
+    description: "The async variant of any defined operation: returns the new task at once.",
+    args: { input: t.arg({ type: StartTaskInput, required: true }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      return startForCaller(ctx, query, {
+        module: input.module,
+        type: input.type,
+        input: input.input,
+        name: input.name ?? undefined,
+        target: input.target ?? null,
+        labels: input.labels ?? null,
+        runAt: input.runAt ?? null,
+      });
+    },
+  }),
+  abortTask: t.prismaField({
+    type: "Task",
+    description:
+      "Pending: cancels the task and its descendants (cooperatively; NOT_ABORTABLE when its type is not abortable); with rollback, completed steps are rolled back in reverse order. FAILED: rolls back every step from the failed one back to the first, then CANCELED.",
+    args: { id: t.arg.id({ required: true }), rollback: t.arg.boolean({ defaultValue: false }) },
+    resolve: async (query, _root, { id, rollback }, ctx) => {
+      const task = await ctx.store.abortTask(parseUuid(String(id)), { rollback: rollback ?? false });
+      return ctx.store.getTask(task.id, query);
+    },
+  }),
+  deleteTask: t.field({
+    type: DeleteTaskResult,
+    description:
+      "Removes an ended task with its subtree. A pending one needs force (else TASK_NOT_FINISHED): its follow-up work is canceled, nothing is reverted, and it becomes FAILED; delete it again to remove it.",
+    args: { id: t.arg.id({ required: true }), force: t.arg.boolean({ defaultValue: false }) },
+    resolve: (_root, { id, force }, ctx) => ctx.store.deleteTask(parseUuid(String(id)), { force: force ?? false }),
+  }),
+  retryTask: t.prismaField({
+    type: "Task",
+    description: "FAILED → rolls back the failed steps, runs them again, continues (OCP Retry).",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, ctx) => ctx.store.getTask((await ctx.store.retryTask(parseUuid(String(id)))).id, query),
+  }),
+}));
 
 export type { Task };

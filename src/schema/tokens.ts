@@ -1,7 +1,7 @@
-// API tokens and roles in the API (issue 5): `me` (who am I, what may I do), and for ADMIN
+// API tokens and roles in the API: `me` (who am I, what may I do), and for ADMIN
 // `apiTokens`, `createApiToken` (the secret is in this one response only) and `revokeApiToken`.
 import type { Principal } from "../auth/principal";
-import { createApiToken, listApiTokens, revokeApiToken, type ApiToken } from "../store/tokens";
+import type { ApiToken } from "../store/tokens";
 import { builder } from "./builder";
 
 export const RoleEnum = builder.enumType("Role", {
@@ -47,7 +47,7 @@ builder.queryFields((t) => ({
     type: [ApiTokenType],
     authScopes: { admin: true },
     description: "Every token, revoked ones included (oldest first).",
-    resolve: (_root, _args, ctx) => listApiTokens(ctx.store.prisma),
+    resolve: (_root, _args, ctx) => ctx.store.listApiTokens(),
   }),
 }));
 
@@ -57,13 +57,13 @@ builder.mutationFields((t) => ({
     authScopes: { admin: true },
     description: "Creates a token. Creating the first one ends protected mode: from then on every request needs a token.",
     args: { name: t.arg.string({ required: true }), role: t.arg({ type: RoleEnum, required: true }) },
-    resolve: (_root, { name, role }, ctx) => createApiToken(ctx.store.prisma, { name, role, createdBy: ctx.principal.name }),
+    resolve: (_root, { name, role }, ctx) => ctx.store.createApiToken({ name, role, createdBy: ctx.principal.name }),
   }),
   revokeApiToken: t.field({
     type: ApiTokenType,
     authScopes: { admin: true },
     description: "Revokes a token at once (its name stays taken). Revoking the last one returns to protected mode.",
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx) => revokeApiToken(ctx.store.prisma, name),
+    resolve: (_root, { name }, ctx) => ctx.store.revokeApiToken(name),
   }),
 }));

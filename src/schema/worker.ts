@@ -21,6 +21,6 @@ builder.queryFields((t) => ({
   workers: t.prismaField({
     type: ["Worker"],
     description: "Worker processes, most recent heartbeat first.",
-    resolve: (query, _root, _args, ctx) => ctx.store.prisma.worker.findMany({ ...query, orderBy: { heartbeatAt: "desc" } }),
+    resolve: (query, _root, _args, ctx) => ctx.store.listWorkers(query),
   }),
 }));

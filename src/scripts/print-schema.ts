@@ -1,12 +1,16 @@
 // npm run schema:print — writes schema.graphql from the Pothos schema (reviewers see API changes).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { printSchema } from "graphql";
+import { lexicographicSortSchema, printSchema } from "graphql";
 import { PROJECT_ROOT } from "../db/migrator";
 import { schema } from "../schema";
 
 export const SCHEMA_FILE = join(PROJECT_ROOT, "schema.graphql");
-export const printedSchema = () => `${printSchema(schema)}\n`;
+/**
+ * Sorted by name (types, fields, arguments), so the file does not depend on which schema file
+ * registers what, nor in which order: a diff of it shows API changes only.
+ */
+export const printedSchema = () => `${printSchema(lexicographicSortSchema(schema))}\n`;
 
 if (process.argv[1] && import.meta.filename === process.argv[1]) {
   writeFileSync(SCHEMA_FILE, printedSchema());

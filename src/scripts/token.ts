@@ -5,7 +5,8 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../config";
 import { openDatabase } from "../db/client";
 import { runningServerPid } from "../pid-file";
-import { createApiToken, listApiTokens, revokeApiToken, type Role } from "../store/tokens";
+import { Store } from "../store";
+import type { Role } from "../store/tokens";
 
 const USAGE = "usage: npm run token -- create <name> [--role VIEWER|TASK_MANAGER|ADMIN] | list | revoke <name>";
 const ROLES: readonly Role[] = ["VIEWER", "TASK_MANAGER", "ADMIN"];
@@ -27,16 +28,17 @@ async function main() {
     );
   }
   const db = await openDatabase(config.store);
+  const store = new Store(db, config);
   try {
     if (command === "create") {
-      const { token, secret } = await createApiToken(db.prisma, { name: name!, role, createdBy: "npm run token" });
+      const { token, secret } = await store.createApiToken({ name: name!, role, createdBy: "npm run token" });
       console.log(`Created token "${token.name}" (${token.role}). It is shown only now — store it safely:\n\n  ${secret}\n`);
       console.log(`Send it as: Authorization: Bearer ${secret.slice(0, 6)}…   (graphql-ws: connectionParams.authorization)`);
     } else if (command === "revoke") {
-      const token = await revokeApiToken(db.prisma, name!);
+      const token = await store.revokeApiToken(name!);
       console.log(`Revoked "${token.name}" at ${token.revokedAt!.toISOString()}.`);
     } else {
-      const tokens = await listApiTokens(db.prisma);
+      const tokens = await store.listApiTokens();
       if (tokens.length === 0) console.log("No tokens: protected mode (only clients on this machine are served, as ADMIN).");
       for (const t of tokens) {
         const state = t.revokedAt ? `revoked ${t.revokedAt.toISOString()}` : `last used ${t.lastUsedAt?.toISOString() ?? "never"}`;

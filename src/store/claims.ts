@@ -3,9 +3,10 @@
 // renews, and a task whose lease ran out (its worker died) is claimable again.
 // Raw SQL: Prisma cannot say SKIP LOCKED or UPDATE … FROM (subquery) RETURNING.
 import { Prisma, type Task } from "../generated/prisma/client";
-import type { ChangeNotice, Tx } from "./events";
+import type { ChangeNotice, Tx } from "./journal-writer";
 import { PREPARED } from "../db/prepared";
-import { CHANGE_CHANNEL, noticeOf, noticeSql, notifyChange } from "./events";
+import { eventType, journalWrite, noticeOf, noticeSql, notifyChange, publishAfterCommit } from "./journal-writer";
+import { stateChangedPayload } from "./sql";
 import { appendLog } from "./task-writes";
 
 // A claim tells listeners which tasks started (waitForTask, subscriptions). Only a task handed
@@ -85,13 +86,7 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
         version = t.version + CASE WHEN c.previous = 'QUEUED' THEN 1 ELSE 0 END
       FROM candidates c WHERE t.id = c.id
       RETURNING t.*, c.previous::text AS _previous
-    ), claimEvents AS (
-      INSERT INTO "TaskEvent" ("taskId", "rootId", module, type, version, payload)
-      SELECT id, "rootId", "moduleName", 'STATE_CHANGED', version, jsonb_build_object('from', 'QUEUED', 'to', 'RUNNING', 'error', NULL)
-      FROM claimed WHERE _previous = 'QUEUED'
-    ), claimNotified AS (
-      SELECT pg_notify(${CHANGE_CHANNEL}, ${claimNoticeSql}) FROM claimed HAVING count(*) > 0
-    )`;
+    ), ${journalWrite("claim", "claimed", { type: eventType("STATE_CHANGED"), payload: stateChangedPayload(Prisma.sql`_previous`, "RUNNING"), where: Prisma.sql`_previous = 'QUEUED'` }, claimNoticeSql)}`;
 }
 
 /** The claimed rows of a statement built with claimCtes, and their notice. */
@@ -125,33 +120,25 @@ export async function claimTasks(tx: Pick<Tx, "$queryRaw">, options: ClaimOption
   if (options.limit <= 0 || options.types.length === 0) return { claimed: [], notice: null };
   const rows = await tx.$queryRaw<ClaimedRow[]>`${PREPARED}
     WITH ${claimCtes(options, Prisma.sql`${options.limit}::int`)}
-    SELECT claimed.*, (SELECT count(*) FROM claimNotified) AS _notified FROM claimed`;
+    SELECT claimed.*, (SELECT count(*) FROM "claimNotified") AS _notified FROM claimed`;
   return claimedOf(rows);
 }
+
+const promotedNoticeSql = noticeSql({ w: true, c: true });
 
 /** SCHEDULED tasks whose time has come become QUEUED (Kafka's Scheduled tasks tab). */
 export async function promoteDueTasks(tx: Tx): Promise<number> {
   const rows = await tx.$queryRaw<{ id: string }[]>`
     WITH due AS (
-      SELECT id FROM "Task" WHERE state = 'SCHEDULED' AND "scheduledFor" <= now()
+      SELECT id, state FROM "Task" WHERE state = 'SCHEDULED' AND "scheduledFor" <= now()
       ORDER BY "scheduledFor" LIMIT 1000 FOR UPDATE SKIP LOCKED
     ), promoted AS (
       UPDATE "Task" t SET state = 'QUEUED', version = t.version + 1 FROM due WHERE t.id = due.id
-      RETURNING t.id, t."rootId", t."moduleName", t.version
-    ), events AS (
-      INSERT INTO "TaskEvent" ("taskId", "rootId", module, type, version, payload)
-      SELECT id, "rootId", "moduleName", 'STATE_CHANGED', version, jsonb_build_object('from', 'SCHEDULED', 'to', 'QUEUED', 'error', NULL)
-      FROM promoted
-    )
-    SELECT id::text AS id FROM promoted`;
-  if (rows.length) await notifyChange(tx, { t: rows.length > 100 ? "*" : rows.map((r) => r.id), w: 1, c: 1 });
+      RETURNING t.id, t."rootId", t."moduleName", t.version, due.state AS previous
+    ), ${journalWrite("promoted", "promoted", { type: eventType("STATE_CHANGED"), payload: stateChangedPayload(Prisma.sql`previous`, "QUEUED") }, promotedNoticeSql)}
+    SELECT id::text AS id, (SELECT count(*) FROM "promotedNotified") AS _notified FROM promoted`;
+  publishAfterCommit(tx, noticeOf(rows.map((r) => r.id), { w: true, c: true }));
   return rows.length;
-}
-
-/** When the next SCHEDULED task is due, if any. */
-export async function nextDueAt(tx: Tx): Promise<Date | null> {
-  const next = await tx.task.findFirst({ where: { state: "SCHEDULED" }, orderBy: { scheduledFor: "asc" }, select: { scheduledFor: true } });
-  return next?.scheduledFor ?? null;
 }
 
 /** A task and the lease token its claim wrote into leaseOwner. */
@@ -192,7 +179,7 @@ export async function releaseLeases(tx: Tx, leases: Lease[], note?: string): Pro
       for (const { key } of running) await appendLog(tx, id, { level: "WARN", message: note, stepKey: key });
     }
   }
-  await notifyChange(tx, { t: leases.map((l) => l.taskId), w: 1 });
+  await notifyChange(tx, noticeOf(leases.map((l) => l.taskId), { w: true }));
   return released;
 }
 
@@ -203,7 +190,7 @@ export async function releaseLeases(tx: Tx, leases: Lease[], note?: string): Pro
 export async function releaseClaim(tx: Tx, owner: string): Promise<number> {
   const rows = await tx.$queryRaw<{ id: string }[]>`
     UPDATE "Task" SET "leaseOwner" = NULL, "leaseExpiresAt" = NULL WHERE "leaseOwner" = ${owner} RETURNING id::text AS id`;
-  if (rows.length) await notifyChange(tx, { t: rows.map((r) => r.id), w: 1 });
+  await notifyChange(tx, noticeOf(rows.map((r) => r.id), { w: true }));
   return rows.length;
 }
 
@@ -215,6 +202,6 @@ export async function releaseClaim(tx: Tx, owner: string): Promise<number> {
 export async function releaseAllLeases(tx: Tx): Promise<number> {
   const rows = await tx.$queryRaw<{ id: string }[]>`
     UPDATE "Task" SET "leaseOwner" = NULL, "leaseExpiresAt" = NULL WHERE "leaseOwner" IS NOT NULL RETURNING id::text AS id`;
-  if (rows.length) await notifyChange(tx, { t: rows.length > 100 ? "*" : rows.map((r) => r.id), w: 1 });
+  await notifyChange(tx, noticeOf(rows.map((r) => r.id), { w: true }));
   return rows.length;
 }

@@ -19,8 +19,10 @@ import { PREPARED } from "../db/prepared";
 import { Prisma } from "../generated/prisma/client";
 import type { Claimed, ClaimedRow, ClaimOptions } from "./claims";
 import { claimCtes, claimedOf } from "./claims";
-import type { ChangeNotice, Tx } from "./events";
-import { CHANGE_CHANNEL, noticeOf, noticeSql } from "./events";
+import type { ChangeNotice, Tx } from "./journal-writer";
+import { CATEGORY_STATES } from "../domain/states";
+import { eventType, journalWrite, noticeOf, noticeSql } from "./journal-writer";
+import { stateChangedPayload, taskStateList } from "./sql";
 
 export interface Completion {
   taskId: string;
@@ -49,7 +51,7 @@ function completionCtes(completions: Completion[]): Prisma.Sql {
       SELECT * FROM unnest(${ids}::uuid[], ${completions.map((c) => c.leaseOwner)}::text[],
         ${completions.map((c) => (c.result === null ? null : JSON.stringify(c.result)))}::text[]) AS i(id, owner, result)
     ), locked AS (
-      SELECT id FROM "Task"
+      SELECT id, state FROM "Task"
       WHERE id = ANY(${ids}::uuid[]) AND state = 'RUNNING' AND "abortRequestedAt" IS NULL
       ORDER BY id
       FOR NO KEY UPDATE SKIP LOCKED
@@ -60,15 +62,9 @@ function completionCtes(completions: Completion[]): Prisma.Sql {
         version = t.version + 1
       FROM locked l, input i
       WHERE t.id = l.id AND t.id = i.id AND t.state = 'RUNNING' AND t."leaseOwner" = i.owner AND t."abortRequestedAt" IS NULL
-        AND NOT EXISTS (SELECT 1 FROM "Task" c WHERE c."parentId" = t.id AND c.state IN ('SCHEDULED', 'QUEUED', 'RUNNING'))
-      RETURNING t.id, t."rootId", t."moduleName", t.version, t.error, i.owner
-    ), doneEvents AS (
-      INSERT INTO "TaskEvent" ("taskId", "rootId", module, type, version, payload)
-      SELECT id, "rootId", "moduleName", 'STATE_CHANGED', version, jsonb_build_object('from', 'RUNNING', 'to', 'SUCCEEDED', 'error', error)
-      FROM done
-    ), doneNotified AS (
-      SELECT pg_notify(${CHANGE_CHANNEL}, ${completionNoticeSql}) FROM done HAVING count(*) > 0
-    )`;
+        AND NOT EXISTS (SELECT 1 FROM "Task" c WHERE c."parentId" = t.id AND c.state IN (${taskStateList(CATEGORY_STATES.PENDING)}))
+      RETURNING t.id, t."rootId", t."moduleName", t.version, t.error, i.owner, l.state AS previous
+    ), ${journalWrite("done", "done", { type: eventType("STATE_CHANGED"), payload: stateChangedPayload(Prisma.sql`previous`, "SUCCEEDED", Prisma.sql`error`) }, completionNoticeSql)}`;
 }
 
 function doneOf(completions: Completion[], recorded: string[]): { done: Completion[]; notice: ChangeNotice | null } {
@@ -89,7 +85,7 @@ export async function completeTasks(
   const input = sorted(completions);
   const rows = await tx.$queryRaw<{ id: string; owner: string }[]>`${PREPARED}
     WITH ${completionCtes(input)}
-    SELECT id::text AS id, owner, (SELECT count(*) FROM doneNotified) AS _notified FROM done`;
+    SELECT id::text AS id, owner, (SELECT count(*) FROM "doneNotified") AS _notified FROM done`;
   return doneOf(completions, rows.map((r) => `${r.id} ${r.owner}`));
 }
 
@@ -114,7 +110,7 @@ export async function completeAndClaim(
     SELECT claimed.*, NULL::text[] AS _done, 0::bigint AS _notified FROM claimed
     UNION ALL
     SELECT (NULL::"Task").*, NULL::text, (SELECT array_agg(id::text || ' ' || owner) FROM done),
-      (SELECT count(*) FROM doneNotified) + (SELECT count(*) FROM claimNotified)`;
+      (SELECT count(*) FROM "doneNotified") + (SELECT count(*) FROM "claimNotified")`;
   const summary = rows.find((r) => r._previous === null);
   const completed = doneOf(completions, summary?._done ?? []);
   const claimed = claimedOf(rows);

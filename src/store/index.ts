@@ -1,18 +1,20 @@
-// The store: all reads and writes of tasks, steps, attempts, logs, events and settings (DESIGN §2).
-// GraphQL resolvers and the runtime go through it. Every write method is one transaction in which
+// The store: all reads and writes of tasks, steps, attempts, logs, events, settings, API tokens and
+// worker rows. It is the only door to the database: GraphQL resolvers, the runtime, the journal
+// feed and authentication go through it. Every write method is one transaction in which
 // the state machine is checked, versions bumped and events appended, or nothing happens.
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { notFound } from "../domain/errors";
 import type { StepState, TaskState } from "../domain/states";
-import type { LogLevel, PrismaClient, Task } from "../generated/prisma/client";
+import type { LogLevel, Prisma, PrismaClient, Task } from "../generated/prisma/client";
 import * as claims from "./claims";
 import type { Completion } from "./completions";
 import { completeAndClaim, completeTasks } from "./completions";
-import type { ChangeNotice, Tx } from "./events";
-import { collectNotices } from "./events";
+import type { ChangeNotice, Tx } from "./journal-writer";
+import { collectNotices } from "./journal-writer";
 import type { PageArgs, TaskOrder } from "./pagination";
-import { pruneJournal } from "./journal";
+import type { JournalCursor, JournalFilter } from "./journal-reader";
+import { journalHead, prunedThrough, pruneJournal, readJournal } from "./journal-reader";
 import { drainModule, reapExpired } from "./retention";
 import type { Settings } from "./settings";
 import { readSettings, writeSettings } from "./settings";
@@ -21,6 +23,9 @@ import type { TaskFilter } from "./task-filter";
 import type { TaskQuery } from "./task-reads";
 import { findTask, getTask, listTasks, moduleStats, taskTree, withPendingDescendants } from "./task-reads";
 import type { NewTask, TaskPatch } from "./task-writes";
+import type { LookupOptions, Role } from "./tokens";
+import { createApiToken, findLiveToken, listApiTokens, liveTokensExist, revokeApiToken, touchToken } from "./tokens";
+import { listWorkers, registerWorker, removeWorker, taskStates, workerHeartbeat } from "./workers";
 import { appendLog, createTask, createTasks, resumeLostStep, setProgress, spawnChild, transitionStep, transitionTask } from "./task-writes";
 
 export type { NewTask, TaskPatch, TaskFilter, TaskOrder, PageArgs, TaskQuery, Settings, Tx };
@@ -29,13 +34,15 @@ export type { Claimed } from "./claims";
 export type { Completion } from "./completions";
 export { MAX_COMPLETIONS_PER_STATEMENT } from "./completions";
 
+export type { JournalCursor, JournalFilter, LookupOptions };
+
 export class Store {
-  readonly prisma: PrismaClient;
+  private readonly prisma: PrismaClient;
   readonly kind: Database["kind"];
   private readonly defaults: Settings;
 
   constructor(
-    readonly db: Database,
+    db: Database,
     readonly config: Pick<Config, "maxPageSize" | "taskTtlSeconds" | "userTaskTtlSeconds"> & Partial<Pick<Config, "eventRetentionHours">>,
     /** Called with each change notice once its transaction has committed (the Redis fan-out). */
     private readonly afterCommit?: (notice: ChangeNotice) => void,
@@ -43,6 +50,24 @@ export class Store {
     this.prisma = db.prisma;
     this.kind = db.kind;
     this.defaults = { taskTtlSeconds: config.taskTtlSeconds, userTaskTtlSeconds: config.userTaskTtlSeconds };
+  }
+
+  /**
+   * The Prisma client for plugin-prisma's `client` option (schema/builder.ts), the one place
+   * outside the store that names Prisma: resolvers hand the selection it computes to store reads.
+   */
+  get prismaForSchema(): PrismaClient {
+    return this.prisma;
+  }
+
+  /** The Prisma client, for tests that read rows directly. Never used by src/. */
+  get prismaForTests(): PrismaClient {
+    return this.prisma;
+  }
+
+  /** Whether the database answers (/health). */
+  async ping(): Promise<void> {
+    await this.prisma.$queryRaw`SELECT 1`;
   }
 
   /** Runs `fn` in one transaction (several writes that must commit together). */
@@ -162,9 +187,6 @@ export class Store {
   promoteDueTasks() {
     return this.transaction((tx) => claims.promoteDueTasks(tx));
   }
-  nextDueAt() {
-    return claims.nextDueAt(this.prisma as unknown as Tx);
-  }
   renewLeases(leases: claims.Lease[], leaseMs: number) {
     return this.transaction((tx) => claims.renewLeases(tx, leases, leaseMs));
   }
@@ -200,7 +222,8 @@ export class Store {
   getTask(id: string, query?: TaskQuery) {
     return getTask(this.prisma, id, query);
   }
-  listTasks(options: { filter?: TaskFilter; orderBy?: TaskOrder | null; page?: PageArgs; query?: TaskQuery }) {
+  /** With `count`, the total count starts with the page (the caller will ask for it). */
+  listTasks(options: { filter?: TaskFilter; orderBy?: TaskOrder | null; page?: PageArgs; query?: TaskQuery; count?: boolean }) {
     return listTasks(this.prisma, { ...options, maxPageSize: this.config.maxPageSize });
   }
   taskTree(id: string, options?: { maxDepth?: number | null; includeFolded?: boolean | null; query?: TaskQuery }) {
@@ -232,5 +255,59 @@ export class Store {
   /** How many times a task was retried (changes out of FAILED in its journal). */
   retries(taskId: string) {
     return this.prisma.taskEvent.count({ where: { taskId, type: "STATE_CHANGED", payload: { path: ["from"], equals: "FAILED" } } });
+  }
+
+  /** The states of these tasks (a missing id is gone). */
+  taskStates(ids: readonly string[]) {
+    return taskStates(this.prisma, ids);
+  }
+
+  // ── the event journal (read side) ─────────────────────────────────────────
+  /** A cursor just before everything not yet final. */
+  journalHead() {
+    return journalHead(this.prisma);
+  }
+  /** Final events after `after` (and up to `upTo`), in commit-safe order. */
+  readJournal(after: JournalCursor, filter: JournalFilter, limit: number, upTo?: JournalCursor) {
+    return readJournal(this.prisma, after, filter, limit, upTo);
+  }
+  /** The newest cursor removed by pruning (null: nothing pruned yet). */
+  prunedThrough() {
+    return prunedThrough(this.prisma);
+  }
+
+  // ── worker rows ───────────────────────────────────────────────────────────
+  registerWorker(worker: { name: string; host: string; pid: number; concurrency: number }) {
+    return registerWorker(this.prisma, worker);
+  }
+  removeWorker(name: string) {
+    return removeWorker(this.prisma, name);
+  }
+  workerHeartbeat(name: string) {
+    return workerHeartbeat(this.prisma, name);
+  }
+  /** `query`: plugin-prisma's selection. */
+  listWorkers(query?: { select?: Prisma.WorkerSelect }) {
+    return listWorkers(this.prisma, query);
+  }
+
+  // ── API tokens ────────────────────────────────────────────────────────────
+  createApiToken(token: { name: string; role: Role; createdBy: string | null }) {
+    return createApiToken(this.prisma, token);
+  }
+  revokeApiToken(name: string) {
+    return revokeApiToken(this.prisma, name);
+  }
+  listApiTokens() {
+    return listApiTokens(this.prisma);
+  }
+  findLiveToken(secret: string, options?: LookupOptions) {
+    return findLiveToken(this.prisma, secret, options);
+  }
+  liveTokensExist(options?: LookupOptions) {
+    return liveTokensExist(this.prisma, options);
+  }
+  touchToken(id: string, at: Date) {
+    return touchToken(this.prisma, id, at);
   }
 }

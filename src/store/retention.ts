@@ -1,7 +1,9 @@
 // Removing finished tasks: the TTL reaper (ScyllaDB's task_ttl / user_task_ttl) and drainModule.
 // Whole trees go together, by their root, and only once everything in them has ended.
 import { TaskgraphError } from "../domain/errors";
-import type { Tx } from "./events";
+import { ENDED_STATES } from "../domain/states";
+import type { Tx } from "./journal-writer";
+import { taskStateList } from "./sql";
 import type { Settings } from "./settings";
 import { deleteTask } from "./task-controls";
 
@@ -24,7 +26,7 @@ async function removeTrees(tx: Tx, rootIds: string[]): Promise<string[]> {
 export async function reapExpired(tx: Tx, settings: Settings): Promise<string[]> {
   const due = await tx.$queryRaw<{ id: string }[]>`
     SELECT id::text AS id FROM "Task"
-    WHERE "parentId" IS NULL AND state IN ('SUCCEEDED', 'FAILED', 'CANCELED') AND "abortRequestedAt" IS NULL
+    WHERE "parentId" IS NULL AND state IN (${taskStateList(ENDED_STATES)}) AND "abortRequestedAt" IS NULL
       AND "endedAt" <= now() - make_interval(secs => CASE WHEN "isUserTask" THEN ${settings.userTaskTtlSeconds}::float8 ELSE ${settings.taskTtlSeconds}::float8 END)
     ORDER BY "endedAt" LIMIT ${BATCH}::int FOR UPDATE SKIP LOCKED`;
   return removeTrees(tx, due.map((r) => r.id));
@@ -33,7 +35,7 @@ export async function reapExpired(tx: Tx, settings: Settings): Promise<string[]>
 /** drainModule: removes every finished tree of the module now. Returns the removed ids. */
 export async function drainModule(tx: Tx, module: string): Promise<string[]> {
   const roots = await tx.task.findMany({
-    where: { moduleName: module, parentId: null, state: { in: ["SUCCEEDED", "FAILED", "CANCELED"] }, abortRequestedAt: null },
+    where: { moduleName: module, parentId: null, state: { in: [...ENDED_STATES] }, abortRequestedAt: null },
     select: { id: true },
   });
   return removeTrees(tx, roots.map((r) => r.id));

@@ -1,4 +1,4 @@
-// The control mutations (DESIGN §1, §4): abort, delete, retry, rerun a step, mark a step
+// The control mutations: abort, delete, retry, rerun a step, mark a step
 // succeeded, terminate a step. Each runs in one transaction, checks the same availableActions
 // that the API shows, and changes nothing when it refuses. Work that needs task code (rolling a
 // step back, running it again) is handed to the workers: the task is released (no lease) and
@@ -8,10 +8,10 @@ import { stepActions, taskActions } from "../domain/actions";
 import { TaskgraphError, notFound } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
 import type { TaskState } from "../domain/states";
-import { isPending } from "../domain/states";
+import { isPending, ROLLBACK_STEP_STATES } from "../domain/states";
 import type { Step, Task } from "../generated/prisma/client";
-import type { Tx } from "./events";
-import { appendEvents } from "./events";
+import type { Tx } from "./journal-writer";
+import { appendEvents } from "./journal-writer";
 import { appendLog, lockWithoutChange, transitionStep, transitionTask } from "./task-writes";
 
 export const DELETED_WHILE_PENDING = "Deleted while pending";
@@ -27,7 +27,8 @@ function refuseTask(task: Task, action: TaskAction): never {
   throw new TaskgraphError("INVALID_STATE", `Task ${task.id} is ${state}: ${action.toLowerCase()} is not possible now`, { taskId: task.id, state });
 }
 
-async function lockStep(tx: Tx, task: Task, stepKey: string, action: StepAction): Promise<Step> {
+/** The step, if `action` is possible on it now (the task is already locked); refused otherwise. */
+async function stepAllowing(tx: Tx, task: Task, stepKey: string, action: StepAction): Promise<Step> {
   const step = await tx.step.findUnique({ where: { taskId_key: { taskId: task.id, key: stepKey } } });
   if (!step) throw notFound(`Step "${stepKey}" of task`, task.id);
   if (!stepActions(step, task).includes(action)) {
@@ -65,7 +66,7 @@ export async function abortTask(tx: Tx, id: string, options: { rollback?: boolea
   if (!taskActions(task).includes("ABORT")) refuseTask(task, "ABORT");
   const by = options.by ? ` by ${options.by}` : "";
   if (task.state === "FAILED") {
-    const done = await tx.step.count({ where: { taskId: task.id, state: { in: ["SUCCEEDED", "FAILED", "ROLLING_BACK"] } } });
+    const done = await tx.step.count({ where: { taskId: task.id, state: { in: [...ROLLBACK_STEP_STATES] } } });
     if (done === 0) return transitionTask(tx, task.id, "CANCELED", { error: `Aborted${by} after: ${task.error ?? "failure"}` });
     await tx.task.update({ where: { id: task.id }, data: { abortRequestedAt: new Date(), rollbackOnAbort: true, leaseOwner: null, leaseExpiresAt: null } });
     await appendLog(tx, task.id, { level: "WARN", message: `Abort requested${by}: rolling back the steps, then CANCELED` }, { wake: true, control: true });
@@ -141,7 +142,7 @@ export async function retryTask(tx: Tx, id: string): Promise<Task> {
 /** rerunStep (OCP): roll the failed step back, execute it again, continue on success. */
 export async function rerunStep(tx: Tx, taskId: string, stepKey: string): Promise<Task> {
   const task = await lockWithoutChange(tx, taskId);
-  await lockStep(tx, task, stepKey, "RERUN");
+  await stepAllowing(tx, task, stepKey, "RERUN");
   await transitionStep(tx, task.id, stepKey, "ROLLING_BACK");
   return resume(tx, task);
 }
@@ -149,7 +150,7 @@ export async function rerunStep(tx: Tx, taskId: string, stepKey: string): Promis
 /** markStepSucceeded (OCP "set to successful"): the failed step is SKIPPED and the flow continues. */
 export async function markStepSucceeded(tx: Tx, taskId: string, stepKey: string, by?: string | null): Promise<Task> {
   const task = await lockWithoutChange(tx, taskId);
-  await lockStep(tx, task, stepKey, "MARK_SUCCEEDED");
+  await stepAllowing(tx, task, stepKey, "MARK_SUCCEEDED");
   await transitionStep(tx, task.id, stepKey, "SKIPPED");
   await appendLog(tx, task.id, { level: "WARN", stepKey, message: `Step "${stepKey}" set to successful${by ? ` by ${by}` : ""}` });
   return resume(tx, task);
@@ -158,7 +159,7 @@ export async function markStepSucceeded(tx: Tx, taskId: string, stepKey: string,
 /** terminateStep (OCP): the running step becomes FAILED ("terminated") and so does the task. */
 export async function terminateStep(tx: Tx, taskId: string, stepKey: string, by?: string | null): Promise<Task> {
   const task = await lockWithoutChange(tx, parseUuid(taskId, "taskId"));
-  await lockStep(tx, task, stepKey, "TERMINATE");
+  await stepAllowing(tx, task, stepKey, "TERMINATE");
   const reason = `Terminated${by ? ` by ${by}` : ""}`;
   await transitionStep(tx, task.id, stepKey, "FAILED", { error: reason });
   return transitionTask(tx, task.id, "FAILED", { error: `Step "${stepKey}" failed: ${reason}` });

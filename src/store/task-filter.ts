@@ -1,4 +1,5 @@
-// TaskFilter (DESIGN §5) → Prisma where. Validates first: a bad filter is BAD_USER_INPUT.
+// TaskFilter → Prisma where. Validates first: a bad filter is BAD_USER_INPUT.
+import { checkLabels } from "../domain/input";
 import { badInput, checkText } from "../domain/errors";
 import { isUuid, parseUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
@@ -60,11 +61,8 @@ export function taskWhere(filter: TaskFilter = {}): Prisma.TaskWhereInput {
     and.push({ target: { startsWith: escapeLike(filter.targetPrefix) } });
   }
   if (filter.labels != null) {
-    const entries = Object.entries(filter.labels);
-    if (entries.length > LIMITS.labelCount) throw badInput(`filter.labels has more than ${LIMITS.labelCount} keys`);
-    for (const [key, value] of entries) {
-      if (typeof value !== "string") throw badInput(`filter.labels.${key} must be a string`);
-      checkLength(`labels.${key}`, value, LIMITS.labelLength);
+    for (const [key, value] of Object.entries(checkLabels("filter.labels", filter.labels))) {
+      if (value.length === 0) throw badInput(`filter.labels.${key.slice(0, 40)} must not be empty`);
       and.push({ labels: { path: [key], equals: value } });
     }
   }

@@ -5,6 +5,8 @@ import { notFound } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
 import type { PrismaClient, Task } from "../generated/prisma/client";
 import { Prisma } from "../generated/prisma/client";
+import { CATEGORY_STATES } from "../domain/states";
+import { taskStateList } from "./sql";
 import type { PageArgs, PageInfo, TaskOrder } from "./pagination";
 import { DEFAULT_ORDER, planPage } from "./pagination";
 import type { TaskFilter } from "./task-filter";
@@ -136,6 +138,6 @@ export async function withPendingDescendants(prisma: PrismaClient, ids: readonly
         SELECT c.id, c.state FROM "Task" c WHERE c."parentId" = below.id OFFSET 0
       ) c
     )
-    SELECT DISTINCT origin::text AS origin FROM below WHERE state IN ('SCHEDULED', 'QUEUED', 'RUNNING')`]);
+    SELECT DISTINCT origin::text AS origin FROM below WHERE state IN (${taskStateList(CATEGORY_STATES.PENDING)})`]);
   return new Set(rows.map((r) => r.origin));
 }

@@ -1,6 +1,7 @@
 // Every write to tasks, steps, attempts and logs. Each function runs inside the caller's
 // transaction (Store wraps them, composite operations share one): it locks the task row, checks
 // the state machine, bumps Task.version and appends the TaskEvent — all or nothing.
+import { checkLabels } from "../domain/input";
 import { TaskgraphError, badInput, checkText, notFound } from "../domain/errors";
 import type { StepSpec } from "../domain/flow";
 import { resolveFlow } from "../domain/flow";
@@ -8,10 +9,11 @@ import { newId, parseUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import type { StepState, TaskState } from "../domain/states";
 import { assertStepTransition, assertTaskTransition, isEnded } from "../domain/states";
-import type { LogLevel, Prisma, Step, Task, TaskKind } from "../generated/prisma/client";
+import type { LogLevel, Step, Task, TaskKind } from "../generated/prisma/client";
+import { Prisma } from "../generated/prisma/client";
 import { PREPARED } from "../db/prepared";
-import type { ChangeNotice, Tx } from "./events";
-import { appendEvents, CHANGE_CHANNEL, noticeOf } from "./events";
+import type { ChangeNotice, Tx } from "./journal-writer";
+import { appendEvents, eventType, journalWrite, noticeOf, noticeText } from "./journal-writer";
 
 export interface NewTask {
   module: string;
@@ -85,13 +87,7 @@ function checkTaskSpec(spec: NewChildTask, parent: { kind: TaskKind } | null) {
   if (spec.kind === "CLUSTER" && parent) throw badInput("A CLUSTER task is always a root: it cannot have a parent");
   if (spec.kind === "CLUSTER" && spec.isInternal) throw badInput("A CLUSTER task is never internal");
   if ((spec.children?.length ?? 0) > LIMITS.childrenPerTask) throw badInput(`A task has at most ${LIMITS.childrenPerTask} children`);
-  const labels = Object.entries(spec.labels ?? {});
-  if (labels.length > LIMITS.labelCount) throw badInput(`A task has at most ${LIMITS.labelCount} labels`);
-  for (const [key, value] of labels) {
-    if (typeof value !== "string") throw badInput(`Label ${key.slice(0, 40)} must be a string`);
-    checkText("label key", key, LIMITS.labelLength);
-    checkText(`label ${key.slice(0, 40)}`, value, LIMITS.labelLength);
-  }
+  checkLabels("labels", spec.labels);
   if (spec.progressTotal != null && !(Number.isFinite(spec.progressTotal) && spec.progressTotal >= 0)) {
     throw badInput("progressTotal must be a finite number ≥ 0");
   }
@@ -355,11 +351,13 @@ export async function resumeLostStep(tx: Tx, taskId: string, stepKey: string, le
   return transitionStep(tx, taskId, stepKey, "RUNNING", { leaseOwner });
 }
 
+const PROGRESS_PAYLOAD = Prisma.sql`jsonb_build_object('completed', "progressCompleted", 'total', "progressTotal")`;
+
 /**
  * Sets a task's progress: the version bump, the PROGRESSED event and its NOTIFY in ONE statement
  * (atomic by itself). Progress is the most frequent write of a running task, and a short write
  * transaction matters to subscribers: the journal is read only below the oldest transaction still
- * running (journal.ts), so every open write transaction holds back every later event.
+ * running (journal-reader.ts), so every open write transaction holds back every later event.
  */
 export async function setProgress(
   db: Pick<Tx, "$queryRaw">,
@@ -377,15 +375,8 @@ export async function setProgress(
         "progressTotal" = CASE WHEN ${total !== undefined} THEN ${total ?? null}::float8 ELSE "progressTotal" END
       WHERE id = ${id}::uuid
       RETURNING id, "rootId", "moduleName", version, "progressCompleted", "progressTotal"
-    ), event AS (
-      INSERT INTO "TaskEvent" ("taskId", "rootId", module, type, version, payload)
-      SELECT id, "rootId", "moduleName", 'PROGRESSED', version,
-        jsonb_build_object('completed', "progressCompleted", 'total', "progressTotal")
-      FROM updated
-    ), notified AS (
-      SELECT pg_notify(${CHANGE_CHANNEL}, ${JSON.stringify(notice)}) FROM updated
-    )
-    SELECT "progressCompleted" AS completed, "progressTotal" AS total, version, (SELECT count(*) FROM notified) AS _notified
+    ), ${journalWrite("progress", "updated", { type: eventType("PROGRESSED"), payload: PROGRESS_PAYLOAD }, noticeText(notice))}
+    SELECT "progressCompleted" AS completed, "progressTotal" AS total, version, (SELECT count(*) FROM "progressNotified") AS _notified
     FROM updated`;
   const row = rows[0];
   if (!row) throw notFound("Task", taskId);

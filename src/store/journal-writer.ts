@@ -1,5 +1,6 @@
-// The event journal: every change to a task appends one TaskEvent row in the change's own
-// transaction (DESIGN §3), carrying the task's new version. Subscriptions read from here.
+// Writing the event journal: every change to a task appends one TaskEvent row in the change's own
+// transaction, carrying the task's new version (journal-reader.ts reads them back). Every write
+// goes through journalWrite, the one statement that inserts events and sends their NOTIFY.
 //
 // Each batch of events also sends a NOTIFY on CHANGE_CHANNEL in the same transaction. PostgreSQL
 // (and PGlite) deliver it only when the transaction commits, so listeners never hear of a change
@@ -43,23 +44,52 @@ export interface ChangeNotice {
 
 const CONTROL_TYPES = new Set<TaskEventType>(["STATE_CHANGED", "STEP_CHANGED", "DELETED"]);
 
+/**
+ * The one journal writer. Two CTEs for one statement: `<name>Events` appends one event per row of
+ * the CTE `rows` (columns id, "rootId", "moduleName", version, and whatever `event` reads), and
+ * `<name>Notified` sends one NOTIFY about those rows' tasks with the payload `notice` (a JSON text:
+ * noticeSql(…) computed over the rows, or a notice built beforehand). `<name>Notified` runs only
+ * when the statement reads it: end with `SELECT count(*) FROM <name>Notified`. The NOTIFY goes out
+ * once, and only when `rows` has a row.
+ */
+export function journalWrite(
+  name: string,
+  rows: string,
+  event: { type: Prisma.Sql; payload: Prisma.Sql; where?: Prisma.Sql },
+  notice: Prisma.Sql,
+): Prisma.Sql {
+  const from = Prisma.raw(`"${rows}"`);
+  const where = event.where ? Prisma.sql`WHERE ${event.where}` : Prisma.empty;
+  return Prisma.sql`${Prisma.raw(`"${name}Events"`)} AS (
+      INSERT INTO "TaskEvent" ("taskId", "rootId", module, type, version, payload)
+      SELECT id, "rootId", "moduleName", ${event.type}, version, ${event.payload} FROM ${from} ${where}
+    ), ${Prisma.raw(`"${name}Notified"`)} AS (
+      SELECT pg_notify(${CHANGE_CHANNEL}, ${notice}) FROM ${from} HAVING count(*) > 0
+    )`;
+}
+
+/** An event type as SQL (a literal of the enum). */
+export const eventType = (type: TaskEventType): Prisma.Sql => Prisma.raw(`'${type}'::"TaskEventType"`);
+
+/** A notice built beforehand, as journalWrite's `notice`. */
+export const noticeText = (notice: ChangeNotice): Prisma.Sql => Prisma.sql`${JSON.stringify(notice)}`;
+
 /** Appends the events and sends their NOTIFY in one statement (one round trip of the transaction). */
 export async function appendEvents(tx: Tx, events: NewEvent[]): Promise<void> {
   if (events.length === 0) return;
   const ids = [...new Set(events.map((e) => e.task.id))];
   const wake = events.some((e) => e.wake || (e.payload?.state ?? e.payload?.to) === "QUEUED");
   const control = events.some((e) => e.control || CONTROL_TYPES.has(e.type));
-  const notice: ChangeNotice = { t: ids.length > MAX_IDS_PER_NOTIFY ? "*" : ids, ...(wake ? { w: 1 } : {}), ...(control ? { c: 1 } : {}) };
-  noticesOf.get(tx)?.push(notice);
-  await tx.$executeRaw`${PREPARED}
-    WITH inserted AS (
-      INSERT INTO "TaskEvent" ("taskId", "rootId", module, type, version, payload)
+  const notice = noticeOf(ids, { w: wake, c: control })!;
+  publishAfterCommit(tx, notice);
+  await tx.$queryRaw`${PREPARED}
+    WITH input AS (
       SELECT * FROM unnest(${events.map((e) => e.task.id)}::uuid[], ${events.map((e) => e.task.rootId)}::uuid[],
         ${events.map((e) => e.task.moduleName)}::text[], ${events.map((e) => e.type)}::text[]::"TaskEventType"[],
         ${events.map((e) => e.task.version)}::int[], ${events.map((e) => JSON.stringify(e.payload ?? {}))}::jsonb[])
-      RETURNING 1
-    )
-    SELECT pg_notify(${CHANGE_CHANNEL}, ${JSON.stringify(notice)}) FROM (SELECT count(*) FROM inserted) AS n`;
+        AS e(id, "rootId", "moduleName", type, version, payload)
+    ), ${journalWrite("appended", "input", { type: Prisma.sql`type`, payload: Prisma.sql`payload` }, noticeText(notice))}
+    SELECT count(*) FROM "appendedNotified"`;
 }
 
 /** Notices of each open transaction, for publishing elsewhere (Redis) once it has committed. */
@@ -70,15 +100,22 @@ export function collectNotices(tx: Tx, into: ChangeNotice[]): void {
   noticesOf.set(tx, into);
 }
 
-export async function notifyChange(tx: Tx, notice: ChangeNotice): Promise<void> {
-  noticesOf.get(tx)?.push(notice);
+/** Queues `notice` for publishing once `tx` has committed (a NOTIFY the statement itself sent). */
+export function publishAfterCommit(tx: Tx, notice: ChangeNotice | null): void {
+  if (notice) noticesOf.get(tx)?.push(notice);
+}
+
+/** A NOTIFY with no event (leases handed back: workers may find work). */
+export async function notifyChange(tx: Tx, notice: ChangeNotice | null): Promise<void> {
+  if (!notice) return;
+  publishAfterCommit(tx, notice);
   await tx.$executeRaw`SELECT pg_notify(${CHANGE_CHANNEL}, ${JSON.stringify(notice)})`;
 }
 
 /**
  * SQL for the payload of one NOTIFY about the rows of `from` (a CTE with an `id` column), built
  * inside the statement that changed them: what noticeOf(ids, flags) builds for the same rows.
- * Use it as `SELECT pg_notify(channel, <this>) FROM <from> HAVING count(*) > 0`.
+ * Pass it to journalWrite as `notice`.
  */
 export function noticeSql(flags: { w?: boolean; c?: Prisma.Sql | boolean }): Prisma.Sql {
   const c = flags.c === true ? Prisma.sql`1` : flags.c ? Prisma.sql`CASE WHEN ${flags.c} THEN 1 END` : Prisma.sql`NULL::int`;

@@ -1,11 +1,11 @@
-// Live subscriptions (DESIGN §5): taskEvents (the journal replayed from a cursor, then the
-// process's shared live feed) and taskUpdated (a task's snapshot at once, then on every change,
-// re-read when the change bus mentions it, with a slow fallback re-read).
+// Task events: the TaskEvent type and the live subscriptions. taskEvents replays the journal from a
+// cursor, then follows the process's shared live feed; taskUpdated sends a task's snapshot at once,
+// then again on every change (re-read when the change bus mentions it, with a slow fallback re-read).
 import type { TaskEvent } from "../generated/prisma/client";
-import { touches, type Change, type ChangeBus } from "../events/change-bus";
+import { nextChange, touches } from "../events/change-bus";
 import { parseUuid } from "../domain/ids";
-import type { JournalCursor, JournalFilter } from "../store/journal";
-import { decodeEventCursor, encodeEventCursor, isBefore, matchesFilter, prunedThrough, readJournal } from "../store/journal";
+import type { JournalCursor, JournalFilter } from "../store/journal-reader";
+import { decodeEventCursor, encodeEventCursor, isBefore, matchesFilter } from "../store/journal-reader";
 import { TaskgraphError } from "../domain/errors";
 import { builder } from "./builder";
 import { TaskStateEnum } from "./enums";
@@ -47,22 +47,6 @@ const TaskEventFilterInput = builder.inputType("TaskEventFilter", {
 });
 
 /** Resolves on the next change the predicate cares about, or after the fallback delay. */
-function nextChange(bus: ChangeBus, matters: (change: Change) => boolean) {
-  let unsubscribe = () => {};
-  let timer: NodeJS.Timeout | undefined;
-  const changed = new Promise<void>((resolve) => {
-    unsubscribe = bus.subscribe((change) => matters(change) && resolve());
-    timer = setTimeout(resolve, FALLBACK_MS);
-  });
-  return {
-    changed,
-    dispose() {
-      unsubscribe();
-      clearTimeout(timer);
-    },
-  };
-}
-
 /**
  * A subscription's event stream: wraps its generator so that a client going away stops it at once.
  * return() marks it closed and interrupts the wait in progress (`until`); an async generator only
@@ -136,7 +120,7 @@ builder.subscriptionFields((t) => ({
       };
       const after = args.after ? decodeEventCursor(args.after) : null;
       if (after) {
-        const pruned = await prunedThrough(ctx.store.prisma);
+        const pruned = await ctx.store.prunedThrough();
         if (pruned && !isBefore(pruned, after)) {
           throw new TaskgraphError("CURSOR_EXPIRED", "after is older than the event journal keeps: refetch the tasks, then subscribe without after");
         }
@@ -147,7 +131,7 @@ builder.subscriptionFields((t) => ({
         let last: JournalCursor | null = after;
         if (after) {
           for (;;) {
-            const batch = await readJournal(ctx.store.prisma, last!, filter, BATCH, live.position);
+            const batch = await ctx.store.readJournal(last!, filter, BATCH, live.position);
             for (const event of batch) {
               last = { txid: event.txid, id: event.id };
               yield event;
@@ -178,7 +162,7 @@ builder.subscriptionFields((t) => ({
       const id = parseUuid(String(args.id));
       let version = -1;
       for (;;) {
-        const next = nextChange(ctx.manager.bus, (change) => touches(change, id));
+        const next = nextChange(ctx.manager.bus, (change) => touches(change, id), { recheckMs: FALLBACK_MS });
         try {
           const task = version === -1 ? await ctx.store.getTask(id) : await ctx.store.findTask(id);
           if (!task) return;
