@@ -14,7 +14,7 @@ async function main() {
   let stop: () => Promise<void>;
   let migrations: string[];
   let endpoint = "";
-  if (config.role === "work") {
+  if (config.processRole === "work") {
     const manager = createTaskManager({ config });
     defineTestModule(manager);
     await manager.start();
@@ -22,11 +22,11 @@ async function main() {
     migrations = manager.db.appliedMigrations;
     endpoint = `worker ${manager.workerName} running, concurrency ${config.concurrency}`;
   } else {
-    const app = await buildApp({ config, worker: config.role === "all" ? {} : false });
+    const app = await buildApp({ config, worker: config.processRole === "all" ? {} : false });
     const { url } = await app.start();
     stop = () => app.stop();
     migrations = app.db.appliedMigrations;
-    endpoint = `GraphiQL: ${url}${config.role === "serve" ? " (API only: no worker in this process)" : ""}`;
+    endpoint = `GraphiQL: ${url}${config.processRole === "serve" ? " (API only: no worker in this process)" : ""}`;
   }
   const removePidFile = writePidFile(config.store);
   const stopServing = stop;
