@@ -1,5 +1,5 @@
 // Unit tests of the pure domain: state machines, categories, available actions, flows and ids.
-// Expected tables are written out here by hand from DESIGN §4/§5 and the documented extensions in
+// Expected tables are written out here by hand from the documented state machines and extensions in
 // src/domain/states.ts; they are deliberately NOT derived from the module under test.
 import { describe, expect, test } from "vitest";
 import type { TaskAction, StepAction } from "../src/domain/actions";
@@ -46,7 +46,7 @@ const ALL_STEP_STATES: StepState[] = ["WAITING", "RUNNING", "SUCCEEDED", "FAILED
 
 /**
  * Task state machine, row = from, columns = to. "x" = legal.
- *   SCHEDULED → QUEUED; QUEUED → RUNNING; RUNNING → SUCCEEDED | FAILED | CANCELED (DESIGN §4)
+ *   SCHEDULED → QUEUED; QUEUED → RUNNING; RUNNING → SUCCEEDED | FAILED | CANCELED
  *   FAILED → RUNNING (retry / rerun / mark succeeded), FAILED → CANCELED (abort with rollback)
  *   pending → CANCELED (abort before it ran), pending → FAILED (openATTIC: deleted while pending)
  *   RUNNING → QUEUED (lease expired)

@@ -1,4 +1,4 @@
-// The hostile-input corpus (issue 5): every request gets a clear error code, the server keeps
+// The hostile-input corpus: every request gets a clear error code, the server keeps
 // serving another client meanwhile, and the database is unchanged at the end.
 // (test/limits.test.ts holds the limit-by-limit tests: depth, aliases, tokens, body size, CSRF.)
 import { request as httpRequest } from "node:http";

@@ -1,5 +1,5 @@
-// Driver adapter factories for the two stores, with the fixes the offline migrator needs
-// (see ../shared/recipes/prisma-offline-migrations.md):
+// Driver adapter factories for the two stores, with the fixes the offline migrator (migrator.ts,
+// Prisma's schema engine in WebAssembly) needs:
 // - executeScript runs the whole script as ONE awaited simple query: atomic (PostgreSQL runs a
 //   multi-statement simple query in one implicit transaction), and errors propagate. Both stock
 //   adapters get this wrong (PGlite's does not await; adapter-pg splits on ";").

@@ -1,4 +1,4 @@
-// Mutations (DESIGN §5): start tasks, and every control the source systems give people. Each
+// Mutations: start tasks, and every control the source systems give people. Each
 // refuses the wrong state with a clear code and changes nothing (the store checks the same
 // availableActions the API shows).
 import { TaskgraphError } from "../domain/errors";

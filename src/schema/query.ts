@@ -1,4 +1,4 @@
-// Root queries (DESIGN §5).
+// Root queries: modules, tasks (filtered, ordered, paginated), a task and its tree, settings, node.
 import { queryFromInfo } from "@pothos/plugin-prisma";
 import { type GraphQLResolveInfo, Kind } from "graphql";
 import { badInput, notFound } from "../domain/errors";

@@ -1,4 +1,4 @@
-// Live subscriptions (DESIGN §5): taskEvents (the journal replayed from a cursor, then the
+// Live subscriptions: taskEvents (the journal replayed from a cursor, then the
 // process's shared live feed) and taskUpdated (a task's snapshot at once, then on every change,
 // re-read when the change bus mentions it, with a slow fallback re-read).
 import type { TaskEvent } from "../generated/prisma/client";

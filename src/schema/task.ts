@@ -1,4 +1,4 @@
-// Task, its progress and flow, and the task connection (DESIGN §5).
+// Task, its progress and flow, and the task connection (the API's central type).
 import { queryFromInfo } from "@pothos/plugin-prisma";
 import DataLoader from "dataloader";
 import { taskActions } from "../domain/actions";

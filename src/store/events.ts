@@ -1,5 +1,5 @@
 // The event journal: every change to a task appends one TaskEvent row in the change's own
-// transaction (DESIGN §3), carrying the task's new version. Subscriptions read from here.
+// transaction (so no committed change lacks its event), carrying the task's new version. Subscriptions read from here.
 //
 // Each batch of events also sends a NOTIFY on CHANGE_CHANNEL in the same transaction. PostgreSQL
 // (and PGlite) deliver it only when the transaction commits, so listeners never hear of a change

@@ -1,4 +1,5 @@
-// The store: all reads and writes of tasks, steps, attempts, logs, events and settings (DESIGN §2).
+// The store: all reads and writes of tasks, steps, attempts, logs, events and settings — the only
+// door to the database besides db/.
 // GraphQL resolvers and the runtime go through it. Every write method is one transaction in which
 // the state machine is checked, versions bumped and events appended, or nothing happens.
 import type { Config } from "../config";

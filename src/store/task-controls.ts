@@ -1,4 +1,4 @@
-// The control mutations (DESIGN §1, §4): abort, delete, retry, rerun a step, mark a step
+// The control mutations of the source systems (ScyllaDB, OCP, openATTIC, Kafka): abort, delete, retry, rerun a step, mark a step
 // succeeded, terminate a step. Each runs in one transaction, checks the same availableActions
 // that the API shows, and changes nothing when it refuses. Work that needs task code (rolling a
 // step back, running it again) is handed to the workers: the task is released (no lease) and

@@ -1,4 +1,4 @@
-// TaskFilter (DESIGN §5) → Prisma where. Validates first: a bad filter is BAD_USER_INPUT.
+// The API's TaskFilter → Prisma where. Validates first: a bad filter is BAD_USER_INPUT.
 import { badInput, checkText } from "../domain/errors";
 import { isUuid, parseUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
