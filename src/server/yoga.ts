@@ -70,7 +70,7 @@ export function createTaskgraphYoga({ config, store, manager, authenticator, ses
   });
 }
 
-const EXAMPLE_QUERY = `# taskgraph: background tasks of an operations console.
+const EXAMPLE_QUERY = `# taskgraph: background tasks for operations consoles.
 # Run \`npm run seed\` for demo data, then press the run button.
 query RecentTasks {
   modules { name totalTasks taskCounts { state count } }
