@@ -14,7 +14,7 @@ export type LogLevel = Level | "silent";
 
 /** A logger at `level` writing to `destination` (default: stdout, readable when it is a terminal). */
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
-  const stream = destination ?? (process.stdout.isTTY ? pretty({ colorize: true, sync: true, singleLine: true, ignore: "pid,hostname,name" }) : pino.destination({ sync: true }));
+  const stream = destination ?? (process.stdout.isTTY ? pretty({ colorize: true, sync: true, singleLine: true, ignore: "pid,hostname,name", errorLikeObjectKeys: ["err"] }) : pino.destination({ sync: true }));
   return pino({ name: "taskgraph", level }, stream);
 }
 
