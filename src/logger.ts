@@ -14,8 +14,12 @@ export type LogLevel = Level | "silent";
 
 /** A logger at `level` writing to `destination` (default: stdout, readable when it is a terminal). */
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
-  const stream = destination ?? (process.stdout.isTTY ? pretty({ colorize: true, sync: true, singleLine: true, ignore: "pid,hostname,name", errorLikeObjectKeys: ["err"] }) : pino.destination({ sync: true }));
-  return pino({ name: "taskgraph", level }, stream);
+  return pino({ name: "taskgraph", level }, destination ?? (process.stdout.isTTY ? readableStdout() : pino.destination({ sync: true })));
+}
+
+/** One line per entry, its fields in grey; only `err` is printed as an error (with its stack). */
+function readableStdout(): DestinationStream {
+  return pretty({ colorize: true, sync: true, singleLine: true, ignore: "pid,hostname,name", errorLikeObjectKeys: ["err"] });
 }
 
 /** A client's mistake (a malformed message, a refused operation): one line at debug level, no stack. */
