@@ -32,7 +32,7 @@ describe("the process log", () => {
     const { taskId, lines } = await runFailingTask("debug");
     const about = lines.filter((line) => line.taskId === taskId);
     expect(about.map((line) => line.msg)).toEqual(["task started", "task ended"]);
-    expect(about.every((line) => line.component === "worker")).toBe(true);
+    expect(about.every((line) => line.component === "worker" && typeof line.worker === "string")).toBe(true);
     expect(about[0]).toMatchObject({ level: LEVEL.debug, module: "test", type: "count" });
     expect(about[1]).toMatchObject({ level: LEVEL.info, state: "FAILED", error: "Failed at round 1, as asked (failAtRound)" });
     // No line mentions the task without carrying its id.

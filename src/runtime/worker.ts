@@ -42,6 +42,7 @@ export const HANDED_BACK_ON_SHUTDOWN = "Handed back on shutdown: the worker stop
 
 export class Worker {
   readonly name: string;
+  private readonly log: Logger;
   /** The current run of each task (a superseded run may still be winding down, outside this map). */
   private readonly running = new Map<string, TaskRun>();
   private readonly finished = new Set<Promise<void>>();
@@ -66,10 +67,11 @@ export class Worker {
     private readonly registry: TaskRegistry,
     private readonly bus: ChangeBus,
     private readonly options: WorkerOptions,
-    /** This worker's log ({ component: "worker" }); a task's run adds its taskId. */
-    private readonly log: Logger,
+    /** The manager's log for workers ({ component: "worker" }); lines add this worker's name, a task's its taskId. */
+    log: Logger,
   ) {
     this.name = this.options.name ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+    this.log = log.child({ worker: this.name });
   }
 
   get runningTaskIds(): string[] {
