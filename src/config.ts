@@ -1,17 +1,30 @@
-// Environment → typed configuration. The one place that reads process.env (DESIGN §2).
+// Environment → typed configuration. The one place that reads process.env, and the one place
+// that holds defaults: everything else takes its settings from a Config.
 import { resolve } from "node:path";
+import type { LogLevel } from "./logger";
 
 export type StoreConfig =
   | { kind: "pglite"; dataDir: string } // dataDir ":memory:" keeps everything in memory
   | { kind: "postgresql"; url: string };
 
-export type Role = "all" | "serve" | "work";
+/** What one process does (TASKGRAPH_ROLE); not to be confused with an API token's access role. */
+export type ProcessRole = "all" | "serve" | "work";
+
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+/** LOG_LEVEL unset; also the level of a part used without a logger (a script opening the database). */
+export const DEFAULT_LOG_LEVEL: LogLevel = "info";
 
 export interface Config {
   /** all: API and worker in one process; serve: API only; work: worker only (no HTTP). */
-  role: Role;
+  processRole: ProcessRole;
+  /** Lowest level of log line written (LOG_LEVEL). */
+  logLevel: LogLevel;
   /** Tasks a worker runs at once. */
   concurrency: number;
+  /** A worker's fallback poll for tasks of dead workers (the store's notifications wake it otherwise). */
+  workerPollMs: number;
+  /** How often a worker removes finished tasks past their TTL and promotes due SCHEDULED ones. */
+  housekeepingMs: number;
   /** How long a worker's claim on a task holds without renewal (it renews every third of it). */
   leaseMs: number;
   /** On SIGTERM/stop, how long running tasks may go on before they are handed back to other workers. */
@@ -93,7 +106,13 @@ function redisUrl(env: Env): string | null {
   return url;
 }
 
-function role(env: Env): Role {
+function logLevel(env: Env): LogLevel {
+  const raw = (env.LOG_LEVEL || DEFAULT_LOG_LEVEL).toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(raw)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${env.LOG_LEVEL}"`);
+  return raw as LogLevel;
+}
+
+function processRole(env: Env): ProcessRole {
   const raw = env.TASKGRAPH_ROLE || "all";
   if (raw !== "all" && raw !== "serve" && raw !== "work") throw new ConfigError(`TASKGRAPH_ROLE must be all, serve or work, got "${raw}"`);
   return raw;
@@ -101,8 +120,11 @@ function role(env: Env): Role {
 
 export function loadConfig(env: Env = process.env): Config {
   return {
-    role: role(env),
+    processRole: processRole(env),
+    logLevel: logLevel(env),
     concurrency: integer(env, "TASKGRAPH_CONCURRENCY", 16, 1, 10_000),
+    workerPollMs: 5_000,
+    housekeepingMs: 1_000,
     leaseMs: integer(env, "TASKGRAPH_LEASE_MS", 30_000, 1_000, 3_600_000),
     stopGraceMs: integer(env, "TASKGRAPH_STOP_GRACE_MS", 10_000, 0, 3_600_000),
     testKillAfterLostAttempt: boolean(env, "TASKGRAPH_TEST_KILL_AFTER_LOST_ATTEMPT", false),

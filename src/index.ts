@@ -14,6 +14,7 @@ export type { TaskContext, StepContext, ChildOutcome, SpawnOptions } from "./run
 export type { WorkerOptions } from "./runtime/worker";
 export type { Task } from "./generated/prisma/client";
 export { loadConfig, type Config } from "./config";
+export type { Logger } from "./logger";
 export { TaskgraphError, badInput } from "./domain/errors";
 export { defineTestModule } from "./modules/test";
 

@@ -1,32 +1,36 @@
 // `npm start`: serve the API (GraphiQL at /graphql) on the configured store.
 import { ConfigError, loadConfig } from "./config";
 import { MigrationError } from "./db/migrator";
+import { createLogger } from "./logger";
 import { defineTestModule } from "./modules/test";
 import { writePidFile } from "./pid-file";
 import { createTaskManager } from "./runtime/manager";
 import { buildApp } from "./server";
 
 // TASKGRAPH_ROLE: all (API + worker, the default), serve (API only), work (worker only).
+// The two "ready" lines are plain text on stdout for people and scripts (tests wait for them);
+// everything else is the structured log (LOG_LEVEL; JSON, or readable on a terminal).
 async function main() {
   const started = performance.now();
   const config = loadConfig();
+  const logger = createLogger(config.logLevel);
   const where = config.store.kind === "pglite" ? `PGlite in ${config.store.dataDir}` : "PostgreSQL";
   let stop: () => Promise<void>;
   let migrations: string[];
   let endpoint = "";
-  if (config.role === "work") {
-    const manager = createTaskManager({ config });
+  if (config.processRole === "work") {
+    const manager = createTaskManager({ config, logger });
     defineTestModule(manager);
     await manager.start();
     stop = () => manager.stop();
     migrations = manager.db.appliedMigrations;
     endpoint = `worker ${manager.workerName} running, concurrency ${config.concurrency}`;
   } else {
-    const app = await buildApp({ config, worker: config.role === "all" ? {} : false });
+    const app = await buildApp({ config, logger, worker: config.processRole === "all" ? {} : false });
     const { url } = await app.start();
     stop = () => app.stop();
     migrations = app.db.appliedMigrations;
-    endpoint = `GraphiQL: ${url}${config.role === "serve" ? " (API only: no worker in this process)" : ""}`;
+    endpoint = `GraphiQL: ${url}${config.processRole === "serve" ? " (API only: no worker in this process)" : ""}`;
   }
   const removePidFile = writePidFile(config.store);
   const stopServing = stop;
@@ -39,11 +43,11 @@ async function main() {
   console.log(endpoint);
 
   const shutdown = (signal: string) => {
-    console.log(`${signal}: stopping…`);
+    logger.info(`${signal}: stopping…`);
     stop().then(
       () => process.exit(0),
       (error: unknown) => {
-        console.error("taskgraph: error while stopping:", error);
+        logger.error({ err: error }, "error while stopping");
         process.exit(1);
       },
     );

@@ -1,4 +1,4 @@
-// Authentication and roles (issue 5): API tokens, protected mode, the role × operation matrix over
+// Authentication and access roles: API tokens, protected mode, the role × operation matrix over
 // HTTP and graphql-ws, and the per-token mutation rate limit.
 import { networkInterfaces } from "node:os";
 import { createClient, type Client } from "graphql-ws";

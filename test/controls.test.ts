@@ -1,4 +1,4 @@
-// End-to-end behaviour of the control mutations (issue 3; DESIGN §1, §4, §5): abortTask, deleteTask,
+// End-to-end behaviour of the control mutations (their states and codes as the README states): abortTask, deleteTask,
 // retryTask, rerunStep, markStepSucceeded, terminateStep and availableActions, driven through
 // GraphQL against an app with a running worker, on whichever store the run was started for
 // (PGlite, or PostgreSQL with TEST_DATABASE_URL). Each test is named after the behaviour of the

@@ -1,5 +1,5 @@
 // Unit tests of the pure domain: state machines, categories, available actions, flows and ids.
-// Expected tables are written out here by hand from DESIGN §4/§5 and the documented extensions in
+// Expected tables are written out here by hand from the documented state machines and extensions in
 // src/domain/states.ts; they are deliberately NOT derived from the module under test.
 import { describe, expect, test } from "vitest";
 import type { TaskAction, StepAction } from "../src/domain/actions";

@@ -1,4 +1,4 @@
-// The hostile-input corpus (issue 5): every request gets a clear error code, the server keeps
+// The hostile-input corpus: every request gets a clear error code, the server keeps
 // serving another client meanwhile, and the database is unchanged at the end.
 // (test/limits.test.ts holds the limit-by-limit tests: depth, aliases, tokens, body size, CSRF.)
 import { request as httpRequest } from "node:http";
@@ -19,13 +19,15 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import WebSocket from "ws";
 import { schema } from "../src/schema";
 import { codes, startTestApp, type TestApp } from "./support/app";
+import { LEVEL, recordingLogger } from "./support/log";
 
 let app: TestApp;
+const serverLog = recordingLogger("debug");
 let url: string;
 let taskId: string;
 
 beforeAll(async () => {
-  app = await startTestApp({ config: { maxOperationsPerConnection: 20 } });
+  app = await startTestApp({ config: { maxOperationsPerConnection: 20 }, logger: serverLog.logger });
   ({ url } = await app.start(0));
   taskId = (await app.gql(`mutation { createTestTask(input: { rounds: 2, roundMs: 10, steps: 2, children: 2 }) { id } }`)).data!.createTestTask.id;
 });
@@ -407,18 +409,17 @@ describe("every argument of every root field, with hostile values, over HTTP and
     });
   }
 
-  /** Server log lines written meanwhile that carry a stack trace. */
+  /** Server log lines (warnings and errors) written meanwhile that carry a stack trace. */
   function watchLog() {
-    const stacks: string[] = [];
-    const originals = { error: console.error, warn: console.warn };
-    for (const level of ["error", "warn"] as const) {
-      console[level] = (...args: unknown[]) => {
-        const text = args.map((a) => (a instanceof Error ? `${a.message}\n${a.stack}` : String(a))).join(" ");
-        if (/\n\s+at /.test(text)) stacks.push(text.slice(0, 300));
-        originals[level](...args);
-      };
-    }
-    return { stacks, restore: () => Object.assign(console, originals) };
+    const from = serverLog.lines.length;
+    let until: number | undefined;
+    return {
+      get stacks() {
+        const written = serverLog.texts.slice(from, until).filter((_, i) => serverLog.lines[from + i]!.level >= LEVEL.warn);
+        return written.filter((text) => /\\n\s+at /.test(text)).map((text) => text.slice(0, 300));
+      },
+      restore: () => (until = serverLog.lines.length),
+    };
   }
 
   function check(c: Case, outcome: Outcome, transport: string) {

@@ -1,4 +1,4 @@
-// Property-style test of the state machines (DESIGN §4, issue 3): a running worker executes trees,
+// Property-style test of the state machines: a running worker executes trees,
 // flows and plain counts while random interleavings of the control mutations (abort with and
 // without rollback, delete with and without force, retry, rerun / mark succeeded / terminate a
 // step) hit random tasks and steps. After every small batch the store must satisfy the invariants
@@ -49,7 +49,7 @@ function weighted<T extends string>(weights: Record<T, number>): T {
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The codes a control mutation may refuse with (DESIGN §5); anything else is a bug. */
+/** The codes a control mutation may refuse with (the API's documented codes); anything else is a bug. */
 const DOCUMENTED = new Set(["NOT_FOUND", "NOT_ABORTABLE", "TASK_NOT_FINISHED", "INVALID_STATE", "BAD_USER_INPUT"]);
 
 // ── watching the worker: no task is run twice at once in this process ─────────────────────────────
@@ -738,7 +738,7 @@ describe("one worker never runs the same task twice at once", () => {
   });
 
   test("terminate a step whose handler is slow to stop, then retry: the first run's late end is not recorded on the retried attempt", async () => {
-    // A step that ignores its AbortSignal (issue 3: such a handler still gets its task handled once it returns).
+    // A step that ignores its AbortSignal: its task is still handled once the handler returns.
     app.manager.defineTask({
       module: "test",
       type: "gated-flow",

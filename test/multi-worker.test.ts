@@ -1,4 +1,4 @@
-// Two worker processes on one PostgreSQL never run the same task at once (issue 3, DESIGN §8), and
+// Two worker processes on one PostgreSQL never run the same task at once (SKIP LOCKED claims), and
 // when one dies the other resumes its tasks once their leases run out.
 //
 // Real processes (`node --import tsx src/main.ts` with TASKGRAPH_ROLE=work) on a fresh PostgreSQL

@@ -1,6 +1,6 @@
 // End-to-end behaviour of the task runtime with a running worker, driven through GraphQL (and, for
 // the library surface, through createTaskManager / createServer). Each test is named after the
-// behaviour of the source system it reproduces (DESIGN §1): openATTIC's test task, Kafka's
+// behaviour of the source system it reproduces: openATTIC's test task, Kafka's
 // Scheduled tasks, ScyllaDB's task trees / wait / TTL / drain, and the embedding API.
 // Runs on whichever store the run was started for (PGlite, or PostgreSQL with TEST_DATABASE_URL).
 import type { ExecutionResult } from "graphql";

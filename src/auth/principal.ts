@@ -1,4 +1,4 @@
-// Who is asking. Every request — HTTP, SSE or a graphql-ws connection — is
+// Who is asking, and with which access role. Every request — HTTP, SSE or a graphql-ws connection — is
 // authenticated once, before anything is parsed or run, into a Principal with a role:
 // - `Authorization: Bearer <token>` (graphql-ws: `connectionParams.authorization`) → the token's
 //   name and role;

@@ -1,4 +1,4 @@
-// Per-token rate limit of mutations (issue 5), as an Envelop plugin on `execute`: every mutation
+// Per-token rate limit of mutations, as an Envelop plugin on `execute`: every mutation
 // root field costs one point from its token's budget of TASKGRAPH_MUTATIONS_PER_MINUTE (a fixed
 // one-minute window). Over budget, nothing runs: the whole operation gets RATE_LIMITED (HTTP 429,
 // Retry-After). Budgets are per process, or shared through Redis when REDIS_URL is set.

@@ -8,7 +8,7 @@ import { type ExecutionResult, GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { isDatabaseUnavailable } from "../db/availability";
 import { RETRY_AFTER_SECONDS, TaskgraphError, unavailable } from "../domain/errors";
-import { noteOutage } from "../log";
+import { type Logger, noteOutage } from "../logger";
 import type { Authenticator, Credentials, Principal } from "./principal";
 import type { SessionWatch } from "./revocation";
 
@@ -67,7 +67,7 @@ const nodeHeaders = (headers: IncomingHttpHeaders) => ({
  * Yoga plugin: every GraphQL request (HTTP or SSE) is authenticated first. GraphiQL's page, when
  * enabled, is served by Yoga's own plugin before this hook runs: nothing else skips it.
  */
-export function useAuthentication(authenticator: Authenticator, sessions: SessionWatch): Plugin<Record<string, unknown>, { req?: IncomingMessage }> {
+export function useAuthentication(authenticator: Authenticator, sessions: SessionWatch, log: Logger): Plugin<Record<string, unknown>, { req?: IncomingMessage }> {
   const requestCredentials = new WeakMap<Request, Credentials>();
   return {
     async onRequest({ request, serverContext, endResponse, fetchAPI }) {
@@ -76,7 +76,7 @@ export function useAuthentication(authenticator: Authenticator, sessions: Sessio
         principals.set(request, await authenticator.authenticate(given));
         requestCredentials.set(request, given);
       } catch (thrown) {
-        const error = asAuthenticationError(thrown);
+        const error = asAuthenticationError(thrown, log);
         const body = JSON.stringify({ errors: [{ message: error.message, extensions: error.extensions }] });
         const headers: Record<string, string> = { "content-type": "application/json" };
         let status = 401;
@@ -168,13 +168,13 @@ class EndWhenRefused implements AsyncIterableIterator<ExecutionResult> {
  * What authentication failed with, as a client may see it: UNAUTHENTICATED, UNAVAILABLE when the
  * token store cannot be reached, or an internal error without detail (logged here).
  */
-function asAuthenticationError(thrown: unknown): TaskgraphError | InternalError {
+function asAuthenticationError(thrown: unknown, log: Logger): TaskgraphError | InternalError {
   if (thrown instanceof TaskgraphError) return thrown;
   if (isDatabaseUnavailable(thrown)) {
-    noteOutage(thrown);
+    noteOutage(log, thrown);
     return unavailable();
   }
-  console.error("[taskgraph] authentication failed:", thrown);
+  log.error({ err: thrown }, "authentication failed");
   return INTERNAL;
 }
 
@@ -199,11 +199,12 @@ export async function authenticateConnection(
   authenticator: Authenticator,
   request: IncomingMessage,
   connectionParams: Readonly<Record<string, unknown>> | undefined,
+  log: Logger,
 ): Promise<Principal> {
   try {
     return await authenticator.authenticate(connectionCredentials(request, connectionParams));
   } catch (thrown) {
-    throw asAuthenticationError(thrown);
+    throw asAuthenticationError(thrown, log);
   }
 }
 

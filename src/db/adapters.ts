@@ -1,5 +1,5 @@
-// Driver adapter factories for the two stores, with the fixes the offline migrator needs
-// (see ../shared/recipes/prisma-offline-migrations.md):
+// Driver adapter factories for the two stores, with the fixes the offline migrator (migrator.ts,
+// Prisma's schema engine in WebAssembly) needs:
 // - executeScript runs the whole script as ONE awaited simple query: atomic (PostgreSQL runs a
 //   multi-statement simple query in one implicit transaction), and errors propagate. Both stock
 //   adapters get this wrong (PGlite's does not await; adapter-pg splits on ";").
@@ -10,6 +10,8 @@ import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { statementName } from "./prepared";
+import { DEFAULT_LOG_LEVEL } from "../config";
+import { createLogger, type Logger } from "../logger";
 
 type ScriptRunner = (sql: string) => Promise<unknown>;
 
@@ -41,11 +43,11 @@ export class PGliteAdapterFactory extends PrismaPGlite implements SqlMigrationAw
 }
 
 /** A pool that maps the internal "char" type (OID 18) to text (OID 25) so adapter-pg accepts catalog rows. */
-function charAsTextPool(config: pg.PoolConfig): pg.Pool {
+function charAsTextPool(config: pg.PoolConfig, log: Logger): pg.Pool {
   const pool = new pg.Pool(config);
   // An idle connection dropped by the server (restart, failover, DROP DATABASE … FORCE) must not
   // crash the process; the pool replaces it on the next query.
-  pool.on("error", (error) => console.warn(`[taskgraph] idle PostgreSQL connection lost: ${error.message}`));
+  pool.on("error", (error) => log.warn(`idle PostgreSQL connection lost: ${error.message}`));
   const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<pg.QueryResult>;
   Object.assign(pool, {
     async query(...args: unknown[]) {
@@ -65,9 +67,9 @@ export class PostgresAdapterFactory extends PrismaPg {
   readonly pool: pg.Pool;
   constructor(
     readonly url: string,
-    options: { max?: number } = {},
+    private readonly settings: { max?: number; logger?: Logger } = {},
   ) {
-    const pool = charAsTextPool({ connectionString: url, max: options.max ?? 10 });
+    const pool = charAsTextPool({ connectionString: url, max: settings.max ?? 10 }, settings.logger ?? createLogger(DEFAULT_LOG_LEVEL));
     super(pool, { statementNameGenerator: statementName });
     this.pool = pool;
   }
@@ -77,7 +79,7 @@ export class PostgresAdapterFactory extends PrismaPg {
    * not run on the app's long-lived pool: end() on this one releases the lock.
    */
   dedicated(): PostgresAdapterFactory {
-    return new PostgresAdapterFactory(this.url, { max: 2 });
+    return new PostgresAdapterFactory(this.url, { ...this.settings, max: 2 });
   }
   override async connect() {
     return withAtomicScripts(await super.connect(), (sql) => this.pool.query(sql));

@@ -9,6 +9,8 @@ import type { StoreConfig } from "../config";
 import { PrismaClient } from "../generated/prisma/client";
 import { PGliteAdapterFactory, PostgresAdapterFactory } from "./adapters";
 import { applyMigrations } from "./migrator";
+import { DEFAULT_LOG_LEVEL } from "../config";
+import { createLogger, type Logger } from "../logger";
 
 export type Prisma = PrismaClient;
 
@@ -33,6 +35,8 @@ export interface OpenOptions {
   pglite?: PGlite;
   /** Called with the SQL text of every query Prisma sends (tests count queries with it). */
   onQuery?: (sql: string) => void;
+  /** Where lost connections and failed LISTENs are reported (default: a new logger on stdout). */
+  logger?: Logger;
 }
 
 /** Where PGlite keeps its files inside the data directory. */
@@ -43,6 +47,7 @@ export function pgliteDir(dataDir: string) {
 export async function openDatabase(store: StoreConfig, options: OpenOptions = {}): Promise<Database> {
   let pglite: PGlite | undefined;
   let factory: PGliteAdapterFactory | PostgresAdapterFactory;
+  const log = options.logger ?? createLogger(DEFAULT_LOG_LEVEL);
   if (store.kind === "pglite") {
     if (options.pglite) {
       pglite = options.pglite;
@@ -55,7 +60,7 @@ export async function openDatabase(store: StoreConfig, options: OpenOptions = {}
     await pglite.waitReady;
     factory = new PGliteAdapterFactory(pglite);
   } else {
-    factory = new PostgresAdapterFactory(store.url);
+    factory = new PostgresAdapterFactory(store.url, { logger: log });
   }
 
   const closeDriver = async () => {
@@ -88,7 +93,7 @@ export async function openDatabase(store: StoreConfig, options: OpenOptions = {}
     adapterFactory: factory,
     appliedMigrations,
     async listen(channel, onMessage) {
-      const stop = pglite ? await pglite.listen(channel, onMessage) : await listenPostgres((factory as PostgresAdapterFactory).url, channel, onMessage);
+      const stop = pglite ? await pglite.listen(channel, onMessage) : await listenPostgres((factory as PostgresAdapterFactory).url, channel, onMessage, log);
       const unlisten = async () => {
         listeners.delete(unlisten);
         if (!pglite?.closed) await stop();
@@ -107,7 +112,7 @@ export async function openDatabase(store: StoreConfig, options: OpenOptions = {}
 }
 
 /** LISTEN on a connection of its own, reconnecting (with `null` to say "you may have missed some"). */
-async function listenPostgres(url: string, channel: string, onMessage: (payload: string | null) => void): Promise<() => Promise<void>> {
+async function listenPostgres(url: string, channel: string, onMessage: (payload: string | null) => void, log: Logger): Promise<() => Promise<void>> {
   let client: pg.Client | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
@@ -126,7 +131,7 @@ async function listenPostgres(url: string, channel: string, onMessage: (payload:
   };
   const scheduleRetry = (error: unknown) => {
     if (stopped) return;
-    console.warn(`[taskgraph] LISTEN ${channel} failed, retrying: ${(error as Error).message}`);
+    log.warn(`LISTEN ${channel} failed, retrying: ${(error as Error).message}`);
     retry = setTimeout(() => void connect().then(() => onMessage(null), scheduleRetry), 1000);
   };
   await connect();

@@ -1,4 +1,4 @@
-// Error codes of the API (DESIGN §5). Every refusal carries one; the GraphQL layer turns a
+// Error codes of the API (part of its contract). Every refusal carries one; the GraphQL layer turns a
 // TaskgraphError into a GraphQLError with `extensions.code`, and masks everything else.
 
 export const ERROR_CODES = [

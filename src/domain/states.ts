@@ -1,4 +1,4 @@
-// Task and step state machines as tables. Pure: no I/O.
+// Task and step state machines as tables (docs/architecture.md draws them). Pure: no I/O.
 //
 // Task:  SCHEDULED → QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELED
 //        FAILED → RUNNING (retry, rerun step, mark step succeeded); FAILED → CANCELED (abort with rollback)

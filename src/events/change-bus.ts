@@ -6,6 +6,7 @@ import type { TypedEventTarget } from "@graphql-yoga/typed-event-target";
 import { Redis } from "ioredis";
 import type { Database } from "../db/client";
 import { CHANGE_CHANNEL, type ChangeNotice } from "../store/journal-writer";
+import type { Logger } from "../logger";
 
 export interface Change {
   /** The tasks that changed, or "all" when unknown (too many, or notifications were missed). */
@@ -64,7 +65,8 @@ export class ChangeBus {
   /** With a Redis URL, notices travel through Redis (graphql-yoga's redis event target) instead of LISTEN. */
   constructor(
     private readonly db: Database,
-    private readonly redisUrl: string | null = null,
+    private readonly redisUrl: string | null,
+    private readonly log: Logger,
   ) {}
 
   /** Where the store hands committed notices when they travel through Redis; undefined with LISTEN/NOTIFY. */
@@ -107,7 +109,7 @@ export class ChangeBus {
       try {
         handler(change);
       } catch (error) {
-        console.error("[taskgraph] change subscriber failed:", error);
+        this.log.error({ err: error }, "a change subscriber failed");
       }
     }
   }

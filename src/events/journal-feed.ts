@@ -3,7 +3,7 @@
 // filter keeps. (A read per subscriber per notification does not scale past a few dozen.)
 import { isDatabaseUnavailable } from "../db/availability";
 import { TaskgraphError } from "../domain/errors";
-import { noteOutage } from "../log";
+import { type Logger, noteOutage } from "../logger";
 import type { TaskEvent } from "../generated/prisma/client";
 import type { Store } from "../store";
 import type { JournalCursor } from "../store/journal-reader";
@@ -72,6 +72,7 @@ export class JournalFeed {
   constructor(
     private readonly store: Store,
     private readonly bus: ChangeBus,
+    private readonly log: Logger,
   ) {}
 
   async start(): Promise<void> {
@@ -135,8 +136,8 @@ export class JournalFeed {
       } while (this.again);
     } catch (error) {
       // Retried on the next change or within FALLBACK_MS; an outage is noted once, not every second.
-      if (isDatabaseUnavailable(error)) noteOutage(error);
-      else console.warn(`[taskgraph] journal feed: ${(error as Error).message}`);
+      if (isDatabaseUnavailable(error)) noteOutage(this.log, error);
+      else this.log.warn((error as Error).message);
     } finally {
       this.reading = false;
     }

@@ -17,13 +17,23 @@ import type { ModuleDefinition, TaskDefinition } from "./registry";
 import { TaskRegistry } from "./registry";
 import type { WorkerOptions } from "./worker";
 import { Worker } from "./worker";
+import { createLogger, type Logger } from "../logger";
 
 export interface TaskManagerOptions {
   config?: Config;
   /** An open database to use (and not close); otherwise one is opened from config.store. */
   db?: Database;
-  /** Options of this process's worker, or false to run no tasks here (an API-only process). */
+  /**
+   * Overrides of this process's worker settings (taken from config otherwise), or false to run no
+   * tasks here (an API-only process).
+   */
   worker?: Partial<WorkerOptions> | false;
+  /**
+   * Where the manager logs (pino): the program's own logger, or one that records lines in a test.
+   * Default: a new one at config.logLevel on stdout. Each part logs through a child of it
+   * ({ component: "worker" }, …), and every line about a task carries its taskId.
+   */
+  logger?: Logger;
 }
 
 export interface StartTaskRequest {
@@ -50,6 +60,7 @@ export const MAX_WAIT_SECONDS = 3_600;
 export class TaskManager {
   readonly registry = new TaskRegistry();
   readonly config: Config;
+  readonly logger: Logger;
   private database?: Database;
   private changeBus?: ChangeBus;
   private journalFeed?: JournalFeed;
@@ -59,6 +70,7 @@ export class TaskManager {
 
   constructor(private readonly options: TaskManagerOptions = {}) {
     this.config = options.config ?? loadConfig();
+    this.logger = options.logger ?? createLogger(this.config.logLevel);
     this.registry.onModule(async (module) => {
       if (this.taskStore) await this.taskStore.ensureModule(module.name, module.description);
     });
@@ -96,11 +108,12 @@ export class TaskManager {
   /** Opens the store (migrating it), listens for changes, registers the modules, starts the worker. */
   start(): Promise<void> {
     this.startedOnce ??= (async () => {
-      this.database = this.options.db ?? (await openDatabase(this.config.store, { migrate: this.config.migrateOnStart }));
-      this.changeBus = new ChangeBus(this.database, this.config.redisUrl);
+      const log = this.logger;
+      this.database = this.options.db ?? (await openDatabase(this.config.store, { migrate: this.config.migrateOnStart, logger: log.child({ component: "db" }) }));
+      this.changeBus = new ChangeBus(this.database, this.config.redisUrl, log.child({ component: "change-bus" }));
       this.taskStore = new Store(this.database, this.config, this.changeBus.publisher);
       await this.changeBus.start();
-      this.journalFeed = new JournalFeed(this.taskStore, this.changeBus);
+      this.journalFeed = new JournalFeed(this.taskStore, this.changeBus, log.child({ component: "journal-feed" }));
       await this.journalFeed.start();
       for (const module of this.registry.moduleList()) await this.taskStore.ensureModule(module.name, module.description);
       // The embedded store's files belong to this process alone: a lease found there was held by
@@ -108,14 +121,16 @@ export class TaskManager {
       // (A database handed in by the caller may be shared with another manager that is alive.)
       if (this.database.kind === "pglite" && !this.options.db) await this.taskStore.releaseAllLeases();
       if (this.options.worker !== false) {
-        const options: Partial<WorkerOptions> = {
+        const options: WorkerOptions = {
           concurrency: this.config.concurrency,
           leaseMs: this.config.leaseMs,
+          pollMs: this.config.workerPollMs,
+          housekeepingMs: this.config.housekeepingMs,
           stopGraceMs: this.config.stopGraceMs,
           killAfterLostAttempt: this.config.testKillAfterLostAttempt,
           ...this.options.worker,
         };
-        this.worker = new Worker(this.taskStore, this.registry, this.changeBus, options);
+        this.worker = new Worker(this.taskStore, this.registry, this.changeBus, options, log.child({ component: "worker" }));
         await this.worker.start();
       }
     })();

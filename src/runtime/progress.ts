@@ -1,5 +1,7 @@
 // Coalesces progress reports: at most one write per interval per task (~10/s), and the last
 // value reported is always written (flush).
+import type { Logger } from "../logger";
+
 export class ProgressReporter {
   private completed = 0;
   private total: number | null | undefined;
@@ -11,6 +13,8 @@ export class ProgressReporter {
   constructor(
     private readonly write: (completed: number, total: number | null | undefined) => Promise<void>,
     initial: { completed: number; total: number | null },
+    /** Where a failed write is reported (the task's run: its lines carry the taskId). */
+    private readonly log: Logger,
     private readonly intervalMs = 100,
   ) {
     this.completed = initial.completed;
@@ -52,7 +56,7 @@ export class ProgressReporter {
     this.lastWrite = Date.now();
     const { completed, total } = this;
     this.writing = this.writing.then(() => this.write(completed, total)).catch((error: unknown) => {
-      console.warn(`[taskgraph] progress not stored: ${(error as Error).message}`);
+      this.log.warn(`progress not stored: ${(error as Error).message}`);
     });
   }
 }

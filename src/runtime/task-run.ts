@@ -23,11 +23,14 @@ import { ProgressReporter } from "./progress";
 import type { StepDefinition, TaskDefinition, TaskRegistry } from "./registry";
 import { toJson } from "./registry";
 import { relativeStack } from "./stack";
+import type { Logger } from "../logger";
 
 export interface RunEnvironment {
   store: Store;
   registry: TaskRegistry;
   bus: ChangeBus;
+  /** The worker's process log; the run's lines carry its taskId. */
+  logger: Logger;
   /** Safety net while waiting for children, in case a notification is missed. */
   recheckMs: number;
   /** How long a claim or renewal of the lease holds: store calls are retried until then. */
@@ -67,6 +70,8 @@ export class TaskRun {
   /** Spawns without a key so far, per step ("" for a plain task): the default spawn keys. */
   private readonly spawned = new Map<string, number>();
   private storeTrouble = false;
+  /** The process's log (pino), as opposed to the task's own log lines in the store (this.log). */
+  private readonly processLog: Logger;
   /** A store call failed until the lease was about to run out: the run gave up. */
   gaveUpOnStore = false;
 
@@ -89,6 +94,7 @@ export class TaskRun {
     private readonly claimed?: Task,
   ) {
     this.leaseUntil = Date.now() + env.leaseMs;
+    this.processLog = env.logger.child({ taskId });
   }
 
   /** The worker renewed the lease: it holds until `until`. */
@@ -112,12 +118,14 @@ export class TaskRun {
     this.progress = new ProgressReporter(
       (completed, total) => this.enqueue(() => store.setProgress(this.taskId, completed, total)), // the lease is checked in enqueue
       { completed: task.progressCompleted, total: task.progressTotal },
+      this.processLog,
     );
     if (definition.steps) {
       for (const step of registry.flowOf(definition, task.input).steps) this.stepDefs.set(step.key, step);
     }
     if (task.abortRequestedAt) return this.finishAbort(task);
     if (task.state !== "RUNNING") return;
+    this.processLog.debug({ module: task.moduleName, type: task.type }, "task started");
     if (definition.run) await this.runSingle();
     else await this.runFlow();
   }
@@ -125,7 +133,7 @@ export class TaskRun {
   /** The store says this task changed (state, steps, abort request): react. */
   onChange(): void {
     if (this.completing) return; // the outcome is in; if it is refused, the careful path reads afresh
-    void this.checkControl().catch((error: unknown) => console.warn(`[taskgraph] task ${this.taskId}: ${coerceError(error).message}`));
+    void this.checkControl().catch((error: unknown) => this.processLog.warn(coerceError(error).message));
   }
 
   /** The worker could not renew the lease: another worker may resume the task, so stop writing. */
@@ -371,7 +379,9 @@ export class TaskRun {
     if (!this.env.complete || this.leaseLost) return false;
     this.completing = true;
     try {
-      return await this.env.complete({ taskId: this.taskId, leaseOwner: this.leaseToken, result });
+      const recorded = await this.env.complete({ taskId: this.taskId, leaseOwner: this.leaseToken, result });
+      if (recorded) this.processLog.debug({ state: "SUCCEEDED" }, "task ended");
+      return recorded;
     } finally {
       this.completing = false;
     }
@@ -389,6 +399,9 @@ export class TaskRun {
       // SUCCEEDED/FAILED must not swallow an abort accepted a moment ago: then abort instead.
       const ifNotAborted = to !== "CANCELED";
       await this.io(() => this.env.store.transitionTask(this.taskId, to, { ...patch, ifLeaseOwner: this.leaseToken, ifNotAborted }));
+      // A failed task is the task's outcome, not the server's trouble: info, with its error message.
+      if (to === "SUCCEEDED") this.processLog.debug({ state: to }, "task ended");
+      else this.processLog.info({ state: to, error: patch.error ?? undefined }, "task ended");
     } catch (error) {
       if (!(error instanceof TaskgraphError)) throw error;
       if (error.details.reason === "abortRequested") {
@@ -410,7 +423,7 @@ export class TaskRun {
         const result = await call();
         if (this.storeTrouble) {
           this.storeTrouble = false;
-          console.warn(`[taskgraph] task ${this.taskId}: the store answers again`);
+          this.processLog.warn("the store answers again");
         }
         return result;
       } catch (error) {
@@ -419,7 +432,7 @@ export class TaskRun {
           this.gaveUpOnStore = true;
           throw error;
         }
-        if (!this.storeTrouble) console.warn(`[taskgraph] task ${this.taskId}: a store call failed, trying again: ${coerceError(error).message}`);
+        if (!this.storeTrouble) this.processLog.warn(`a store call failed, trying again: ${coerceError(error).message}`);
         this.storeTrouble = true;
         await sleep(delay);
       }
@@ -431,7 +444,7 @@ export class TaskRun {
     const next = this.writes.then(() => (this.leaseLost ? undefined : this.io(write))).then(
       () => {},
       (error: unknown) => {
-        console.warn(`[taskgraph] task ${this.taskId}: a log or progress write failed: ${coerceError(error).message}`);
+        this.processLog.warn(`a log or progress write failed: ${coerceError(error).message}`);
       },
     );
     this.writes = next;

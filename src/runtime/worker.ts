@@ -15,7 +15,12 @@ import { MAX_COMPLETIONS_PER_STATEMENT } from "../store";
 import type { TaskRegistry } from "./registry";
 import { CompletionQueue } from "./completion-queue";
 import { TaskRun } from "./task-run";
+import type { Logger } from "../logger";
 
+/**
+ * A worker's settings: the manager fills them from the Config (where the defaults live), and a test
+ * or an embedding program may override some (TaskManagerOptions.worker).
+ */
 export interface WorkerOptions {
   /** Tasks run at once by this worker. */
   concurrency: number;
@@ -35,17 +40,9 @@ export interface WorkerOptions {
 /** Logged on a task whose run was cut short because its worker stopped (SIGTERM, stop()). */
 export const HANDED_BACK_ON_SHUTDOWN = "Handed back on shutdown: the worker stopped before this finished; another worker resumes it";
 
-export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
-  concurrency: 16,
-  leaseMs: 30_000,
-  pollMs: 5_000,
-  housekeepingMs: 1_000,
-  stopGraceMs: 10_000,
-};
-
 export class Worker {
   readonly name: string;
-  private readonly options: WorkerOptions;
+  private readonly log: Logger;
   /** The current run of each task (a superseded run may still be winding down, outside this map). */
   private readonly running = new Map<string, TaskRun>();
   private readonly finished = new Set<Promise<void>>();
@@ -69,10 +66,12 @@ export class Worker {
     private readonly store: Store,
     private readonly registry: TaskRegistry,
     private readonly bus: ChangeBus,
-    options: Partial<WorkerOptions> = {},
+    private readonly options: WorkerOptions,
+    /** The manager's log for workers ({ component: "worker" }); lines add this worker's name, a task's its taskId. */
+    log: Logger,
   ) {
-    this.options = { ...DEFAULT_WORKER_OPTIONS, ...options };
     this.name = this.options.name ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+    this.log = log.child({ worker: this.name });
   }
 
   get runningTaskIds(): string[] {
@@ -167,7 +166,7 @@ export class Worker {
       // The store failed (restarting, a dropped connection): try again soon, not at the next
       // fallback poll; successes queued meanwhile would otherwise wait (none comes while stopping).
       this.pollFailures++;
-      if (!this.stopping && this.pollFailures === 1) console.warn("[taskgraph] worker poll failed, trying again:", coerceError(error).message);
+      if (!this.stopping && this.pollFailures === 1) this.log.warn(`poll failed, trying again: ${coerceError(error).message}`);
       if (!this.stopping || this.completions.size > 0) {
         clearTimeout(this.pollRetry);
         this.pollRetry = setTimeout(() => void this.poll(), Math.min(100 * 2 ** (this.pollFailures - 1), 1_000));
@@ -200,6 +199,7 @@ export class Worker {
         store: this.store,
         registry: this.registry,
         bus: this.bus,
+        logger: this.log,
         recheckMs: this.options.pollMs,
         leaseMs: this.options.leaseMs,
         ...(this.options.killAfterLostAttempt ? { afterLostAttempt: () => process.kill(process.pid, "SIGKILL") } : {}),
@@ -214,7 +214,7 @@ export class Worker {
     const done: Promise<void> = run
       .execute()
       .catch((error: unknown) => {
-        console.error(`[taskgraph] task ${taskId} crashed its runner:`, coerceError(error));
+        this.log.error({ taskId, err: coerceError(error) }, "the task crashed its runner");
         // The store failed for as long as the run could wait: hand the task back now rather than
         // leave it held by no one until the lease runs out. (Not after a bug in the run itself,
         // which would crash again at once: then the lease paces the next attempt.)
@@ -264,7 +264,7 @@ export class Worker {
       await this.renew();
     } catch (error) {
       if (this.stopping && !this.heartbeatTimer) return;
-      console.warn("[taskgraph] worker: renewing leases failed, trying again:", coerceError(error).message);
+      this.log.warn(`renewing leases failed, trying again: ${coerceError(error).message}`);
       // A lease that ran out meanwhile may be another worker's by now: its run must stop writing.
       for (const run of this.running.values()) if (Date.now() >= run.leaseExpiresAt) run.onLeaseLost();
       this.heartbeatRetry = setTimeout(() => void this.heartbeat(), 500);
@@ -308,7 +308,7 @@ export class Worker {
     try {
       await fn();
     } catch (error) {
-      if (!this.stopping) console.error("[taskgraph] worker:", coerceError(error).message);
+      if (!this.stopping) this.log.error(coerceError(error).message);
     }
   }
 }

@@ -24,7 +24,7 @@ export interface Context {
 }
 
 /**
- * Roles: VIEWER reads and subscribes; TASK_MANAGER also starts and controls tasks;
+ * Access roles of API tokens: VIEWER reads and subscribes; TASK_MANAGER also starts and controls tasks;
  * ADMIN also changes TTLs, drains modules and manages tokens. Each role has the scopes below it.
  */
 export const ROLE_SCOPES = {

@@ -1,4 +1,4 @@
-// API tokens and roles in the API: `me` (who am I, what may I do), and for ADMIN
+// API tokens and access roles in the API: `me` (who am I, what may I do), and for ADMIN
 // `apiTokens`, `createApiToken` (the secret is in this one response only) and `revokeApiToken`.
 import type { Principal } from "../auth/principal";
 import type { ApiToken } from "../store/tokens";

@@ -1,4 +1,4 @@
-// TaskFilter → Prisma where. Validates first: a bad filter is BAD_USER_INPUT.
+// The API's TaskFilter → Prisma where. Validates first: a bad filter is BAD_USER_INPUT.
 import { checkLabels } from "../domain/input";
 import { badInput, checkText } from "../domain/errors";
 import { isUuid, parseUuid } from "../domain/ids";

@@ -1,4 +1,4 @@
-// API tokens (issue 5): created by an ADMIN (or `npm run token`), shown once, stored as a sha256
+// API tokens: created by an ADMIN (or `npm run token`), shown once, stored as a sha256
 // hash. A revoked token keeps its row (and its name), so `createdBy` on old tasks stays meaningful.
 import { createHash, randomBytes } from "node:crypto";
 import { badInput, checkText, notFound, TaskgraphError } from "../domain/errors";

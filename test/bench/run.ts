@@ -1,4 +1,4 @@
-// npm run bench — every benchmark of DESIGN §6 with the peers in the same run; prints the tables
+// npm run bench — every benchmark (throughput, latency, queries, memory) with the peers in the same run; prints the tables
 // and writes test/bench/RESULTS.md. With a part's name, runs only that part and prints its table:
 //   npm run bench -- throughput [N] [runs]
 //   npm run bench -- latency [subscribers] [tasks] [runs] [stores, e.g. postgresql,pglite]

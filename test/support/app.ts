@@ -1,6 +1,7 @@
 // An app on a fresh test database, queried in-process through yoga.fetch (no port needed).
 import type { ExecutionResult } from "graphql";
 import type { Config } from "../../src/config";
+import type { Logger } from "../../src/logger";
 import type { WorkerOptions } from "../../src/runtime/worker";
 import { buildApp, type App } from "../../src/server";
 import { openTestDatabase, testConfig } from "./db";
@@ -19,10 +20,10 @@ export interface TestApp extends App {
  * must not have a worker run those tasks meanwhile. Ask for one with fast timings to run tasks.
  */
 export async function startTestApp(
-  options: { onQuery?: (sql: string) => void; worker?: Partial<WorkerOptions> | false; config?: Partial<Config> } = {},
+  options: { onQuery?: (sql: string) => void; worker?: Partial<WorkerOptions> | false; config?: Partial<Config>; logger?: Logger } = {},
 ): Promise<TestApp> {
   const db = await openTestDatabase({ onQuery: options.onQuery });
-  const app = await buildApp({ config: { ...testConfig(), ...options.config }, db, worker: options.worker ?? false });
+  const app = await buildApp({ config: { ...testConfig(), ...options.config }, db, worker: options.worker ?? false, logger: options.logger });
   const stopApp = app.stop.bind(app);
   let stopped: Promise<void> | undefined;
   return Object.assign(app, {

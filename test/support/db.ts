@@ -33,7 +33,8 @@ export async function openTestDatabase(options: Omit<OpenOptions, "pglite" | "mi
   return openDatabase({ kind: "pglite", dataDir: ":memory:" }, { ...options, pglite, migrate: false });
 }
 
-export const testConfig = () => loadConfig({});
+/** The defaults, logging warnings and errors only (LOG_LEVEL=debug in the environment shows more). */
+export const testConfig = () => loadConfig({ LOG_LEVEL: process.env.LOG_LEVEL || "warn" });
 
 export async function openTestStore(options: Omit<OpenOptions, "pglite" | "migrate"> = {}) {
   const db = await openTestDatabase(options);

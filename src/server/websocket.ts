@@ -1,0 +1,225 @@
+// graphql-ws on the HTTP server's port and path (yoga's documented integration): the connection is
+// authenticated in onConnect and watched for revocation; each operation is checked (per-connection
+// limit, the token still valid) and prepared with Yoga's envelop, so it meets the same plugins as
+// over HTTP; every refusal is an error for that operation only, with the code it has over HTTP.
+import type { Server } from "node:http";
+import { type ExecutionArgs, GraphQLError } from "graphql";
+import type { Context as WsContext, ServerOptions, SubscribePayload } from "graphql-ws";
+import { type Extra as WsExtra, useServer } from "graphql-ws/use/ws";
+import { type WebSocket, WebSocketServer } from "ws";
+import type { Authenticator, Principal } from "../auth/principal";
+import type { SessionWatch } from "../auth/revocation";
+import { authenticateConnection, closeFor, connectionCredentials } from "../auth/transport";
+import type { Config } from "../config";
+import { isDatabaseUnavailable } from "../db/availability";
+import type { TaskgraphError } from "../domain/errors";
+import { type Logger, logClientMistake, noteOutage } from "../logger";
+import { unavailableError } from "../schema/errors";
+import type { Yoga } from "./yoga";
+
+export interface WebSocketParts {
+  config: Config;
+  yoga: Yoga;
+  authenticator: Authenticator;
+  sessions: SessionWatch;
+  log: Logger;
+}
+
+type ConnectionContext = WsContext<Record<string, unknown> | undefined, WsExtra>;
+
+/** Serves graphql-ws on `server`'s /graphql; dispose() closes every connection. */
+export function attachGraphqlWs(server: Server, parts: WebSocketParts): { dispose(): void | Promise<void> } {
+  // A WebSocket message is bounded like a request body (larger ones close the socket with 1009).
+  const wss = new WebSocketServer({ server, path: "/graphql", maxPayload: parts.config.maxBodyBytes });
+  wss.on("connection", (socket) => quietClientProtocolErrors(socket, parts.log));
+  return useServer(graphqlWsOptions(parts), wss);
+}
+
+/** The graphql-ws server's options. */
+export function graphqlWsOptions(parts: WebSocketParts): ServerOptions<Record<string, unknown> | undefined, WsExtra> {
+  const { config, authenticator, sessions, log } = parts;
+  return {
+    execute: (args: any) => args.rootValue.execute(args),
+    subscribe: (args: any) => closeWhenStalled(args.rootValue.subscribe(args), args.rootValue.socket, config.subscriberStallMs) as any,
+    onConnect: async (ctx) => {
+      const socket = ctx.extra.socket;
+      let principal: Principal;
+      try {
+        principal = await authenticateConnection(authenticator, ctx.extra.request, ctx.connectionParams, log);
+      } catch (error) {
+        socket.close(...closeFor(error as TaskgraphError));
+        return false;
+      }
+      (ctx.extra as { principal?: Principal }).principal = principal;
+      // The connection ends (close 4401) once its token is revoked, in whichever process.
+      const unwatch = sessions.watch(connectionCredentials(ctx.extra.request, ctx.connectionParams), (error) => socket.close(...closeFor(error)));
+      socket.once("close", unwatch);
+      return true;
+    },
+    // `extensions.http` tells Yoga the HTTP status of an error; it means nothing on a WebSocket.
+    onNext: (_ctx, _id, _payload, _args, result) => withoutHttpExtensions(result),
+    onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttpExtension),
+    onSubscribe: async (ctx, _id, params) => {
+      // Nothing a client sends on an open connection closes it: every refusal, and any
+      // failure here, is an error for that operation only, with a code.
+      try {
+        return await prepareOperation(parts, ctx, params);
+      } catch (error) {
+        if (isDatabaseUnavailable(error)) {
+          noteOutage(log, error);
+          return [unavailableError()];
+        }
+        log.error({ err: error }, "graphql-ws operation failed");
+        return [new GraphQLError("Unexpected error.", { extensions: { code: "INTERNAL_SERVER_ERROR" } })];
+      }
+    },
+  };
+}
+
+/** graphql-ws onSubscribe: the operation to run, or the errors refusing it. */
+async function prepareOperation(
+  { config, yoga, authenticator, log }: WebSocketParts,
+  ctx: ConnectionContext,
+  params: SubscribePayload,
+): Promise<ExecutionArgs | readonly GraphQLError[]> {
+  // One client may not open unbounded operations on one connection (a subscription flood).
+  if (Object.keys(ctx.subscriptions).length > config.maxOperationsPerConnection) {
+    return [
+      new GraphQLError(`At most ${config.maxOperationsPerConnection} operations at once on one connection`, {
+        extensions: { code: "RATE_LIMITED" },
+      }),
+    ];
+  }
+  // A token revoked since the connection opened ends it at its next operation (if the watch has not already).
+  try {
+    await authenticateConnection(authenticator, ctx.extra.request, ctx.connectionParams, log);
+  } catch (error) {
+    const refusal = error as TaskgraphError;
+    if (refusal.code === "UNAVAILABLE") return [unavailableError()];
+    if (refusal.code === "UNAUTHENTICATED") ctx.extra.socket.close(...closeFor(refusal));
+    return [new GraphQLError(refusal.message, { extensions: { code: refusal.code } })];
+  }
+  const { schema: enveloped, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+    ...ctx,
+    req: ctx.extra.request,
+    socket: ctx.extra.socket,
+    principal: (ctx.extra as { principal?: Principal }).principal,
+    params,
+  });
+  // Refusals carry the codes they have over HTTP (Yoga's), instead of closing the socket.
+  let document;
+  try {
+    document = parse(params.query);
+  } catch (error) {
+    logClientMistake(log, "unparsable operation over graphql-ws", error);
+    return [withCode(error, "GRAPHQL_PARSE_FAILED")];
+  }
+  let errors: readonly GraphQLError[];
+  try {
+    errors = validate(enveloped, document);
+  } catch (error) {
+    // GraphQL Armor's limits (depth, aliases, directives, tokens, cost) throw their refusal.
+    if (!(error instanceof GraphQLError)) throw error;
+    logClientMistake(log, "operation over a limit over graphql-ws", error);
+    return [withCode(error, "BAD_USER_INPUT")];
+  }
+  if (errors.length) return errors.map((error: GraphQLError) => withCode(error, "GRAPHQL_VALIDATION_FAILED"));
+  return {
+    schema: enveloped,
+    operationName: params.operationName,
+    document,
+    variableValues: params.variables,
+    contextValue: await contextFactory(),
+    rootValue: { execute, subscribe, socket: ctx.extra.socket },
+  };
+}
+
+/**
+ * ws reports a client's protocol violations (a message over maxPayload, a bad frame) as an error on
+ * its socket after closing it with the right code (1009, 1002…); graphql-ws would log each with its
+ * stack as an internal error. They are the client's mistake: one debug line.
+ */
+function quietClientProtocolErrors(socket: WebSocket, log: Logger): void {
+  const emit = socket.emit.bind(socket);
+  socket.emit = ((event: string | symbol, ...args: unknown[]) => {
+    const error = args[0] as { code?: unknown } | undefined;
+    if (event === "error" && typeof error?.code === "string" && error.code.startsWith("WS_ERR_")) {
+      logClientMistake(log, "WebSocket protocol error", error);
+      return true;
+    }
+    return emit(event, ...args);
+  }) as typeof socket.emit;
+}
+
+function withoutHttpExtension(error: GraphQLError): GraphQLError {
+  if (!error.extensions?.http) return error;
+  const { http: _http, ...extensions } = error.extensions;
+  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions });
+}
+
+function withoutHttpExtensions<T extends { errors?: readonly GraphQLError[] }>(result: T): T {
+  if (!result.errors?.some((error) => error.extensions?.http)) return result;
+  return { ...result, errors: result.errors.map(withoutHttpExtension) };
+}
+
+/** A GraphQL error with an `extensions.code` (its own, if it has one). */
+function withCode(error: unknown, code: string): GraphQLError {
+  const graphql = error instanceof GraphQLError ? error : new GraphQLError(String(error));
+  if (graphql.extensions.code) return graphql;
+  return new GraphQLError(graphql.message, { nodes: graphql.nodes, source: graphql.source, positions: graphql.positions, extensions: { ...graphql.extensions, code } });
+}
+
+/** Close code for a WebSocket subscriber that stopped taking events (README: resume with `after`). */
+export const CLOSE_SUBSCRIBER_TOO_SLOW = 4001;
+
+/**
+ * Subscriptions are pulled: graphql-ws asks for the next event only once the previous one was
+ * written to the socket, so a client that stops reading stalls only its own subscription and the
+ * server holds at most one event for it (events wait in the journal). A subscriber stalled longer
+ * than `stallMs` is closed with CLOSE_SUBSCRIBER_TOO_SLOW; it can reconnect and resume with `after`.
+ */
+async function closeWhenStalled(result: unknown, socket: WebSocket, stallMs: number): Promise<unknown> {
+  const resolved = await result;
+  if (!resolved || typeof resolved !== "object" || !(Symbol.asyncIterator in resolved)) return resolved;
+  return new StallGuard((resolved as AsyncIterable<unknown>)[Symbol.asyncIterator](), socket, stallMs);
+}
+
+/** The iterator closeWhenStalled hands graphql-ws (a class: idle subscriptions should cost little). */
+class StallGuard implements AsyncIterableIterator<unknown> {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly inner: AsyncIterator<unknown>,
+    private readonly socket: WebSocket,
+    private readonly stallMs: number,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<unknown>> {
+    clearTimeout(this.timer);
+    const step = await this.inner.next();
+    if (!step.done) {
+      this.timer = setTimeout(StallGuard.close, this.stallMs, this.socket);
+      this.timer.unref();
+    }
+    return step;
+  }
+
+  async return(value?: unknown): Promise<IteratorResult<unknown>> {
+    clearTimeout(this.timer);
+    return this.inner.return ? this.inner.return(value) : { done: true, value };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<unknown>> {
+    clearTimeout(this.timer);
+    if (this.inner.throw) return this.inner.throw(error);
+    throw error;
+  }
+
+  private static close(socket: WebSocket): void {
+    socket.close(CLOSE_SUBSCRIBER_TOO_SLOW, "Subscriber too slow: reconnect and resume with after");
+  }
+}

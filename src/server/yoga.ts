@@ -1,0 +1,90 @@
+// The GraphQL server proper: graphql-yoga over the Pothos schema, with the plugins that guard it
+// (authentication first, then GraphQL Armor's limits, CSRF, per-operation authorization, the
+// mutation rate limit). Built once per app; HTTP (http.ts) and graphql-ws (websocket.ts) both use it.
+import { EnvelopArmor } from "@escape.tech/graphql-armor";
+import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
+import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
+import { createYoga, type YogaServerInstance } from "graphql-yoga";
+import type { Authenticator, Principal } from "../auth/principal";
+import type { MutationRateLimit } from "../auth/rate-limit";
+import type { SessionWatch } from "../auth/revocation";
+import { principalOf, useAuthentication } from "../auth/transport";
+import type { Config } from "../config";
+import type { Logger } from "../logger";
+import type { TaskManager } from "../runtime/manager";
+import { schema, type Context } from "../schema";
+import { errorHandling } from "../schema/errors";
+import { useOperationAuthorization } from "../schema/operation-auth";
+import type { Store } from "../store";
+
+export type Yoga = YogaServerInstance<Record<string, unknown>, Context>;
+
+export interface YogaParts {
+  config: Config;
+  store: Store;
+  manager: TaskManager;
+  authenticator: Authenticator;
+  sessions: SessionWatch;
+  rateLimit: MutationRateLimit;
+  log: Logger;
+}
+
+export function createTaskgraphYoga({ config, store, manager, authenticator, sessions, rateLimit, log }: YogaParts): Yoga {
+  const { maskError, logging } = errorHandling(log);
+  return createYoga<Record<string, unknown>, Context>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    // graphql-ws connections bring their principal (authenticated in onConnect); HTTP requests
+    // were authenticated by useAuthentication.
+    context: ({ request, principal }) => ({
+      principal: (principal as Principal | undefined) ?? principalOf(request),
+      store,
+      config,
+      manager,
+    }),
+    maskedErrors: { maskError },
+    graphiql: config.graphiql ? { title: "taskgraph", defaultQuery: EXAMPLE_QUERY, subscriptionsProtocol: "WS" } : false,
+    plugins: [
+      // Who is asking, before anything else runs (auth/transport.ts).
+      useAuthentication(authenticator, sessions, log),
+      // Limits against hostile queries (GraphQL Armor): depth, aliases, tokens, directives, cost.
+      ...new EnvelopArmor({
+        maxDepth: { n: config.maxQueryDepth, ignoreIntrospection: true },
+        maxAliases: { n: 20 },
+        maxTokens: { n: 5_000 },
+        maxDirectives: { n: 50 },
+        costLimit: { maxCost: 100_000 },
+        blockFieldSuggestion: { enabled: !config.introspection },
+      }).protect().plugins,
+      ...(config.introspection ? [] : [useDisableIntrospection()]),
+      // CSRF: a request a browser may send cross-site without a preflight (GET, form or text
+      // POST) must carry the x-graphql-yoga-csrf header; JSON POSTs (GraphiQL, clients) need nothing.
+      useCSRFPrevention(),
+      // Every root field is checked against the caller's role before any of them runs.
+      useOperationAuthorization(),
+      rateLimit.plugin,
+    ],
+    landingPage: false,
+    healthCheckEndpoint: false as unknown as string, // /health is served by http.ts (it checks the store)
+    logging,
+  });
+}
+
+const EXAMPLE_QUERY = `# taskgraph: background tasks for operations consoles.
+# Run \`npm run seed\` for demo data, then press the run button.
+query RecentTasks {
+  modules { name totalTasks taskCounts { state count } }
+  tasks(first: 10, filter: { rootsOnly: true }) {
+    totalCount
+    edges {
+      node {
+        id module type target state category
+        progress { units completed total fraction }
+        availableActions
+        children(first: 5) { totalCount edges { node { id type state node } } }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+`;
