@@ -2,51 +2,15 @@
 // TASKGRAPH_ROLE=work) on a fresh PostgreSQL database; the test process creates the tasks
 // through a task manager without a worker and reads the store to check what a user would see:
 // every task SUCCEEDED, no duplicate children, no step attempt overlapping another.
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { loadConfig } from "../src/config";
-import { defineTestModule } from "../src/modules/test";
-import { createTaskManager, type TaskManager } from "../src/runtime/manager";
-import { createPostgresDatabase, exitOf, killAll, pause, startProcess, type TaskgraphProcess, until } from "./support/processes";
+import { describe, expect, test } from "vitest";
+import { exitOf, pause, until, useWorkerFleet } from "./support/processes";
 
 const LEASE_MS = 2000;
-const ENDED = ["SUCCEEDED", "FAILED", "CANCELED"] as const;
 
 describe("crash recovery on PostgreSQL", () => {
-  let database: Awaited<ReturnType<typeof createPostgresDatabase>>;
-  let manager: TaskManager;
-  const processes: TaskgraphProcess[] = [];
-
-  const startWorker = async (env: Record<string, string> = {}) => {
-    const worker = await startProcess({
-      TASKGRAPH_ROLE: "work",
-      DATABASE_URL: database.url,
-      TASKGRAPH_CONCURRENCY: "16",
-      TASKGRAPH_LEASE_MS: String(LEASE_MS),
-      ...env,
-    });
-    processes.push(worker);
-    return worker;
-  };
-  const logs = () => processes.map((p) => `\n--- ${p.name} ---\n${p.log()}`).join("");
-
-  beforeAll(async () => {
-    database = await createPostgresDatabase("tg_crash");
-    manager = createTaskManager({ config: loadConfig({ DATABASE_URL: database.url, TASKGRAPH_MIGRATE_ON_START: "false" }), worker: false });
-    defineTestModule(manager);
-    await manager.start();
-  });
-
-  afterAll(async () => {
-    await killAll(processes);
-    await manager?.stop();
-    await database?.drop();
-  });
-
-  const prisma = () => manager.store.prismaForTests;
-  const start = (type: "flow" | "tree" | "count", input: Record<string, unknown>) =>
-    manager.startTask({ module: "test", type, input: { failAtRound: null, abortable: true, steps: 0, children: 0, ...input } });
-  const allEnded = (ids: string[]) => async () =>
-    (await prisma().task.count({ where: { id: { in: ids }, state: { in: [...ENDED] } } })) === ids.length;
+  const fleet = useWorkerFleet("tg_crash", { TASKGRAPH_LEASE_MS: String(LEASE_MS) });
+  const { prisma, start, allEnded, logs, processes } = fleet;
+  const startWorker = (env: Record<string, string> = {}) => fleet.startWorker(env);
 
   test("kill -9 of workers under load, one of them right after it recorded a lost attempt: every task succeeds, no child twice, no attempt overlapping another", { timeout: 120_000 }, async () => {
     const first = await startWorker();

@@ -2,43 +2,17 @@
 // terminated, no new connection accepted for a while), with a real worker process. What a user
 // would notice: no task left RUNNING with nothing happening more than 2 s after the database is
 // back, tasks created right after are picked up at once, every task still succeeds.
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { loadConfig } from "../src/config";
-import { defineTestModule } from "../src/modules/test";
-import { createTaskManager, type TaskManager } from "../src/runtime/manager";
-import { createPostgresDatabase, exitOf, killAll, pause, startProcess, type TaskgraphProcess, until } from "./support/processes";
+import { describe, expect, test } from "vitest";
+import { exitOf, pause, until, useWorkerFleet } from "./support/processes";
 
-const ENDED = ["SUCCEEDED", "FAILED", "CANCELED"] as const;
 
 describe("database outages on PostgreSQL", () => {
-  let database: Awaited<ReturnType<typeof createPostgresDatabase>>;
-  let manager: TaskManager;
-  const processes: TaskgraphProcess[] = [];
-
-  beforeAll(async () => {
-    database = await createPostgresDatabase("tg_outage");
-    manager = createTaskManager({ config: loadConfig({ DATABASE_URL: database.url, TASKGRAPH_MIGRATE_ON_START: "false" }), worker: false });
-    defineTestModule(manager);
-    await manager.start();
-  });
-  afterAll(async () => {
-    await killAll(processes);
-    // Terminated sessions are reported by the pool as errors while it closes.
-    (manager?.db.adapterFactory as { pool?: { on(e: "error", l: () => void): unknown } } | undefined)?.pool?.on("error", () => {});
-    await manager?.stop();
-    await database?.drop();
-  });
-
-  const prisma = () => manager.store.prismaForTests;
-  const start = (type: "flow" | "count", input: Record<string, unknown>) =>
-    manager.startTask({ module: "test", type, input: { failAtRound: null, abortable: true, steps: 0, children: 0, ...input } });
-  const allEnded = (ids: string[]) => async () =>
-    (await prisma().task.count({ where: { id: { in: ids }, state: { in: [...ENDED] } } })) === ids.length;
+  const fleet = useWorkerFleet("tg_outage");
+  const { prisma, start, allEnded } = fleet;
 
   /** Runs tasks on a worker with this lease through `outages` (ms each, 200 ms apart); checks what a user sees. */
   async function throughOutages(label: string, leaseMs: number, outages: number[]) {
-    const worker = await startProcess({ TASKGRAPH_ROLE: "work", DATABASE_URL: database.url, TASKGRAPH_CONCURRENCY: "16", TASKGRAPH_LEASE_MS: String(leaseMs) });
-    processes.push(worker);
+    const worker = await fleet.startWorker({ TASKGRAPH_LEASE_MS: String(leaseMs) });
     const logs = () => `\n--- worker ---\n${worker.log()}`;
     const counts = await Promise.all(Array.from({ length: 10 }, () => start("count", { rounds: 30, roundMs: 100 })));
     // Short steps: a flow records a step change every 0.3 s, so some fall in the outage.
@@ -49,7 +23,7 @@ describe("database outages on PostgreSQL", () => {
     let terminated = 0;
     for (const [i, ms] of outages.entries()) {
       if (i > 0) await pause(200);
-      terminated += await database.outage(ms);
+      terminated += await fleet.database.outage(ms);
     }
     const back = Date.now();
     expect(terminated).toBeGreaterThan(0);

@@ -2,46 +2,16 @@
 // within the grace period (TASKGRAPH_STOP_GRACE_MS) finish; the others are handed back at its end
 // with a WARN line saying so — no ERROR, no failed attempt, nothing recorded by the stopping
 // worker afterwards — and another worker resumes them at once, not after their lease.
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { loadConfig } from "../src/config";
-import { defineTestModule } from "../src/modules/test";
-import { createTaskManager, type TaskManager } from "../src/runtime/manager";
+import { describe, expect, test } from "vitest";
 import { HANDED_BACK_ON_SHUTDOWN } from "../src/runtime/worker";
-import { createPostgresDatabase, exitOf, killAll, startProcess, type TaskgraphProcess, until } from "./support/processes";
+import { exitOf, until, useWorkerFleet } from "./support/processes";
 
 const GRACE_MS = 1500;
 
 describe("SIGTERM with tasks running", () => {
-  let database: Awaited<ReturnType<typeof createPostgresDatabase>>;
-  let manager: TaskManager;
-  const processes: TaskgraphProcess[] = [];
-
-  const startWorker = async () => {
-    const worker = await startProcess({
-      TASKGRAPH_ROLE: "work",
-      DATABASE_URL: database.url,
-      TASKGRAPH_CONCURRENCY: "16",
-      TASKGRAPH_STOP_GRACE_MS: String(GRACE_MS),
-    });
-    processes.push(worker);
-    return worker;
-  };
-
-  beforeAll(async () => {
-    database = await createPostgresDatabase("tg_stop");
-    manager = createTaskManager({ config: loadConfig({ DATABASE_URL: database.url, TASKGRAPH_MIGRATE_ON_START: "false" }), worker: false });
-    defineTestModule(manager);
-    await manager.start();
-  });
-  afterAll(async () => {
-    await killAll(processes);
-    await manager?.stop();
-    await database?.drop();
-  });
-
-  const prisma = () => manager.store.prismaForTests;
-  const start = (type: "flow" | "count", input: Record<string, unknown>) =>
-    manager.startTask({ module: "test", type, input: { failAtRound: null, abortable: true, steps: 0, children: 0, ...input } });
+  const fleet = useWorkerFleet("tg_stop", { TASKGRAPH_STOP_GRACE_MS: String(GRACE_MS) });
+  const { prisma, start, processes } = fleet;
+  const startWorker = () => fleet.startWorker();
 
   test("short tasks finish within the grace period, long ones are handed back with a WARN (no ERROR) and resumed at once by the next worker", { timeout: 90_000 }, async () => {
     const first = await startWorker();

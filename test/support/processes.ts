@@ -1,11 +1,12 @@
-// Real taskgraph processes for crash tests (`node --import tsx src/main.ts`), and a fresh
-// PostgreSQL database for them: TEST_DATABASE_URL's server when set, otherwise
-// postgres://postgres@127.0.0.1:5432 (the tests fail, rather than skip, when neither is reachable).
+// Real taskgraph processes for crash tests (`node --import tsx src/main.ts`), and a fleet of worker
+// processes on a PostgreSQL database of their own for a test file.
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import pg from "pg";
-import { PostgresAdapterFactory } from "../../src/db/adapters";
-import { applyMigrations, PROJECT_ROOT } from "../../src/db/migrator";
+import { afterAll, beforeAll } from "vitest";
+import { loadConfig } from "../../src/config";
+import { PROJECT_ROOT } from "../../src/db/migrator";
+import { defineTestModule } from "../../src/modules/test";
+import { createTaskManager, type TaskManager } from "../../src/runtime/manager";
+import { createPostgresDatabase, type PostgresDatabase } from "./postgres";
 
 export const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -64,50 +65,56 @@ export async function until(what: string, ms: number, check: () => Promise<boole
   }
 }
 
-/** A fresh, migrated PostgreSQL database; `drop()` removes it. */
-export async function createPostgresDatabase(prefix: string) {
-  const adminUrl = process.env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
-  const name = `${prefix}_${process.pid}_${randomBytes(3).toString("hex")}`;
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect(); // no PostgreSQL reachable: the test fails here, on purpose
-  await admin.query(`CREATE DATABASE ${name}`);
-  const factory = new PostgresAdapterFactory(url.toString(), { max: 2 });
-  try {
-    await applyMigrations(factory);
-  } finally {
-    await factory.end();
-  }
-  return {
-    name,
-    url: url.toString(),
-    admin,
-    /** Terminates every session of the database but the admin's (what a PostgreSQL restart does to clients). */
-    async terminateSessions(): Promise<number> {
-      const { rows } = await admin.query<{ n: string }>(
-        "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-        [name],
-      );
-      return Number(rows[0]!.n);
+const ENDED = ["SUCCEEDED", "FAILED", "CANCELED"] as const;
+
+/**
+ * For a test file of worker processes (TASKGRAPH_ROLE=work) on a PostgreSQL database of its own:
+ * the database, a manager without a worker that creates the test module's tasks, and the processes
+ * started (killed after the file). Call at the top level of a describe block.
+ */
+export function useWorkerFleet(prefix: string, workerEnv: Record<string, string> = {}) {
+  let database: PostgresDatabase | undefined;
+  let manager: TaskManager | undefined;
+  const processes: TaskgraphProcess[] = [];
+  beforeAll(async () => {
+    database = await createPostgresDatabase(prefix);
+    manager = createTaskManager({ config: loadConfig({ DATABASE_URL: database.url, TASKGRAPH_MIGRATE_ON_START: "false" }), worker: false });
+    defineTestModule(manager);
+    await manager.start();
+  });
+  afterAll(async () => {
+    await killAll(processes);
+    // Sessions terminated by a test are reported by the pool as errors while it closes.
+    (manager?.db.adapterFactory as { pool?: { on(e: "error", l: () => void): unknown } } | undefined)?.pool?.on("error", () => {});
+    await manager?.stop();
+    await database?.drop();
+  });
+  const fleet = {
+    get database(): PostgresDatabase {
+      if (!database) throw new Error("the fleet's database is not created yet");
+      return database;
     },
-    /**
-     * A database restart as clients see it: every session is terminated and no new one is
-     * accepted for `ms`. Returns how many sessions were terminated.
-     */
-    async outage(ms: number): Promise<number> {
-      await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
-      try {
-        const terminated = await this.terminateSessions();
-        await pause(ms);
-        return terminated;
-      } finally {
-        await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
-      }
+    get manager(): TaskManager {
+      if (!manager) throw new Error("the fleet's manager is not started yet");
+      return manager;
     },
-    async drop() {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
+    processes,
+    /** Rows as they are, for checking what a user would see. */
+    prisma: () => fleet.manager.store.prismaForTests,
+    /** Starts a test-module task (failAtRound off, abortable, no steps or children unless given). */
+    start: (type: "flow" | "tree" | "count", input: Record<string, unknown>) =>
+      fleet.manager.startTask({ module: "test", type, input: { failAtRound: null, abortable: true, steps: 0, children: 0, ...input } }),
+    /** A check for `until`: every one of these tasks has ended. */
+    allEnded: (ids: string[]) => async () =>
+      (await fleet.prisma().task.count({ where: { id: { in: ids }, state: { in: [...ENDED] } } })) === ids.length,
+    /** Starts a worker process on the fleet's database (workerEnv, then env, over the defaults). */
+    async startWorker(env: Record<string, string> = {}): Promise<TaskgraphProcess> {
+      const worker = await startProcess({ TASKGRAPH_ROLE: "work", DATABASE_URL: fleet.database.url, TASKGRAPH_CONCURRENCY: "16", ...workerEnv, ...env });
+      processes.push(worker);
+      return worker;
     },
+    /** Every process's output, for a failure message. */
+    logs: () => processes.map((p) => `\n--- ${p.name} ---\n${p.log()}`).join(""),
   };
+  return fleet;
 }
