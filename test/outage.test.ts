@@ -138,8 +138,10 @@ test("during an outage every answer is UNAVAILABLE without internals; afterwards
 
   await proxy.cut();
   const answers: Answer[] = [];
+  // At least four rounds, whatever the time: an SSE request authenticated from the token lookup
+  // remembered just before the cut waits its full 3 s for an event, and would take a round with it.
   const until = Date.now() + 3_000;
-  while (Date.now() < until) {
+  for (let round = 0; round < 4 || Date.now() < until; round++) {
     const newCloses: { code: number; reason: string }[] = [];
     const fresh = wsClient(newCloses);
     answers.push(
@@ -166,6 +168,12 @@ test("during an outage every answer is UNAVAILABLE without internals; afterwards
       expect(answer.codes.every((code) => code === "UNAVAILABLE"), answer.via).toBe(true);
     } else if (answer.via.startsWith("HTTP") || answer.via.startsWith("SSE")) {
       expect([answer.status, answer.retryAfter, answer.codes], answer.via).toEqual([503, "5", ["UNAVAILABLE"]]);
+    } else if (answer.status === 200 && answer.via.includes("me { name }")) {
+      // `me` needs no database once the token lookup is remembered (for a second): a true answer
+      // is as good as UNAVAILABLE.
+      expect(answer.codes.length === 0 ? JSON.parse(answer.text).data.me.name : answer.codes, answer.via).toEqual(
+        answer.codes.length === 0 ? "console" : ["UNAVAILABLE"],
+      );
     } else if (answer.status === 200) {
       expect(answer.codes, answer.via).toEqual(["UNAVAILABLE"]);
     } else {
