@@ -189,6 +189,58 @@ describe("a resumed tree run gets its existing children back", () => {
   });
 });
 
+describe("an abort met by the next worker after the run was lost", () => {
+  let db: Database;
+  const managers: TaskManager[] = [];
+  afterAll(async () => {
+    for (const manager of managers) await manager.stop();
+    await closeDb(db);
+  });
+
+  /** A manager knowing the two-step flow type (a worker only when given its options). */
+  function managerWithFlow(worker: false | { pollMs: number; housekeepingMs: number; leaseMs: number }) {
+    const manager = createTaskManager({ config: testConfig(), db, worker });
+    manager.defineTask({
+      module: "durable",
+      type: "two-steps",
+      abortable: true,
+      steps: [
+        { key: "a", name: "A", run: async () => {} },
+        { key: "b", name: "B", run: async () => {} },
+      ],
+    });
+    managers.push(manager);
+    return manager;
+  }
+
+  test("the step left RUNNING by the lost run is closed FAILED, the task CANCELED: no ended task keeps a running step", { timeout: 30_000 }, async () => {
+    db = await openTestDatabase();
+    const creator = managerWithFlow(false);
+    await creator.start();
+    const store = creator.store;
+    // A worker that then died: it claimed the task and started step "a"; its lease runs out at once.
+    const task = await creator.startTask({ module: "durable", type: "two-steps" });
+    const [claimed] = await store.claimTasks({ worker: "dead#1", leaseMs: 1, limit: 1, modules: ["durable"], types: ["two-steps"] });
+    expect(claimed?.id).toBe(task.id);
+    await store.transitionStep(task.id, "a", "RUNNING", { leaseOwner: "dead#1" });
+    await store.abortTask(task.id);
+    await pause(10);
+
+    // The next worker claims the aborted task and finishes the abort.
+    const runner = managerWithFlow({ pollMs: 200, housekeepingMs: 100, leaseMs: 3000 });
+    await runner.start();
+    const done = await runner.waitForTask(task.id, 20);
+    expect(done.state).toBe("CANCELED");
+    const steps = await store.steps(task.id);
+    expect(steps.map((s) => [s.key, s.state])).toEqual([
+      ["a", "FAILED"],
+      ["b", "WAITING"],
+    ]);
+    expect(steps[0]!.error).toMatch(/stopped .* before the step finished/);
+    expect(await store.prismaForTests.stepAttempt.count({ where: { taskId: task.id, state: "RUNNING" } })).toBe(0);
+  });
+});
+
 describe("configuration and stacks", () => {
   test("TASKGRAPH_STOP_GRACE_MS sets the stop grace period (default 10 s); a bad value names the variable", () => {
     expect(loadConfig({}).stopGraceMs).toBe(10_000);

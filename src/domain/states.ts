@@ -77,3 +77,6 @@ export function assertStepTransition(from: StepState, to: StepState, stepKey?: s
 /** Every (from, to) pair, for tests and docs. */
 export const taskTransitions = () => TASK_STATES.flatMap((from) => TASK_TRANSITIONS[from].map((to) => [from, to] as const));
 export const stepTransitions = () => STEP_STATES.flatMap((from) => STEP_TRANSITIONS[from].map((to) => [from, to] as const));
+
+/** The error recorded on a step attempt whose run lost the task while the step ran. */
+export const LOST_STEP_ERROR = "The worker running this step stopped (it crashed or shut down) before the step finished";

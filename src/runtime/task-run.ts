@@ -13,7 +13,7 @@
 // batch of steps catches a missed notification.
 import { setTimeout as sleep } from "node:timers/promises";
 import { TaskgraphError, coerceError } from "../domain/errors";
-import { isEnded, ROLLBACK_STEP_STATES, type StepState } from "../domain/states";
+import { isEnded, LOST_STEP_ERROR, ROLLBACK_STEP_STATES, type StepState } from "../domain/states";
 import type { LogLevel, Prisma, Step, Task } from "../generated/prisma/client";
 import { nextChange, touches, type ChangeBus } from "../events/change-bus";
 import type { Completion, Store } from "../store";
@@ -297,7 +297,12 @@ export class TaskRun {
     this.stopLaunching = true;
     if (!this.controller.signal.aborted) this.controller.abort(new Error("The task was aborted"));
     if (this.definition.steps) {
-      const steps = await this.io(() => this.env.store.steps(this.taskId));
+      let steps = await this.io(() => this.env.store.steps(this.taskId));
+      // A RUNNING task is ours (we hold its lease): a step RUNNING without a run of ours belonged
+      // to a run that lost the task (its worker died, or its lease ran out) and ended with it.
+      const orphans = task.state === "RUNNING" ? steps.filter((s) => s.state === "RUNNING" && !this.stepControllers.has(s.key)) : [];
+      for (const s of orphans) await this.moveStep(s.key, "FAILED", { error: LOST_STEP_ERROR });
+      if (orphans.length > 0) steps = await this.io(() => this.env.store.steps(this.taskId));
       for (const s of steps) this.stepStates.set(s.key, s.state);
       // A rollback already under way (handed back by retry or rerun) is always finished.
       let targets = steps.filter((s) => s.state === "ROLLING_BACK");

@@ -8,7 +8,7 @@ import { resolveFlow } from "../domain/flow";
 import { newId, parseUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import type { StepState, TaskState } from "../domain/states";
-import { assertStepTransition, assertTaskTransition, isEnded } from "../domain/states";
+import { assertStepTransition, assertTaskTransition, isEnded, LOST_STEP_ERROR } from "../domain/states";
 import type { LogLevel, Step, Task, TaskKind } from "../generated/prisma/client";
 import { Prisma } from "../generated/prisma/client";
 import { PREPARED } from "../db/prepared";
@@ -347,7 +347,7 @@ function checkLease(task: Task, leaseOwner: string | undefined) {
  * finds the step RUNNING again and does the same).
  */
 export async function resumeLostStep(tx: Tx, taskId: string, stepKey: string, leaseOwner: string): Promise<Step> {
-  await transitionStep(tx, taskId, stepKey, "FAILED", { error: "The worker running this step stopped (it crashed or shut down) before the step finished", leaseOwner });
+  await transitionStep(tx, taskId, stepKey, "FAILED", { error: LOST_STEP_ERROR, leaseOwner });
   return transitionStep(tx, taskId, stepKey, "RUNNING", { leaseOwner });
 }
 
