@@ -19,6 +19,7 @@ import { TaskRun } from "../src/runtime/task-run";
 import { lockAndBump, transitionTask } from "../src/store/task-writes";
 import { storeKind } from "./support/db";
 import { codes, startTestApp, type TestApp } from "./support/app";
+import { twoStepFlowAtStep1 } from "./support/flows";
 
 // ── the seeded PRNG ────────────────────────────────────────────────────────────────────────────
 
@@ -511,12 +512,7 @@ describe("availableActions agrees with the mutations (no worker: states built th
   });
 
   test("a step of a FAILED task whose abort (rollback) is under way offers no action, like the step mutations", async () => {
-    const created = await app.gql(`mutation { createTestTask(input: { rounds: 1, roundMs: 0, steps: 2 }) { id } }`);
-    const id: string = created.data!.createTestTask.id;
-    await app.store.transitionTask(id, "RUNNING");
-    await app.store.transitionStep(id, "step-1", "RUNNING");
-    await app.store.transitionStep(id, "step-1", "FAILED", { error: "boom" });
-    await app.store.transitionTask(id, "FAILED", { error: 'Step "step-1" failed: boom' });
+    const id = await twoStepFlowAtStep1(app, "failed");
     // OCP's Abort Task on the FAILED task: accepted, the rollback waits for a worker.
     const abort = await app.gql(`mutation ($id: ID!) { abortTask(id: $id, rollback: true) { state } }`, { id });
     expect(codes(abort)).toEqual([]);
@@ -533,10 +529,7 @@ describe("availableActions agrees with the mutations (no worker: states built th
   });
 
   test("a RUNNING step of a task whose abort is under way does not offer TERMINATE, which terminateStep refuses", async () => {
-    const created = await app.gql(`mutation { createTestTask(input: { rounds: 1, roundMs: 0, steps: 2 }) { id } }`);
-    const id: string = created.data!.createTestTask.id;
-    await app.store.transitionTask(id, "RUNNING");
-    await app.store.transitionStep(id, "step-1", "RUNNING");
+    const id = await twoStepFlowAtStep1(app, "running");
     expect(codes(await app.gql(`mutation ($id: ID!) { abortTask(id: $id) { state } }`, { id }))).toEqual([]);
 
     const { task } = (await app.gql(TASK_ACTIONS_QUERY, { id })).data!;
@@ -578,12 +571,7 @@ describe("no rollback is left half-done (no worker: states built through the sto
   });
 
   test("retry, then a forced delete before a worker took it, then Abort Task: the step handed back for rollback does not stay ROLLING_BACK", async () => {
-    const created = await app.gql(`mutation { createTestTask(input: { rounds: 1, roundMs: 0, steps: 2 }) { id } }`);
-    const id: string = created.data!.createTestTask.id;
-    await app.store.transitionTask(id, "RUNNING");
-    await app.store.transitionStep(id, "step-1", "RUNNING");
-    await app.store.transitionStep(id, "step-1", "FAILED", { error: "boom" });
-    await app.store.transitionTask(id, "FAILED", { error: 'Step "step-1" failed: boom' });
+    const id = await twoStepFlowAtStep1(app, "failed");
 
     // OCP Retry: step-1 is handed to the workers to be rolled back (ROLLING_BACK), the task RUNNING …
     expect(codes(await app.gql(`mutation ($id: ID!) { retryTask(id: $id) { state } }`, { id }))).toEqual([]);
