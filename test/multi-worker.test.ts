@@ -7,80 +7,11 @@
 // something on PostgreSQL). The test process creates the tasks through a task manager without a
 // worker, and reads the store to prove who ran what: the journal (one QUEUED→RUNNING per task,
 // progress that never goes back) and Task.leaseOwner sampled every 50 ms while tasks run.
-import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { loadConfig } from "../src/config";
-import { PostgresAdapterFactory } from "../src/db/adapters";
-import { applyMigrations, PROJECT_ROOT } from "../src/db/migrator";
+import { afterAll, describe, expect, test } from "vitest";
 import type { TaskEvent } from "../src/generated/prisma/client";
-import { defineTestModule } from "../src/modules/test";
-import { createTaskManager, type TaskManager } from "../src/runtime/manager";
+import { exitOf, pause, type TaskgraphProcess, until, useWorkerFleet } from "./support/processes";
 
-const ADMIN_URL = process.env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
-const DB_NAME = `tg_mw_${process.pid}_${randomBytes(3).toString("hex")}`;
-const DB_URL = (() => {
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${DB_NAME}`;
-  return url.toString();
-})();
 const LEASE_MS = 2000;
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface WorkerProcess {
-  child: ChildProcess;
-  name: string;
-  log: () => string;
-}
-
-async function startWorker(): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      TASKGRAPH_ROLE: "work",
-      DATABASE_URL: DB_URL,
-      TASKGRAPH_CONCURRENCY: "8",
-      TASKGRAPH_LEASE_MS: String(LEASE_MS),
-      TASKGRAPH_MIGRATE_ON_START: "false",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let text = "";
-  child.stdout!.on("data", (chunk) => (text += chunk));
-  child.stderr!.on("data", (chunk) => (text += chunk));
-  const name = await new Promise<string>((resolve, reject) => {
-    const started = Date.now();
-    const timer = setInterval(() => {
-      const match = /worker (\S+) running/.exec(text);
-      if (match) {
-        clearInterval(timer);
-        resolve(match[1]!);
-      } else if (child.exitCode !== null || Date.now() - started > 30_000) {
-        clearInterval(timer);
-        child.kill("SIGKILL");
-        reject(new Error(`the worker did not start: ${text}`));
-      }
-    }, 50);
-  });
-  return { child, name, log: () => text };
-}
-
-async function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode };
-  return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-}
-
-/** Polls until `check` is true; fails with `what` after `ms`. */
-async function until(what: string, ms: number, check: () => Promise<boolean>) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000} s waiting until ${what}`);
-    await pause(100);
-  }
-}
 
 /** The `completed` values of a task's PROGRESSED events, in journal order. */
 const progressOf = (events: TaskEvent[]) =>
@@ -93,9 +24,7 @@ const stateChanges = (events: TaskEvent[]) =>
   });
 
 describe("two worker processes on one PostgreSQL", () => {
-  let admin: pg.Client;
-  let manager: TaskManager;
-  const workers: WorkerProcess[] = [];
+  const fleet = useWorkerFleet("tg_mw", { TASKGRAPH_CONCURRENCY: "8", TASKGRAPH_LEASE_MS: String(LEASE_MS) });
   /** Per task: when each worker was first seen holding it while RUNNING. */
   const owners = new Map<string, Map<string, number>>();
   /** Worker-table snapshots taken while the tasks ran. */
@@ -108,7 +37,7 @@ describe("two worker processes on one PostgreSQL", () => {
     sampler = (async () => {
       while (sampling) {
         const now = Date.now();
-        const running = await manager.store.prismaForTests.task.findMany({
+        const running = await fleet.prisma().task.findMany({
           where: { state: "RUNNING", leaseOwner: { not: null } },
           select: { id: true, leaseOwner: true },
         });
@@ -118,7 +47,7 @@ describe("two worker processes on one PostgreSQL", () => {
           if (!seen.has(worker)) seen.set(worker, now);
           owners.set(id, seen);
         }
-        workerTable.push((await manager.store.prismaForTests.worker.findMany({ select: { name: true } })).map((w) => w.name).sort());
+        workerTable.push((await fleet.prisma().worker.findMany({ select: { name: true } })).map((w) => w.name).sort());
         await pause(50);
       }
     })();
@@ -129,31 +58,9 @@ describe("two worker processes on one PostgreSQL", () => {
     await sampler;
   }
 
-  beforeAll(async () => {
-    admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect(); // no PostgreSQL reachable: the test fails here, on purpose
-    await admin.query(`CREATE DATABASE ${DB_NAME}`);
-    const factory = new PostgresAdapterFactory(DB_URL, { max: 2 });
-    try {
-      await applyMigrations(factory);
-    } finally {
-      await factory.end();
-    }
-    manager = createTaskManager({ config: loadConfig({ DATABASE_URL: DB_URL, TASKGRAPH_MIGRATE_ON_START: "false" }), worker: false });
-    defineTestModule(manager);
-    await manager.start();
-  });
-
   afterAll(async () => {
     sampling = false;
     await sampler?.catch(() => {});
-    for (const { child } of workers) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    await Promise.all(workers.map(({ child }) => exitOf(child)));
-    await manager?.stop();
-    if (admin) {
-      await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-      await admin.end();
-    }
   });
 
   const createCounts = async (n: number, input: { rounds: number; roundMs: number }) => {
@@ -161,7 +68,7 @@ describe("two worker processes on one PostgreSQL", () => {
     for (let i = 0; i < n; i += 25) {
       const chunk = await Promise.all(
         Array.from({ length: Math.min(25, n - i) }, () =>
-          manager.startTask({ module: "test", type: "count", input: { ...input, failAtRound: null, abortable: true, steps: 0, children: 0 } }),
+          fleet.manager.startTask({ module: "test", type: "count", input: { ...input, failAtRound: null, abortable: true, steps: 0, children: 0 } }),
         ),
       );
       ids.push(...chunk.map((t) => t.id));
@@ -170,15 +77,14 @@ describe("two worker processes on one PostgreSQL", () => {
   };
 
   const eventsByTask = async (ids: string[]) => {
-    const events = await manager.store.prismaForTests.taskEvent.findMany({ where: { taskId: { in: ids } }, orderBy: { id: "asc" } });
+    const events = await fleet.prisma().taskEvent.findMany({ where: { taskId: { in: ids } }, orderBy: { id: "asc" } });
     const byTask = new Map<string, TaskEvent[]>(ids.map((id) => [id, []]));
     for (const event of events) byTask.get(event.taskId)!.push(event);
     return byTask;
   };
 
   test("each task runs exactly once, both workers take part, and a killed worker's tasks are resumed by the other", { timeout: 180_000 }, async () => {
-    workers.push(...(await Promise.all([startWorker(), startWorker()])));
-    const [a, b] = workers as [WorkerProcess, WorkerProcess];
+    const [a, b] = await Promise.all([fleet.startWorker(), fleet.startWorker()]);
     expect(a.name).not.toBe(b.name);
     const logs = () => `\n--- worker ${a.name} ---\n${a.log()}\n--- worker ${b.name} ---\n${b.log()}`;
 
@@ -187,14 +93,14 @@ describe("two worker processes on one PostgreSQL", () => {
     const ROUNDS = 3;
     const ids = await createCounts(300, { rounds: ROUNDS, roundMs: 20 });
     await until("300 tasks have SUCCEEDED", 60_000, async () => {
-      const ended = await manager.store.prismaForTests.task.count({ where: { id: { in: ids }, state: { in: ["SUCCEEDED", "FAILED", "CANCELED"] } } });
+      const ended = await fleet.prisma().task.count({ where: { id: { in: ids }, state: { in: ["SUCCEEDED", "FAILED", "CANCELED"] } } });
       return ended === ids.length;
     }).catch((error: Error) => {
       throw new Error(error.message + logs());
     });
     await stopSampling();
 
-    const tasks = await manager.store.prismaForTests.task.findMany({ where: { id: { in: ids } } });
+    const tasks = await fleet.prisma().task.findMany({ where: { id: { in: ids } } });
     expect(tasks.filter((t) => t.state !== "SUCCEEDED").map((t) => [t.id, t.state, t.error])).toEqual([]);
     expect(tasks.filter((t) => t.leaseOwner !== null)).toEqual([]);
     const journal = await eventsByTask(ids);
@@ -230,11 +136,11 @@ describe("two worker processes on one PostgreSQL", () => {
     startSampling();
     const LONG_ROUNDS = 10;
     const long = await createCounts(12, { rounds: LONG_ROUNDS, roundMs: 300 });
-    let victim!: WorkerProcess;
-    let survivor!: WorkerProcess;
+    let victim!: TaskgraphProcess;
+    let survivor!: TaskgraphProcess;
     let orphans: string[] = [];
     await until("both workers run long tasks that made progress", 20_000, async () => {
-      const running = await manager.store.prismaForTests.task.findMany({
+      const running = await fleet.prisma().task.findMany({
         where: { id: { in: long }, state: "RUNNING", progressCompleted: { gte: 1 } },
         select: { id: true, leaseOwner: true },
       });
@@ -247,18 +153,18 @@ describe("two worker processes on one PostgreSQL", () => {
     victim.child.kill("SIGKILL");
     const killedAt = Date.now();
     expect((await exitOf(victim.child)).signal).toBe("SIGKILL");
-    orphans = (await manager.store.prismaForTests.task.findMany({ where: { id: { in: long }, state: "RUNNING", leaseOwner: { startsWith: `${victim.name}#` } }, select: { id: true } })).map((t) => t.id);
+    orphans = (await fleet.prisma().task.findMany({ where: { id: { in: long }, state: "RUNNING", leaseOwner: { startsWith: `${victim.name}#` } }, select: { id: true } })).map((t) => t.id);
     expect(orphans.length).toBeGreaterThan(0);
 
     await until("the long tasks have ended", 60_000, async () => {
-      const ended = await manager.store.prismaForTests.task.count({ where: { id: { in: long }, state: { in: ["SUCCEEDED", "FAILED", "CANCELED"] } } });
+      const ended = await fleet.prisma().task.count({ where: { id: { in: long }, state: { in: ["SUCCEEDED", "FAILED", "CANCELED"] } } });
       return ended === long.length;
     }).catch((error: Error) => {
       throw new Error(error.message + logs());
     });
     await stopSampling();
 
-    const longTasks = await manager.store.prismaForTests.task.findMany({ where: { id: { in: long } } });
+    const longTasks = await fleet.prisma().task.findMany({ where: { id: { in: long } } });
     expect(longTasks.filter((t) => t.state !== "SUCCEEDED").map((t) => [t.id, t.state, t.error])).toEqual([]);
     const longJournal = await eventsByTask(long);
     for (const id of orphans) {
@@ -293,6 +199,6 @@ describe("two worker processes on one PostgreSQL", () => {
     survivor.child.kill("SIGTERM");
     const exit = await exitOf(survivor.child);
     expect(exit.code, survivor.log()).toBe(0);
-    expect(await manager.store.prismaForTests.worker.findUnique({ where: { name: survivor.name } })).toBeNull();
+    expect(await fleet.prisma().worker.findUnique({ where: { name: survivor.name } })).toBeNull();
   });
 });
