@@ -20,6 +20,7 @@ import WebSocket from "ws";
 import { schema } from "../src/schema";
 import { codes, startTestApp, type TestApp } from "./support/app";
 import { LEVEL, recordingLogger } from "./support/log";
+import { firstSseEvent } from "./support/sse";
 
 let app: TestApp;
 const serverLog = recordingLogger("debug");
@@ -367,20 +368,9 @@ describe("every argument of every root field, with hostile values, over HTTP and
     });
     let text = "";
     if (response.headers.get("content-type")?.includes("text/event-stream")) {
-      const reader = response.body!.getReader();
-      const timer = setTimeout(() => abort.abort(), 500);
-      try {
-        while (!/^data: .*\n/m.test(text)) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          text += new TextDecoder().decode(value);
-        }
-      } catch {
-        return { status: response.status, codes: [], waiting: true };
-      } finally {
-        clearTimeout(timer);
-        abort.abort();
-      }
+      const event = await firstSseEvent(response, abort, 500);
+      if (event === null) return { status: response.status, codes: [], waiting: true };
+      text = event;
       text = /^data: (.*)$/m.exec(text)?.[1] ?? "{}";
     } else {
       text = await response.text();

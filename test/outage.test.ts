@@ -11,6 +11,7 @@ import { buildApp, type App } from "../src/server";
 import { createApiToken } from "../src/store/tokens";
 import { testConfig } from "./support/db";
 import { createPostgresDatabase, type PostgresDatabase } from "./support/postgres";
+import { firstSseEvent } from "./support/sse";
 import { TcpProxy } from "./support/tcp-proxy";
 
 let database: PostgresDatabase;
@@ -63,20 +64,8 @@ async function overSse(query: string): Promise<Answer> {
   const response = await fetch(url, { method: "POST", headers: headers({ accept: "text/event-stream" }), body: JSON.stringify({ query }), signal: abort.signal });
   let text = "";
   if (response.headers.get("content-type")?.includes("text/event-stream")) {
-    const reader = response.body!.getReader();
-    const deadline = setTimeout(() => abort.abort(), 3_000);
-    try {
-      while (!/^data: .*\n/m.test(text)) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += new TextDecoder().decode(value);
-      }
-    } catch {
-      // no event within the deadline: nothing was answered
-    } finally {
-      clearTimeout(deadline);
-      abort.abort();
-    }
+    // no event within 3 s: nothing was answered
+    text = (await firstSseEvent(response, abort, 3_000)) ?? "";
   } else {
     text = await response.text();
   }
