@@ -434,19 +434,19 @@ export function tasksCommand(): Command {
     .addHelpText("after", EXAMPLES(["taskgraph tasks retry 0b9f4e1c-… && taskgraph tasks wait 0b9f4e1c-…"]))
     .action(action((ctx, id: string) => control(ctx, RETRY_TASK, "retryTask", { id })));
 
-  tasks
-    .command("ttl")
-    .description("seconds a finished system-started task is kept")
-    .option("--set <seconds>", "change it (0 = remove at once)", parseWholeSeconds)
-    .addHelpText("after", EXAMPLES(["taskgraph tasks ttl", "taskgraph tasks ttl --set 1d"]))
-    .action(action((ctx, o: { set?: number }) => ttl(ctx, "taskTtlSeconds", o.set)));
-
-  tasks
-    .command("user-ttl")
-    .description("seconds a finished user-started task is kept")
-    .option("--set <seconds>", "change it (0 = remove at once)", parseWholeSeconds)
-    .addHelpText("after", EXAMPLES(["taskgraph tasks user-ttl --set 7d"]))
-    .action(action((ctx, o: { set?: number }) => ttl(ctx, "userTaskTtlSeconds", o.set)));
+  // ScyllaDB's two TTLs: one command each, the same shape.
+  const ttlCommands = [
+    { name: "ttl", started: "system-started", field: "taskTtlSeconds", examples: ["taskgraph tasks ttl", "taskgraph tasks ttl --set 1d"] },
+    { name: "user-ttl", started: "user-started", field: "userTaskTtlSeconds", examples: ["taskgraph tasks user-ttl --set 7d"] },
+  ] as const;
+  for (const { name, started, field, examples } of ttlCommands) {
+    tasks
+      .command(name)
+      .description(`seconds a finished ${started} task is kept`)
+      .option("--set <seconds>", "change it (0 = remove at once)", parseWholeSeconds)
+      .addHelpText("after", EXAMPLES([...examples]))
+      .action(action((ctx, o: { set?: number }) => ttl(ctx, field, o.set)));
+  }
 
   tasks
     .command("drain")
