@@ -50,9 +50,9 @@ export const badInput = (message: string, details: Record<string, unknown> = {})
   new TaskgraphError("BAD_USER_INPUT", message, details);
 
 /** Text a client sends: bounded, and without NUL (which PostgreSQL cannot store in text). */
-export function checkText(name: string, value: string, max: number): void {
-  if (value.length > max) throw badInput(`${name} is longer than ${max} characters`);
-  if (value.includes("\u0000")) throw badInput(`${name} contains a NUL character`);
+export function checkText(name: string, value: string, max: number, details?: Record<string, unknown>): void {
+  if (value.length > max) throw badInput(`${name} is longer than ${max} characters`, details && { ...details, max });
+  if (value.includes("\u0000")) throw badInput(`${name} contains a NUL character`, details);
 }
 
 /** Turns anything thrown into an Error (graphile-worker's coerceError). */

@@ -20,8 +20,7 @@ const shown = (where: string) => (where.length > 80 ? `${where.slice(0, 80)}…`
  * would refuse the whole statement).
  */
 export function checkString(where: string, value: string, max = MAX_STRING_LENGTH): void {
-  if (value.length > max) throw badInput(`${shown(where)} is longer than ${max} characters`, { argument: where, max });
-  if (value.includes("\u0000")) throw badInput(`${shown(where)} contains a NUL character`, { argument: where });
+  checkText(shown(where), value, max, { argument: where });
 }
 
 /** A JSON value a client sends: no NUL in any key or string, at any depth. */
