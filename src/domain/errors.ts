@@ -1,25 +1,26 @@
 // Error codes of the API (part of its contract). Every refusal carries one; the GraphQL layer turns a
 // TaskgraphError into a GraphQLError with `extensions.code`, and masks everything else.
 
-export const ERROR_CODES = [
-  "NOT_FOUND",
-  "NOT_ABORTABLE",
-  "TASK_NOT_FINISHED",
-  "INVALID_STATE",
-  "TIMEOUT",
-  "BAD_USER_INPUT",
-  "UNAUTHENTICATED",
-  "FORBIDDEN",
-  "RATE_LIMITED",
-  /** The row changed between read and write; the caller may try again. */
-  "CONFLICT",
-  /** A subscription's `after` is older than the journal keeps: refetch, then subscribe afresh. */
-  "CURSOR_EXPIRED",
-  /** The database cannot be reached right now (HTTP 503 with Retry-After): retry later. */
-  "UNAVAILABLE",
-] as const;
+/** Every code the API sends in `extensions.code`, with what it means (the schema's ErrorCode enum). */
+export const ERROR_CODE_MEANINGS = {
+  NOT_FOUND: "The task, step, module or task type named does not exist (lookups by id return null instead).",
+  NOT_ABORTABLE: "The task's type does not allow aborting it.",
+  TASK_NOT_FINISHED: "The task is still pending: deleting it needs force.",
+  INVALID_STATE: "The task or step is not in a state that allows this; availableActions says what is allowed now.",
+  TIMEOUT: "waitForTask: the task had not ended when the time was up.",
+  BAD_USER_INPUT: "An argument, variable or the query itself is invalid; the message says which and why. Nothing was changed.",
+  UNAUTHENTICATED: "No valid token: send `Authorization: Bearer <secret>`.",
+  FORBIDDEN: "The caller's role does not allow this (the message names the role needed), or a browser request lacked the CSRF header.",
+  RATE_LIMITED: "Too many mutations from this caller: retry after the time the message gives.",
+  CONFLICT: "The row changed between read and write, or the name is taken: the caller may try again.",
+  CURSOR_EXPIRED: "A subscription's `after` is older than the journal keeps: refetch, then subscribe afresh.",
+  UNAVAILABLE: "The database cannot be reached right now (HTTP 503 with Retry-After): retry later.",
+  INTERNAL_SERVER_ERROR: "Something unexpected failed on the server; the details are in its log, not in the answer.",
+} as const;
 
-export type ErrorCode = (typeof ERROR_CODES)[number];
+export const ERROR_CODES = Object.keys(ERROR_CODE_MEANINGS) as (keyof typeof ERROR_CODE_MEANINGS)[];
+
+export type ErrorCode = keyof typeof ERROR_CODE_MEANINGS;
 
 export class TaskgraphError extends Error {
   override name = "TaskgraphError";

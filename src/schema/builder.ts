@@ -57,8 +57,38 @@ function failedScope(failure: unknown): Scope | undefined {
   return undefined;
 }
 
-/** The types `node(id)` can return. */
-const NODE_TYPES = new Set(["Task", "Step", "StepAttempt"]);
+/**
+ * The types `node(id)` can return, with the check their key must pass. Global ids are
+ * "<Type>:<key>", readable in logs and URLs, except a Task's: its plain UUID (the id in logs, the
+ * CLI and URLs). A key is a UUID, a journal position, or a name (module, "module/type", worker).
+ */
+const NAME_KEY = /^[A-Za-z0-9][A-Za-z0-9_.:#-]{0,199}$/;
+const NODE_KEYS: Record<string, (key: string) => boolean> = {
+  Task: isUuid,
+  Step: isUuid,
+  StepAttempt: isUuid,
+  LogEntry: isUuid,
+  ApiToken: isUuid,
+  Progress: isUuid,
+  Flow: isUuid,
+  TaskEvent: (key) => /^[1-9][0-9]{0,18}$/.test(key),
+  Module: (key) => NAME_KEY.test(key),
+  TaskType: (key) => /^[^/]+\/[^/]+$/.test(key) && key.split("/").every((part) => NAME_KEY.test(part)),
+  Worker: (key) => NAME_KEY.test(key),
+};
+
+/** A "Type:key" id into its parts, or BAD_USER_INPUT naming the id. */
+export function decodeNodeId(globalID: string): { typename: string; id: string } {
+  if (isUuid(globalID)) return { typename: "Task", id: globalID.toLowerCase() };
+  const colon = globalID.indexOf(":");
+  const typename = globalID.slice(0, colon);
+  const key = globalID.slice(colon + 1);
+  const valid = colon > 0 && Object.hasOwn(NODE_KEYS, typename) && NODE_KEYS[typename]!(key);
+  if (!valid) {
+    throw new GraphQLError(`"${globalID.slice(0, 80)}" is not an id returned by this API`, { extensions: { code: "BAD_USER_INPUT" } });
+  }
+  return { typename, id: isUuid(key) ? key.toLowerCase() : key };
+}
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -91,18 +121,33 @@ export const builder = new SchemaBuilder<{
   },
   relay: {
     cursorType: "String",
-    // Task ids are the plain UUIDs used everywhere else (CLI, logs); other nodes are "Type:uuid".
+    // Task ids are the plain UUIDs used everywhere else (CLI, logs); other nodes are "Type:key".
     encodeGlobalID: (typename, id) => (typename === "Task" ? String(id) : `${typename}:${id}`),
-    decodeGlobalID: (globalID) => {
-      if (isUuid(globalID)) return { typename: "Task", id: globalID.toLowerCase() };
-      const colon = globalID.indexOf(":");
-      const typename = globalID.slice(0, colon);
-      const id = globalID.slice(colon + 1);
-      if (colon < 1 || !NODE_TYPES.has(typename) || !isUuid(id)) {
-        throw new GraphQLError(`"${globalID.slice(0, 80)}" is not an id returned by this API`, { extensions: { code: "BAD_USER_INPUT" } });
-      }
-      return { typename, id: id.toLowerCase() };
+    decodeGlobalID: decodeNodeId,
+    // Descriptions of what the plugin generates: the docs pane documents every field.
+    idFieldOptions: { description: "Globally unique: refetch it with node(id). A task's id is its plain UUID; others are `<Type>:<key>`." },
+    nodeTypeOptions: { description: "Anything with a globally unique id, refetchable with node(id) (Relay's Node)." },
+    pageInfoTypeOptions: { description: "Where a page is in its list (Relay's PageInfo)." },
+    nodeQueryOptions: {
+      description: "Anything by its id (a Task's UUID, or `<Type>:<key>`); null when it does not exist. The same role rules apply as for the type itself.",
+      args: { id: { description: "An id returned by this API." } },
     },
+    nodesQueryOptions: {
+      description: "Several nodes by id, in the order asked; null for each one that does not exist.",
+      args: { ids: { description: "Ids returned by this API." } },
+    },
+    cursorFieldOptions: { description: "Pass as `after` (or `before`) to page on from this item." },
+    nodeFieldOptions: { description: "The item." },
+    edgesFieldOptions: { description: "The items of this page, each with its cursor." },
+    pageInfoFieldOptions: { description: "Whether there are more pages, and the cursors to reach them." },
+    hasNextPageFieldOptions: { description: "More items follow this page." },
+    hasPreviousPageFieldOptions: { description: "More items come before this page." },
+    startCursorFieldOptions: { description: "The cursor of the page's first item." },
+    endCursorFieldOptions: { description: "The cursor of the page's last item." },
+    firstArgOptions: { description: "Page forward: at most this many items (up to TASKGRAPH_MAX_PAGE_SIZE)." },
+    afterArgOptions: { description: "Page forward from after this cursor." },
+    lastArgOptions: { description: "Page backward: at most this many items (up to TASKGRAPH_MAX_PAGE_SIZE)." },
+    beforeArgOptions: { description: "Page backward from before this cursor." },
   },
 });
 

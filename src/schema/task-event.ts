@@ -1,7 +1,6 @@
 // Task events: the TaskEvent type and the live subscriptions. taskEvents replays the journal from a
 // cursor, then follows the process's shared live feed; taskUpdated sends a task's snapshot at once,
 // then again on every change (re-read when the change bus mentions it, with a slow fallback re-read).
-import type { TaskEvent } from "../generated/prisma/client";
 import { nextChange, touches } from "../events/change-bus";
 import { parseUuid } from "../domain/ids";
 import type { JournalCursor, JournalFilter } from "../store/journal-reader";
@@ -9,44 +8,63 @@ import { decodeEventCursor, encodeEventCursor, isBefore, matchesFilter } from ".
 import { TaskgraphError } from "../domain/errors";
 import { builder } from "./builder";
 import { TaskStateEnum } from "./enums";
+import { taskById } from "./loaders";
 import { TaskNode } from "./task";
 
 const BATCH = 500;
 const FALLBACK_MS = 1000;
 
 const TaskEventTypeEnum = builder.enumType("TaskEventType", {
-  values: ["CREATED", "STATE_CHANGED", "PROGRESSED", "STEP_CHANGED", "LOG_APPENDED", "DELETED"] as const,
+  description: "What kind of change a TaskEvent records.",
+  values: {
+    CREATED: { description: "The task was created (payload: its state)." },
+    STATE_CHANGED: { description: "The task changed state (payload: from, to, error)." },
+    PROGRESSED: { description: "The task's progress moved (payload: completed, total)." },
+    STEP_CHANGED: { description: "One of its steps changed state (payload: stepKey, from, to, attempt, attemptKind, error)." },
+    LOG_APPENDED: { description: "A log line was written (payload: level, message, stepKey)." },
+    DELETED: { description: "The task was deleted." },
+  } as const,
 });
 
-const TaskEventObject = builder.objectRef<TaskEvent>("TaskEvent").implement({
-  description: "One change of a task, from the journal written in the change's own transaction.",
+const TaskEventNode = builder.prismaNode("TaskEvent", {
+  id: { field: "id" },
+  findUnique: (id) => ({ id: BigInt(id) }),
+  nullable: true, // node(id) of an event the journal no longer keeps is null (Relay)
+  description:
+    "One change of a task, from the journal written in the change's own transaction. Its id is `TaskEvent:<journal position>`; the journal keeps events for TASKGRAPH_EVENT_RETENTION_HOURS.",
   fields: (t) => ({
     cursor: t.string({ description: "Pass as `after` to resume right after this event.", resolve: (e) => encodeEventCursor(e) }),
-    type: t.field({ type: TaskEventTypeEnum, resolve: (e) => e.type }),
-    taskId: t.exposeID("taskId"),
-    rootId: t.exposeID("rootId"),
-    module: t.exposeString("module"),
+    type: t.field({ type: TaskEventTypeEnum, description: "What kind of change it was.", resolve: (e) => e.type }),
+    taskId: t.exposeID("taskId", { description: "The id of the task that changed (kept after the task is deleted)." }),
+    rootId: t.exposeID("rootId", { description: "The id of the root of that task's tree." }),
+    module: t.exposeString("module", { description: "The module of that task." }),
     version: t.exposeInt("version", { description: "The task's version after this change: an older one is stale." }),
-    at: t.expose("createdAt", { type: "DateTime" }),
+    at: t.expose("createdAt", { type: "DateTime", description: "When the change was written." }),
     payload: t.field({
       type: "JSON",
       description: "What changed: {from,to,error} for states, {completed,total} for progress, {stepKey,from,to,attempt,attemptKind,error} for steps, {level,message,stepKey} for logs.",
       resolve: (e) => e.payload,
     }),
+    task: t.field({
+      type: TaskNode,
+      nullable: true,
+      description: "The task as it is now (not as of the event); null once it has been deleted.",
+      resolve: (e, _args, ctx) => taskById(ctx).load(e.taskId),
+    }),
   }),
 });
 
 const TaskEventFilterInput = builder.inputType("TaskEventFilter", {
+  description: "Which events a taskEvents subscription receives; every field narrows it (AND).",
   fields: (t) => ({
-    module: t.string(),
-    taskId: t.id(),
+    module: t.string({ description: "Events of this module's tasks." }),
+    taskId: t.id({ description: "Events of one task." }),
     rootId: t.id({ description: "Every task of one tree." }),
-    types: t.field({ type: [TaskEventTypeEnum] }),
+    types: t.field({ type: [TaskEventTypeEnum], description: "Only these kinds of change." }),
     states: t.field({ type: [TaskStateEnum], description: "Only events that put a task into one of these states (CREATED, STATE_CHANGED)." }),
   }),
 });
 
-/** Resolves on the next change the predicate cares about, or after the fallback delay. */
 /**
  * A subscription's event stream: wraps its generator so that a client going away stops it at once.
  * return() marks it closed and interrupts the wait in progress (`until`); an async generator only
@@ -106,10 +124,13 @@ builder.subscriptionType({ description: "Follow tasks live (VIEWER and above).",
 
 builder.subscriptionFields((t) => ({
   taskEvents: t.field({
-    type: TaskEventObject,
+    type: TaskEventNode,
     description:
       "Every change matching the filter. With `after` (an event's cursor) the events since then are replayed first, then it continues live with no gap and no duplicate.",
-    args: { filter: t.arg({ type: TaskEventFilterInput }), after: t.arg.string() },
+    args: {
+      filter: t.arg({ type: TaskEventFilterInput, description: "Which events; omitted: all." }),
+      after: t.arg.string({ description: "An event's cursor: replay the events after it first." }),
+    },
     subscribe: (_root, args, ctx) => new EventStream(async function* (stream) {
       const filter: JournalFilter = {
         module: args.filter?.module,
@@ -157,7 +178,7 @@ builder.subscriptionFields((t) => ({
     type: TaskNode,
     nullable: true,
     description: "The task now, then again after every change (a live query of one task). Ends when the task is deleted.",
-    args: { id: t.arg.id({ required: true }) },
+    args: { id: t.arg.id({ required: true, description: "The task's id." }) },
     subscribe: (_root, args, ctx) => new EventStream(async function* (stream) {
       const id = parseUuid(String(args.id));
       let version = -1;

@@ -1,48 +1,47 @@
 // Task: the type, its progress and flow, the task connection, the queries that read tasks
 // (tasks, task, taskTree, waitForTask) and the mutations that start and control them.
 import { queryFromInfo } from "@pothos/plugin-prisma";
-import DataLoader from "dataloader";
 import { type GraphQLResolveInfo, Kind } from "graphql";
 import { taskActions } from "../domain/actions";
 import { TaskgraphError, badInput } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
 import { flowEdges } from "../domain/flow";
 import { categoryOf, isEnded } from "../domain/states";
-import type { Task } from "../generated/prisma/client";
+import type { Step, Task } from "../generated/prisma/client";
 import { parseCountInput, testTaskType } from "../modules/test";
 import { MAX_WAIT_SECONDS, type StartTaskRequest } from "../runtime/manager";
-import type { TaskQuery } from "../store";
-import type { TaskPage } from "../store/task-reads";
+import type { PageArgs, TaskFilter, TaskOrder, TaskQuery } from "../store";
 import { builder, type Context } from "./builder";
 import { OrderDirectionEnum, StepStateEnum, TaskActionEnum, TaskCategoryEnum, TaskKindEnum, TaskOrderFieldEnum, TaskStateEnum } from "./enums";
+import { hasPendingBelow, taskById, workerByName } from "./loaders";
 import { checkedMaxSize } from "./pagination";
-
-/** Per request, made on first use: does a task have a pending descendant? (one query per batch) */
-const pendingLoaders = new WeakMap<Context, DataLoader<string, boolean>>();
-function pendingBelow(ctx: Context): DataLoader<string, boolean> {
-  let loader = pendingLoaders.get(ctx);
-  if (!loader) {
-    loader = new DataLoader(async (ids: readonly string[]) => {
-      const pending = await ctx.store.withPendingDescendants(ids);
-      return ids.map((id) => pending.has(id));
-    });
-    pendingLoaders.set(ctx, loader);
-  }
-  return loader;
-}
+import { LogEntryConnection, StepNode } from "./step";
+import { WorkerNode } from "./worker";
 
 interface ProgressShape {
+  taskId: string;
   units: string | null;
   total: number | null;
   completed: number;
 }
 
-export const ProgressType = builder.objectRef<ProgressShape>("Progress").implement({
-  description: "How far the task is, in its own units (ScyllaDB's progress_units/total/completed).",
+const progressOf = (task: Task): ProgressShape => ({
+  taskId: task.id,
+  units: task.progressUnits,
+  total: task.progressTotal,
+  completed: task.progressCompleted,
+});
+
+export const ProgressType = builder.objectRef<ProgressShape>("Progress");
+builder.node(ProgressType, {
+  description:
+    "How far a task is, in its own units (ScyllaDB's progress_units/total/completed). Its id is `Progress:<task id>`, so a client cache updates it in place.",
+  id: { resolve: (p) => p.taskId },
+  loadMany: async (ids, ctx) => (await taskById(ctx).loadMany(ids)).map((task) => (task && !(task instanceof Error) ? progressOf(task) : null)),
   fields: (t) => ({
     units: t.exposeString("units", { nullable: true, description: "What is counted: rounds, bytes, partitions, …" }),
     total: t.exposeFloat("total", { nullable: true, description: "Null while the total is unknown." }),
-    completed: t.exposeFloat("completed"),
+    completed: t.exposeFloat("completed", { description: "How many units are done." }),
     fraction: t.float({
       nullable: true,
       description: "completed / total between 0 and 1; null while the total is unknown or 0.",
@@ -51,104 +50,138 @@ export const ProgressType = builder.objectRef<ProgressShape>("Progress").impleme
   }),
 });
 
-interface FlowNodeShape {
-  key: string;
-  name: string;
-  index: number;
-  state: (typeof StepStateEnum)["$inferType"];
+interface FlowShape {
+  taskId: string;
+  steps: Step[];
 }
 
-const FlowNodeType = builder.objectRef<FlowNodeShape>("FlowNode").implement({
+const FlowEdgeType = builder.objectRef<{ from: Step; to: Step }>("FlowEdge").implement({
+  description: "A dependency between two steps of a flow: `to` waits for `from`.",
   fields: (t) => ({
-    key: t.exposeString("key"),
-    name: t.exposeString("name"),
-    index: t.exposeInt("index"),
-    state: t.expose("state", { type: StepStateEnum }),
+    from: t.field({ type: StepNode, description: "The step waited for.", resolve: (e) => e.from }),
+    to: t.field({ type: StepNode, description: "The step that waits.", resolve: (e) => e.to }),
   }),
 });
 
-const FlowEdgeType = builder.objectRef<{ from: string; to: string }>("FlowEdge").implement({
-  description: "`to` waits for `from`.",
-  fields: (t) => ({ from: t.exposeString("from"), to: t.exposeString("to") }),
-});
-
-const FlowType = builder.objectRef<{ nodes: FlowNodeShape[]; edges: { from: string; to: string }[] }>("Flow").implement({
-  description: "The steps as a graph (OCP's flow view).",
+const FlowType = builder.objectRef<FlowShape>("Flow");
+builder.node(FlowType, {
+  description: "A task's steps as a graph (OCP's flow view). Its id is `Flow:<task id>`.",
+  id: { resolve: (f) => f.taskId },
+  loadMany: async (ids, ctx) => {
+    const tasks = await Promise.all(ids.map((id) => ctx.store.findTask(id, { include: { steps: STEP_ORDER } })));
+    return tasks.map((task) => (task ? { taskId: task.id, steps: (task as Task & { steps: Step[] }).steps } : null));
+  },
   fields: (t) => ({
-    nodes: t.field({ type: [FlowNodeType], resolve: (f) => f.nodes }),
-    edges: t.field({ type: [FlowEdgeType], resolve: (f) => f.edges }),
+    nodes: t.field({ type: [StepNode], description: "The steps, in the order they were defined.", resolve: (f) => f.steps }),
+    edges: t.field({
+      type: [FlowEdgeType],
+      description: "Which step waits for which.",
+      resolve: (f) => {
+        const byKey = new Map(f.steps.map((step) => [step.key, step]));
+        return flowEdges(f.steps).map((e) => ({ from: byKey.get(e.from)!, to: byKey.get(e.to)! }));
+      },
+    }),
   }),
 });
 
 const STEP_ORDER = { orderBy: { index: "asc" } } as const;
+
 
 export const TaskNode = builder.prismaNode("Task", {
   id: { field: "id" },
   nullable: true, // node(id) of a well-formed id of nothing is null (Relay)
   description: "A background operation. Tasks form trees (root = the whole operation) and may carry ordered steps.",
   fields: (t) => ({
-    module: t.exposeString("moduleName", { description: "The module the task type belongs to." }),
-    type: t.exposeString("type"),
-    name: t.exposeString("name"),
-    kind: t.expose("kind", { type: TaskKindEnum }),
-    scope: t.exposeString("scope"),
+    module: t.relation("module", { description: "The module the task's type belongs to." }),
+    type: t.exposeString("type", { description: "The task type's name within its module (see taskType)." }),
+    name: t.exposeString("name", { description: "For people: given at start, or made by the type from the input; default the type." }),
+    kind: t.expose("kind", { type: TaskKindEnum, description: "Whether it runs on one node or spans the cluster." }),
+    scope: t.exposeString("scope", { description: "The granularity of its target: node, cluster, keyspace, table, topic, …" }),
     target: t.exposeString("target", { nullable: true, description: "What the task acts on (broker-3, keyspace.table, …)." }),
-    labels: t.field({ type: "JSONObject", resolve: (task) => task.labels as Record<string, unknown> }),
-    state: t.expose("state", { type: TaskStateEnum }),
-    category: t.field({ type: TaskCategoryEnum, resolve: (task) => categoryOf(task.state) }),
-    isAbortable: t.exposeBoolean("isAbortable"),
-    isInternal: t.exposeBoolean("isInternal"),
+    labels: t.field({ type: "JSONObject", description: "String labels given at start (filter with TaskFilter.labels).", resolve: (task) => task.labels as Record<string, unknown> }),
+    state: t.expose("state", { type: TaskStateEnum, description: "Where the task is now." }),
+    category: t.field({ type: TaskCategoryEnum, description: "The console tab its state belongs to.", resolve: (task) => categoryOf(task.state) }),
+    isAbortable: t.exposeBoolean("isAbortable", { description: "Whether its type allows abortTask while it is pending." }),
+    isInternal: t.exposeBoolean("isInternal", { description: "A detail of its parent's work: hidden from lists unless asked for, folded once it succeeds." }),
     sequenceNumber: t.exposeInt("sequenceNumber", { description: "Per module; shared by the whole tree." }),
-    input: t.expose("input", { type: "JSON", nullable: true }),
-    result: t.expose("result", { type: "JSON", nullable: true }),
-    error: t.exposeString("error", { nullable: true }),
-    createdAt: t.expose("createdAt", { type: "DateTime" }),
-    scheduledFor: t.expose("scheduledFor", { type: "DateTime", nullable: true }),
-    startedAt: t.expose("startedAt", { type: "DateTime", nullable: true }),
-    endedAt: t.expose("endedAt", { type: "DateTime", nullable: true }),
-    createdBy: t.exposeString("createdBy", { nullable: true }),
+    input: t.expose("input", { type: "JSON", nullable: true, description: "The input it was started with (as validated by its type)." }),
+    result: t.expose("result", { type: "JSON", nullable: true, description: "What its run returned, once SUCCEEDED." }),
+    error: t.exposeString("error", { nullable: true, description: "Why it failed or was canceled (the message only; the stack is in its ERROR log line)." }),
+    createdAt: t.expose("createdAt", { type: "DateTime", description: "When it was created." }),
+    scheduledFor: t.expose("scheduledFor", { type: "DateTime", nullable: true, description: "The runAt it was started with; null for a task that ran at once." }),
+    startedAt: t.expose("startedAt", { type: "DateTime", nullable: true, description: "When it first started running." }),
+    endedAt: t.expose("endedAt", { type: "DateTime", nullable: true, description: "When it ended; null while pending." }),
+    createdBy: t.exposeString("createdBy", {
+      nullable: true,
+      description: "Who started it: the name of the API token (`local` in protected mode); null when the system did. A name, not an edge: tokens are visible to ADMINs only.",
+    }),
     node: t.exposeString("node", { nullable: true, description: "The node the task runs on." }),
     depth: t.exposeInt("depth", { description: "0 for a root task." }),
-    rootId: t.exposeID("rootId"),
     version: t.exposeInt("version", { description: "Bumped by every change; events carry it too." }),
-    progress: t.field({
-      type: ProgressType,
-      resolve: (task) => ({ units: task.progressUnits, total: task.progressTotal, completed: task.progressCompleted }),
-    }),
+    progress: t.field({ type: ProgressType, description: "How far the task is.", resolve: progressOf }),
     availableActions: t.field({
       type: [TaskActionEnum],
       description: "Exactly the control mutations that would be accepted now.",
       // Only an ended task needs the (batched) look below it: DELETE waits for the whole tree.
       resolve: async (task, _args, ctx) =>
-        taskActions({ ...task, hasPendingDescendants: isEnded(task.state) && (await pendingBelow(ctx).load(task.id)) }),
+        taskActions({ ...task, hasPendingDescendants: isEnded(task.state) && (await hasPendingBelow(ctx).load(task.id)) }),
     }),
-    parent: t.relation("parent", { nullable: true }),
-    children: t.relatedConnection("children", {
-      cursor: "id",
-      description: "Direct children in creation order. Internal ones only with includeInternal.",
-      args: { includeInternal: t.arg.boolean({ defaultValue: false }) },
-      query: (args) => ({ where: args.includeInternal ? {} : { isInternal: false }, orderBy: { id: "asc" } }),
-      maxSize: checkedMaxSize,
-      totalCount: true,
-    }),
-    steps: t.relation("steps", { query: STEP_ORDER }),
+    parent: t.relation("parent", { nullable: true, description: "The task that spawned it; null for a root." }),
+    steps: t.relation("steps", { query: STEP_ORDER, description: "Its steps in the order defined (empty for a task without steps)." }),
     flow: t.field({
       type: FlowType,
+      description: "The steps as a graph (empty for a task without steps).",
       select: { steps: STEP_ORDER },
-      resolve: (task) => ({
-        nodes: task.steps.map((s) => ({ key: s.key, name: s.name, index: s.index, state: s.state })),
-        edges: flowEdges(task.steps),
-      }),
+      resolve: (task) => ({ taskId: task.id, steps: task.steps }),
     }),
-    logs: t.relatedConnection("logs", {
-      cursor: "id",
-      description: "The task's log, oldest first, including its steps' logs.",
-      query: { orderBy: { id: "asc" } },
-      maxSize: checkedMaxSize,
-      totalCount: true,
-    }),
+    logs: t.relatedConnection(
+      "logs",
+      {
+        cursor: "id",
+        description: "The task's log, oldest first, including its steps' logs.",
+        query: { orderBy: { id: "asc" } },
+        maxSize: checkedMaxSize,
+        totalCount: true,
+      },
+      LogEntryConnection,
+    ),
   }),
 });
+
+/** One connection type for every list of tasks (tasks, children, Module.tasks, TaskType.tasks). */
+export const TaskConnection = builder.connectionObject(
+  {
+    type: TaskNode,
+    name: "TaskConnection",
+    description: "A page of tasks.",
+    fields: (t) => ({
+      totalCount: t.int({
+        description: "Tasks matching the filter, on all pages.",
+        extensions: { pothosPrismaTotalCount: true },
+        resolve: (connection) => {
+          const total = (connection as unknown as { totalCount: number | (() => Promise<number> | number) }).totalCount;
+          return typeof total === "function" ? total() : total;
+        },
+      }),
+    }),
+  },
+  { name: "TaskEdge", description: "A task in a page, with its cursor." },
+);
+
+builder.prismaObjectField(TaskNode, "children", (t) =>
+  t.relatedConnection(
+      "children",
+      {
+        cursor: "id",
+        description: "Direct children in creation order. Internal ones only with includeInternal.",
+        args: { includeInternal: t.arg.boolean({ defaultValue: false, description: "Include internal children (hidden by default)." }) },
+        query: (args) => ({ where: args.includeInternal ? {} : { isInternal: false }, orderBy: { id: "asc" } }),
+        maxSize: checkedMaxSize,
+        totalCount: true,
+      },
+      TaskConnection,
+    )
+);
 
 builder.prismaObjectField(TaskNode, "descendants", (t) =>
   t.field({
@@ -156,7 +189,7 @@ builder.prismaObjectField(TaskNode, "descendants", (t) =>
     description: "Every task below this one, breadth-first, siblings in creation order; succeeded internal tasks are folded unless includeFolded.",
     args: {
       maxDepth: t.arg.int({ description: "Levels below this task; omitted = all." }),
-      includeFolded: t.arg.boolean({ defaultValue: false }),
+      includeFolded: t.arg.boolean({ defaultValue: false, description: "Include succeeded internal tasks too." }),
     },
     resolve: async (task, args, ctx, info) => {
       const tree = await ctx.store.taskTree(task.id, {
@@ -169,39 +202,48 @@ builder.prismaObjectField(TaskNode, "descendants", (t) =>
   }),
 );
 
+builder.prismaObjectField(TaskNode, "root", (t) =>
+  t.field({
+    type: TaskNode,
+    description: "The root of the task's tree (the task itself for a root).",
+    resolve: async (task, _args, ctx) => (task.rootId === task.id ? task : ((await taskById(ctx).load(task.rootId)) ?? task)),
+  }),
+);
+
+builder.prismaObjectField(TaskNode, "worker", (t) =>
+  t.field({
+    type: WorkerNode,
+    nullable: true,
+    description: "The worker process running the task now; null unless it is RUNNING (or the worker has gone).",
+    select: { leaseOwner: true },
+    resolve: (task, _args, ctx) => {
+      if (task.state !== "RUNNING" || !task.leaseOwner) return null;
+      return workerByName(ctx).load(task.leaseOwner.slice(0, task.leaseOwner.lastIndexOf("#")));
+    },
+  }),
+);
+
 const ChildStatusType = builder
-  .objectRef<{ id: string; type: string; node: string | null; state: Task["state"]; isInternal: boolean }>("ChildStatus")
+  .objectRef<Task>("ChildStatus")
   .implement({
-    description: "A direct child as its parent reports it (ScyllaDB's children_ids with the node), folded internal ones included.",
+    description:
+      "A direct child as its parent reports it (ScyllaDB's children_ids with the node), folded internal ones included. Not a node of its own: `task` is the child.",
     fields: (t) => ({
-      id: t.exposeID("id"),
-      type: t.exposeString("type"),
-      node: t.exposeString("node", { nullable: true }),
-      state: t.expose("state", { type: TaskStateEnum }),
-      isInternal: t.exposeBoolean("isInternal"),
+      task: t.field({ type: TaskNode, description: "The child task.", resolve: (child) => child }),
+      type: t.exposeString("type", { description: "The child's task type." }),
+      node: t.exposeString("node", { nullable: true, description: "The node the child runs on." }),
+      state: t.expose("state", { type: TaskStateEnum, description: "The child's state." }),
+      isInternal: t.exposeBoolean("isInternal", { description: "Whether the child is internal (hidden from lists by default)." }),
     }),
   });
 
 builder.prismaObjectField(TaskNode, "childrenStatus", (t) =>
   t.field({
     type: [ChildStatusType],
-    select: { children: { select: { id: true, type: true, node: true, state: true, isInternal: true }, orderBy: { id: "asc" } } },
+    description: "Every direct child with its type, node and state, internal ones included, in creation order.",
+    select: { children: { orderBy: { id: "asc" } } },
     resolve: (task) => task.children,
   }),
-);
-
-export const TaskConnection = builder.connectionObject(
-  {
-    type: TaskNode,
-    name: "TaskConnection",
-    fields: (t) => ({
-      totalCount: t.int({
-        description: "Tasks matching the filter, on all pages.",
-        resolve: (connection) => (connection as unknown as TaskPage).totalCount(),
-      }),
-    }),
-  },
-  { name: "TaskEdge" },
 );
 
 /** Whether the connection's selection may include totalCount (a fragment might: then yes). */
@@ -212,12 +254,12 @@ function asksForTotalCount(info: GraphQLResolveInfo): boolean {
 const TaskFilterInput = builder.inputType("TaskFilter", {
   description: "Every field narrows the list (AND). Internal tasks are hidden unless includeInternal.",
   fields: (t) => ({
-    module: t.string(),
-    types: t.stringList(),
-    states: t.field({ type: [TaskStateEnum] }),
-    category: t.field({ type: TaskCategoryEnum }),
-    kind: t.field({ type: TaskKindEnum }),
-    includeInternal: t.boolean({ defaultValue: false }),
+    module: t.string({ description: "Tasks of this module (by name)." }),
+    types: t.stringList({ description: "Tasks of any of these types." }),
+    states: t.field({ type: [TaskStateEnum], description: "Tasks in any of these states." }),
+    category: t.field({ type: TaskCategoryEnum, description: "Tasks in this category (a console tab)." }),
+    kind: t.field({ type: TaskKindEnum, description: "NODE or CLUSTER tasks only." }),
+    includeInternal: t.boolean({ defaultValue: false, description: "Include internal tasks (hidden by default)." }),
     target: t.string({ description: "Exact target." }),
     targetPrefix: t.string({ description: "Targets starting with this." }),
     labels: t.field({ type: "JSONObject", description: 'Every label given must match, e.g. {"env": "prod"}.' }),
@@ -231,9 +273,10 @@ const TaskFilterInput = builder.inputType("TaskFilter", {
 });
 
 const TaskOrderInput = builder.inputType("TaskOrder", {
+  description: "How a task list is sorted.",
   fields: (t) => ({
-    field: t.field({ type: TaskOrderFieldEnum, required: true }),
-    direction: t.field({ type: OrderDirectionEnum, defaultValue: "DESC" }),
+    field: t.field({ type: TaskOrderFieldEnum, required: true, description: "What to sort by." }),
+    direction: t.field({ type: OrderDirectionEnum, defaultValue: "DESC", description: "Which way." }),
   }),
 });
 
@@ -243,39 +286,71 @@ async function startForCaller(ctx: Context, query: TaskQuery, request: Omit<Star
   return ctx.store.getTask(task.id, query);
 }
 
-builder.queryFields((t) => ({
-  tasks: t.connection(
+/** Narrows a client's filter to a parent's tasks (Module.tasks, TaskType.tasks); a filter that contradicts it is refused. */
+function withinScope(filter: TaskFilter, scope: TaskScope): TaskFilter {
+  if (scope.module && filter.module && filter.module !== scope.module) {
+    throw badInput(`filter.module is "${filter.module}", but these are the tasks of module "${scope.module}"`);
+  }
+  if (scope.type && filter.types && !filter.types.includes(scope.type)) {
+    throw badInput(`filter.types leaves out "${scope.type}", the type whose tasks these are`);
+  }
+  return { ...filter, ...(scope.module ? { module: scope.module } : {}), ...(scope.type ? { types: [scope.type] } : {}) };
+}
+
+/** What a parent narrows its `tasks` connection to. */
+export interface TaskScope {
+  module?: string;
+  type?: string;
+}
+
+/**
+ * A `tasks(filter, orderBy, first/after/last/before)` connection: Query.tasks, and Module.tasks and
+ * TaskType.tasks, which narrow it to their own tasks. One resolver, so every list filters, orders,
+ * pages and counts the same way. (`t` is any object's field builder: Pothos types them per parent.)
+ */
+// biome-ignore lint/suspicious/noExplicitAny: see above
+export function taskConnectionField<Parent>(t: any, options: { description: string; scope?: (parent: Parent) => TaskScope }) {
+  return t.connection(
     {
       type: TaskNode,
-      description: "Tasks matching the filter, newest first unless orderBy says otherwise.",
+      description: options.description,
       args: {
-        filter: t.arg({ type: TaskFilterInput }),
-        orderBy: t.arg({ type: TaskOrderInput }),
+        filter: t.arg({ type: TaskFilterInput, description: "What to list (every field narrows it); omitted: every visible task." }),
+        orderBy: t.arg({ type: TaskOrderInput, description: "The order; omitted: newest first." }),
       },
-      resolve: async (_root, args, ctx, info) => {
+      resolve: (parent: Parent, args: TaskConnectionArgs, ctx: Context, info: GraphQLResolveInfo) =>
         // Straight to the store's reader (Store.listTasks takes no `count`): the count starts with the page.
-        return ctx.store.listTasks({
-          filter: args.filter ?? {},
+        ctx.store.listTasks({
+          filter: options.scope ? withinScope(args.filter ?? {}, options.scope(parent)) : (args.filter ?? {}),
           orderBy: args.orderBy ? { field: args.orderBy.field, direction: args.orderBy.direction ?? "DESC" } : null,
           page: { first: args.first, after: args.after, last: args.last, before: args.before },
           query: queryFromInfo({ context: ctx, info, path: ["edges", "node"] }),
           count: asksForTotalCount(info),
-        });
-      },
+        }),
     },
     TaskConnection,
-  ),
+  );
+}
+
+interface TaskConnectionArgs extends PageArgs {
+  filter?: TaskFilter | null;
+  orderBy?: { field: TaskOrder["field"]; direction?: TaskOrder["direction"] | null } | null;
+}
+
+builder.queryFields((t) => ({
+  tasks: taskConnectionField(t, { description: "Tasks matching the filter, newest first unless orderBy says otherwise." }),
   task: t.prismaField({
     type: "Task",
-    description: "One task by id. NOT_FOUND when there is none.",
-    args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, { id }, ctx) => ctx.store.getTask(String(id), query),
+    nullable: true,
+    description: "One task by id; null when there is none (a malformed id is BAD_USER_INPUT).",
+    args: { id: t.arg.id({ required: true, description: "The task's id (a UUID)." }) },
+    resolve: (query, _root, { id }, ctx) => ctx.store.findTask(parseUuid(String(id)), query),
   }),
   taskTree: t.field({
     type: [TaskNode],
     description: "The task and its descendants, breadth-first, siblings in creation order (ScyllaDB's recursive status).",
     args: {
-      id: t.arg.id({ required: true }),
+      id: t.arg.id({ required: true, description: "The id of the task at the top." }),
       maxDepth: t.arg.int({ description: "Levels below the task; omitted = all." }),
       includeFolded: t.arg.boolean({
         defaultValue: false,
@@ -291,7 +366,7 @@ builder.queryFields((t) => ({
     type: "Task",
     description: "Resolves when the task has ended (ScyllaDB's wait), or fails with TIMEOUT.",
     args: {
-      id: t.arg.id({ required: true }),
+      id: t.arg.id({ required: true, description: "The task's id." }),
       timeoutSeconds: t.arg.int({ defaultValue: 30, description: `0 to ${MAX_WAIT_SECONDS}.` }),
     },
     resolve: async (query, _root, { id, timeoutSeconds }, ctx) => {
@@ -309,20 +384,21 @@ const CreateTestTaskInput = builder.inputType("CreateTestTaskInput", {
     failAtRound: t.int({ description: "Fail at this round (counted over the whole flow), on the first attempt only." }),
     steps: t.int({ description: "A flow of this many steps (up to 50), each counting `rounds` rounds, each with a rollback." }),
     children: t.int({ description: "A CLUSTER root with this many node tasks (up to 1,000), each with an internal grandchild." }),
-    abortable: t.boolean({ defaultValue: true }),
+    abortable: t.boolean({ defaultValue: true, description: "Whether abortTask is accepted." }),
     runAt: t.field({ type: "DateTime", description: "Run at this time (SCHEDULED until then)." }),
   }),
 });
 
 const StartTaskInput = builder.inputType("StartTaskInput", {
+  description: "A task to start: its type, input and what it acts on.",
   fields: (t) => ({
-    module: t.string({ required: true }),
-    type: t.string({ required: true }),
-    input: t.field({ type: "JSON" }),
-    name: t.string(),
-    target: t.string(),
+    module: t.string({ required: true, description: "The module of the type." }),
+    type: t.string({ required: true, description: "The task type's name (taskTypes lists them)." }),
+    input: t.field({ type: "JSON", description: "The input, checked against the type's input schema (TaskType.inputSchema)." }),
+    name: t.string({ description: "A name for people; default: the type's." }),
+    target: t.string({ description: "What the task acts on (broker-3, keyspace.table, …)." }),
     labels: t.field({ type: "JSONObject", description: "String values only." }),
-    runAt: t.field({ type: "DateTime" }),
+    runAt: t.field({ type: "DateTime", description: "Run at this time (SCHEDULED until then); omitted or past: now." }),
   }),
 });
 
@@ -331,8 +407,8 @@ const DeleteTaskResult = builder
   .implement({
     description: "deletedIds lists what was removed; task is set instead when a pending task was failed (openATTIC) and remains.",
     fields: (t) => ({
-      deleted: t.boolean({ resolve: (r) => r.deletedIds.length > 0 }),
-      deletedIds: t.exposeIDList("deletedIds"),
+      deleted: t.boolean({ description: "Whether anything was removed.", resolve: (r) => r.deletedIds.length > 0 }),
+      deletedIds: t.exposeIDList("deletedIds", { description: "The ids of the removed tasks (the task and its subtree)." }),
     }),
   });
 
@@ -340,6 +416,7 @@ builder.objectField(DeleteTaskResult, "task", (t) =>
   t.prismaField({
     type: "Task",
     nullable: true,
+    description: "The task when it remains (a forced delete of a pending task fails it instead).",
     resolve: (query, result, _args, ctx) => (result.task ? ctx.store.findTask((result.task as { id: string }).id, query) : null),
   }),
 );
@@ -347,7 +424,8 @@ builder.objectField(DeleteTaskResult, "task", (t) =>
 builder.mutationFields((t) => ({
   createTestTask: t.prismaField({
     type: "Task",
-    args: { input: t.arg({ type: CreateTestTaskInput, required: true }) },
+    description: "Starts a task of the built-in test module (when the server has it): counts rounds, optionally as a flow or a tree, optionally failing.",
+    args: { input: t.arg({ type: CreateTestTaskInput, required: true, description: "What the test task does." }) },
     resolve: async (query, _root, { input }, ctx) => {
       const parsed = parseCountInput({ ...input, roundMs: input.roundMs ?? 1000 });
       const type = testTaskType(parsed);
@@ -360,7 +438,7 @@ builder.mutationFields((t) => ({
   startTask: t.prismaField({
     type: "Task",
     description: "The async variant of any defined operation: returns the new task at once.",
-    args: { input: t.arg({ type: StartTaskInput, required: true }) },
+    args: { input: t.arg({ type: StartTaskInput, required: true, description: "The task to start." }) },
     resolve: async (query, _root, { input }, ctx) => {
       return startForCaller(ctx, query, {
         module: input.module,
@@ -377,7 +455,10 @@ builder.mutationFields((t) => ({
     type: "Task",
     description:
       "Pending: cancels the task and its descendants (cooperatively; NOT_ABORTABLE when its type is not abortable); with rollback, completed steps are rolled back in reverse order. FAILED: rolls back every step from the failed one back to the first, then CANCELED.",
-    args: { id: t.arg.id({ required: true }), rollback: t.arg.boolean({ defaultValue: false }) },
+    args: {
+      id: t.arg.id({ required: true, description: "The task's id." }),
+      rollback: t.arg.boolean({ defaultValue: false, description: "Roll back the completed steps too." }),
+    },
     resolve: async (query, _root, { id, rollback }, ctx) => {
       const task = await ctx.store.abortTask(parseUuid(String(id)), { rollback: rollback ?? false });
       return ctx.store.getTask(task.id, query);
@@ -387,13 +468,16 @@ builder.mutationFields((t) => ({
     type: DeleteTaskResult,
     description:
       "Removes an ended task with its subtree. A pending one needs force (else TASK_NOT_FINISHED): its follow-up work is canceled, nothing is reverted, and it becomes FAILED; delete it again to remove it.",
-    args: { id: t.arg.id({ required: true }), force: t.arg.boolean({ defaultValue: false }) },
+    args: {
+      id: t.arg.id({ required: true, description: "The task's id." }),
+      force: t.arg.boolean({ defaultValue: false, description: "Also a pending task (it is failed, not removed)." }),
+    },
     resolve: (_root, { id, force }, ctx) => ctx.store.deleteTask(parseUuid(String(id)), { force: force ?? false }),
   }),
   retryTask: t.prismaField({
     type: "Task",
     description: "FAILED → rolls back the failed steps, runs them again, continues (OCP Retry).",
-    args: { id: t.arg.id({ required: true }) },
+    args: { id: t.arg.id({ required: true, description: "The task's id." }) },
     resolve: async (query, _root, { id }, ctx) => ctx.store.getTask((await ctx.store.retryTask(parseUuid(String(id)))).id, query),
   }),
 }));

@@ -2,18 +2,23 @@
 import { builder } from "./builder";
 
 /** A worker whose heartbeat is older than this is shown as not alive (it renews every ~10 s). */
-const ALIVE_WITHIN_MS = 60_000;
+export const ALIVE_WITHIN_MS = 60_000;
 
-builder.prismaObject("Worker", {
-  description: "A process that runs tasks.",
+export const WorkerNode = builder.prismaNode("Worker", {
+  id: { field: "name" },
+  nullable: true, // node(id) of a well-formed id of nothing is null (Relay)
+  description: "A process that runs tasks. Its id is `Worker:<name>`; a worker removes its row when it stops.",
   fields: (t) => ({
-    name: t.exposeString("name"),
-    host: t.exposeString("host"),
-    pid: t.exposeInt("pid"),
+    name: t.exposeString("name", { description: "Unique per process: host, pid and a random suffix." }),
+    host: t.exposeString("host", { description: "The machine it runs on." }),
+    pid: t.exposeInt("pid", { description: "Its operating-system process id." }),
     concurrency: t.exposeInt("concurrency", { description: "Tasks it runs at once." }),
-    startedAt: t.expose("startedAt", { type: "DateTime" }),
-    heartbeatAt: t.expose("heartbeatAt", { type: "DateTime" }),
-    alive: t.boolean({ resolve: (w) => Date.now() - w.heartbeatAt.getTime() < ALIVE_WITHIN_MS }),
+    startedAt: t.expose("startedAt", { type: "DateTime", description: "When it started." }),
+    heartbeatAt: t.expose("heartbeatAt", { type: "DateTime", description: "Its latest heartbeat (renewed about every 10 s)." }),
+    alive: t.boolean({
+      description: `Whether its heartbeat is recent (within ${ALIVE_WITHIN_MS / 1000} s).`,
+      resolve: (w) => Date.now() - w.heartbeatAt.getTime() < ALIVE_WITHIN_MS,
+    }),
   }),
 });
 

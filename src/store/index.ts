@@ -235,6 +235,36 @@ export class Store {
   moduleStats(name?: string) {
     return moduleStats(this.prisma, name);
   }
+  /** Whole task rows by id, in no particular order; missing ids are left out (batched edge loads). */
+  tasksByIds(ids: readonly string[]) {
+    return this.prisma.task.findMany({ where: { id: { in: [...ids] } } });
+  }
+  /** Modules by name; `query`: plugin-prisma's selection. */
+  listModules(query: { select?: Prisma.ModuleSelect; include?: Prisma.ModuleInclude } = {}) {
+    return this.prisma.module.findMany({ ...query, orderBy: { name: "asc" } } as Prisma.ModuleFindManyArgs);
+  }
+  findModule(name: string, query: { select?: Prisma.ModuleSelect; include?: Prisma.ModuleInclude } = {}) {
+    return this.prisma.module.findUnique({ ...query, where: { name } } as Prisma.ModuleFindUniqueArgs);
+  }
+  /** Visible (non-internal) tasks per module and state, for the given modules, in one query. */
+  async taskCountsByModule(names: readonly string[]): Promise<Map<string, Partial<Record<TaskState, number>>>> {
+    const groups = await this.prisma.task.groupBy({
+      by: ["moduleName", "state"],
+      where: { isInternal: false, moduleName: { in: [...names] } },
+      _count: { _all: true },
+    });
+    const counts = new Map(names.map((name) => [name, {} as Partial<Record<TaskState, number>>]));
+    for (const g of groups) counts.get(g.moduleName)![g.state] = g._count._all;
+    return counts;
+  }
+  /** A step's task and key (the step mutations take a step id too). */
+  findStep(id: string) {
+    return this.prisma.step.findUnique({ where: { id }, select: { taskId: true, key: true } });
+  }
+  /** Worker rows by name; missing names are left out. */
+  workersByNames(names: readonly string[]) {
+    return this.prisma.worker.findMany({ where: { name: { in: [...names] } } });
+  }
   settings() {
     return readSettings(this.prisma, this.defaults);
   }

@@ -1,0 +1,48 @@
+// Per-request batch loaders (DataLoader) for edges that are not Prisma relations: a list of 50 tasks
+// asking for `root`, `worker` or `module { taskCounts }` costs one query per edge, not one per row.
+import DataLoader from "dataloader";
+import type { Task, Worker } from "../generated/prisma/client";
+import type { TaskState } from "../domain/states";
+import type { Context } from "./builder";
+
+const loaders = new WeakMap<Context, Map<string, DataLoader<string, unknown>>>();
+
+/** The request's loader named `name`, made on first use. */
+function perRequest<V>(ctx: Context, name: string, batch: (keys: readonly string[]) => Promise<V[]>): DataLoader<string, V> {
+  let mine = loaders.get(ctx);
+  if (!mine) loaders.set(ctx, (mine = new Map()));
+  let loader = mine.get(name) as DataLoader<string, V> | undefined;
+  if (!loader) {
+    loader = new DataLoader(batch);
+    mine.set(name, loader as DataLoader<string, unknown>);
+  }
+  return loader;
+}
+
+/** Values in the order of `keys`, null where none was found. */
+function byKey<T>(keys: readonly string[], rows: T[], keyOf: (row: T) => string): (T | null)[] {
+  const found = new Map(rows.map((row) => [keyOf(row), row]));
+  return keys.map((key) => found.get(key) ?? null);
+}
+
+/** Whole task rows by id (null: deleted). */
+export const taskById = (ctx: Context) =>
+  perRequest<Task | null>(ctx, "taskById", async (ids) => byKey(ids, await ctx.store.tasksByIds(ids), (t) => t.id));
+
+/** Worker rows by name (null: the worker has stopped and removed its row). */
+export const workerByName = (ctx: Context) =>
+  perRequest<Worker | null>(ctx, "workerByName", async (names) => byKey(names, await ctx.store.workersByNames(names), (w) => w.name));
+
+/** Visible tasks per state, by module name. */
+export const moduleTaskCounts = (ctx: Context) =>
+  perRequest<Partial<Record<TaskState, number>>>(ctx, "moduleTaskCounts", async (names) => {
+    const counts = await ctx.store.taskCountsByModule(names);
+    return names.map((name) => counts.get(name) ?? {});
+  });
+
+/** Does a task have a pending descendant? (one recursive query per batch) */
+export const hasPendingBelow = (ctx: Context) =>
+  perRequest<boolean>(ctx, "hasPendingBelow", async (ids) => {
+    const pending = await ctx.store.withPendingDescendants(ids);
+    return ids.map((id) => pending.has(id));
+  });
