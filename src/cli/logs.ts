@@ -3,7 +3,7 @@
 import { Command } from "commander";
 import { parseChoice, parsePositiveInt } from "./args";
 import { action, type Context } from "./command";
-import { EXIT } from "./exit";
+import { CliError, EXIT } from "./exit";
 import { ENDED_STATES, LOG_LEVELS, TASK_EVENTS, TASK_LOGS, type LogEntry, type PageInfo, type TaskEvent, type TaskState } from "./operations";
 
 const PAGE = 500;
@@ -15,7 +15,7 @@ interface LogsOptions {
 }
 
 interface LogsPage {
-  task: { id: string; state: TaskState; logs: { edges: { node: LogEntry }[]; pageInfo: PageInfo } };
+  task: { id: string; state: TaskState; logs: { edges: { node: LogEntry }[]; pageInfo: PageInfo } } | null;
 }
 
 async function logs(ctx: Context, id: string, o: LogsOptions): Promise<number | void> {
@@ -29,10 +29,11 @@ async function logs(ctx: Context, id: string, o: LogsOptions): Promise<number | 
   /** Prints every entry after the last one printed; returns the task's state. */
   const readOn = async (): Promise<TaskState> => {
     for (;;) {
-      const page: LogsPage = await ctx.api.request<LogsPage>(TASK_LOGS, { id, first: PAGE, after });
-      for (const { node } of page.task.logs.edges) if (shown(node)) print(node);
-      after = page.task.logs.pageInfo.endCursor ?? after;
-      if (!page.task.logs.pageInfo.hasNextPage) return page.task.state;
+      const { task } = await ctx.api.request<LogsPage>(TASK_LOGS, { id, first: PAGE, after });
+      if (!task) throw new CliError(`Task ${id} does not exist`, EXIT.REFUSED, "NOT_FOUND");
+      for (const { node } of task.logs.edges) if (shown(node)) print(node);
+      after = task.logs.pageInfo.endCursor ?? after;
+      if (!task.logs.pageInfo.hasNextPage) return task.state;
     }
   };
 

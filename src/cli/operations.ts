@@ -17,7 +17,7 @@ export interface Progress {
 
 export interface TaskRow {
   id: string;
-  module: string;
+  module: { name: string };
   type: string;
   name: string;
   kind: string;
@@ -36,7 +36,7 @@ export interface TaskRow {
   createdBy: string | null;
   node: string | null;
   depth: number;
-  rootId: string;
+  root: { id: string };
   version: number;
   error: string | null;
   progress: Progress;
@@ -60,7 +60,7 @@ export interface TaskDetail extends TaskRow {
   result: unknown;
   parent: { id: string } | null;
   steps: StepRow[];
-  childrenStatus: { id: string; type: string; node: string | null; state: TaskState; isInternal: boolean }[];
+  childrenStatus: { task: { id: string }; type: string; node: string | null; state: TaskState; isInternal: boolean }[];
 }
 
 /** A task as a live view follows it: its steps and, for a tree, every descendant. */
@@ -95,8 +95,8 @@ export interface PageInfo {
 }
 
 const TASK_ROW = `fragment TaskRow on Task {
-  id module type name kind scope target labels state category isAbortable isInternal sequenceNumber
-  createdAt scheduledFor startedAt endedAt createdBy node depth rootId version error availableActions
+  id module { name } type name kind scope target labels state category isAbortable isInternal sequenceNumber
+  createdAt scheduledFor startedAt endedAt createdBy node depth root { id } version error availableActions
   progress { units total completed fraction }
 }`;
 
@@ -122,7 +122,7 @@ export const TASK = `query Task($id: ID!) {
     ...TaskRow
     input result parent { id }
     steps { ...StepRow }
-    childrenStatus { id type node state isInternal }
+    childrenStatus { task { id } type node state isInternal }
   }
 }
 ${TASK_ROW}

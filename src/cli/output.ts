@@ -61,7 +61,7 @@ export class Output {
       ["id", "module", "type", "kind", "scope", "state", "progress", "target", "start", "end"],
       tasks.map((t) => [
         `${options.indent ? "  ".repeat(t.depth) : ""}${t.id}`,
-        t.module,
+        t.module.name,
         t.type,
         t.kind,
         t.scope,
@@ -79,7 +79,7 @@ export class Output {
       this.fields([
         ["id", task.id],
         ["name", task.name],
-        ["module", task.module],
+        ["module", task.module.name],
         ["type", task.type],
         ["kind", task.kind],
         ["scope", task.scope],
@@ -109,7 +109,7 @@ export class Output {
         "",
         this.table(
           ["child", "type", "node", "state", "internal"],
-          task.childrenStatus.map((c) => [c.id, c.type, c.node ?? "", this.state(c.state), c.isInternal ? "yes" : ""]),
+          task.childrenStatus.map((c) => [c.task.id, c.type, c.node ?? "", this.state(c.state), c.isInternal ? "yes" : ""]),
         ),
       );
     }

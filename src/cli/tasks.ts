@@ -13,7 +13,7 @@ import {
   parseWholeSeconds,
 } from "./args";
 import { action, report, type Context } from "./command";
-import { EXIT, badArguments } from "./exit";
+import { CliError, EXIT, badArguments } from "./exit";
 import { countText } from "./output";
 import { followTask, makeView, rowsOf, taskRow, type Outcome, type Row } from "./live";
 import {
@@ -149,8 +149,15 @@ async function modules(ctx: Context) {
   );
 }
 
+/** A task with its steps and children; NOT_FOUND (refused) when there is none. */
+async function readTask(ctx: Context, id: string): Promise<TaskDetail> {
+  const { task } = await ctx.api.request<{ task: TaskDetail | null }>(TASK, { id });
+  if (!task) throw new CliError(`Task ${id} does not exist`, EXIT.REFUSED, "NOT_FOUND");
+  return task;
+}
+
 async function status(ctx: Context, id: string) {
-  const { task } = await ctx.api.request<{ task: TaskDetail }>(TASK, { id });
+  const task = await readTask(ctx, id);
   if (ctx.out.json) return ctx.out.printJson(task);
   ctx.out.print(ctx.out.taskStatus(task));
 }
@@ -231,7 +238,7 @@ const OUTCOME_EXIT: Record<string, number> = { SUCCEEDED: EXIT.OK, FAILED: EXIT.
  */
 async function waitFor(ctx: Context, id: string, o: WaitOptions & { stream?: boolean }): Promise<number> {
   // A first read over HTTP: an unknown id, a bad token or a server that is down are told apart here.
-  const { task: first } = await ctx.api.request<{ task: TaskDetail }>(TASK, { id });
+  const first = await readTask(ctx, id);
   const view = makeView(ctx.out, o.quiet);
   // Ctrl-C: restore the terminal (the bars hide the cursor) and exit as interrupted.
   const interrupted = () => {
@@ -240,7 +247,7 @@ async function waitFor(ctx: Context, id: string, o: WaitOptions & { stream?: boo
   };
   process.once("SIGINT", interrupted);
   const outcome: Outcome = await followTask(ctx.api, id, {
-    rootId: first.rootId,
+    rootId: first.root.id,
     timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000,
     onChange: (task) => {
       if (o.stream && ctx.out.json) ctx.out.printJson(task, true);
@@ -317,7 +324,7 @@ async function watchAll(ctx: Context, module: string | undefined): Promise<numbe
             if (row) row.state = "DELETED";
           } else {
             try {
-              const { task } = await ctx.api.request<{ task: TaskDetail }>(TASK, { id: event.taskId });
+              const task = await readTask(ctx, event.taskId);
               if (task.isInternal) return void hidden.add(task.id);
               add(task);
             } catch {
