@@ -7,7 +7,9 @@
 // refusal has no code (ours then reported it as BAD_USER_INPUT). A GET needs no such guard: Yoga
 // runs only queries and subscriptions over GET (a mutation gets 405), so a forged GET changes
 // nothing, and the answer goes back to the page that sent it, which a browser does not let another
-// site read unless CORS allows it.
+// site read unless CORS allows it. (Yoga's default CORS, which yoga.ts keeps, does allow every
+// origin, with credentials; a page on another site that reaches this server can read answers and
+// send JSON POSTs after a preflight whatever this plugin does: CORS is the place to close that.)
 import { createGraphQLError, type Plugin } from "graphql-yoga";
 
 /** The header that marks a form or text POST as not forged (the name Yoga's plugin uses). */
