@@ -1,8 +1,8 @@
 // The GraphQL server proper: graphql-yoga over the Pothos schema, with the plugins that guard it
 // (authentication first, then GraphQL Armor's limits, CSRF, per-operation authorization, the
 // mutation rate limit). Built once per app; HTTP (http.ts) and graphql-ws (websocket.ts) both use it.
+// GraphiQL is served from the installed packages (graphiql.ts), never from a CDN.
 import { EnvelopArmor } from "@escape.tech/graphql-armor";
-import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import type { Authenticator, Principal } from "../auth/principal";
@@ -16,6 +16,8 @@ import { schema, type Context } from "../schema";
 import { errorHandling } from "../schema/errors";
 import { useOperationAuthorization } from "../schema/operation-auth";
 import type { Store } from "../store";
+import { useCsrfPrevention } from "./csrf";
+import { renderOfflineGraphiQL } from "./graphiql";
 
 export type Yoga = YogaServerInstance<Record<string, unknown>, Context>;
 
@@ -44,6 +46,7 @@ export function createTaskgraphYoga({ config, store, manager, authenticator, ses
     }),
     maskedErrors: { maskError },
     graphiql: config.graphiql ? { title: "taskgraph", defaultQuery: EXAMPLE_QUERY, subscriptionsProtocol: "WS" } : false,
+    renderGraphiQL: renderOfflineGraphiQL,
     plugins: [
       // Who is asking, before anything else runs (auth/transport.ts).
       useAuthentication(authenticator, sessions, log),
@@ -57,9 +60,10 @@ export function createTaskgraphYoga({ config, store, manager, authenticator, ses
         blockFieldSuggestion: { enabled: !config.introspection },
       }).protect().plugins,
       ...(config.introspection ? [] : [useDisableIntrospection()]),
-      // CSRF: a request a browser may send cross-site without a preflight (GET, form or text
-      // POST) must carry the x-graphql-yoga-csrf header; JSON POSTs (GraphiQL, clients) need nothing.
-      useCSRFPrevention(),
+      // CSRF: a POST a browser may send cross-site without a preflight (a form or text body) must
+      // carry the x-graphql-yoga-csrf header (403 FORBIDDEN otherwise); GETs (queries and
+      // subscriptions only) and JSON POSTs (GraphiQL, clients) need nothing (csrf.ts).
+      useCsrfPrevention(),
       // Every root field is checked against the caller's role before any of them runs.
       useOperationAuthorization(),
       rateLimit.plugin,
