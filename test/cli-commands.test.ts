@@ -46,7 +46,7 @@ describe("task commands", () => {
     expect(status.stdout).toMatch(/^target: +broker-3$/m);
     expect(status.stdout).toMatch(/^labels: +env=prod, team=ops$/m);
     expect(status.stdout).toMatch(/^step-2 +Step 2: count 2 round\(s\) +SUCCEEDED/m);
-    const api = await server.app.gql("query ($id: ID!) { task(id: $id) { id module type state target labels progress { completed total } steps { key state } } }", { id });
+    const api = await server.app.gql("query ($id: ID!) { task(id: $id) { id module { name } type state target labels progress { completed total } steps { key state } } }", { id });
     expect(JSON.parse(statusJson.stdout)).toMatchObject(api.data!.task);
 
     expect(abortRefused.code).toBe(2);

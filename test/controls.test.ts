@@ -167,7 +167,7 @@ function consoleOf(app: TestApp) {
     return task;
   }
   async function expectGone(id: string) {
-    await refused(`query ($id: ID!) { task(id: $id) { id } }`, { id }, "NOT_FOUND");
+    expect((await ok(`query ($id: ID!) { task(id: $id) { id } }`, { id })).task).toBeNull();
   }
   return { app, ok, refused, read, peek, tree, create, until, untilStepRunning, settle, failedFlow, expectEnd, expectGone };
 }

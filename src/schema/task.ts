@@ -348,7 +348,9 @@ builder.queryFields((t) => ({
   }),
   taskTree: t.field({
     type: [TaskNode],
-    description: "The task and its descendants, breadth-first, siblings in creation order (ScyllaDB's recursive status).",
+    nullable: true,
+    description:
+      "The task and its descendants, breadth-first, siblings in creation order (ScyllaDB's recursive status); null when there is no such task.",
     args: {
       id: t.arg.id({ required: true, description: "The id of the task at the top." }),
       maxDepth: t.arg.int({ description: "Levels below the task; omitted = all." }),
@@ -357,9 +359,14 @@ builder.queryFields((t) => ({
         description: "Internal tasks that succeeded are folded into their parent (left out) unless this is true; failed ones always show.",
       }),
     },
-    resolve: (_root, { id, maxDepth, includeFolded }, ctx, info) => {
+    resolve: async (_root, { id, maxDepth, includeFolded }, ctx, info) => {
       if (maxDepth != null && maxDepth < 0) throw badInput("maxDepth must be ≥ 0");
-      return ctx.store.taskTree(parseUuid(String(id)), { maxDepth, includeFolded, query: queryFromInfo({ context: ctx, info }) });
+      try {
+        return await ctx.store.taskTree(parseUuid(String(id)), { maxDepth, includeFolded, query: queryFromInfo({ context: ctx, info }) });
+      } catch (error) {
+        if (error instanceof TaskgraphError && error.code === "NOT_FOUND") return null; // a lookup by id: null, as task(id)
+        throw error;
+      }
     },
   }),
   waitForTask: t.prismaField({
