@@ -74,6 +74,14 @@ export class TaskManager {
     this.registry.onModule(async (module) => {
       if (this.taskStore) await this.taskStore.ensureModule(module.name, module.description);
     });
+    // A type defined after start joins the catalogue (its module first: the row refers to it).
+    this.registry.onTaskType(async (entry) => {
+      if (!this.taskStore) return;
+      const module = this.registry.moduleList().find((m) => m.name === entry.module);
+      await this.taskStore.ensureModule(entry.module, module?.description ?? "");
+      await this.taskStore.upsertTaskTypes([entry]);
+    });
+    this.registry.useCatalogue((key) => this.store.findTaskType(key));
   }
 
   defineModule(definition: ModuleDefinition): void {
@@ -116,6 +124,7 @@ export class TaskManager {
       this.journalFeed = new JournalFeed(this.taskStore, this.changeBus, log.child({ component: "journal-feed" }));
       await this.journalFeed.start();
       for (const module of this.registry.moduleList()) await this.taskStore.ensureModule(module.name, module.description);
+      await this.taskStore.upsertTaskTypes(this.registry.entries());
       // The embedded store's files belong to this process alone: a lease found there was held by
       // a previous process, now gone. Its tasks are resumed at once, not after the lease runs out.
       // (A database handed in by the caller may be shared with another manager that is alive.)
@@ -149,21 +158,25 @@ export class TaskManager {
 
   /** The async variant of any defined operation: creates the task and returns it at once. */
   async startTask(request: StartTaskRequest): Promise<Task> {
-    const spec = this.taskSpec(request);
     await this.registry.ready();
+    const spec = await this.taskSpec(request);
     return this.store.createTask(spec);
   }
 
   /** Many tasks in one transaction (bulk creation). */
   async startTasks(requests: StartTaskRequest[]): Promise<Task[]> {
-    const specs = requests.map((r) => this.taskSpec(r));
     await this.registry.ready();
+    const specs = await Promise.all(requests.map((r) => this.taskSpec(r)));
     return this.store.createTasks(specs);
   }
 
-  private taskSpec(request: StartTaskRequest): NewTask {
+  /**
+   * A type this process does not define (an API-only process) is started from the catalogue:
+   * its input checked against the stored JSON Schema, set up by the worker that claims it.
+   */
+  private async taskSpec(request: StartTaskRequest): Promise<NewTask> {
     if (request.name != null) checkText("name", request.name, LIMITS.nameLength);
-    const spec = this.registry.newTask(request.module, request.type, request.input, {
+    const spec = await this.registry.newTask(request.module, request.type, request.input, {
       target: request.target ?? null,
       labels: checkLabels("labels", request.labels),
       runAt: request.runAt ?? null,
