@@ -290,8 +290,8 @@ export class Store {
   findTaskType(key: string, query?: { select?: Prisma.TaskTypeSelect; include?: Prisma.TaskTypeInclude }) {
     return taskTypes.findTaskType(this.prisma, key, query);
   }
-  /** Entries by module, then name. */
-  listTaskTypes(options?: { module?: string | null; query?: { select?: Prisma.TaskTypeSelect; include?: Prisma.TaskTypeInclude } }) {
+  /** Entries by module, then name (of one module, or of these keys). */
+  listTaskTypes(options?: { module?: string | null; keys?: readonly string[]; query?: { select?: Prisma.TaskTypeSelect; include?: Prisma.TaskTypeInclude } }) {
     return taskTypes.listTaskTypes(this.prisma, options);
   }
   taskTypesByKey(keys: readonly string[]) {

@@ -59,11 +59,14 @@ export function findTaskType(prisma: PrismaClient, key: string, query: { select?
   return prisma.taskType.findUnique({ ...query, where: { key } });
 }
 
-/** By module, then name; `query`: plugin-prisma's selection. */
-export function listTaskTypes(prisma: PrismaClient, options: { module?: string | null; query?: { select?: Prisma.TaskTypeSelect; include?: Prisma.TaskTypeInclude } } = {}) {
+/** By module, then name; of one module, or of these keys; `query`: plugin-prisma's selection. */
+export function listTaskTypes(
+  prisma: PrismaClient,
+  options: { module?: string | null; keys?: readonly string[]; query?: { select?: Prisma.TaskTypeSelect; include?: Prisma.TaskTypeInclude } } = {},
+) {
   return prisma.taskType.findMany({
     ...options.query,
-    where: options.module != null ? { moduleName: options.module } : {},
+    where: { ...(options.module != null ? { moduleName: options.module } : {}), ...(options.keys ? { key: { in: [...options.keys] } } : {}) },
     orderBy: [{ moduleName: "asc" }, { name: "asc" }],
   });
 }
