@@ -256,3 +256,33 @@ describe("an API-only process starts types that only a worker defines", () => {
     expect((await serve.store.getTask(id)).state).toBe("QUEUED");
   });
 });
+
+describe("setting up a task created from the catalogue", () => {
+  let app: TestApp;
+  let other: TaskManager;
+  beforeAll(async () => {
+    app = await startTestApp();
+    other = createTaskManager({ config: testConfig(), db: app.db, worker: false });
+    other.defineTask({ module: "setup", type: "late", steps: (input: { n: number }) => [{ key: `s${input.n}`, run: () => {} }] });
+    await other.start();
+  });
+  afterAll(async () => {
+    await other?.stop();
+    await app?.stop();
+  });
+
+  test("is one transaction, done once: a second set-up (a resumed run) neither adds nor loses steps", async () => {
+    const task = await app.manager.startTask({ module: "setup", type: "late", input: { n: 1 } });
+    expect(task.needsSetup).toBe(true);
+    expect(await app.store.steps(task.id)).toEqual([]);
+    const [claimed] = await app.store.claimTasks({ worker: "w#1", leaseMs: 60_000, limit: 1, modules: ["setup"], types: ["late"] });
+    expect(claimed?.id).toBe(task.id);
+    const steps = [{ key: "s1", name: "s1", index: 0, dependsOn: [] }];
+    const first = await app.store.setupTask(task.id, "w#1", { input: { n: 1 }, steps });
+    expect(first.needsSetup).toBe(false);
+    const again = await app.store.setupTask(task.id, "w#1", { input: { n: 1 }, steps: [...steps, { key: "s2", name: "s2", index: 1, dependsOn: [] }] });
+    expect(again.version).toBe(first.version);
+    expect((await app.store.steps(task.id)).map((s) => s.key)).toEqual(["s1"]);
+    await expect(app.store.setupTask(task.id, "someone-else", { input: null, steps })).rejects.toMatchObject({ code: "CONFLICT" });
+  });
+});
