@@ -2,7 +2,13 @@
 // flow template and input JSON Schema; startTask validates inputs against the type's schema
 // (naming each bad field); an API-only process lists and starts types only workers define, and
 // the worker that claims such a task sets it up (re-validates the input, creates input-dependent steps).
+import { cp, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { PGliteAdapterFactory } from "../src/db/adapters";
+import { MIGRATIONS_DIR, applyMigrations } from "../src/db/migrator";
 import { z } from "zod";
 import { badInput } from "../src/domain/errors";
 import type { TaskManager } from "../src/runtime/manager";
@@ -285,4 +291,36 @@ describe("setting up a task created from the catalogue", () => {
     expect((await app.store.steps(task.id)).map((s) => s.key)).toEqual(["s1"]);
     await expect(app.store.setupTask(task.id, "someone-else", { input: null, steps })).rejects.toMatchObject({ code: "CONFLICT" });
   });
+});
+
+describe("the migration that adds the catalogue", () => {
+  test("backfills a type for every (module, type) already in Task", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "tg-task-types-"));
+    const pglite = new PGlite();
+    try {
+      // The history up to the migration before it, on a database with tasks.
+      await cp(MIGRATIONS_DIR, dir, { recursive: true });
+      await rm(join(dir, "20261130195324_task_types"), { recursive: true });
+      const factory = new PGliteAdapterFactory(pglite);
+      await applyMigrations(factory, dir);
+      await pglite.exec(`
+        INSERT INTO "Module" (name) VALUES ('kafka'), ('storage');
+        INSERT INTO "Task" (id, "moduleName", type, name, kind, state, "sequenceNumber", "rootId", "progressUnits") VALUES
+          ('01900000-0000-7000-8000-000000000001', 'kafka', 'restart', 'a', 'NODE', 'SUCCEEDED', 1, '01900000-0000-7000-8000-000000000001', 'steps'),
+          ('01900000-0000-7000-8000-000000000002', 'kafka', 'restart', 'b', 'NODE', 'QUEUED', 2, '01900000-0000-7000-8000-000000000002', 'steps'),
+          ('01900000-0000-7000-8000-000000000003', 'storage', 'compact', 'c', 'CLUSTER', 'QUEUED', 1, '01900000-0000-7000-8000-000000000003', NULL);
+        INSERT INTO "Step" (id, "taskId", key, name, index, "dependsOn") VALUES
+          ('01900000-0000-7000-8000-0000000000a1', '01900000-0000-7000-8000-000000000002', 'one', 'one', 0, '{}');
+      `);
+      expect(await applyMigrations(factory)).toEqual(["20261130195324_task_types"]);
+      const { rows } = await pglite.query(`SELECT key, "moduleName", name, kind, abortable, "progressUnits", "hasSteps", flow FROM "TaskType" ORDER BY key`);
+      expect(rows).toEqual([
+        { key: "kafka/restart", moduleName: "kafka", name: "restart", kind: "NODE", abortable: null, progressUnits: "steps", hasSteps: true, flow: null },
+        { key: "storage/compact", moduleName: "storage", name: "compact", kind: "CLUSTER", abortable: null, progressUnits: null, hasSteps: false, flow: null },
+      ]);
+    } finally {
+      await pglite.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
