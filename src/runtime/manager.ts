@@ -71,17 +71,24 @@ export class TaskManager {
   constructor(private readonly options: TaskManagerOptions = {}) {
     this.config = options.config ?? loadConfig();
     this.logger = options.logger ?? createLogger(this.config.logLevel);
-    this.registry.onModule(async (module) => {
-      if (this.taskStore) await this.taskStore.ensureModule(module.name, module.description);
-    });
-    // A type defined after start joins the catalogue (its module first: the row refers to it).
-    this.registry.onTaskType(async (entry) => {
-      if (!this.taskStore) return;
-      const module = this.registry.moduleList().find((m) => m.name === entry.module);
-      await this.taskStore.ensureModule(entry.module, module?.description ?? "");
-      await this.taskStore.upsertTaskTypes([entry]);
-    });
+    // Catalogue writes one after the other, in the order of definition: a type's module is stored
+    // before the type (the row refers to it), and two writes of one module never race.
+    this.registry.onModule((module) =>
+      this.catalogueWrite(async (store) => {
+        await store.ensureModule(module.name, module.description);
+      }),
+    );
+    // A type defined after start joins the catalogue.
+    this.registry.onTaskType((entry) => this.catalogueWrite((store) => store.upsertTaskTypes([entry])));
     this.registry.useCatalogue((key) => this.store.findTaskType(key));
+  }
+
+  private catalogueWrites: Promise<unknown> = Promise.resolve();
+  /** Queues a write of a module or type defined after start (before start, start() writes them all). */
+  private catalogueWrite(write: (store: Store) => Promise<unknown>): Promise<unknown> {
+    const next = this.catalogueWrites.catch(() => {}).then(() => (this.taskStore ? write(this.taskStore) : undefined));
+    this.catalogueWrites = next;
+    return next;
   }
 
   defineModule(definition: ModuleDefinition): void {

@@ -38,20 +38,20 @@ export const taskTypeKey = (module: string, type: string) => `${module}/${type}`
 
 const json = (value: unknown) => (value == null ? ("DbNull" as const) : (value as Prisma.InputJsonValue));
 
-/** Writes (upserts) catalogue entries; their modules must exist. */
+/**
+ * Writes (upserts) catalogue entries; their modules must exist. One INSERT … ON CONFLICT per entry:
+ * processes starting at once that define the same type do not trip over each other.
+ */
 export async function upsertTaskTypes(prisma: PrismaClient, entries: TaskTypeEntry[]): Promise<void> {
+  const jsonText = (value: unknown) => (value == null ? null : JSON.stringify(value));
   for (const e of entries) {
-    const data = {
-      description: e.description,
-      kind: e.kind,
-      abortable: e.abortable,
-      progressUnits: e.progressUnits,
-      hasSteps: e.hasSteps,
-      flow: json(e.flow),
-      inputSchema: json(e.inputSchema),
-    };
-    const key = taskTypeKey(e.module, e.type);
-    await prisma.taskType.upsert({ where: { key }, create: { key, moduleName: e.module, name: e.type, ...data }, update: data });
+    await prisma.$executeRaw`
+      INSERT INTO "TaskType" ("key", "moduleName", "name", "description", "kind", "abortable", "progressUnits", "hasSteps", "flow", "inputSchema", "updatedAt")
+      VALUES (${taskTypeKey(e.module, e.type)}, ${e.module}, ${e.type}, ${e.description}, ${e.kind}::text::"TaskKind", ${e.abortable}::boolean,
+        ${e.progressUnits}::text, ${e.hasSteps}, ${jsonText(e.flow)}::jsonb, ${jsonText(e.inputSchema)}::jsonb, now())
+      ON CONFLICT ("key") DO UPDATE SET "description" = EXCLUDED."description", "kind" = EXCLUDED."kind",
+        "abortable" = EXCLUDED."abortable", "progressUnits" = EXCLUDED."progressUnits", "hasSteps" = EXCLUDED."hasSteps",
+        "flow" = EXCLUDED."flow", "inputSchema" = EXCLUDED."inputSchema", "updatedAt" = now()`;
   }
 }
 
