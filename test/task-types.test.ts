@@ -322,5 +322,5 @@ describe("the migration that adds the catalogue", () => {
       await pglite.close();
       await rm(dir, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 180_000); // initdb and every migration in PGlite: ~15 s alone, far more on a busy machine
 });
