@@ -12,6 +12,10 @@ export type { TaskManagerOptions, StartTaskRequest } from "./runtime/manager";
 export type { ModuleDefinition, StepDefinition, TaskDefinition } from "./runtime/registry";
 export type { TaskContext, StepContext, ChildOutcome, SpawnOptions } from "./runtime/context";
 export type { WorkerOptions } from "./runtime/worker";
+/** What a task definition's `input` takes (zod 4, valibot, arktype, … implement it). */
+export type { StandardSchemaV1 } from "@standard-schema/spec";
+/** One entry of a BAD_USER_INPUT refusal's `extensions.issues`. */
+export type { InputIssue } from "./runtime/input-schema";
 export type { Task } from "./generated/prisma/client";
 export { loadConfig, type Config } from "./config";
 export type { Logger } from "./logger";

@@ -170,8 +170,8 @@ describe("a resumed tree run gets its existing children back", () => {
     const [claimed] = await creator.store.claimTasks({ worker: "dead#1", leaseMs: 1, limit: 1, modules: ["durable"], types: ["spawner"] });
     expect(claimed?.id).toBe(task.id);
     const leaf = (i: number) => creator.registry.newTask("durable", "leaf", { i }, { name: `leaf ${i}` });
-    const first = (await creator.store.spawnChild(leaf(1), task.id, "#1")).task.id;
-    const second = (await creator.store.spawnChild(leaf(2), task.id, "#2")).task.id;
+    const first = (await creator.store.spawnChild(await leaf(1), task.id, "#1")).task.id;
+    const second = (await creator.store.spawnChild(await leaf(2), task.id, "#2")).task.id;
     await pause(10);
 
     runner = createTaskManager({ config: testConfig(), db, worker: { pollMs: 200, housekeepingMs: 100, leaseMs: 3000 } });

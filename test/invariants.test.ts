@@ -703,7 +703,7 @@ describe("abort cascades to every descendant (no worker: the spawn is the one Ta
     const input = { rounds: 1, roundMs: 0, failAtRound: null, abortable: true, steps: 0, children: 0 };
     let outcome: string;
     try {
-      const child = await app.store.createTask(app.manager.registry.newTask("test", "node-count", input, { node: "node-2" }), { parentId: rootId });
+      const child = await app.store.createTask(await app.manager.registry.newTask("test", "node-count", input, { node: "node-2" }), { parentId: rootId });
       const row = (await app.store.findTask(child.id))!;
       outcome = row.state === "CANCELED" || row.abortRequestedAt ? "born aborted" : `created ${row.state}, not aborted`;
     } catch (error) {

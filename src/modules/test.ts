@@ -49,6 +49,25 @@ export function parseCountInput(raw: unknown): CountInput {
   };
 }
 
+/**
+ * The JSON Schema (draft 2020-12) of a test task's input, for the catalogue (the module uses no
+ * schema library at run time). parseCountInput remains the check; this says the same in JSON Schema,
+ * except failAtRound's upper bound (rounds × steps), which only parseCountInput knows.
+ */
+export const COUNT_INPUT_JSON_SCHEMA: Record<string, unknown> = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  type: "object",
+  properties: {
+    rounds: { type: "integer", minimum: 1, maximum: TEST_LIMITS.rounds, description: "Rounds to count." },
+    roundMs: { type: "integer", minimum: 0, maximum: TEST_LIMITS.roundMs, default: 1000, description: "Milliseconds per round." },
+    failAtRound: { type: ["integer", "null"], minimum: 1, description: "Fail at this round (of the whole task), on the first attempt only." },
+    abortable: { type: ["boolean", "null"], default: true, description: "Whether abortTask is accepted." },
+    steps: { type: "integer", minimum: 0, maximum: TEST_LIMITS.steps, default: 0, description: "A flow of this many steps (flow)." },
+    children: { type: "integer", minimum: 0, maximum: TEST_LIMITS.children, default: 0, description: "Children of a tree (tree)." },
+  },
+  required: ["rounds"],
+};
+
 /** Counts rounds [from+1 … from+rounds] of the whole task; fails at failAtRound on the first attempt. */
 async function countRounds(ctx: TaskContext<CountInput>, from: number, total: number) {
   const { rounds, roundMs, failAtRound } = ctx.input;
@@ -76,6 +95,7 @@ export function defineTestModule(registry: TaskDefiner): void {
     progressUnits: "rounds",
     abortable,
     parseInput: parseCountInput,
+    inputJsonSchema: COUNT_INPUT_JSON_SCHEMA,
     name: (input) => `Count ${input.rounds} round(s)`,
     async run(ctx) {
       await countRounds(ctx, 0, ctx.input.rounds);
@@ -90,6 +110,7 @@ export function defineTestModule(registry: TaskDefiner): void {
     progressUnits: "rounds",
     abortable,
     parseInput: parseCountInput,
+    inputJsonSchema: COUNT_INPUT_JSON_SCHEMA,
     name: (input) => `Flow of ${input.steps} step(s)`,
     steps: (input) =>
       Array.from({ length: input.steps }, (_, i): StepDefinition<CountInput> => ({
@@ -108,6 +129,7 @@ export function defineTestModule(registry: TaskDefiner): void {
     progressUnits: "children",
     abortable,
     parseInput: parseCountInput,
+    inputJsonSchema: COUNT_INPUT_JSON_SCHEMA,
     name: (input) => `Tree of ${input.children} node task(s)`,
     async run(ctx) {
       const { children } = ctx.input;
@@ -132,6 +154,7 @@ export function defineTestModule(registry: TaskDefiner): void {
     progressUnits: "rounds",
     abortable,
     parseInput: parseCountInput,
+    inputJsonSchema: COUNT_INPUT_JSON_SCHEMA,
     async run(ctx) {
       await ctx.spawn("count", { ...ctx.input, failAtRound: null }, { internal: true, name: `Internal count on ${ctx.task.node}` });
       try {

@@ -71,9 +71,24 @@ export class TaskManager {
   constructor(private readonly options: TaskManagerOptions = {}) {
     this.config = options.config ?? loadConfig();
     this.logger = options.logger ?? createLogger(this.config.logLevel);
-    this.registry.onModule(async (module) => {
-      if (this.taskStore) await this.taskStore.ensureModule(module.name, module.description);
-    });
+    // Catalogue writes one after the other, in the order of definition: a type's module is stored
+    // before the type (the row refers to it), and two writes of one module never race.
+    this.registry.onModule((module) =>
+      this.catalogueWrite(async (store) => {
+        await store.ensureModule(module.name, module.description);
+      }),
+    );
+    // A type defined after start joins the catalogue.
+    this.registry.onTaskType((entry) => this.catalogueWrite((store) => store.upsertTaskTypes([entry])));
+    this.registry.useCatalogue((key) => this.store.findTaskType(key));
+  }
+
+  private catalogueWrites: Promise<unknown> = Promise.resolve();
+  /** Queues a write of a module or type defined after start (before start, start() writes them all). */
+  private catalogueWrite(write: (store: Store) => Promise<unknown>): Promise<unknown> {
+    const next = this.catalogueWrites.catch(() => {}).then(() => (this.taskStore ? write(this.taskStore) : undefined));
+    this.catalogueWrites = next;
+    return next;
   }
 
   defineModule(definition: ModuleDefinition): void {
@@ -116,6 +131,7 @@ export class TaskManager {
       this.journalFeed = new JournalFeed(this.taskStore, this.changeBus, log.child({ component: "journal-feed" }));
       await this.journalFeed.start();
       for (const module of this.registry.moduleList()) await this.taskStore.ensureModule(module.name, module.description);
+      await this.taskStore.upsertTaskTypes(this.registry.entries());
       // The embedded store's files belong to this process alone: a lease found there was held by
       // a previous process, now gone. Its tasks are resumed at once, not after the lease runs out.
       // (A database handed in by the caller may be shared with another manager that is alive.)
@@ -149,21 +165,25 @@ export class TaskManager {
 
   /** The async variant of any defined operation: creates the task and returns it at once. */
   async startTask(request: StartTaskRequest): Promise<Task> {
-    const spec = this.taskSpec(request);
     await this.registry.ready();
+    const spec = await this.taskSpec(request);
     return this.store.createTask(spec);
   }
 
   /** Many tasks in one transaction (bulk creation). */
   async startTasks(requests: StartTaskRequest[]): Promise<Task[]> {
-    const specs = requests.map((r) => this.taskSpec(r));
     await this.registry.ready();
+    const specs = await Promise.all(requests.map((r) => this.taskSpec(r)));
     return this.store.createTasks(specs);
   }
 
-  private taskSpec(request: StartTaskRequest): NewTask {
+  /**
+   * A type this process does not define (an API-only process) is started from the catalogue:
+   * its input checked against the stored JSON Schema, set up by the worker that claims it.
+   */
+  private async taskSpec(request: StartTaskRequest): Promise<NewTask> {
     if (request.name != null) checkText("name", request.name, LIMITS.nameLength);
-    const spec = this.registry.newTask(request.module, request.type, request.input, {
+    const spec = await this.registry.newTask(request.module, request.type, request.input, {
       target: request.target ?? null,
       labels: checkLabels("labels", request.labels),
       runAt: request.runAt ?? null,

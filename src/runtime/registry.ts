@@ -4,9 +4,12 @@
 //   module          a group of task types (kafka, storage, test, …)
 //   task type       what a task does: either one `run` function, or ordered `steps` (a flow)
 //   step            { key, name, dependsOn?, run, rollback? }; independent steps may run at once
+import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { TaskgraphError, badInput } from "../domain/errors";
-import type { Prisma } from "../generated/prisma/client";
+import type { Prisma, TaskType } from "../generated/prisma/client";
 import type { NewTask } from "../store/task-writes";
+import type { FlowStep, TaskTypeEntry } from "../store/task-types";
+import { standardJsonSchema, validateJsonSchema, validateStandard } from "./input-schema";
 import type { ResolvedStep } from "../domain/flow";
 import { resolveFlow } from "../domain/flow";
 import type { StepContext, TaskContext } from "./context";
@@ -36,7 +39,16 @@ export interface TaskDefinition<Input = unknown> {
   kind?: "NODE" | "CLUSTER";
   /** What progress counts (rounds, bytes, partitions, …). */
   progressUnits?: string;
-  /** Checks and normalises the input given to startTask; throw badInput(…) to refuse it. */
+  /**
+   * The input's schema (any Standard Schema: zod 4, valibot, arktype, …): startTask validates the
+   * input with it and refuses a bad one (BAD_USER_INPUT naming each bad field); its output is the
+   * task's input. Its JSON Schema is published in the catalogue when the library provides one
+   * (Standard JSON Schema); otherwise give `inputJsonSchema`.
+   */
+  input?: StandardSchemaV1<unknown, Input>;
+  /** The input's JSON Schema (draft 2020-12) for the catalogue; wins over the one `input` publishes. */
+  inputJsonSchema?: Record<string, unknown>;
+  /** Checks and normalises the input given to startTask (after `input`, if both); throw badInput(…) to refuse it. */
   parseInput?(input: unknown): Input;
   /** The task's display name; default: the type. */
   name?(input: Input): string;
@@ -52,6 +64,9 @@ export class TaskRegistry {
   private readonly modules = new Map<string, Required<ModuleDefinition>>();
   private readonly tasks = new Map<string, TaskDefinition<any>>();
   private readonly listeners = new Set<(module: Required<ModuleDefinition>) => Promise<unknown>>();
+  private readonly typeListeners = new Set<(entry: TaskTypeEntry) => Promise<unknown>>();
+  /** Where types this process does not define are looked up (the stored catalogue). */
+  private catalogue?: (key: string) => Promise<TaskType | null>;
   private pending = new Set<Promise<unknown>>();
 
   defineModule(definition: ModuleDefinition): void {
@@ -77,7 +92,54 @@ export class TaskRegistry {
     if (Array.isArray(definition.steps)) this.flowOf(definition, undefined as Input); // refuse a cycle or unknown key now
     if (!this.modules.has(definition.module)) this.defineModule({ name: definition.module });
     this.tasks.set(key(definition.module, definition.type), definition);
+    const entry = this.entryOf(definition);
+    for (const listener of this.typeListeners) this.track(listener(entry));
     return definition;
+  }
+
+  /** The catalogue entry of a definition (what TaskType stores). */
+  entryOf(definition: TaskDefinition<any>): TaskTypeEntry {
+    const flow: FlowStep[] | null = Array.isArray(definition.steps)
+      ? this.flowOf(definition, undefined).resolved.map((s) => ({ key: s.key, name: s.name, dependsOn: s.dependsOn }))
+      : null;
+    return {
+      module: definition.module,
+      type: definition.type,
+      description: definition.description ?? "",
+      kind: definition.kind ?? "NODE",
+      abortable: typeof definition.abortable === "function" ? null : (definition.abortable ?? true),
+      progressUnits: definition.progressUnits ?? null,
+      hasSteps: Boolean(definition.steps),
+      flow,
+      inputSchema: definition.inputJsonSchema ?? (definition.input ? standardJsonSchema(definition.input) : null),
+    };
+  }
+
+  /** Catalogue entries of every type defined here. */
+  entries(): TaskTypeEntry[] {
+    return [...this.tasks.values()].map((d) => this.entryOf(d));
+  }
+
+  /** "module/type" keys of every type defined here (what this process's worker serves). */
+  keys(): string[] {
+    return [...this.tasks.keys()];
+  }
+
+  /** Called for each task type defined from now on; ready() waits for the promise it returns. */
+  onTaskType(listener: (entry: TaskTypeEntry) => Promise<unknown>): void {
+    this.typeListeners.add(listener);
+  }
+
+  /** Types not defined here are looked up with `lookup` (startTask of a type only workers define). */
+  useCatalogue(lookup: (key: string) => Promise<TaskType | null>): void {
+    this.catalogue = lookup;
+  }
+
+  /** The definition's view of a raw input: validated by `input`, then `parseInput`. */
+  async parseInput<Input>(definition: TaskDefinition<Input>, rawInput: unknown): Promise<Input> {
+    let value: unknown = rawInput;
+    if (definition.input) value = await validateStandard(definition.input, value, key(definition.module, definition.type));
+    return definition.parseInput ? definition.parseInput(value) : (value as Input);
   }
 
   get(module: string, type: string): TaskDefinition<any> | undefined {
@@ -86,12 +148,17 @@ export class TaskRegistry {
 
   /**
    * What the store needs to create a task of this type: checks the type exists (NOT_FOUND) and
-   * its input (parseInput), and fills name, kind, abortability, progress units and steps.
+   * its input (`input` schema, parseInput), and fills name, kind, abortability, progress units and
+   * steps. A type not defined here is taken from the catalogue (see fromCatalogue).
    */
-  newTask(module: string, type: string, rawInput: unknown, extra: Omit<Partial<NewTask>, "module" | "type" | "input"> = {}): NewTask {
+  async newTask(module: string, type: string, rawInput: unknown, extra: Omit<Partial<NewTask>, "module" | "type" | "input"> = {}): Promise<NewTask> {
     const definition = this.get(module, type);
-    if (!definition) throw new TaskgraphError("NOT_FOUND", `Task type ${module}/${type} is not defined`);
-    const input = definition.parseInput ? definition.parseInput(rawInput) : rawInput;
+    if (!definition) {
+      const stored = await this.catalogue?.(key(module, type));
+      if (!stored) throw new TaskgraphError("NOT_FOUND", `Task type ${module}/${type} is not defined`);
+      return fromCatalogue(stored, rawInput, extra);
+    }
+    const input = await this.parseInput(definition, rawInput);
     return {
       kind: definition.kind ?? "NODE",
       name: definition.name?.(input) ?? type,
@@ -128,6 +195,30 @@ export class TaskRegistry {
 }
 
 const key = (module: string, type: string) => `${module}/${type}`;
+
+/**
+ * A task of a type this process does not define, from its catalogue entry: the input checked
+ * against the stored JSON Schema, name = type, abortable unless the entry says it is not, the
+ * fixed steps if any. It needs set-up (needsSetup): the worker that claims it parses the input
+ * with its definition (failing the task if it is refused) and creates steps that depend on it.
+ */
+function fromCatalogue(stored: TaskType, rawInput: unknown, extra: Omit<Partial<NewTask>, "module" | "type" | "input">): NewTask {
+  const input = rawInput === undefined ? null : rawInput;
+  if (stored.inputSchema != null) validateJsonSchema(stored.inputSchema as Record<string, unknown>, input, stored.key, stored.key);
+  const flow = (stored.flow ?? null) as FlowStep[] | null;
+  return {
+    kind: stored.kind,
+    name: stored.name,
+    isAbortable: stored.abortable ?? true,
+    progressUnits: stored.progressUnits,
+    steps: flow ? resolveFlow(flow) : [],
+    needsSetup: true,
+    ...extra,
+    module: stored.moduleName,
+    type: stored.name,
+    input: toJson(input),
+  };
+}
 
 /** Inputs and results are JSON; anything else (undefined, functions) is stored as null. */
 export function toJson(value: unknown): Prisma.InputJsonValue | null {

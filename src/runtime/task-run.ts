@@ -115,19 +115,58 @@ export class TaskRun {
     const definition = registry.get(task.moduleName, task.type);
     if (!definition) return; // claims only take known types; a definition removed meanwhile waits for another worker
     this.definition = definition;
+    if (task.needsSetup && task.state === "RUNNING" && !task.abortRequestedAt) {
+      const ready = await this.setUp(task);
+      if (!ready) return;
+      this.task = ready;
+    }
     this.progress = new ProgressReporter(
       (completed, total) => this.enqueue(() => store.setProgress(this.taskId, completed, total)), // the lease is checked in enqueue
       { completed: task.progressCompleted, total: task.progressTotal },
       this.processLog,
     );
     if (definition.steps) {
-      for (const step of registry.flowOf(definition, task.input).steps) this.stepDefs.set(step.key, step);
+      for (const step of registry.flowOf(definition, this.task.input).steps) this.stepDefs.set(step.key, step);
     }
-    if (task.abortRequestedAt) return this.finishAbort(task);
-    if (task.state !== "RUNNING") return;
+    if (this.task.abortRequestedAt) return this.finishAbort(this.task);
+    if (this.task.state !== "RUNNING") return;
     this.processLog.debug({ module: task.moduleName, type: task.type }, "task started");
     if (definition.run) await this.runSingle();
     else await this.runFlow();
+  }
+
+  /**
+   * A task created from the catalogue by a process that does not define its type: its input is
+   * parsed here with the definition (`input` schema, parseInput) — the task FAILS with the refusal
+   * when it is invalid — then the parsed input, abortability and the steps that depend on the input
+   * are stored in one transaction (steps only if the task has none). Returns the task set up, or
+   * null when this run has nothing more to do.
+   */
+  private async setUp(task: Task): Promise<Task | null> {
+    const { registry, store } = this.env;
+    let setup: { input: Prisma.InputJsonValue | null; isAbortable?: boolean; steps: ReturnType<TaskRegistry["flowOf"]>["resolved"] };
+    try {
+      const input = await registry.parseInput(this.definition, task.input);
+      const abortable = this.definition.abortable;
+      setup = {
+        input: toJson(input),
+        ...(typeof abortable === "function" ? { isAbortable: abortable(input) } : {}),
+        steps: this.definition.steps ? registry.flowOf(this.definition, input).resolved : [],
+      };
+    } catch (thrown) {
+      const error = coerceError(thrown);
+      this.progress = new ProgressReporter(async () => {}, { completed: 0, total: null }, this.processLog);
+      await this.writeLog("ERROR", `The worker refused the input: ${error.message}`);
+      await this.end("FAILED", { error: error.message });
+      return null;
+    }
+    try {
+      return await this.io(() => store.setupTask(this.taskId, this.leaseToken, setup));
+    } catch (error) {
+      if (!(error instanceof TaskgraphError)) throw error;
+      if (error.code === "CONFLICT") this.onLeaseLost();
+      return null;
+    }
   }
 
   /** The store says this task changed (state, steps, abort request): react. */
@@ -514,13 +553,13 @@ export class TaskRun {
       this.spawned.set(stepKey ?? "", n);
       key = `${stepKey ?? ""}#${n}`;
     }
-    const spec = this.env.registry.newTask(options.module ?? this.task.moduleName, type, input, {
+    await this.env.registry.ready();
+    const spec = await this.env.registry.newTask(options.module ?? this.task.moduleName, type, input, {
       isInternal: options.internal ?? false,
       node: options.node ?? this.task.node,
       target: options.target ?? null,
       ...(options.name ? { name: options.name } : {}),
     });
-    await this.env.registry.ready();
     const spawnKey = key;
     return (await this.io(() => this.env.store.spawnChild(spec, this.taskId, spawnKey))).task.id;
   }

@@ -82,7 +82,7 @@ export class Worker {
     if (this.started) return;
     this.started = true;
     const { concurrency } = this.options;
-    await this.store.registerWorker({ name: this.name, host: hostname(), pid: process.pid, concurrency });
+    await this.store.registerWorker({ name: this.name, host: hostname(), pid: process.pid, concurrency, taskTypes: this.registry.keys() });
     this.unsubscribe = this.bus.subscribe((change) => this.onChange(change));
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(10, this.options.leaseMs / 3));
     this.heartbeatTimer.unref();
@@ -289,7 +289,7 @@ export class Worker {
         else this.running.get(id)?.onLeaseLost();
       }
     }
-    await this.store.workerHeartbeat(this.name);
+    await this.store.workerHeartbeat(this.name, this.registry.keys()); // types defined since start join here
   }
 
   private async housekeeping() {

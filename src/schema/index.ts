@@ -7,6 +7,7 @@ import "./settings";
 import "./worker";
 import "./task-event";
 import "./tokens";
+import "./task-type";
 
 export const schema = builder.toSchema({ sortSchema: false });
 export type { Context } from "./builder";

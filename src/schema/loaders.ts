@@ -1,7 +1,7 @@
 // Per-request batch loaders (DataLoader) for edges that are not Prisma relations: a list of 50 tasks
 // asking for `root`, `worker` or `module { taskCounts }` costs one query per edge, not one per row.
 import DataLoader from "dataloader";
-import type { Task, Worker } from "../generated/prisma/client";
+import type { Task, TaskType, Worker } from "../generated/prisma/client";
 import type { TaskState } from "../domain/states";
 import type { Context } from "./builder";
 
@@ -45,4 +45,18 @@ export const hasPendingBelow = (ctx: Context) =>
   perRequest<boolean>(ctx, "hasPendingBelow", async (ids) => {
     const pending = await ctx.store.withPendingDescendants(ids);
     return ids.map((id) => pending.has(id));
+  });
+
+/** Catalogue entries by key "module/type" (null: none stored). */
+export const taskTypeByKey = (ctx: Context) =>
+  perRequest<TaskType | null>(ctx, "taskTypeByKey", async (keys) => {
+    const found = await ctx.store.taskTypesByKey(keys);
+    return keys.map((key) => found.get(key) ?? null);
+  });
+
+/** Whether a live worker serves each task type (by key). */
+export const taskTypeServed = (ctx: Context) =>
+  perRequest<boolean>(ctx, "taskTypeServed", async (keys) => {
+    const served = await ctx.store.servedTaskTypes(keys);
+    return keys.map((key) => served.has(key));
   });

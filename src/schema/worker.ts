@@ -1,8 +1,7 @@
 // Worker processes and their heartbeats.
+import { ALIVE_WITHIN_MS } from "../store";
 import { builder } from "./builder";
 
-/** A worker whose heartbeat is older than this is shown as not alive (it renews every ~10 s). */
-export const ALIVE_WITHIN_MS = 60_000;
 
 export const WorkerNode = builder.prismaNode("Worker", {
   id: { field: "name" },

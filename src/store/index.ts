@@ -25,6 +25,9 @@ import { findTask, getTask, listTasks, moduleStats, taskTree, withPendingDescend
 import type { NewTask, TaskPatch } from "./task-writes";
 import type { LookupOptions, Role } from "./tokens";
 import { createApiToken, findLiveToken, listApiTokens, liveTokensExist, revokeApiToken, touchToken } from "./tokens";
+import type { TaskTypeEntry } from "./task-types";
+import * as taskTypes from "./task-types";
+import type { ResolvedStep } from "../domain/flow";
 import { listWorkers, registerWorker, removeWorker, taskStates, workerHeartbeat } from "./workers";
 import { appendLog, createTask, createTasks, resumeLostStep, setProgress, spawnChild, transitionStep, transitionTask } from "./task-writes";
 
@@ -35,6 +38,9 @@ export type { Completion } from "./completions";
 export { MAX_COMPLETIONS_PER_STATEMENT } from "./completions";
 
 export type { JournalCursor, JournalFilter, LookupOptions };
+export type { TaskTypeEntry, FlowStep } from "./task-types";
+export { taskTypeKey } from "./task-types";
+export { ALIVE_WITHIN_MS } from "./workers";
 
 export class Store {
   private readonly prisma: PrismaClient;
@@ -306,15 +312,45 @@ export class Store {
     return prunedThrough(this.prisma);
   }
 
+  // ── the task-type catalogue ───────────────────────────────────────────────
+  /** Writes the entries of types this process defines (their modules must exist). */
+  upsertTaskTypes(entries: TaskTypeEntry[]) {
+    return taskTypes.upsertTaskTypes(this.prisma, entries);
+  }
+  /** One entry by "module/type"; `query`: plugin-prisma's selection. */
+  findTaskType(key: string, query?: { select?: Prisma.TaskTypeSelect; include?: Prisma.TaskTypeInclude }) {
+    return taskTypes.findTaskType(this.prisma, key, query);
+  }
+  /** Entries by module, then name (of one module, or of these keys). */
+  listTaskTypes(options?: { module?: string | null; keys?: readonly string[]; query?: { select?: Prisma.TaskTypeSelect; include?: Prisma.TaskTypeInclude } }) {
+    return taskTypes.listTaskTypes(this.prisma, options);
+  }
+  taskTypesByKey(keys: readonly string[]) {
+    return taskTypes.taskTypesByKey(this.prisma, keys);
+  }
+  /** Live workers serving the type. */
+  workersServing(key: string, query?: { select?: Prisma.WorkerSelect }) {
+    return taskTypes.workersServing(this.prisma, key, query);
+  }
+  /** Which of these keys a live worker serves. */
+  servedTaskTypes(keys: readonly string[]) {
+    return taskTypes.servedKeys(this.prisma, keys);
+  }
+  /** Sets up a task created from the catalogue (see task-types.ts setupTask). */
+  setupTask(taskId: string, leaseOwner: string, setup: { input: Prisma.InputJsonValue | null; isAbortable?: boolean; steps: ResolvedStep[] }) {
+    return this.transaction((tx) => taskTypes.setupTask(tx, taskId, leaseOwner, setup));
+  }
+
   // ── worker rows ───────────────────────────────────────────────────────────
-  registerWorker(worker: { name: string; host: string; pid: number; concurrency: number }) {
+  registerWorker(worker: { name: string; host: string; pid: number; concurrency: number; taskTypes?: string[] }) {
     return registerWorker(this.prisma, worker);
   }
   removeWorker(name: string) {
     return removeWorker(this.prisma, name);
   }
-  workerHeartbeat(name: string) {
-    return workerHeartbeat(this.prisma, name);
+  /** With `taskTypes`: the "module/type" keys it serves now. */
+  workerHeartbeat(name: string, taskTypes?: string[]) {
+    return workerHeartbeat(this.prisma, name, taskTypes);
   }
   /** `query`: plugin-prisma's selection. */
   listWorkers(query?: { select?: Prisma.WorkerSelect }) {

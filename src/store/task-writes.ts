@@ -38,6 +38,8 @@ export interface NewTask {
   children?: NewChildTask[];
   /** A child's stable key within its parent (unique there): see spawnChild. */
   spawnKey?: string | null;
+  /** Created from the catalogue: the claiming worker parses the input and creates input-dependent steps first. */
+  needsSetup?: boolean;
 }
 
 /** A child is in its parent's module unless it says otherwise. */
@@ -187,6 +189,7 @@ export async function createTasks(tx: Tx, specs: NewTask[], options: { parentId?
         createdBy: s.createdBy ?? p?.createdBy ?? null,
         node: s.node ?? null,
         spawnKey: s.spawnKey ?? null,
+        needsSetup: s.needsSetup ?? false,
       });
       for (const step of resolveFlow(s.steps ?? [])) {
         steps.push({ id: newId(), taskId: id, key: step.key, name: step.name, index: step.index, dependsOn: step.dependsOn });

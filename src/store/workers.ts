@@ -2,14 +2,20 @@
 import type { Prisma, PrismaClient, Worker } from "../generated/prisma/client";
 import type { TaskState } from "../domain/states";
 
+/** A worker whose heartbeat is older than this is not alive (it renews about every 10 s). */
+export const ALIVE_WITHIN_MS = 60_000;
+
 /** Rows of workers that died without saying goodbye are shown as not alive for a day, then dropped. */
 const FORGET_DEAD_WORKERS_AFTER_MS = 86_400_000;
 
-export async function registerWorker(prisma: PrismaClient, worker: { name: string; host: string; pid: number; concurrency: number }): Promise<void> {
+export async function registerWorker(
+  prisma: PrismaClient,
+  worker: { name: string; host: string; pid: number; concurrency: number; taskTypes?: string[] },
+): Promise<void> {
   await prisma.worker.upsert({
     where: { name: worker.name },
     create: worker,
-    update: { heartbeatAt: new Date(), concurrency: worker.concurrency },
+    update: { heartbeatAt: new Date(), concurrency: worker.concurrency, ...(worker.taskTypes ? { taskTypes: worker.taskTypes } : {}) },
   });
 }
 
@@ -17,9 +23,12 @@ export async function removeWorker(prisma: PrismaClient, name: string): Promise<
   await prisma.worker.deleteMany({ where: { name } });
 }
 
-/** Records the worker's heartbeat and drops the rows of workers dead for a day. */
-export async function workerHeartbeat(prisma: PrismaClient, name: string): Promise<void> {
-  await prisma.worker.updateMany({ where: { name }, data: { heartbeatAt: new Date() } });
+/**
+ * Records the worker's heartbeat (and the task types it serves now: "module/type" keys) and drops
+ * the rows of workers dead for a day.
+ */
+export async function workerHeartbeat(prisma: PrismaClient, name: string, taskTypes?: string[]): Promise<void> {
+  await prisma.worker.updateMany({ where: { name }, data: { heartbeatAt: new Date(), ...(taskTypes ? { taskTypes } : {}) } });
   await prisma.worker.deleteMany({ where: { heartbeatAt: { lt: new Date(Date.now() - FORGET_DEAD_WORKERS_AFTER_MS) } } });
 }
 

@@ -175,6 +175,7 @@ export async function seedQueryData(app: App, total: number, bigTree: number): P
       leaseOwner: state === "RUNNING" ? "bench-worker" : null,
       leaseExpiresAt: state === "RUNNING" ? new Date(now + DAY) : null,
       spawnKey: null,
+      needsSetup: false,
       version: ENDED.has(state) ? 3 : state === "RUNNING" ? 2 : 1,
     };
     rows.push(row);
