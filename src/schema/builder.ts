@@ -90,6 +90,23 @@ export function decodeNodeId(globalID: string): { typename: string; id: string }
   return { typename, id: isUuid(key) ? key.toLowerCase() : key };
 }
 
+/**
+ * Node types whose objects only some roles may see (the type's own authScopes). node(id) checks them
+ * by the id's type before loading anything: a caller without the role learns nothing, not even
+ * whether such an object exists (selecting only __typename would otherwise reveal it).
+ */
+const NODE_SCOPES: Partial<Record<string, Scope>> = { ApiToken: "admin" };
+
+function nodeAccessError(typename: string, ctx: Context, field: "node" | "nodes"): TaskgraphError | null {
+  const scope = NODE_SCOPES[typename];
+  return scope && !ROLE_SCOPES[ctx.principal.role][scope] ? forbidden("Query", `${field} of a ${typename}`, ctx.principal, scope) : null;
+}
+
+function checkNodeAccess(typename: string, ctx: Context, field: "node" | "nodes"): void {
+  const error = nodeAccessError(typename, ctx, field);
+  if (error) throw error;
+}
+
 export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
@@ -131,10 +148,22 @@ export const builder = new SchemaBuilder<{
     nodeQueryOptions: {
       description: "Anything by its id (a Task's UUID, or `<Type>:<key>`); null when it does not exist. The same role rules apply as for the type itself.",
       args: { id: { description: "An id returned by this API." } },
+      resolve: (_root, { id }, ctx, _info, resolveNode) => {
+        checkNodeAccess(id.typename, ctx, "node");
+        return resolveNode(id);
+      },
     },
     nodesQueryOptions: {
-      description: "Several nodes by id, in the order asked; null for each one that does not exist.",
+      description: "Several nodes by id, in the order asked; null for each one that does not exist (FORBIDDEN for each the caller may not see).",
       args: { ids: { description: "Ids returned by this API." } },
+      resolve: (_root, { ids }, ctx, _info, resolveNodes) => {
+        const allowed = ids.filter((id) => nodeAccessError(id.typename, ctx, "nodes") === null);
+        const loaded = resolveNodes(allowed);
+        return ids.map((id) => {
+          const error = nodeAccessError(id.typename, ctx, "nodes");
+          return error ? Promise.reject(error) : loaded.then((nodes) => nodes[allowed.indexOf(id)]);
+        });
+      },
     },
     cursorFieldOptions: { description: "Pass as `after` (or `before`) to page on from this item." },
     nodeFieldOptions: { description: "The item." },

@@ -38,7 +38,7 @@ export const NODE_TYPES: NodeType[] = [
     // From the start of the journal: the task's CREATED event at least is replayed.
     sample: `subscription ($task: ID!, $after: String) { taskEvents(filter: { taskId: $task }, after: $after) { id } }`,
   },
-  // { typename: "TaskType", idPattern: keyed("TaskType", "[^/]+/[^/]+"), fields: "name", sample: `query ($task: ID!) { task(id: $task) { taskType { id } } }` },
+  { typename: "TaskType", idPattern: keyed("TaskType", "[^/]+/[^/]+"), fields: "name", sample: `query ($task: ID!) { task(id: $task) { taskType { id } } }` },
 ];
 
 /** The first `id` in a response that matches the pattern (depth-first, in field order). */
