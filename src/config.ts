@@ -61,6 +61,12 @@ export interface Config {
   mutationsPerMinute: number;
   /** Operations (subscriptions mostly) one graphql-ws connection may have open at once. */
   maxOperationsPerConnection: number;
+  /**
+   * Other origins whose browser pages may call the API (TASKGRAPH_CORS_ORIGINS), as
+   * `scheme://host[:port]`, with credentials; "*" = any origin, without credentials and only with
+   * an API token. Empty (the default): same origin only, no CORS headers (server/origin.ts).
+   */
+  corsOrigins: "*" | readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -118,6 +124,29 @@ function processRole(env: Env): ProcessRole {
   return raw;
 }
 
+/** TASKGRAPH_CORS_ORIGINS: "*", or origins (scheme://host[:port]) normalized as browsers send them. */
+function corsOrigins(env: Env): "*" | readonly string[] {
+  const entries = (env.TASKGRAPH_CORS_ORIGINS ?? "").split(",").map((entry) => entry.trim()).filter(Boolean);
+  if (entries.length === 1 && entries[0] === "*") return "*";
+  return [
+    ...new Set(
+      entries.map((entry) => {
+        const problem = (why: string) =>
+          new ConfigError(`TASKGRAPH_CORS_ORIGINS must be * or a comma-separated list of origins like https://console.example.com (scheme://host[:port], no path): "${entry}" ${why}`);
+        if (entry === "*") throw problem("cannot be combined with other origins");
+        if (!/^https?:\/\/[^/?#@\s\\]+$/i.test(entry)) throw problem("is not http(s)://host[:port] without path, query or user");
+        let url: URL;
+        try {
+          url = new URL(entry);
+        } catch {
+          throw problem("is not a valid origin");
+        }
+        return url.origin; // lower case, default port dropped: what a browser's Origin header holds
+      }),
+    ),
+  ];
+}
+
 export function loadConfig(env: Env = process.env): Config {
   return {
     processRole: processRole(env),
@@ -144,5 +173,6 @@ export function loadConfig(env: Env = process.env): Config {
     maxBodyBytes: integer(env, "TASKGRAPH_MAX_BODY_BYTES", 1_048_576, 1_024, 104_857_600),
     mutationsPerMinute: integer(env, "TASKGRAPH_MUTATIONS_PER_MINUTE", 600, 0, 1_000_000),
     maxOperationsPerConnection: integer(env, "TASKGRAPH_MAX_OPERATIONS_PER_CONNECTION", 100, 1, 100_000),
+    corsOrigins: corsOrigins(env),
   };
 }

@@ -6,10 +6,11 @@
 // otherwise, which refuses clients with default settings (urql sends queries as GET), and its
 // refusal has no code (ours then reported it as BAD_USER_INPUT). A GET needs no such guard: Yoga
 // runs only queries and subscriptions over GET (a mutation gets 405), so a forged GET changes
-// nothing, and the answer goes back to the page that sent it, which a browser does not let another
-// site read unless CORS allows it. (Yoga's default CORS, which yoga.ts keeps, does allow every
-// origin, with credentials; a page on another site that reaches this server can read answers and
-// send JSON POSTs after a preflight whatever this plugin does: CORS is the place to close that.)
+// nothing, and another site's page cannot read the answer: CORS headers go only to the origins
+// listed in TASKGRAPH_CORS_ORIGINS (none by default), and a request naming any other origin in its
+// Origin header — a cross-origin fetch, EventSource or form POST — is refused with 403 before it
+// gets here (origin.ts). This plugin is the guard for what carries no Origin header (older
+// browsers' form POSTs, some redirects).
 import { createGraphQLError, type Plugin } from "graphql-yoga";
 
 /** The header that marks a form or text POST as not forged (the name Yoga's plugin uses). */

@@ -9,8 +9,9 @@ import { type Extra as WsExtra, useServer } from "graphql-ws/use/ws";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { Authenticator, Principal } from "../auth/principal";
 import type { SessionWatch } from "../auth/revocation";
-import { authenticateConnection, closeFor, connectionCredentials } from "../auth/transport";
+import { authenticateConnection, CLOSE_FORBIDDEN, closeFor, connectionCredentials } from "../auth/transport";
 import type { Config } from "../config";
+import { foreignOriginMessage, judgeUpgrade } from "./origin";
 import { isDatabaseUnavailable } from "../db/availability";
 import type { TaskgraphError } from "../domain/errors";
 import { type Logger, logClientMistake, noteOutage } from "../logger";
@@ -30,7 +31,18 @@ type ConnectionContext = WsContext<Record<string, unknown> | undefined, WsExtra>
 /** Serves graphql-ws on `server`'s /graphql; dispose() closes every connection. */
 export function attachGraphqlWs(server: Server, parts: WebSocketParts): { dispose(): void | Promise<void> } {
   // A WebSocket message is bounded like a request body (larger ones close the socket with 1009).
-  const wss = new WebSocketServer({ server, path: "/graphql", maxPayload: parts.config.maxBodyBytes });
+  // A browser opens a WebSocket to any site without CORS, naming the page's origin: a foreign one
+  // is refused with HTTP 403 before the handshake (origin.ts).
+  const wss = new WebSocketServer({
+    server,
+    path: "/graphql",
+    maxPayload: parts.config.maxBodyBytes,
+    verifyClient: ({ req }, done) => {
+      if (judgeUpgrade(parts.config, req) !== "foreign") return done(true);
+      logClientMistake(parts.log, "WebSocket from a foreign origin refused", new Error(`origin ${req.headers.origin}`));
+      done(false, 403, foreignOriginMessage(String(req.headers.origin)).replace(/^Refused: /, ""));
+    },
+  });
   wss.on("connection", (socket) => quietClientProtocolErrors(socket, parts.log));
   return useServer(graphqlWsOptions(parts), wss);
 }
@@ -43,6 +55,11 @@ export function graphqlWsOptions(parts: WebSocketParts): ServerOptions<Record<st
     subscribe: (args: any) => closeWhenStalled(args.rootValue.subscribe(args), args.rootValue.socket, config.subscriberStallMs) as any,
     onConnect: async (ctx) => {
       const socket = ctx.extra.socket;
+      // An origin allowed only by TASKGRAPH_CORS_ORIGINS=* needs a token (not the loopback's protected mode).
+      if (judgeUpgrade(config, ctx.extra.request) === "any" && !connectionCredentials(ctx.extra.request, ctx.connectionParams).authorization) {
+        socket.close(CLOSE_FORBIDDEN, "An origin allowed only by TASKGRAPH_CORS_ORIGINS=* needs an API token");
+        return false;
+      }
       let principal: Principal;
       try {
         principal = await authenticateConnection(authenticator, ctx.extra.request, ctx.connectionParams, log);

@@ -1,6 +1,6 @@
 // The GraphQL server proper: graphql-yoga over the Pothos schema, with the plugins that guard it
-// (authentication first, then GraphQL Armor's limits, CSRF, per-operation authorization, the
-// mutation rate limit). Built once per app; HTTP (http.ts) and graphql-ws (websocket.ts) both use it.
+// (the origin policy first, then authentication, GraphQL Armor's limits, CSRF, per-operation
+// authorization, the mutation rate limit). Built once per app; HTTP (http.ts) and graphql-ws (websocket.ts) both use it.
 // GraphiQL is served from the installed packages (graphiql.ts), never from a CDN.
 import { EnvelopArmor } from "@escape.tech/graphql-armor";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
@@ -18,6 +18,7 @@ import { useOperationAuthorization } from "../schema/operation-auth";
 import type { Store } from "../store";
 import { useCsrfPrevention } from "./csrf";
 import { renderOfflineGraphiQL } from "./graphiql";
+import { useOriginPolicy } from "./origin";
 
 export type Yoga = YogaServerInstance<Record<string, unknown>, Context>;
 
@@ -48,6 +49,8 @@ export function createTaskgraphYoga({ config, store, manager, authenticator, ses
     graphiql: config.graphiql ? { title: "taskgraph", defaultQuery: EXAMPLE_QUERY, subscriptionsProtocol: "WS" } : false,
     renderGraphiQL: renderOfflineGraphiQL,
     plugins: [
+      // Browser pages of other origins are refused unless TASKGRAPH_CORS_ORIGINS lists them (origin.ts).
+      useOriginPolicy(config),
       // Who is asking, before anything else runs (auth/transport.ts).
       useAuthentication(authenticator, sessions, log),
       // Limits against hostile queries (GraphQL Armor): depth, aliases, tokens, directives, cost.
@@ -62,12 +65,15 @@ export function createTaskgraphYoga({ config, store, manager, authenticator, ses
       ...(config.introspection ? [] : [useDisableIntrospection()]),
       // CSRF: a POST a browser may send cross-site without a preflight (a form or text body) must
       // carry the x-graphql-yoga-csrf header (403 FORBIDDEN otherwise); GETs (queries and
-      // subscriptions only) and JSON POSTs (GraphiQL, clients) need nothing (csrf.ts).
+      // subscriptions only) and JSON POSTs (GraphiQL, clients) need nothing (csrf.ts); other
+      // sites' pages were refused by useOriginPolicy.
       useCsrfPrevention(),
       // Every root field is checked against the caller's role before any of them runs.
       useOperationAuthorization(),
       rateLimit.plugin,
     ],
+    // Yoga's default CORS allows every origin with credentials; useOriginPolicy replaces it.
+    cors: false,
     landingPage: false,
     healthCheckEndpoint: false as unknown as string, // /health is served by http.ts (it checks the store)
     logging,
