@@ -33,9 +33,9 @@ describe("listing tasks with nested fields runs a constant number of SQL queries
       totalCount
       edges { node {
         id state availableActions progress { fraction }
-        parent { id }
-        steps { key state availableActions attempts { kind state logs(first: 5) { edges { node { message } } } } }
-        flow { nodes { key state } edges { from to } }
+        parent { id } root { id } module { name totalTasks } taskType { name served } worker { name }
+        steps { key state availableActions dependsOn { key } attempts { kind state logs(first: 5) { edges { node { message } } } } }
+        flow { nodes { key state } edges { from { key } to { key } } }
         children(first: 10) { totalCount edges { node { id type steps { key } } } }
         logs(first: 10) { totalCount edges { node { message step { key } attempt { number } } } }
       } }

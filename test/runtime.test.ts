@@ -52,7 +52,7 @@ const START_TASK = `mutation ($input: StartTaskInput!) { startTask(input: $input
 const GET_TASK = `query ($id: ID!) { task(id: $id) { ${TASK} } }`;
 const WAIT = `query ($id: ID!, $timeout: Int) { waitForTask(id: $id, timeoutSeconds: $timeout) { ${TASK} } }`;
 const COUNT_ROOTS = `{ tasks(filter: { includeInternal: true }) { totalCount } }`;
-const LOGS = `query ($id: ID!) { task(id: $id) { logs(first: 100) { totalCount edges { node { level message stack taskId } } } } }`;
+const LOGS = `query ($id: ID!) { task(id: $id) { logs(first: 100) { totalCount edges { node { level message stack task { id } } } } } }`;
 
 async function createTestTask(app: TestApp, input: Record<string, unknown>) {
   return (await ok(app, CREATE_TEST_TASK, { input })).createTestTask;
@@ -71,7 +71,7 @@ async function waitForEnd(app: TestApp, id: string, timeout = 20) {
   return (await ok(app, WAIT, { id, timeout })).waitForTask;
 }
 
-async function logsOf(app: TestApp, id: string): Promise<{ level: string; message: string; stack: string | null; taskId: string }[]> {
+async function logsOf(app: TestApp, id: string): Promise<{ level: string; message: string; stack: string | null; task: { id: string } }[]> {
   return (await ok(app, LOGS, { id })).task.logs.edges.map((e: any) => e.node);
 }
 
@@ -168,7 +168,7 @@ describe("with a running worker", () => {
       expect(errors[0]!.stack).toContain("    at ");
       expect(errors[0]!.stack).toMatch(/\(src\/modules\/test\.ts:\d+:\d+\)/);
       expect(errors[0]!.stack).not.toContain(PROJECT_ROOT);
-      expect(errors[0]!.taskId).toBe(created.id);
+      expect(errors[0]!.task.id).toBe(created.id);
       expect(logs.filter((l) => l.level !== "ERROR").every((l) => l.stack === null)).toBe(true);
     });
   });
@@ -329,7 +329,7 @@ describe("with a running worker", () => {
         `query ($id: ID!) { task(id: $id) {
           hidden: children { totalCount edges { node { id } } }
           shown: children(includeInternal: true) { totalCount edges { node { id isInternal state } } }
-          childrenStatus { id type node state isInternal }
+          childrenStatus { task { id } type node state isInternal }
         } }`,
         { id: children[1].id },
       );
@@ -337,10 +337,10 @@ describe("with a running worker", () => {
       expect(data.task.hidden).toEqual({ totalCount: 0, edges: [] });
       expect(data.task.shown.totalCount).toBe(1);
       expect(data.task.shown.edges[0].node).toEqual({ id: g.id, isInternal: true, state: "SUCCEEDED" });
-      expect(data.task.childrenStatus).toEqual([{ id: g.id, type: "count", node: "node-2", state: "SUCCEEDED", isInternal: true }]);
+      expect(data.task.childrenStatus).toEqual([{ task: { id: g.id }, type: "count", node: "node-2", state: "SUCCEEDED", isInternal: true }]);
 
-      const rootStatus = await ok(app, `query ($id: ID!) { task(id: $id) { childrenStatus { id node state isInternal } } }`, { id: root.id });
-      expect(rootStatus.task.childrenStatus).toEqual(children.map((c) => ({ id: c.id, node: c.node, state: "SUCCEEDED", isInternal: false })));
+      const rootStatus = await ok(app, `query ($id: ID!) { task(id: $id) { childrenStatus { task { id } node state isInternal } } }`, { id: root.id });
+      expect(rootStatus.task.childrenStatus).toEqual(children.map((c) => ({ task: { id: c.id }, node: c.node, state: "SUCCEEDED", isInternal: false })));
     });
 
     test("taskTree folds succeeded internal grandchildren; includeFolded shows them, breadth-first", async () => {
