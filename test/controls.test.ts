@@ -693,6 +693,40 @@ describe("markStepSucceeded", () => {
   });
 });
 
+describe("step mutations by the step's own id", () => {
+  const BY_ID = `mutation ($stepId: ID, $taskId: ID, $stepKey: String) {
+    markStepSucceeded(stepId: $stepId, taskId: $taskId, stepKey: $stepKey) { id state steps { key state } }
+  }`;
+  const stepIds = async (taskId: string) =>
+    Object.fromEntries(
+      ((await c.ok(`query ($id: ID!) { task(id: $id) { steps { id key } } }`, { id: taskId })).task.steps as { id: string; key: string }[]).map((s) => [s.key, s.id]),
+    );
+
+  test("a failed step named by its id alone is set to successful, as by task id and key", async () => {
+    const id = await c.failedFlow(3, 2);
+    const ids = await stepIds(id);
+    const { markStepSucceeded } = await c.ok(BY_ID, { stepId: ids["step-2"] });
+    expect(markStepSucceeded.id).toBe(id);
+    expect(markStepSucceeded.steps.find((s: any) => s.key === "step-2").state).toBe("SKIPPED");
+    expect((await c.settle(id)).state).toBe("SUCCEEDED");
+  });
+
+  test("naming the step both ways, neither way, by another type's id or by an unknown step id is refused and changes nothing", async () => {
+    const id = await c.failedFlow(3, 2);
+    const ids = await stepIds(id);
+    const before = await c.read(id);
+    await c.refused(BY_ID, { stepId: ids["step-2"], taskId: id, stepKey: "step-2" }, "BAD_USER_INPUT");
+    await c.refused(BY_ID, {}, "BAD_USER_INPUT");
+    await c.refused(BY_ID, { taskId: id }, "BAD_USER_INPUT");
+    await c.refused(BY_ID, { stepId: id }, "BAD_USER_INPUT"); // a Task's id
+    await c.refused(BY_ID, { stepId: "Step:not-a-uuid" }, "BAD_USER_INPUT");
+    await c.refused(BY_ID, { stepId: "Step:0190a000-0000-7000-8000-000000000000" }, "NOT_FOUND");
+    const after = await c.read(id);
+    expect(after.version).toBe(before.version);
+    expect(after.steps).toEqual(before.steps);
+  });
+});
+
 describe("terminateStep", () => {
   test("OCP terminate: a running step becomes FAILED (“Terminated”), the task FAILED, later steps stay WAITING; rerunning it brings the task to SUCCEEDED", async () => {
     const id = await c.create({ rounds: 3, roundMs: 250, steps: 3 });

@@ -16,6 +16,9 @@ export const ERROR_CODE_MEANINGS = {
   CURSOR_EXPIRED: "A subscription's `after` is older than the journal keeps: refetch, then subscribe afresh.",
   UNAVAILABLE: "The database cannot be reached right now (HTTP 503 with Retry-After): retry later.",
   INTERNAL_SERVER_ERROR: "Something unexpected failed on the server; the details are in its log, not in the answer.",
+  GRAPHQL_PARSE_FAILED: "The document is not valid GraphQL syntax (sent by the GraphQL server before anything runs).",
+  GRAPHQL_VALIDATION_FAILED:
+    "The document does not fit the schema or its limits (unknown field, wrong argument type, too deep, too many aliases, …); nothing ran.",
 } as const;
 
 export const ERROR_CODES = Object.keys(ERROR_CODE_MEANINGS) as (keyof typeof ERROR_CODE_MEANINGS)[];

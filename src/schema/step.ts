@@ -6,7 +6,7 @@ import { parseUuid } from "../domain/ids";
 import type { Store } from "../store";
 import { builder, type Context, decodeNodeId } from "./builder";
 import { AttemptKindEnum, AttemptStateEnum, LogLevelEnum, StepActionEnum, StepStateEnum } from "./enums";
-import { checkedMaxSize } from "./pagination";
+import { checkedMaxSize, totalCountOptions } from "./pagination";
 
 const LOG_ORDER = { orderBy: { id: "asc" } } as const;
 
@@ -36,14 +36,7 @@ export const LogEntryConnection = builder.connectionObject(
     name: "LogEntryConnection",
     description: "A page of log lines, oldest first.",
     fields: (t) => ({
-      totalCount: t.int({
-        description: "Lines in the whole log, on all pages.",
-        extensions: { pothosPrismaTotalCount: true },
-        resolve: (connection) => {
-          const total = (connection as unknown as { totalCount: number | (() => Promise<number> | number) }).totalCount;
-          return typeof total === "function" ? total() : total;
-        },
-      }),
+      totalCount: t.int(totalCountOptions("Lines in the whole log, on all pages.")),
     }),
   },
   { name: "LogEntryEdge", description: "A log line in a page, with its cursor." },

@@ -14,7 +14,7 @@ import type { PageArgs, TaskFilter, TaskOrder, TaskQuery } from "../store";
 import { builder, type Context } from "./builder";
 import { OrderDirectionEnum, StepStateEnum, TaskActionEnum, TaskCategoryEnum, TaskKindEnum, TaskOrderFieldEnum, TaskStateEnum } from "./enums";
 import { hasPendingBelow, taskById, workerByName } from "./loaders";
-import { checkedMaxSize } from "./pagination";
+import { checkedMaxSize, totalCountOptions } from "./pagination";
 import { LogEntryConnection, StepNode } from "./step";
 import { WorkerNode } from "./worker";
 
@@ -155,14 +155,7 @@ export const TaskConnection = builder.connectionObject(
     name: "TaskConnection",
     description: "A page of tasks.",
     fields: (t) => ({
-      totalCount: t.int({
-        description: "Tasks matching the filter, on all pages.",
-        extensions: { pothosPrismaTotalCount: true },
-        resolve: (connection) => {
-          const total = (connection as unknown as { totalCount: number | (() => Promise<number> | number) }).totalCount;
-          return typeof total === "function" ? total() : total;
-        },
-      }),
+      totalCount: t.int(totalCountOptions("Tasks matching the filter, on all pages.")),
     }),
   },
   { name: "TaskEdge", description: "A task in a page, with its cursor." },

@@ -1,4 +1,5 @@
 // An app on a fresh test database, queried in-process through yoga.fetch (no port needed).
+import { ERROR_CODES, type ErrorCode } from "../../src/domain/errors";
 import type { ExecutionResult } from "graphql";
 import type { Config } from "../../src/config";
 import type { Logger } from "../../src/logger";
@@ -7,7 +8,7 @@ import { buildApp, type App } from "../../src/server";
 import { openTestDatabase, testConfig } from "./db";
 
 export interface TestApp extends App {
-  /** Runs one GraphQL operation (as `token` if given); returns the parsed result (errors included, never thrown). */
+  /** Runs one GraphQL operation (as `token` if given); returns the parsed result, errors included (it throws only for an error code missing from ErrorCode). */
   gql<T = Record<string, any>>(
     query: string,
     variables?: Record<string, unknown>,
@@ -38,7 +39,11 @@ export async function startTestApp(
         headers: { "content-type": "application/json", ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) },
         body: JSON.stringify({ query, variables }),
       });
-      return { ...(await response.json()), status: response.status };
+      const result = (await response.json()) as ExecutionResult;
+      // Every code the API sends is one of the schema's ErrorCode values: checked on every answer of every test.
+      const undocumented = codes(result).filter((code) => !ERROR_CODES.includes(code as ErrorCode));
+      if (undocumented.length) throw new Error(`error codes missing from the ErrorCode enum: ${undocumented.join(", ")}`);
+      return { ...result, status: response.status };
     },
   }) as TestApp;
 }
