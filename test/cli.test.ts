@@ -44,6 +44,16 @@ describe("arguments and connection", () => {
     expect(JSON.parse(modulesJson.stdout)).toEqual(api.data!.modules);
   });
 
+  test("types lists the catalogue: each test type, whether a worker serves it, and --json as the API gives it", async () => {
+    const [table, json] = await Promise.all([cli("tasks", "types", "test"), cli("tasks", "types", "--json")]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^module +type +kind +flow +abortable +served +description/);
+    expect(table.stdout).toMatch(/^test +flow +NODE +yes +depends +yes +/m);
+    expect(table.stdout).toMatch(/^test +count +NODE +depends +yes +/m);
+    const api = await server.app.gql("{ taskTypes { module { name } name description kind abortable isFlow served inputSchema } }");
+    expect(JSON.parse(json.stdout)).toEqual(api.data!.taskTypes);
+  });
+
   test("shell completion lists the commands", async () => {
     const bash = await cli("completion", "bash");
     expect(bash.code).toBe(0);

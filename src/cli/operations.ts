@@ -108,6 +108,21 @@ export const MODULES = `query Modules {
   modules { name description lastSequenceNumber totalTasks taskCounts { state count } }
 }`;
 
+export interface TaskTypeRow {
+  module: { name: string };
+  name: string;
+  description: string;
+  kind: string;
+  abortable: boolean | null;
+  isFlow: boolean;
+  served: boolean;
+  inputSchema: unknown;
+}
+
+export const TASK_TYPES = `query TaskTypes($module: String) {
+  taskTypes(module: $module) { module { name } name description kind abortable isFlow served inputSchema }
+}`;
+
 export const TASKS = `query Tasks($filter: TaskFilter, $orderBy: TaskOrder, $first: Int, $after: String) {
   tasks(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
     totalCount

@@ -22,6 +22,8 @@ import {
   DELETE_TASK,
   DRAIN_MODULE,
   MODULES,
+  TASK_TYPES,
+  type TaskTypeRow,
   RETRY_TASK,
   SETTINGS,
   SET_TASK_TTL,
@@ -124,6 +126,26 @@ async function list(ctx: Context, module: string | undefined, o: ListOptions) {
     const more = totalCount === null ? ` (first ${tasks.length}; --limit for more)` : totalCount > tasks.length ? ` of ${totalCount} (--limit for more)` : "";
     ctx.out.print(`${tasks.length} task(s)${more}`);
   }
+}
+
+/** The task-type catalogue (Kafka's table of background-task names): what can be started, and whether a worker runs it. */
+async function types(ctx: Context, module: string | undefined) {
+  const { taskTypes } = await ctx.api.request<{ taskTypes: TaskTypeRow[] }>(TASK_TYPES, { module: module ?? null });
+  if (ctx.out.json) return ctx.out.printJson(taskTypes);
+  ctx.out.print(
+    ctx.out.table(
+      ["module", "type", "kind", "flow", "abortable", "served", "description"],
+      taskTypes.map((t) => [
+        t.module.name,
+        t.name,
+        t.kind,
+        t.isFlow ? "yes" : "",
+        t.abortable === null ? "depends" : t.abortable ? "yes" : "no",
+        t.served ? "yes" : "NO",
+        t.description,
+      ]),
+    ),
+  );
 }
 
 async function modules(ctx: Context) {
@@ -359,6 +381,11 @@ export function tasksCommand(): Command {
     .description("list the modules and their task counts")
     .addHelpText("after", EXAMPLES(["taskgraph tasks modules"]))
     .action(action(modules));
+  tasks
+    .command("types [module]")
+    .description("list the task types that can be started (all modules, or one), and whether a live worker runs each")
+    .addHelpText("after", EXAMPLES(["taskgraph tasks types", "taskgraph tasks types kafka --json"]))
+    .action(action(types));
 
   tasks
     .command("list")
