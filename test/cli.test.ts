@@ -58,7 +58,7 @@ describe("arguments and connection", () => {
     const bash = await cli("completion", "bash");
     expect(bash.code).toBe(0);
     expect(bash.stdout).toMatch(/complete -F _taskgraph taskgraph/);
-    expect(bash.stdout).toMatch(/"tasks"\|"tasks "\*\) words="modules list status tree abort wait delete retry ttl user-ttl drain start watch/);
+    expect(bash.stdout).toMatch(/"tasks"\|"tasks "\*\) words="modules types list status tree abort wait delete retry ttl user-ttl drain start watch/);
     expect(bash.stdout).toMatch(/"tasks list"\|.*--ended-since/);
   });
 });

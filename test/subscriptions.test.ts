@@ -24,10 +24,12 @@ interface Event {
   taskId: string;
   version: number;
   payload: any;
+  /** The task as it is when the event is delivered (null once deleted). */
+  task: { id: string; state: string; worker: { name: string } | null } | null;
 }
 
 const EVENTS = `subscription ($filter: TaskEventFilter, $after: String) {
-  taskEvents(filter: $filter, after: $after) { cursor type taskId version payload }
+  taskEvents(filter: $filter, after: $after) { cursor type taskId version payload task { id state worker { name } } }
 }`;
 
 /** Subscribes and collects events until `done(events)` says so (bounded by a timeout). */
@@ -117,6 +119,26 @@ describe("taskEvents over graphql-ws", () => {
     expect(resumed.some((e) => e.type === "PROGRESSED")).toBe(true);
     const versions = [...seen, ...resumed].map((e) => e.version);
     expect(new Set(versions).size).toBe(versions.length); // no duplicate at the seam
+  });
+
+  test("each event carries the task as it is now: its worker while it runs, null once it is deleted", async () => {
+    const created = await app.gql(`mutation { createTestTask(input: { rounds: 8, roundMs: 100 }) { id } }`);
+    const id = created.data!.createTestTask.id;
+    const live = await collect({ filter: { taskId: id }, after: Buffer.from("0:0").toString("base64url") }, ended);
+    expect(live.every((e) => e.task?.id === id)).toBe(true);
+    const running = live.filter((e) => e.task!.state === "RUNNING");
+    expect(running.length).toBeGreaterThan(0);
+    expect(running.every((e) => e.task!.worker?.name === app.manager.workerName)).toBe(true);
+    await app.manager.waitForTask(id, 10);
+    const after = await app.gql(`query ($id: ID!) { task(id: $id) { state worker { name } } }`, { id });
+    expect(after.data!.task).toEqual({ state: "SUCCEEDED", worker: null }); // no worker once it has ended
+    expect((await app.gql(`mutation ($id: ID!) { deleteTask(id: $id) { deleted } }`, { id })).data!.deleteTask.deleted).toBe(true);
+    const replayed = await collect(
+      { filter: { taskId: id }, after: Buffer.from("0:0").toString("base64url") },
+      (events) => events.some((e) => e.type === "DELETED"),
+    );
+    expect(replayed.map((e) => e.cursor)).toEqual([...live.map((e) => e.cursor), replayed.at(-1)!.cursor]);
+    expect(replayed.every((e) => e.task === null && e.taskId === id)).toBe(true);
   });
 
   test("filtering by states keeps only the events that put a task into those states", async () => {

@@ -30,7 +30,7 @@ async function logs(ctx: Context, id: string, o: LogsOptions): Promise<number | 
   const readOn = async (): Promise<TaskState> => {
     for (;;) {
       const { task } = await ctx.api.request<LogsPage>(TASK_LOGS, { id, first: PAGE, after });
-      if (!task) throw new CliError(`Task ${id} does not exist`, EXIT.REFUSED, "NOT_FOUND");
+      if (!task) throw new CliError(`NOT_FOUND: Task ${id} does not exist`, EXIT.REFUSED, "NOT_FOUND");
       for (const { node } of task.logs.edges) if (shown(node)) print(node);
       after = task.logs.pageInfo.endCursor ?? after;
       if (!task.logs.pageInfo.hasNextPage) return task.state;

@@ -1,5 +1,7 @@
 // Per-request batch loaders (DataLoader) for edges that are not Prisma relations: a list of 50 tasks
 // asking for `root`, `worker` or `module { taskCounts }` costs one query per edge, not one per row.
+// They batch but never cache: a subscription keeps one context for all its events, and each event
+// must read the task as it is then, not as the first event found it.
 import DataLoader from "dataloader";
 import type { Task, TaskType, Worker } from "../generated/prisma/client";
 import type { TaskState } from "../domain/states";
@@ -13,7 +15,7 @@ function perRequest<V>(ctx: Context, name: string, batch: (keys: readonly string
   if (!mine) loaders.set(ctx, (mine = new Map()));
   let loader = mine.get(name) as DataLoader<string, V> | undefined;
   if (!loader) {
-    loader = new DataLoader(batch);
+    loader = new DataLoader(batch, { cache: false });
     mine.set(name, loader as DataLoader<string, unknown>);
   }
   return loader;
