@@ -75,7 +75,7 @@ describe("npm start on the embedded store", () => {
 
     child.kill("SIGTERM");
     expect(await exitOf(child), log()).toBe(0);
-  });
+  }, 90_000); // two processes start from scratch (tsx, PGlite, migrations) while other test files run on 2 cores
 
   test("after a restart the same data is there and no migration runs again", async () => {
     const { child, url, log } = await startServer();
@@ -88,7 +88,7 @@ describe("npm start on the embedded store", () => {
     expect(reassign.steps.find((s: any) => s.key === "move").state).toBe("FAILED");
     child.kill("SIGINT");
     expect(await exitOf(child), log()).toBe(0);
-  });
+  }, 90_000);
 
   test("a bad setting stops start-up with a message naming it", async () => {
     const child = run("src/main.ts", { PORT: "seventy" });
