@@ -33,7 +33,7 @@ const DETAILS = gql`
 `;
 const UPDATED = gql`
   subscription Updated($id: ID!) {
-    taskUpdated(id: $id) { id state version progress { id completed } }
+    taskUpdated(id: $id) { id state version progress { id completed total } }
   }
 `;
 

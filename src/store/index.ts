@@ -96,8 +96,11 @@ export class Store {
   }
 
   // ── writes ────────────────────────────────────────────────────────────────
-  async ensureModule(name: string, description = "") {
-    return this.prisma.module.upsert({ where: { name }, create: { name, description }, update: description ? { description } : {} });
+  /** Stores a module (a description given replaces the stored one). Safe when processes start at once: one INSERT … ON CONFLICT. */
+  async ensureModule(name: string, description = ""): Promise<void> {
+    await this.prisma.$executeRaw`
+      INSERT INTO "Module" ("name", "description") VALUES (${name}, ${description})
+      ON CONFLICT ("name") DO UPDATE SET "description" = CASE WHEN EXCLUDED."description" <> '' THEN EXCLUDED."description" ELSE "Module"."description" END`;
   }
   createTask(spec: NewTask, options?: { parentId?: string }) {
     return this.transaction((tx) => createTask(tx, spec, options));
