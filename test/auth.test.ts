@@ -1,5 +1,6 @@
 // Authentication and access roles: API tokens, protected mode, the role × operation matrix over
 // HTTP and graphql-ws, and the per-token mutation rate limit.
+import { request as httpRequest } from "node:http";
 import { networkInterfaces } from "node:os";
 import { createClient, type Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -106,6 +107,39 @@ describe("protected mode (no token exists)", () => {
     const body = (await response.json()) as any;
     expect(body.errors[0].extensions.code).toBe("UNAUTHENTICATED");
     expect(body.errors[0].message).toMatch(/protected mode.*npm run token -- create/);
+  });
+
+  test("a loopback client that names another host (a page re-pointing its domain to 127.0.0.1) is refused over HTTP and graphql-ws", async () => {
+    const port = new URL(url).port;
+    const asHost = (host: string) =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const body = JSON.stringify({ query: `{ me { role } }` });
+        const request = httpRequest(
+          { host: "127.0.0.1", port, path: "/graphql", method: "POST", headers: { host, "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+          (response) => {
+            let text = "";
+            response.on("data", (chunk) => (text += chunk));
+            response.on("end", () => resolve({ status: response.statusCode!, body: JSON.parse(text) }));
+          },
+        );
+        request.on("error", reject);
+        request.end(body);
+      });
+    const rebound = await asHost(`attacker.example:${port}`);
+    expect(rebound.status).toBe(401);
+    expect(rebound.body.errors[0].extensions).toMatchObject({ code: "UNAUTHENTICATED", protectedMode: true });
+    expect(rebound.body.errors[0].message).toMatch(/localhost, 127\.0\.0\.1 or \[::1\].*"attacker\.example:\d+"/);
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `api.localhost:${port}`]) {
+      const served = await asHost(host);
+      expect({ host, body: served.body }).toEqual({ host, body: { data: { me: { role: "ADMIN" } } } });
+    }
+    const close = await new Promise<number>((resolve) => {
+      const socket = new WebSocket(url.replace("http", "ws"), "graphql-transport-ws", { headers: { host: `attacker.example:${port}` } });
+      socket.on("open", () => socket.send(JSON.stringify({ type: "connection_init" })));
+      socket.on("close", (code) => resolve(code));
+      socket.on("error", () => resolve(-1));
+    });
+    expect(close).toBe(4403);
   });
 
   // Needs an address of this machine that is not loopback (CI machines have one).

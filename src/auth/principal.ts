@@ -2,8 +2,9 @@
 // authenticated once, before anything is parsed or run, into a Principal with a role:
 // - `Authorization: Bearer <token>` (graphql-ws: `connectionParams.authorization`) → the token's
 //   name and role;
-// - protected mode (like Redis): while no live token exists, clients on this machine (loopback,
-//   or in-process calls) are served as ADMIN and everyone else is refused with how to create one;
+// - protected mode (like Redis): while no live token exists, clients on this machine (loopback
+//   addressing it as localhost/127.0.0.1/[::1], or in-process calls) are served as ADMIN and
+//   everyone else is refused with how to create one;
 // - once a token exists, every request needs one.
 // Roles are then enforced per field by Pothos scope-auth (schema/builder.ts).
 import { BlockList, isIP } from "node:net";
@@ -31,6 +32,8 @@ export interface Credentials {
   remoteAddress: string | undefined;
   /** The request came through a proxy (any of RELAY_HEADERS in auth/transport.ts): its real client is not local. */
   forwarded: boolean;
+  /** The Host header (null when none was sent, or for an in-process call). */
+  host: string | null;
 }
 
 export const PROTECTED_MODE_MESSAGE =
@@ -46,6 +49,17 @@ loopback.addSubnet("::ffff:127.0.0.0", 104, "ipv6");
 export function isLoopback(address: string): boolean {
   const family = isIP(address);
   return family !== 0 && loopback.check(address, family === 4 ? "ipv4" : "ipv6");
+}
+
+/**
+ * Whether a Host header names this machine's loopback: localhost (or a name under .localhost),
+ * 127.x.x.x or [::1], any port. A page that re-points its own domain to 127.0.0.1 (DNS rebinding)
+ * reaches the server from loopback, but its requests name that domain.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const value = host.trim().toLowerCase();
+  const name = value.startsWith("[") ? value.slice(1, value.indexOf("]")) : value.replace(/:\d*$/, "");
+  return name === "localhost" || name.endsWith(".localhost") || isLoopback(name);
 }
 
 const unauthenticated = (message: string) => new TaskgraphError("UNAUTHENTICATED", message);
@@ -75,7 +89,14 @@ export class Authenticator {
       throw unauthenticated("An API token is required: send it as `Authorization: Bearer <token>`");
     }
     const local = credentials.remoteAddress === undefined || isLoopback(credentials.remoteAddress);
-    if (local && !credentials.forwarded) return LOCAL_ADMIN;
+    if (local && !credentials.forwarded) {
+      if (credentials.host === null || isLoopbackHost(credentials.host)) return LOCAL_ADMIN;
+      throw new TaskgraphError(
+        "UNAUTHENTICATED",
+        `${PROTECTED_MODE_MESSAGE} A local client must address the server as localhost, 127.0.0.1 or [::1]; this request named ${JSON.stringify(credentials.host.slice(0, 100))}.`,
+        { protectedMode: true },
+      );
+    }
     throw new TaskgraphError("UNAUTHENTICATED", PROTECTED_MODE_MESSAGE, { protectedMode: true });
   }
 

@@ -53,6 +53,7 @@ function credentials(headers: { get(name: string): string | null }, req: Incomin
     authorization: typeof authorization === "string" ? authorization : headers.get("authorization"),
     remoteAddress: req?.socket.remoteAddress ?? (req ? "" : undefined), // a node request without an address is not local
     forwarded: RELAY_HEADERS.some((name) => headers.get(name) !== null),
+    host: req ? headers.get("host") : null,
   };
 }
 
