@@ -42,7 +42,9 @@ describe("database outages on PostgreSQL", () => {
     }
     const lateCreated = Date.now();
     await until("the tasks created after the outage run", 10_000, async () =>
-      (await prisma().task.count({ where: { id: { in: late }, state: { not: "QUEUED" } } }).catch(() => -1)) === late.length, 50);
+      (await prisma().task.count({ where: { id: { in: late }, state: { not: "QUEUED" } } }).catch(() => -1)) === late.length, 50).catch((error: Error) => {
+      throw new Error(error.message + logs());
+    });
     const lateClaimedIn = Date.now() - lateCreated;
     ids.push(...late);
 

@@ -48,6 +48,10 @@ function charAsTextPool(config: pg.PoolConfig, log: Logger): pg.Pool {
   // An idle connection dropped by the server (restart, failover, DROP DATABASE … FORCE) must not
   // crash the process; the pool replaces it on the next query.
   pool.on("error", (error) => log.warn(`idle PostgreSQL connection lost: ${error.message}`));
+  // So must one dropped while checked out between two statements (an open transaction): pg emits the
+  // error on the client, which nobody else listens to. The statement in flight, if any, fails on its
+  // own; the pool discards the broken client when it is released.
+  pool.on("connect", (client) => client.on("error", (error) => log.warn(`PostgreSQL connection lost while in use: ${error.message}`)));
   const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<pg.QueryResult>;
   Object.assign(pool, {
     async query(...args: unknown[]) {
