@@ -38,3 +38,6 @@ export class CliError extends Error {
 }
 
 export const badArguments = (message: string) => new CliError(message, EXIT.BAD_ARGUMENTS);
+
+/** A task the server does not have (task(id) answered null): refused, as the server's own refusals are. */
+export const taskNotFound = (id: string) => new CliError(`NOT_FOUND: Task ${id} does not exist`, EXIT.REFUSED, "NOT_FOUND");

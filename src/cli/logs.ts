@@ -3,7 +3,7 @@
 import { Command } from "commander";
 import { parseChoice, parsePositiveInt } from "./args";
 import { action, type Context } from "./command";
-import { CliError, EXIT } from "./exit";
+import { EXIT, taskNotFound } from "./exit";
 import { ENDED_STATES, LOG_LEVELS, TASK_EVENTS, TASK_LOGS, type LogEntry, type PageInfo, type TaskEvent, type TaskState } from "./operations";
 
 const PAGE = 500;
@@ -30,7 +30,7 @@ async function logs(ctx: Context, id: string, o: LogsOptions): Promise<number | 
   const readOn = async (): Promise<TaskState> => {
     for (;;) {
       const { task } = await ctx.api.request<LogsPage>(TASK_LOGS, { id, first: PAGE, after });
-      if (!task) throw new CliError(`NOT_FOUND: Task ${id} does not exist`, EXIT.REFUSED, "NOT_FOUND");
+      if (!task) throw taskNotFound(id);
       for (const { node } of task.logs.edges) if (shown(node)) print(node);
       after = task.logs.pageInfo.endCursor ?? after;
       if (!task.logs.pageInfo.hasNextPage) return task.state;

@@ -13,7 +13,7 @@ import {
   parseWholeSeconds,
 } from "./args";
 import { action, report, type Context } from "./command";
-import { CliError, EXIT, badArguments } from "./exit";
+import { EXIT, badArguments, taskNotFound } from "./exit";
 import { countText } from "./output";
 import { followTask, makeView, rowsOf, taskRow, type Outcome, type Row } from "./live";
 import {
@@ -174,7 +174,7 @@ async function modules(ctx: Context) {
 /** A task with its steps and children; NOT_FOUND (refused) when there is none. */
 async function readTask(ctx: Context, id: string): Promise<TaskDetail> {
   const { task } = await ctx.api.request<{ task: TaskDetail | null }>(TASK, { id });
-  if (!task) throw new CliError(`NOT_FOUND: Task ${id} does not exist`, EXIT.REFUSED, "NOT_FOUND");
+  if (!task) throw taskNotFound(id);
   return task;
 }
 

@@ -56,6 +56,8 @@ export class Worker {
   private readonly lostClaims = new Set<string>();
   private unsubscribe = () => {};
   private started = false;
+  /** The "module/type" keys last written to this worker's row (types are only ever added). */
+  private servedTypes: string[] = [];
   private stopping = false;
   private polling = false;
   private pollAgain = false;
@@ -82,7 +84,8 @@ export class Worker {
     if (this.started) return;
     this.started = true;
     const { concurrency } = this.options;
-    await this.store.registerWorker({ name: this.name, host: hostname(), pid: process.pid, concurrency, taskTypes: this.registry.keys() });
+    this.servedTypes = this.registry.keys();
+    await this.store.registerWorker({ name: this.name, host: hostname(), pid: process.pid, concurrency, taskTypes: this.servedTypes });
     this.unsubscribe = this.bus.subscribe((change) => this.onChange(change));
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(10, this.options.leaseMs / 3));
     this.heartbeatTimer.unref();
@@ -289,7 +292,11 @@ export class Worker {
         else this.running.get(id)?.onLeaseLost();
       }
     }
-    await this.store.workerHeartbeat(this.name, this.registry.keys()); // types defined since start join here
+    // The types it serves are written again only when one was defined since (rarely, after start).
+    const served = this.registry.keys();
+    const changed = served.length !== this.servedTypes.length;
+    await this.store.workerHeartbeat(this.name, changed ? served : undefined);
+    if (changed) this.servedTypes = served;
   }
 
   private async housekeeping() {

@@ -21,7 +21,7 @@ import { readSettings, writeSettings } from "./settings";
 import * as controls from "./task-controls";
 import type { TaskFilter } from "./task-filter";
 import type { TaskQuery } from "./task-reads";
-import { findTask, getTask, listTasks, moduleStats, taskTree, withPendingDescendants } from "./task-reads";
+import { findTask, getTask, listTasks, moduleStats, moduleTaskCounts, taskTree, withPendingDescendants } from "./task-reads";
 import type { NewTask, TaskPatch } from "./task-writes";
 import type { LookupOptions, Role } from "./tokens";
 import { createApiToken, findLiveToken, listApiTokens, liveTokensExist, revokeApiToken, touchToken } from "./tokens";
@@ -219,8 +219,7 @@ export class Store {
     return pruneJournal(this.prisma, new Date(now - hours * 3_600_000));
   }
   async drainModule(module: string) {
-    const [found] = await this.moduleStats(module);
-    if (!found) throw notFound("Module", module);
+    if (!(await this.findModule(module, { select: { name: true } }))) throw notFound("Module", module);
     return this.transaction((tx) => drainModule(tx, module));
   }
 
@@ -256,15 +255,8 @@ export class Store {
     return this.prisma.module.findUnique({ ...query, where: { name } } as Prisma.ModuleFindUniqueArgs);
   }
   /** Visible (non-internal) tasks per module and state, for the given modules, in one query. */
-  async taskCountsByModule(names: readonly string[]): Promise<Map<string, Partial<Record<TaskState, number>>>> {
-    const groups = await this.prisma.task.groupBy({
-      by: ["moduleName", "state"],
-      where: { isInternal: false, moduleName: { in: [...names] } },
-      _count: { _all: true },
-    });
-    const counts = new Map(names.map((name) => [name, {} as Partial<Record<TaskState, number>>]));
-    for (const g of groups) counts.get(g.moduleName)![g.state] = g._count._all;
-    return counts;
+  taskCountsByModule(names: readonly string[]) {
+    return moduleTaskCounts(this.prisma, names);
   }
   /** A step's task and key (the step mutations take a step id too). */
   findStep(id: string) {

@@ -110,14 +110,21 @@ export interface ModuleStats {
 }
 
 export async function moduleStats(prisma: PrismaClient, name?: string): Promise<ModuleStats[]> {
-  const [modules, groups] = await Promise.all([
-    prisma.module.findMany({ where: name ? { name } : {}, orderBy: { name: "asc" } }),
-    prisma.task.groupBy({ by: ["moduleName", "state"], where: { isInternal: false, ...(name ? { moduleName: name } : {}) }, _count: { _all: true } }),
-  ]);
-  return modules.map((m) => ({
-    ...m,
-    counts: Object.fromEntries(groups.filter((g) => g.moduleName === m.name).map((g) => [g.state, g._count._all])),
-  }));
+  const modules = await prisma.module.findMany({ where: name ? { name } : {}, orderBy: { name: "asc" } });
+  const counts = await moduleTaskCounts(prisma, modules.map((m) => m.name));
+  return modules.map((m) => ({ ...m, counts: counts.get(m.name)! }));
+}
+
+/** Visible (non-internal) tasks per state, for each of these modules, in one query. */
+export async function moduleTaskCounts(prisma: PrismaClient, names: readonly string[]): Promise<Map<string, Partial<Record<Task["state"], number>>>> {
+  const groups = await prisma.task.groupBy({
+    by: ["moduleName", "state"],
+    where: { isInternal: false, moduleName: { in: [...names] } },
+    _count: { _all: true },
+  });
+  const counts = new Map(names.map((name) => [name, {} as Partial<Record<Task["state"], number>>]));
+  for (const g of groups) counts.get(g.moduleName)![g.state] = g._count._all;
+  return counts;
 }
 
 /**
