@@ -86,20 +86,24 @@ const wsClient = (closes: { code: number; reason: string }[] = []) =>
     on: { closed: (event: any) => closes.push({ code: event.code, reason: String(event.reason) }) },
   });
 
-/** One operation over graphql-ws: its first result or error, as an Answer. */
+/**
+ * One query or mutation over graphql-ws: its result or error, as an Answer. It is left to complete
+ * by itself: unsubscribing from inside `next` while the server's complete is already on its way
+ * releases the client's hold on the connection twice, and the lazy client then closes it under
+ * the live subscriptions still on it.
+ */
 function overWs(client: Client, query: string, closes: { code: number; reason: string }[]): Promise<Answer> {
   return new Promise((resolve) => {
     const done = (status: number, payload: unknown) => {
-      stop();
       const text = JSON.stringify(payload);
       resolve({ via: `graphql-ws ${query}`, status, retryAfter: null, text, codes: codesIn(text) });
     };
-    const stop = client.subscribe(
+    client.subscribe(
       { query },
       {
         next: (result) => done(200, result),
         error: (error: any) => (Array.isArray(error) ? done(200, { errors: error }) : done(error?.code ?? 0, closes.at(-1) ?? { reason: String(error) })),
-        complete: () => done(200, null),
+        complete: () => done(200, null), // after next: resolved already
       },
     );
   });

@@ -128,7 +128,11 @@ describe("taskEvents over graphql-ws", () => {
     expect(live.every((e) => e.task?.id === id)).toBe(true);
     const running = live.filter((e) => e.task!.state === "RUNNING");
     expect(running.length).toBeGreaterThan(0);
-    expect(running.every((e) => e.task!.worker?.name === app.manager.workerName)).toBe(true);
+    // A RUNNING task names the one worker there is; only a lease handed back for a moment (a loaded
+    // machine renewing late) shows none.
+    const workers = running.map((e) => e.task!.worker?.name ?? null);
+    expect(workers.filter((name) => name !== null && name !== app.manager.workerName), JSON.stringify(running)).toEqual([]);
+    expect(workers, JSON.stringify(running)).toContain(app.manager.workerName);
     await app.manager.waitForTask(id, 10);
     const after = await app.gql(`query ($id: ID!) { task(id: $id) { state worker { name } } }`, { id });
     expect(after.data!.task).toEqual({ state: "SUCCEEDED", worker: null }); // no worker once it has ended
