@@ -244,7 +244,7 @@ function asksForTotalCount(info: GraphQLResolveInfo): boolean {
   return info.fieldNodes.some((node) => node.selectionSet?.selections.some((s) => s.kind !== Kind.FIELD || s.name.value === "totalCount"));
 }
 
-const TaskFilterInput = builder.inputType("TaskFilter", {
+export const TaskFilterInput = builder.inputType("TaskFilter", {
   description: "Every field narrows the list (AND). Internal tasks are hidden unless includeInternal.",
   fields: (t) => ({
     module: t.string({ description: "Tasks of this module (by name)." }),

@@ -63,7 +63,7 @@ function completionCtes(completions: Completion[]): Prisma.Sql {
       FROM locked l, input i
       WHERE t.id = l.id AND t.id = i.id AND t.state = 'RUNNING' AND t."leaseOwner" = i.owner AND t."abortRequestedAt" IS NULL
         AND NOT EXISTS (SELECT 1 FROM "Task" c WHERE c."parentId" = t.id AND c.state IN (${taskStateList(CATEGORY_STATES.PENDING)}))
-      RETURNING t.id, t."rootId", t."moduleName", t.version, t.error, i.owner, l.state AS previous
+      RETURNING t.*, i.owner, l.state AS previous
     ), ${journalWrite("done", "done", { type: eventType("STATE_CHANGED"), payload: stateChangedPayload(Prisma.sql`previous`, "SUCCEEDED", Prisma.sql`error`) }, completionNoticeSql)}`;
 }
 

@@ -14,7 +14,7 @@ import type { ChangeNotice, Tx } from "./journal-writer";
 import { collectNotices } from "./journal-writer";
 import type { PageArgs, TaskOrder } from "./pagination";
 import type { JournalCursor, JournalFilter } from "./journal-reader";
-import { journalHead, prunedThrough, pruneJournal, readJournal } from "./journal-reader";
+import { journalHead, previousTaskSnapshot, prunedThrough, pruneJournal, readJournal } from "./journal-reader";
 import { drainModule, reapExpired } from "./retention";
 import type { Settings } from "./settings";
 import { readSettings, writeSettings } from "./settings";
@@ -303,6 +303,9 @@ export class Store {
     return readJournal(this.prisma, after, filter, limit, upTo);
   }
   /** The newest cursor removed by pruning (null: nothing pruned yet). */
+  previousTaskSnapshot(taskId: string, before: JournalCursor) {
+    return previousTaskSnapshot(this.prisma, taskId, before);
+  }
   prunedThrough() {
     return prunedThrough(this.prisma);
   }
