@@ -136,7 +136,9 @@ const dashed = (hex: string) => [...hex].map((digit, i) => ([8, 12, 16, 20].incl
 /**
  * The ids a search text names when it is an id prefix: 8 to 32 hex digits, written without dashes
  * or with them where a UUID has them ("0199ab12", "0199ab12-3c"). The ids from the prefix padded
- * with 0s to it padded with fs: a range on the primary key. Shorter text is only a keyword.
+ * with 0s to it padded with fs: a range on the primary key (uuid comparisons, no cast to text).
+ * Shorter text is only a keyword. Beside the keyword's ILIKE branches (no trigram index) the plan
+ * still scans the rows the other fields leave, as the keyword search always did.
  */
 function idPrefixRange(text: string): { from: string; to: string } | null {
   const lower = text.toLowerCase();
