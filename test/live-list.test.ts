@@ -63,7 +63,8 @@ test("a pending-tab subscription with a search sees a task enter and leave the l
   const before = await start("restart broker-7 (early)", 20);
   await until("the early task to run", async () => (await app.gql(`query ($id: ID!) { task(id: $id) { state } }`, { id: before })).data!.task.state === "RUNNING");
   const list = watch({ filter });
-  await new Promise((r) => setTimeout(r, 300));
+  // Live once the running task's progress comes through.
+  await until("the subscription to be live", () => list.events.length > 0);
   const other = await start("restart broker-8");
   const id = await start("restart broker-7");
   await until("the task to leave", () => list.events.some((e) => e.taskId === id && e.leavesFilter));
@@ -113,4 +114,25 @@ test("a bad task filter is refused with BAD_USER_INPUT before any event", async 
   bad.stop();
   expect(JSON.stringify(bad.errors)).toContain("BAD_USER_INPUT");
   expect(bad.events).toEqual([]);
+});
+
+test("the Scheduled tab sees a task leave when its time comes; the Finished tab sees one leave when it is deleted", async () => {
+  const scheduled = watch({ filter: { task: { category: "SCHEDULED", search: "nightly-repair" } }, after: Buffer.from("0:0").toString("base64url") });
+  const finished = watch({ filter: { task: { category: "FINISHED", search: "nightly-repair" } }, after: Buffer.from("0:0").toString("base64url") });
+  // From the start of the journal: however late the subscriptions are established, nothing is missed.
+  const id = await start("nightly-repair ks1", 1, { runAt: new Date(Date.now() + 1_500).toISOString() });
+  await until("the task to succeed", () => finished.events.some((e) => e.taskId === id));
+  await app.gql(`mutation ($id: ID!) { deleteTask(id: $id) { deleted } }`, { id });
+  await until("the deletion", () => finished.events.some((e) => e.type === "DELETED"));
+  scheduled.stop();
+  finished.stop();
+  expect(scheduled.errors).toEqual([]);
+  expect(scheduled.events.map((e) => [e.type, e.leavesFilter])).toEqual([
+    ["CREATED", false],
+    ["STATE_CHANGED", true], // SCHEDULED → QUEUED: out of the Scheduled tab
+  ]);
+  expect(finished.events.map((e) => [e.type, e.leavesFilter, e.task?.state ?? null])).toEqual([
+    ["STATE_CHANGED", false, "SUCCEEDED"],
+    ["DELETED", true, null],
+  ]);
 });

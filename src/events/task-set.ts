@@ -4,7 +4,7 @@
 // after it → delivered; out of it after it but in it after the previous one → delivered as the
 // task leaving; otherwise skipped. Replay from a cursor therefore gives exactly what live delivery gave.
 import type { TaskEvent } from "../generated/prisma/client";
-import { matchesTaskFilter, type TaskFilter, type TaskSnapshot } from "../store/task-filter";
+import { type CheckedFilter, checkTaskFilter, matchesCheckedFilter, type TaskFilter, type TaskSnapshot } from "../store/task-filter";
 
 /** What an event means to the set: in it, leaving it, not concerning it, or to be looked up. */
 export type Verdict = "in" | "leaves" | "out" | "unknown";
@@ -16,11 +16,16 @@ export class TaskSet {
   /** Whether each task seen was in the set after its last event seen. */
   private readonly inSet = new Map<string, boolean>();
 
-  constructor(readonly filter: TaskFilter) {}
+  private readonly filter: CheckedFilter;
+
+  /** A bad filter is BAD_USER_INPUT here, before anything is sent. */
+  constructor(filter: TaskFilter) {
+    this.filter = checkTaskFilter(filter);
+  }
 
   /** Whether the task as it was after this change (or after the previous one) is in the set. */
   holds(snapshot: unknown): boolean {
-    return snapshot != null && matchesTaskFilter(snapshot as TaskSnapshot, this.filter);
+    return snapshot != null && matchesCheckedFilter(snapshot as TaskSnapshot, this.filter);
   }
 
   /**
@@ -37,7 +42,7 @@ export class TaskSet {
       this.inSet.set(event.taskId, inNow);
     }
     if (inNow) return "in";
-    if (before === undefined) return "unknown";
+    if (before === undefined) return event.type === "CREATED" ? "out" : "unknown"; // nothing came before a CREATED
     return before ? "leaves" : "out";
   }
 }

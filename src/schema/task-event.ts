@@ -12,7 +12,7 @@ import { taskById } from "./loaders";
 import { TaskFilterInput, TaskNode } from "./task";
 import { TaskSet, type Verdict } from "../events/task-set";
 import type { TaskEvent } from "../generated/prisma/client";
-import { taskWhere, type TaskFilter } from "../store/task-filter";
+import type { TaskFilter } from "../store/task-filter";
 import type { Context } from "./builder";
 
 const BATCH = 500;
@@ -165,7 +165,7 @@ builder.subscriptionFields((t) => ({
         states: args.filter?.states,
       };
       const taskFilter: TaskFilter | null = args.filter?.task ?? null;
-      if (taskFilter) taskWhere(taskFilter); // a bad filter is BAD_USER_INPUT before anything is sent
+      const liveSet = taskFilter ? new TaskSet(taskFilter) : null; // checks the filter first
       const after = args.after ? decodeEventCursor(args.after) : null;
       if (after) {
         const pruned = await ctx.store.prunedThrough();
@@ -176,7 +176,6 @@ builder.subscriptionFields((t) => ({
       // Live events are collected from now on; the journal up to this point is replayed first.
       // Under a task filter, live events are classified as they arrive (in journal order); the
       // verdicts other than "in" wait here for the generator.
-      const liveSet = taskFilter ? new TaskSet(taskFilter) : null;
       const verdicts = new Map<bigint, Verdict>();
       const live = await ctx.manager.feed.subscribe((event) => {
         if (!matchesFilter(event, filter)) return false;

@@ -93,7 +93,7 @@ interface TimeRange {
 }
 
 /** A filter once checked: every value validated and normalised, ready for either matcher. */
-interface CheckedFilter {
+export interface CheckedFilter {
   includeInternal: boolean;
   module: string | null;
   modules: string[] | null;
@@ -234,7 +234,11 @@ const containsInsensitive = (value: string | null, text: string) => value !== nu
 
 /** Whether the task is in what `taskWhere(filter)` selects: the same filter, checked the same way, in TypeScript. */
 export function matchesTaskFilter(task: TaskSnapshot, filter: TaskFilter = {}): boolean {
-  const f = checkTaskFilter(filter);
+  return matchesCheckedFilter(task, checkTaskFilter(filter));
+}
+
+/** matchesTaskFilter for a filter checked once beforehand (a live subscription's, for every event). */
+export function matchesCheckedFilter(task: TaskSnapshot, f: CheckedFilter): boolean {
   if (!f.includeInternal && task.isInternal) return false;
   if (f.module != null && task.module !== f.module) return false;
   if (f.modules != null && !f.modules.includes(task.module)) return false;
