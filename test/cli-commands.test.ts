@@ -133,4 +133,29 @@ describe("task commands", () => {
     expect(trees.stdout).toMatch(new RegExp(`^${treeId} +test +tree +CLUSTER`, "m"));
     expect(trees.stdout).toMatch(/^ {2}\S+ +test +node-count +NODE +node +SUCCEEDED .* node-1 /m);
   }, 60_000);
+
+  test("list: --category scheduled is its own tab, --started-since, --search by an id prefix", async () => {
+    const cutoff = new Date().toISOString();
+    const [later, now] = await Promise.all([
+      cli("tasks", "start", "test", "count", "--input", '{"rounds":1}', "--at", "1h", "--json"),
+      createTestTask({ rounds: 1, roundMs: 0 }),
+    ]);
+    expect(later.code).toBe(0);
+    const scheduled = JSON.parse(later.stdout).id as string;
+    await until(async () => (await stateOf(now)) === "SUCCEEDED", 15_000, "the task to end");
+    const [scheduledTab, pendingTab, startedSince, byPrefix] = await Promise.all([
+      cli("tasks", "list", "--category", "scheduled", "--json", "--limit", "500"),
+      cli("tasks", "list", "--category", "pending", "--json", "--limit", "500"),
+      cli("tasks", "list", "--started-since", cutoff, "--json", "--limit", "500"),
+      cli("tasks", "list", "--search", scheduled.slice(0, 23), "--json"),
+    ]);
+    for (const run of [scheduledTab, pendingTab, startedSince, byPrefix]) expect(run.code).toBe(0);
+    const ids = (stdout: string) => JSON.parse(stdout).tasks.map((t: { id: string }) => t.id) as string[];
+    expect(ids(scheduledTab.stdout)).toContain(scheduled);
+    expect(ids(pendingTab.stdout)).not.toContain(scheduled);
+    expect(ids(startedSince.stdout)).toContain(now);
+    expect(ids(startedSince.stdout)).not.toContain(scheduled);
+    expect(ids(byPrefix.stdout)).toEqual([scheduled]);
+    await server.app.gql("mutation ($id: ID!) { abortTask(id: $id) { id } }", { id: scheduled });
+  }, 60_000);
 });

@@ -37,7 +37,7 @@ describe("arguments and connection", () => {
     expect(down.stderr).toMatch(/cannot reach taskgraph at http:\/\/127\.0\.0\.1:9\/graphql.*start it with npm start/i);
 
     expect(modules.code).toBe(0);
-    expect(modules.stdout).toMatch(/^module +tasks +pending +failed +finished/);
+    expect(modules.stdout).toMatch(/^module +tasks +scheduled +pending +failed +finished/);
     expect(modules.stdout).toMatch(/^test +\d+/m);
     expect(ESCAPE.test(modules.stdout)).toBe(false);
     const api = await server.app.gql("{ modules { name description lastSequenceNumber totalTasks taskCounts { state count } } }");

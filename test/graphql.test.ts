@@ -103,8 +103,9 @@ describe("finding tasks with each filter field", () => {
     expect(await find({ states: ["SUCCEEDED"], includeInternal: true })).toEqual(sorted([upgrade, ...nodes, ...internal.map((t) => t.id)]));
   });
 
-  test("category groups states: pending, failed (failed or canceled), finished", async () => {
-    expect(await find({ category: "PENDING" })).toEqual(sorted([restart, orders, carts, ...lab.map((t) => t.id)]));
+  test("category groups states: scheduled, pending (queued or running), failed (failed or canceled), finished", async () => {
+    expect(await find({ category: "SCHEDULED" })).toEqual([carts]);
+    expect(await find({ category: "PENDING" })).toEqual(sorted([restart, orders, ...lab.map((t) => t.id)]));
     expect(await find({ category: "FAILED" })).toEqual(sorted([reassign, sessions]));
     expect(await find({ category: "FINISHED" })).toEqual(sorted([upgrade, ...nodes]));
   });
@@ -147,8 +148,10 @@ describe("finding tasks with each filter field", () => {
     expect(await find({ labels: {} })).toEqual(sorted(visible));
   });
 
-  test("search finds a keyword in name, type, module or target, ignoring case", async () => {
-    expect(await find({ search: "broker" })).toEqual([restart]); // name, type and target
+  test("search finds a keyword in name, type, module, target or error, ignoring case", async () => {
+    expect(await find({ search: "broker" })).toEqual(sorted([restart, reassign])); // name, type and target; error ("Broker 4 is offline")
+    expect(await find({ search: "IS OFFLINE" })).toEqual([reassign]); // error only
+    expect(await find({ search: "aborted by" })).toEqual([sessions]); // error only
     expect(await find({ search: "ORDERS" })).toEqual(sorted([reassign, orders])); // name / target
     expect(await find({ search: "storage" })).toEqual(sorted([orders, carts, sessions])); // module
     expect(await find({ search: "rolling-upgrade" })).toEqual([upgrade]); // type
@@ -192,9 +195,11 @@ describe("finding tasks with each filter field", () => {
     expect(await find({ rootsOnly: true })).toEqual(sorted([upgrade, reassign, restart, orders, carts, sessions, ...lab.map((t) => t.id)]));
   });
 
-  test("scheduled separates tasks created with a runAt from the others", async () => {
+  test("createdWithRunAt separates tasks created with a runAt from the others; scheduled (deprecated) means the same", async () => {
+    expect(await find({ createdWithRunAt: true })).toEqual([carts]);
+    expect(await find({ createdWithRunAt: false })).toEqual(sorted(visible.filter((id) => id !== carts)));
     expect(await find({ scheduled: true })).toEqual([carts]);
-    expect(await find({ scheduled: false })).toEqual(sorted(visible.filter((id) => id !== carts)));
+    expect(await find({ scheduled: false, createdWithRunAt: false })).toEqual(sorted(visible.filter((id) => id !== carts)));
   });
 
   test("several fields narrow together", async () => {

@@ -199,13 +199,13 @@ describe("with a running worker", () => {
       const runAt = new Date(Date.now() + 2_000);
       const created = await createTestTask(app, { rounds: 1, roundMs: 10, runAt: runAt.toISOString() });
       expect(created.state).toBe("SCHEDULED");
-      expect(created.category).toBe("PENDING");
+      expect(created.category).toBe("SCHEDULED");
       expect(Date.parse(created.scheduledFor)).toBe(runAt.getTime());
       expect(created.startedAt).toBeNull();
 
-      const scheduled = await ok(app, `{ tasks(filter: { scheduled: true }) { totalCount edges { node { id state } } } }`);
+      const scheduled = await ok(app, `{ tasks(filter: { createdWithRunAt: true }) { totalCount edges { node { id state } } } }`);
       expect(scheduled.tasks.edges.map((e: any) => e.node)).toContainEqual({ id: created.id, state: "SCHEDULED" });
-      const others = await ok(app, `{ tasks(filter: { scheduled: false }, first: 500) { edges { node { id } } } }`);
+      const others = await ok(app, `{ tasks(filter: { createdWithRunAt: false }, first: 500) { edges { node { id } } } }`);
       expect(others.tasks.edges.map((e: any) => e.node.id)).not.toContain(created.id);
 
       const done = await waitForEnd(app, created.id, 20);

@@ -332,8 +332,9 @@ describe("listTasks filters", () => {
     expect(await types({ states: ["RUNNING"] })).toEqual([]);
   });
 
-  test("category groups states: pending, failed (incl. canceled), finished", async () => {
-    expect(await types({ category: "PENDING" })).toEqual(["reassign-partitions", "repair", "repair-node"]);
+  test("category groups states: scheduled, pending (queued or running), failed (incl. canceled), finished", async () => {
+    expect(await types({ category: "SCHEDULED" })).toEqual(["reassign-partitions"]);
+    expect(await types({ category: "PENDING" })).toEqual(["repair", "repair-node"]);
     expect(await types({ category: "FAILED" })).toEqual(["compact", "upgrade"]);
     expect(await types({ category: "FINISHED" })).toEqual(["restart-broker"]);
   });
@@ -424,9 +425,15 @@ describe("listTasks filters", () => {
     expect(await types({ rootsOnly: false })).toEqual(ALL_VISIBLE);
   });
 
-  test("scheduled separates tasks created with a runAt from the others", async () => {
-    expect(await types({ scheduled: true })).toEqual(["reassign-partitions", "upgrade"]);
-    expect(await types({ scheduled: false })).toEqual(["compact", "repair", "repair-node", "restart-broker"]);
+  test("createdWithRunAt separates tasks created with a runAt (in any state now) from the others", async () => {
+    expect(await types({ createdWithRunAt: true })).toEqual(["reassign-partitions", "upgrade"]);
+    expect(await types({ createdWithRunAt: false })).toEqual(["compact", "repair", "repair-node", "restart-broker"]);
+    expect(await types({ scheduled: true })).toEqual(["reassign-partitions", "upgrade"]); // the deprecated name
+  });
+
+  test("scheduled (deprecated) and createdWithRunAt that disagree are BAD_USER_INPUT", async () => {
+    const error = await refusal(store.listTasks({ filter: { scheduled: true, createdWithRunAt: false } }), "BAD_USER_INPUT");
+    expect(error.message).toContain("createdWithRunAt");
   });
 
   test("filters combine with AND", async () => {

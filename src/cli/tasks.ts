@@ -50,6 +50,7 @@ interface ListOptions {
   targetPrefix?: string;
   search?: string;
   since?: Date;
+  startedSince?: Date;
   endedSince?: Date;
   label?: Record<string, string>;
   internal?: boolean;
@@ -63,7 +64,7 @@ interface TaskPage {
   tasks: { totalCount: number; edges: { node: TaskRow }[]; pageInfo: PageInfo };
 }
 
-/** Up to `limit` tasks matching the filter; with endedSince, read newest-ended first and filtered here. */
+/** Up to `limit` tasks matching the filter (with --ended-since: newest-ended first). */
 async function listTasks(ctx: Context, module: string | undefined, o: ListOptions) {
   const filter = {
     module,
@@ -75,38 +76,23 @@ async function listTasks(ctx: Context, module: string | undefined, o: ListOption
     targetPrefix: o.targetPrefix,
     search: o.search,
     createdAfter: o.since?.toISOString(),
+    startedAfter: o.startedSince?.toISOString(),
+    endedAfter: o.endedSince?.toISOString(),
     labels: o.label,
     includeInternal: o.internal ?? false,
     rootsOnly: o.roots,
   };
-  // The API has no endedAfter filter: sorted by end time (newest first, unended last), the tasks
-  // that ended since the cutoff are exactly the first ones, so reading stops at the first older one.
-  const endedSince = o.endedSince?.getTime();
-  const orderBy = endedSince === undefined ? undefined : { field: "ENDED_AT", direction: "DESC" };
+  const orderBy = o.endedSince === undefined ? undefined : { field: "ENDED_AT", direction: "DESC" };
   const tasks: TaskRow[] = [];
   let after: string | null = null;
-  let totalCount: number | null = null;
+  let totalCount = 0;
   for (;;) {
     const first = Math.min(PAGE, o.limit - tasks.length);
     const page: TaskPage = await ctx.api.request<TaskPage>(TASKS, { filter, orderBy, first, after });
-    const rows = page.tasks.edges.map((e) => e.node);
-    if (endedSince === undefined) {
-      totalCount = page.tasks.totalCount;
-      tasks.push(...rows);
-    } else {
-      const ended = rows.filter((t) => t.endedAt && new Date(t.endedAt).getTime() >= endedSince);
-      tasks.push(...ended);
-      if (ended.length < rows.length) {
-        totalCount = tasks.length;
-        break;
-      }
-    }
+    totalCount = page.tasks.totalCount;
+    tasks.push(...page.tasks.edges.map((e) => e.node));
     after = page.tasks.pageInfo.endCursor;
-    if (!page.tasks.pageInfo.hasNextPage) {
-      if (endedSince !== undefined) totalCount = tasks.length;
-      break;
-    }
-    if (tasks.length >= o.limit) break;
+    if (!page.tasks.pageInfo.hasNextPage || tasks.length >= o.limit) break;
   }
   return { totalCount, tasks };
 }
@@ -123,7 +109,7 @@ async function list(ctx: Context, module: string | undefined, o: ListOptions) {
     }
     if (repeat) ctx.out.print(`${i > 0 ? "\n" : ""}${new Date().toISOString()}`);
     if (tasks.length) ctx.out.print(ctx.out.taskTable(tasks));
-    const more = totalCount === null ? ` (first ${tasks.length}; --limit for more)` : totalCount > tasks.length ? ` of ${totalCount} (--limit for more)` : "";
+    const more = totalCount > tasks.length ? ` of ${totalCount} (--limit for more)` : "";
     ctx.out.print(`${tasks.length} task(s)${more}`);
   }
 }
@@ -157,11 +143,12 @@ async function modules(ctx: Context) {
     String(m.taskCounts.filter((c) => states.includes(c.state)).reduce((sum, c) => sum + c.count, 0));
   ctx.out.print(
     ctx.out.table(
-      ["module", "tasks", "pending", "failed", "finished", "last_seq", "description"],
+      ["module", "tasks", "scheduled", "pending", "failed", "finished", "last_seq", "description"],
       modules.map((m) => [
         m.name,
         String(m.totalTasks),
-        count(m, ["SCHEDULED", "QUEUED", "RUNNING"]),
+        count(m, ["SCHEDULED"]),
+        count(m, ["QUEUED", "RUNNING"]),
         count(m, ["FAILED", "CANCELED"]),
         count(m, ["SUCCEEDED"]),
         String(m.lastSequenceNumber),
@@ -358,8 +345,8 @@ async function watchAll(ctx: Context, module: string | undefined): Promise<numbe
         error: fail,
       },
     );
-    // Subscribed first, then the pending tasks: nothing that changes in between is missed.
-    listTasks(ctx, module, { category: "PENDING", limit: 500 }).then((listed) => {
+    // Subscribed first, then the tasks not ended (scheduled ones too): nothing that changes in between is missed.
+    listTasks(ctx, module, { state: ["SCHEDULED", "QUEUED", "RUNNING"], limit: 500 }).then((listed) => {
       for (const task of listed.tasks) if (!rows.has(task.id)) add(task);
       show();
     }, fail);
@@ -392,14 +379,19 @@ export function tasksCommand(): Command {
     .description("list tasks, newest first (internal tasks hidden unless --internal)")
     .argument("[module]", "only this module's tasks")
     .option("--state <states>", `only these states, comma-separated: ${TASK_STATES.join(",").toLowerCase()}`, collectChoice(TASK_STATES))
-    .option("--category <category>", `one of ${CATEGORIES.join(", ").toLowerCase()}`, parseChoice(CATEGORIES))
+    .option(
+      "--category <category>",
+      "a console tab: scheduled (waiting for its runAt), pending (queued or running), failed (failed or canceled), finished (succeeded)",
+      parseChoice(CATEGORIES),
+    )
     .option("--type <types>", "only these task types, comma-separated", (v, prev: string[] = []) => [...prev, ...v.split(",")])
     .option("--kind <kind>", "node or cluster", parseChoice(["NODE", "CLUSTER"]))
     .option("--target <target>", "exact target")
     .option("--target-prefix <prefix>", "targets starting with this")
-    .option("--search <keyword>", "keyword over name, type, module and target, or a task id")
+    .option("--search <keyword>", "keyword over name, type, module, target and error, or a task id (or its first 8+ hex digits)")
     .option("--since <time>", "created since: a duration ago (1h, 7d) or an ISO time", parseTime("past"))
-    .option("--ended-since <time>", "ended since: a duration ago or an ISO time", parseTime("past"))
+    .option("--started-since <time>", "started since: a duration ago or an ISO time", parseTime("past"))
+    .option("--ended-since <time>", "ended since, newest-ended first: a duration ago or an ISO time", parseTime("past"))
     .option("--label <key=value>", "every label given must match (repeatable)", collectLabel)
     .option("--internal", "include internal tasks")
     .option("--roots", "only root tasks")
@@ -411,7 +403,9 @@ export function tasksCommand(): Command {
       EXAMPLES([
         "taskgraph tasks list test --state running,queued",
         "taskgraph tasks list --category failed --since 1d",
-        "taskgraph tasks list --ended-since 1h --json",
+        "taskgraph tasks list --category scheduled",
+        "taskgraph tasks list --category failed --ended-since 1h --json",
+        "taskgraph tasks list --search 0199ab12",
         "taskgraph tasks list kafka --interval 5 --iterations 3",
       ]),
     )

@@ -15,7 +15,8 @@ export type TaskState = (typeof TASK_STATES)[number];
 export const STEP_STATES = ["WAITING", "RUNNING", "SUCCEEDED", "FAILED", "SKIPPED", "ROLLING_BACK", "ROLLED_BACK"] as const;
 export type StepState = (typeof STEP_STATES)[number];
 
-export const TASK_CATEGORIES = ["PENDING", "FAILED", "FINISHED"] as const;
+/** The console's tabs, in the order they are shown: every state belongs to exactly one. */
+export const TASK_CATEGORIES = ["SCHEDULED", "PENDING", "FAILED", "FINISHED"] as const;
 export type TaskCategory = (typeof TASK_CATEGORIES)[number];
 
 const TASK_TRANSITIONS: Record<TaskState, readonly TaskState[]> = {
@@ -37,8 +38,10 @@ const STEP_TRANSITIONS: Record<StepState, readonly StepState[]> = {
   ROLLED_BACK: ["RUNNING"],
 };
 
+/** Disjoint: SCHEDULED (Kafka's Scheduled tab) is not PENDING (openATTIC's pending = waiting for or held by a worker). */
 export const CATEGORY_STATES: Record<TaskCategory, readonly TaskState[]> = {
-  PENDING: ["SCHEDULED", "QUEUED", "RUNNING"],
+  SCHEDULED: ["SCHEDULED"],
+  PENDING: ["QUEUED", "RUNNING"],
   FAILED: ["FAILED", "CANCELED"],
   FINISHED: ["SUCCEEDED"],
 };
@@ -46,16 +49,21 @@ export const CATEGORY_STATES: Record<TaskCategory, readonly TaskState[]> = {
 /** The states a task will not leave by itself (SUCCEEDED, FAILED, CANCELED). */
 export const ENDED_STATES: readonly TaskState[] = [...CATEGORY_STATES.FINISHED, ...CATEGORY_STATES.FAILED];
 
+/**
+ * Pending in the broad sense the runtime means: not ended yet (SCHEDULED, QUEUED, RUNNING). Wider
+ * than the PENDING category (a tab), which leaves SCHEDULED to its own tab.
+ */
+export const PENDING_STATES: readonly TaskState[] = TASK_STATES.filter((state) => !ENDED_STATES.includes(state));
+
 /** Steps an abort with rollback rolls back: those that ran (or are rolling back already). */
 export const ROLLBACK_STEP_STATES: readonly StepState[] = ["SUCCEEDED", "FAILED", "ROLLING_BACK"];
 
 export function categoryOf(state: TaskState): TaskCategory {
-  if (CATEGORY_STATES.PENDING.includes(state)) return "PENDING";
-  if (CATEGORY_STATES.FAILED.includes(state)) return "FAILED";
-  return "FINISHED";
+  return TASK_CATEGORIES.find((category) => CATEGORY_STATES[category].includes(state))!;
 }
 
-export const isPending = (state: TaskState) => categoryOf(state) === "PENDING";
+/** Not ended (SCHEDULED, QUEUED or RUNNING): see PENDING_STATES; not the same as the PENDING category. */
+export const isPending = (state: TaskState) => PENDING_STATES.includes(state);
 /** Finished in the broad sense: it will not change again by itself (SUCCEEDED, FAILED, CANCELED). */
 export const isEnded = (state: TaskState) => !isPending(state);
 

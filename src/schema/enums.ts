@@ -21,9 +21,11 @@ export const TaskStateEnum = builder.enumType("TaskState", {
   }),
 });
 export const TaskCategoryEnum = builder.enumType("TaskCategory", {
-  description: "The console's tabs: every state belongs to exactly one category.",
+  description:
+    "The console's tabs: every state belongs to exactly one category, so a task is in one tab at a time.",
   values: described(TASK_CATEGORIES, {
-    PENDING: "SCHEDULED, QUEUED or RUNNING.",
+    SCHEDULED: "SCHEDULED: waiting for its runAt time (Kafka's Scheduled tab).",
+    PENDING: "QUEUED or RUNNING: waiting for or held by a worker.",
     FAILED: "FAILED or CANCELED.",
     FINISHED: "SUCCEEDED.",
   }),

@@ -1,6 +1,7 @@
 // The GraphQL schema: every schema file registers its types on the one builder.
 import { builder } from "./builder";
 import "./task";
+import "./task-counts";
 import "./step";
 import "./module";
 import "./settings";

@@ -6,7 +6,7 @@ import { TaskStateEnum } from "./enums";
 import { moduleTaskCounts } from "./loaders";
 import { taskConnectionField } from "./task";
 
-const StateCount = builder.objectRef<{ state: (typeof TASK_STATES)[number]; count: number }>("StateCount").implement({
+export const StateCount = builder.objectRef<{ state: (typeof TASK_STATES)[number]; count: number }>("StateCount").implement({
   description: "How many tasks are in one state.",
   fields: (t) => ({
     state: t.expose("state", { type: TaskStateEnum, description: "The state counted." }),

@@ -9,7 +9,11 @@ import { TaskgraphError } from "../domain/errors";
 import { builder } from "./builder";
 import { TaskStateEnum } from "./enums";
 import { taskById } from "./loaders";
-import { TaskNode } from "./task";
+import { TaskFilterInput, TaskNode } from "./task";
+import { TaskSet, type Verdict } from "../events/task-set";
+import type { TaskEvent } from "../generated/prisma/client";
+import type { TaskFilter } from "../store/task-filter";
+import type { Context } from "./builder";
 
 const BATCH = 500;
 const FALLBACK_MS = 1000;
@@ -51,6 +55,11 @@ const TaskEventNode = builder.prismaNode("TaskEvent", {
       description: "The task as it is now (not as of the event); null once it has been deleted.",
       resolve: (e, _args, ctx) => taskById(ctx).load(e.taskId),
     }),
+    leavesFilter: t.boolean({
+      description:
+        "True on the last event a taskEvents subscription with `filter.task` sends about a task that no longer matches that filter (a list page drops its row); false otherwise.",
+      resolve: (e) => (e as LeavingEvent).leavesFilter === true,
+    }),
   }),
 });
 
@@ -62,8 +71,24 @@ const TaskEventFilterInput = builder.inputType("TaskEventFilter", {
     rootId: t.id({ description: "Every task of one tree." }),
     types: t.field({ type: [TaskEventTypeEnum], description: "Only these kinds of change." }),
     states: t.field({ type: [TaskStateEnum], description: "Only events that put a task into one of these states (CREATED, STATE_CHANGED)." }),
+    task: t.field({
+      type: TaskFilterInput,
+      description:
+        "Only events of tasks that match this filter (the same as `tasks`' filter) as the event left them, and one last event, with leavesFilter: true, when a task stops matching it: a list page stays current with no query. Example: {category: PENDING, search: \"restart\"}.",
+    }),
   }),
 });
+
+/** An event that takes its task out of a subscription's task filter. */
+type LeavingEvent = TaskEvent & { leavesFilter?: boolean };
+
+/** The event as the subscription delivers it under its task filter, or null when it is skipped. */
+async function delivered(ctx: Context, set: TaskSet, event: TaskEvent, verdict: Verdict): Promise<LeavingEvent | null> {
+  if (verdict === "in") return event;
+  if (verdict === "out") return null;
+  const leaves = verdict === "leaves" || set.holds(await ctx.store.previousTaskSnapshot(event.taskId, event));
+  return leaves ? { ...event, leavesFilter: true } : null;
+}
 
 /**
  * A subscription's event stream: wraps its generator so that a client going away stops it at once.
@@ -139,6 +164,8 @@ builder.subscriptionFields((t) => ({
         types: args.filter?.types,
         states: args.filter?.states,
       };
+      const taskFilter: TaskFilter | null = args.filter?.task ?? null;
+      const liveSet = taskFilter ? new TaskSet(taskFilter) : null; // checks the filter first
       const after = args.after ? decodeEventCursor(args.after) : null;
       if (after) {
         const pruned = await ctx.store.prunedThrough();
@@ -147,24 +174,39 @@ builder.subscriptionFields((t) => ({
         }
       }
       // Live events are collected from now on; the journal up to this point is replayed first.
-      const live = await ctx.manager.feed.subscribe((event) => matchesFilter(event, filter));
+      // Under a task filter, live events are classified as they arrive (in journal order); the
+      // verdicts other than "in" wait here for the generator.
+      const verdicts = new Map<bigint, Verdict>();
+      const live = await ctx.manager.feed.subscribe((event) => {
+        if (!matchesFilter(event, filter)) return false;
+        if (!liveSet) return true;
+        const verdict = liveSet.classify(event);
+        if (verdict === "out") return false;
+        if (verdict !== "in") verdicts.set(event.id, verdict);
+        return true;
+      });
       try {
         let last: JournalCursor | null = after;
         if (after) {
+          const replaySet = taskFilter ? new TaskSet(taskFilter) : null;
           for (;;) {
             const batch = await ctx.store.readJournal(last!, filter, BATCH, live.position);
             for (const event of batch) {
               last = { txid: event.txid, id: event.id };
-              yield event;
+              const out = replaySet ? await delivered(ctx, replaySet, event, replaySet.classify(event)) : event;
+              if (out) yield out;
             }
             if (batch.length < BATCH) break;
           }
         }
         for (;;) {
           const event = await stream.until(live.next());
+          const verdict = verdicts.get(event.id) ?? "in";
+          verdicts.delete(event.id);
           if (last && !isBefore(last, event)) continue; // already replayed (a cursor from a process further ahead)
           last = { txid: event.txid, id: event.id };
-          yield event;
+          const out = liveSet ? await delivered(ctx, liveSet, event, verdict) : event;
+          if (out) yield out;
         }
       } catch (error) {
         if (!stream.closed) throw error; // the client went away: end quietly

@@ -244,24 +244,51 @@ function asksForTotalCount(info: GraphQLResolveInfo): boolean {
   return info.fieldNodes.some((node) => node.selectionSet?.selections.some((s) => s.kind !== Kind.FIELD || s.name.value === "totalCount"));
 }
 
-const TaskFilterInput = builder.inputType("TaskFilter", {
-  description: "Every field narrows the list (AND). Internal tasks are hidden unless includeInternal.",
+export const TaskFilterInput = builder.inputType("TaskFilter", {
+  description:
+    "Which tasks: every field given narrows the set (AND); a list field means any of its values (an empty list: none). Internal tasks are hidden unless includeInternal. `tasks`, `taskCounts` and the tabs read the same filter the same way. Times: *After is inclusive, *Before exclusive; After later than Before is BAD_USER_INPUT.",
   fields: (t) => ({
-    module: t.string({ description: "Tasks of this module (by name)." }),
-    types: t.stringList({ description: "Tasks of any of these types." }),
-    states: t.field({ type: [TaskStateEnum], description: "Tasks in any of these states." }),
-    category: t.field({ type: TaskCategoryEnum, description: "Tasks in this category (a console tab)." }),
-    kind: t.field({ type: TaskKindEnum, description: "NODE or CLUSTER tasks only." }),
-    includeInternal: t.boolean({ defaultValue: false, description: "Include internal tasks (hidden by default)." }),
-    target: t.string({ description: "Exact target." }),
-    targetPrefix: t.string({ description: "Targets starting with this." }),
-    labels: t.field({ type: "JSONObject", description: 'Every label given must match, e.g. {"env": "prod"}.' }),
-    search: t.string({ description: "Keyword over name, type, module and target (case-insensitive), or a task id." }),
-    createdAfter: t.field({ type: "DateTime", description: "Created at or after." }),
-    createdBefore: t.field({ type: "DateTime", description: "Created before." }),
-    parentId: t.id({ description: "Direct children of this task." }),
-    rootsOnly: t.boolean({ description: "Only root tasks (no parent)." }),
-    scheduled: t.boolean({ description: "true: only tasks created with a runAt (the Scheduled tab); false: only the others." }),
+    module: t.string({ description: 'Tasks of this module (by name), e.g. "kafka".' }),
+    modules: t.stringList({
+      description: 'Tasks of any of these modules, e.g. ["kafka", "scylla"]. With `module` as well, a task must satisfy both.',
+    }),
+    types: t.stringList({ description: 'Tasks of any of these types, e.g. ["restart-broker", "reassign-partitions"].' }),
+    states: t.field({ type: [TaskStateEnum], description: "Tasks in any of these states, e.g. [QUEUED, RUNNING]." }),
+    category: t.field({
+      type: TaskCategoryEnum,
+      description: "Tasks in this category (a console tab), e.g. FAILED. Categories are disjoint: SCHEDULED is not part of PENDING.",
+    }),
+    kind: t.field({ type: TaskKindEnum, description: "NODE or CLUSTER tasks only, e.g. CLUSTER." }),
+    includeInternal: t.boolean({ defaultValue: false, description: "Include internal tasks (hidden by default), e.g. true." }),
+    target: t.string({ description: 'Exact target, e.g. "broker-3".' }),
+    targetPrefix: t.string({ description: 'Targets starting with this (case-sensitive), e.g. "shop." for every table of keyspace shop.' }),
+    labels: t.field({ type: "JSONObject", description: 'Every label given must match exactly, e.g. {"env": "prod"}.' }),
+    search: t.string({
+      description:
+        'A keyword, e.g. "broker" or "timed out": found (case-insensitive) in the name, type, module, target or error text. Also a task id: a whole one, or a prefix of at least 8 hex digits as pasted from a log, with or without the dashes, e.g. "0199ab12" or "0199ab12-3c4d". Fewer than 8 digits are only a keyword.',
+    }),
+    createdAfter: t.field({ type: "DateTime", description: 'Created at or after this time, e.g. "2026-11-30T00:00:00Z".' }),
+    createdBefore: t.field({ type: "DateTime", description: 'Created before this time, e.g. "2026-12-01T00:00:00Z".' }),
+    startedAfter: t.field({
+      type: "DateTime",
+      description: 'Started at or after this time, e.g. "2026-11-30T12:00:00Z" (a task that never started does not match).',
+    }),
+    startedBefore: t.field({ type: "DateTime", description: 'Started before this time, e.g. "2026-11-30T13:00:00Z".' }),
+    endedAfter: t.field({
+      type: "DateTime",
+      description: 'Ended at or after this time, e.g. an hour ago for "failed in the last hour" with category FAILED (a task not ended does not match).',
+    }),
+    endedBefore: t.field({ type: "DateTime", description: 'Ended before this time, e.g. "2026-11-30T13:00:00Z".' }),
+    parentId: t.id({ description: 'Direct children of this task, e.g. "0199ab12-3c4d-7e5f-8a6b-1c2d3e4f5a6b".' }),
+    rootsOnly: t.boolean({ description: "Only root tasks (no parent), e.g. true." }),
+    createdWithRunAt: t.boolean({
+      description:
+        "true: only tasks created with a runAt (Task.scheduledFor is set), whatever their state now; false: only the others. For tasks waiting for their time, use category SCHEDULED.",
+    }),
+    scheduled: t.boolean({
+      description: "The former name of createdWithRunAt, with the same meaning, e.g. true.",
+      deprecationReason: "Use createdWithRunAt (the same filter), or category: SCHEDULED for tasks still waiting for their time.",
+    }),
   }),
 });
 
@@ -283,6 +310,9 @@ async function startForCaller(ctx: Context, query: TaskQuery, request: Omit<Star
 function withinScope(filter: TaskFilter, scope: TaskScope): TaskFilter {
   if (scope.module && filter.module && filter.module !== scope.module) {
     throw badInput(`filter.module is "${filter.module}", but these are the tasks of module "${scope.module}"`);
+  }
+  if (scope.module && filter.modules && !filter.modules.includes(scope.module)) {
+    throw badInput(`filter.modules leaves out "${scope.module}", the module whose tasks these are`);
   }
   if (scope.type && filter.types && !filter.types.includes(scope.type)) {
     throw badInput(`filter.types leaves out "${scope.type}", the type whose tasks these are`);

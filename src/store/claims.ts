@@ -134,7 +134,7 @@ export async function promoteDueTasks(tx: Tx): Promise<number> {
       ORDER BY "scheduledFor" LIMIT 1000 FOR UPDATE SKIP LOCKED
     ), promoted AS (
       UPDATE "Task" t SET state = 'QUEUED', version = t.version + 1 FROM due WHERE t.id = due.id
-      RETURNING t.id, t."rootId", t."moduleName", t.version, due.state AS previous
+      RETURNING t.*, due.state AS previous
     ), ${journalWrite("promoted", "promoted", { type: eventType("STATE_CHANGED"), payload: stateChangedPayload(Prisma.sql`previous`, "QUEUED") }, promotedNoticeSql)}
     SELECT id::text AS id, (SELECT count(*) FROM "promotedNotified") AS _notified FROM promoted`;
   publishAfterCommit(tx, noticeOf(rows.map((r) => r.id), { w: true, c: true }));

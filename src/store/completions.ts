@@ -20,7 +20,7 @@ import { Prisma } from "../generated/prisma/client";
 import type { Claimed, ClaimedRow, ClaimOptions } from "./claims";
 import { claimCtes, claimedOf } from "./claims";
 import type { ChangeNotice, Tx } from "./journal-writer";
-import { CATEGORY_STATES } from "../domain/states";
+import { PENDING_STATES } from "../domain/states";
 import { eventType, journalWrite, noticeOf, noticeSql } from "./journal-writer";
 import { stateChangedPayload, taskStateList } from "./sql";
 
@@ -62,8 +62,8 @@ function completionCtes(completions: Completion[]): Prisma.Sql {
         version = t.version + 1
       FROM locked l, input i
       WHERE t.id = l.id AND t.id = i.id AND t.state = 'RUNNING' AND t."leaseOwner" = i.owner AND t."abortRequestedAt" IS NULL
-        AND NOT EXISTS (SELECT 1 FROM "Task" c WHERE c."parentId" = t.id AND c.state IN (${taskStateList(CATEGORY_STATES.PENDING)}))
-      RETURNING t.id, t."rootId", t."moduleName", t.version, t.error, i.owner, l.state AS previous
+        AND NOT EXISTS (SELECT 1 FROM "Task" c WHERE c."parentId" = t.id AND c.state IN (${taskStateList(PENDING_STATES)}))
+      RETURNING t.*, i.owner, l.state AS previous
     ), ${journalWrite("done", "done", { type: eventType("STATE_CHANGED"), payload: stateChangedPayload(Prisma.sql`previous`, "SUCCEEDED", Prisma.sql`error`) }, completionNoticeSql)}`;
 }
 

@@ -14,14 +14,14 @@ import type { ChangeNotice, Tx } from "./journal-writer";
 import { collectNotices } from "./journal-writer";
 import type { PageArgs, TaskOrder } from "./pagination";
 import type { JournalCursor, JournalFilter } from "./journal-reader";
-import { journalHead, prunedThrough, pruneJournal, readJournal } from "./journal-reader";
+import { journalHead, previousTaskSnapshot, prunedThrough, pruneJournal, readJournal } from "./journal-reader";
 import { drainModule, reapExpired } from "./retention";
 import type { Settings } from "./settings";
 import { readSettings, writeSettings } from "./settings";
 import * as controls from "./task-controls";
 import type { TaskFilter } from "./task-filter";
-import type { TaskQuery } from "./task-reads";
-import { findTask, getTask, listTasks, moduleStats, moduleTaskCounts, taskTree, withPendingDescendants } from "./task-reads";
+import type { TaskCounts, TaskQuery } from "./task-reads";
+import { countTasks, findTask, getTask, listTasks, moduleStats, moduleTaskCounts, taskTree, withPendingDescendants } from "./task-reads";
 import type { NewTask, TaskPatch } from "./task-writes";
 import type { LookupOptions, Role } from "./tokens";
 import { createApiToken, findLiveToken, listApiTokens, liveTokensExist, revokeApiToken, touchToken } from "./tokens";
@@ -31,7 +31,7 @@ import type { ResolvedStep } from "../domain/flow";
 import { listWorkers, registerWorker, removeWorker, taskStates, workerHeartbeat } from "./workers";
 import { appendLog, createTask, createTasks, resumeLostStep, setProgress, spawnChild, transitionStep, transitionTask } from "./task-writes";
 
-export type { NewTask, TaskPatch, TaskFilter, TaskOrder, PageArgs, TaskQuery, Settings, Tx };
+export type { NewTask, TaskPatch, TaskFilter, TaskOrder, PageArgs, TaskQuery, TaskCounts, Settings, Tx };
 export type { DeleteResult } from "./task-controls";
 export type { Claimed } from "./claims";
 export type { Completion } from "./completions";
@@ -234,6 +234,10 @@ export class Store {
   listTasks(options: { filter?: TaskFilter; orderBy?: TaskOrder | null; page?: PageArgs; query?: TaskQuery; count?: boolean }) {
     return listTasks(this.prisma, { ...options, maxPageSize: this.config.maxPageSize });
   }
+  /** Tasks the filter selects (as listTasks), counted per state and category in one query. */
+  taskCounts(filter?: TaskFilter) {
+    return countTasks(this.prisma, filter);
+  }
   taskTree(id: string, options?: { maxDepth?: number | null; includeFolded?: boolean | null; query?: TaskQuery }) {
     return taskTree(this.prisma, id, options);
   }
@@ -303,6 +307,9 @@ export class Store {
     return readJournal(this.prisma, after, filter, limit, upTo);
   }
   /** The newest cursor removed by pruning (null: nothing pruned yet). */
+  previousTaskSnapshot(taskId: string, before: JournalCursor) {
+    return previousTaskSnapshot(this.prisma, taskId, before);
+  }
   prunedThrough() {
     return prunedThrough(this.prisma);
   }

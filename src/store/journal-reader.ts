@@ -76,7 +76,7 @@ export async function readJournal(
   const states = filter.states?.length ? [...filter.states] : null;
   const horizon = await journalHorizon(prisma);
   return prisma.$queryRaw<TaskEvent[]>`
-    SELECT id, txid, "taskId"::text AS "taskId", "rootId"::text AS "rootId", module, type::text AS type, version, payload, "createdAt"
+    SELECT id, txid, "taskId"::text AS "taskId", "rootId"::text AS "rootId", module, type::text AS type, version, payload, task, "createdAt"
     FROM "TaskEvent"
     WHERE (txid, id) > (${after.txid}::bigint, ${after.id}::bigint)
       AND (txid, id) <= (${upTo.txid}::bigint, ${upTo.id}::bigint)
@@ -103,6 +103,19 @@ export function matchesFilter(event: TaskEvent, filter: JournalFilter): boolean 
     if (!filter.states.includes(payload.to ?? payload.state ?? "")) return false;
   }
   return true;
+}
+
+/**
+ * The task snapshot recorded by the task's last event before `before` (null when there is none:
+ * the task was new, deleted, or its earlier events were pruned).
+ */
+export async function previousTaskSnapshot(prisma: PrismaClient, taskId: string, before: JournalCursor): Promise<unknown> {
+  const rows = await prisma.$queryRaw<{ task: unknown }[]>`${PREPARED}
+    SELECT task FROM "TaskEvent"
+    WHERE "taskId" = ${taskId}::uuid AND (txid, id) < (${before.txid}::bigint, ${before.id}::bigint)
+    ORDER BY txid DESC, id DESC
+    LIMIT 1`;
+  return rows[0]?.task ?? null;
 }
 
 const PRUNED_KEY = "journalPrunedThrough";

@@ -45,8 +45,19 @@ export interface ChangeNotice {
 const CONTROL_TYPES = new Set<TaskEventType>(["STATE_CHANGED", "STEP_CHANGED", "DELETED"]);
 
 /**
+ * What a task filter reads of the task (TaskSnapshot in task-filter.ts), from a row with the Task
+ * table's columns as the change left them (appendEvents lists the same columns). None for a DELETED event or a task that is gone: it
+ * matches no filter.
+ */
+const taskSnapshot = (eventType: Prisma.Sql) => Prisma.sql`CASE WHEN state IS NULL OR ${eventType} = 'DELETED' THEN NULL ELSE jsonb_build_object(
+      'id', id, 'module', "moduleName", 'type', type, 'name', name, 'state', state, 'kind', kind, 'target', target,
+      'labels', labels, 'isInternal', "isInternal", 'parentId', "parentId", 'createdAt', "createdAt", 'startedAt', "startedAt",
+      'endedAt', "endedAt", 'error', error, 'createdWithRunAt', "scheduledFor" IS NOT NULL) END`;
+
+/**
  * The one journal writer. Two CTEs for one statement: `<name>Events` appends one event per row of
- * the CTE `rows` (columns id, "rootId", "moduleName", version, and whatever `event` reads), and
+ * the CTE `rows` (every column of the Task table with its new values, whatever `event` reads; a
+ * row with a null state records no task snapshot), and
  * `<name>Notified` sends one NOTIFY about those rows' tasks with the payload `notice` (a JSON text:
  * noticeSql(…) computed over the rows, or a notice built beforehand). `<name>Notified` runs only
  * when the statement reads it: end with `SELECT count(*) FROM <name>Notified`. The NOTIFY goes out
@@ -61,8 +72,8 @@ export function journalWrite(
   const from = Prisma.raw(`"${rows}"`);
   const where = event.where ? Prisma.sql`WHERE ${event.where}` : Prisma.empty;
   return Prisma.sql`${Prisma.raw(`"${name}Events"`)} AS (
-      INSERT INTO "TaskEvent" ("taskId", "rootId", module, type, version, payload)
-      SELECT id, "rootId", "moduleName", ${event.type}, version, ${event.payload} FROM ${from} ${where}
+      INSERT INTO "TaskEvent" ("taskId", "rootId", module, type, version, payload, task)
+      SELECT id, "rootId", "moduleName", ${event.type}, version, ${event.payload}, ${taskSnapshot(event.type)} FROM ${from} ${where}
     ), ${Prisma.raw(`"${name}Notified"`)} AS (
       SELECT pg_notify(${CHANGE_CHANNEL}, ${notice}) FROM ${from} HAVING count(*) > 0
     )`;
@@ -87,8 +98,13 @@ export async function appendEvents(tx: Tx, events: NewEvent[]): Promise<void> {
       SELECT * FROM unnest(${events.map((e) => e.task.id)}::uuid[], ${events.map((e) => e.task.rootId)}::uuid[],
         ${events.map((e) => e.task.moduleName)}::text[], ${events.map((e) => e.type)}::text[]::"TaskEventType"[],
         ${events.map((e) => e.task.version)}::int[], ${events.map((e) => JSON.stringify(e.payload ?? {}))}::jsonb[])
-        AS e(id, "rootId", "moduleName", type, version, payload)
-    ), ${journalWrite("appended", "input", { type: Prisma.sql`type`, payload: Prisma.sql`payload` }, noticeText(notice))}
+        AS e(id, "rootId", "moduleName", "eventType", version, payload)
+    ), "withTask" AS (
+      -- after the change's own statements: the task as the change left it (gone once deleted)
+      SELECT e.*, t.type, t.name, t.state, t.kind, t.target, t.labels, t."isInternal", t."parentId", t."createdAt",
+        t."startedAt", t."endedAt", t.error, t."scheduledFor"
+      FROM input e LEFT JOIN "Task" t ON t.id = e.id
+    ), ${journalWrite("appended", "withTask", { type: Prisma.sql`"eventType"`, payload: Prisma.sql`payload` }, noticeText(notice))}
     SELECT count(*) FROM "appendedNotified"`;
 }
 

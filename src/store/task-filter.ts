@@ -1,14 +1,19 @@
-// The API's TaskFilter → Prisma where. Validates first: a bad filter is BAD_USER_INPUT.
+// The API's TaskFilter, twice: as a Prisma where (taskWhere, for lists and counts) and in
+// TypeScript over a task snapshot (matchesTaskFilter, for the live feed). Both start from the same
+// validation (checkTaskFilter): a bad filter is BAD_USER_INPUT in either, and they give the same
+// answer for every task (test/task-filter-match.test.ts).
 import { checkLabels } from "../domain/input";
 import { badInput, checkText } from "../domain/errors";
-import { isUuid, parseUuid } from "../domain/ids";
+import { parseUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import type { TaskCategory, TaskState } from "../domain/states";
 import { CATEGORY_STATES } from "../domain/states";
-import type { Prisma } from "../generated/prisma/client";
+import type { Prisma, Task } from "../generated/prisma/client";
 
 export interface TaskFilter {
   module?: string | null;
+  /** Any of these modules (with `module` too, both must hold). */
+  modules?: readonly string[] | null;
   types?: readonly string[] | null;
   states?: readonly TaskState[] | null;
   category?: TaskCategory | null;
@@ -19,14 +24,93 @@ export interface TaskFilter {
   targetPrefix?: string | null;
   /** Every given label must match exactly. */
   labels?: Record<string, unknown> | null;
-  /** Keyword over name, type, module, target (case-insensitive), or an exact id. */
+  /**
+   * Keyword over name, type, module, target and error (case-insensitive contains); also an id
+   * prefix of 8 or more hex digits (dashes as in a UUID), or a whole id.
+   */
   search?: string | null;
   createdAfter?: Date | null;
   createdBefore?: Date | null;
+  startedAfter?: Date | null;
+  startedBefore?: Date | null;
+  endedAfter?: Date | null;
+  endedBefore?: Date | null;
   parentId?: string | null;
   rootsOnly?: boolean | null;
-  /** true: only tasks created with a runAt (Kafka's Scheduled tasks tab); false: only the others. */
+  /** true: only tasks created with a runAt (Kafka's Scheduled tasks list); false: only the others. */
+  createdWithRunAt?: boolean | null;
+  /** Deprecated name of createdWithRunAt (same meaning). */
   scheduled?: boolean | null;
+}
+
+/**
+ * A task as matchesTaskFilter sees it: the columns a filter reads. Times are ISO 8601 strings
+ * (`Date#toISOString()`), so a snapshot survives a JSON round trip (the event journal stores them).
+ */
+export interface TaskSnapshot {
+  id: string;
+  module: string;
+  type: string;
+  name: string;
+  state: TaskState;
+  kind: "NODE" | "CLUSTER";
+  target: string | null;
+  labels: Record<string, string>;
+  isInternal: boolean;
+  parentId: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  error: string | null;
+  /** Whether it was created with a runAt (Task.scheduledFor is set). */
+  createdWithRunAt: boolean;
+}
+
+export function taskSnapshot(task: Task): TaskSnapshot {
+  return {
+    id: task.id,
+    module: task.moduleName,
+    type: task.type,
+    name: task.name,
+    state: task.state,
+    kind: task.kind,
+    target: task.target,
+    labels: task.labels as Record<string, string>,
+    isInternal: task.isInternal,
+    parentId: task.parentId,
+    createdAt: task.createdAt.toISOString(),
+    startedAt: task.startedAt?.toISOString() ?? null,
+    endedAt: task.endedAt?.toISOString() ?? null,
+    error: task.error,
+    createdWithRunAt: task.scheduledFor !== null,
+  };
+}
+
+/** A time range: from `after` (inclusive) to `before` (exclusive); either end may be open. */
+interface TimeRange {
+  after: Date | null;
+  before: Date | null;
+}
+
+/** A filter once checked: every value validated and normalised, ready for either matcher. */
+export interface CheckedFilter {
+  includeInternal: boolean;
+  module: string | null;
+  modules: string[] | null;
+  types: string[] | null;
+  states: TaskState[] | null;
+  category: TaskCategory | null;
+  kind: "NODE" | "CLUSTER" | null;
+  target: string | null;
+  targetPrefix: string | null;
+  labels: Record<string, string>;
+  search: { text: string; idRange: { from: string; to: string } | null } | null;
+  created: TimeRange;
+  started: TimeRange;
+  ended: TimeRange;
+  parentId: string | null;
+  rootsOnly: boolean;
+  createdWithRunAt: boolean | null;
 }
 
 function checkLength(name: string, value: string, max: number) {
@@ -34,56 +118,146 @@ function checkLength(name: string, value: string, max: number) {
   if (value.length === 0) throw badInput(`filter.${name} must not be empty`);
 }
 
+function checkNames(name: string, values: readonly string[] | null | undefined): string[] | null {
+  if (values == null) return null;
+  if (values.length > LIMITS.filterListLength) throw badInput(`filter.${name} has more than ${LIMITS.filterListLength} entries`);
+  values.forEach((v) => checkLength(name, v, LIMITS.nameLength));
+  return [...values];
+}
+
+function checkRange(name: string, after: Date | null | undefined, before: Date | null | undefined): TimeRange {
+  if (after && before && after > before) throw badInput(`filter.${name}After is later than filter.${name}Before`);
+  return { after: after ?? null, before: before ?? null };
+}
+
+/** Hex digits with dashes where a UUID has them (after the 8th, 12th, 16th and 20th digit). */
+const dashed = (hex: string) => [...hex].map((digit, i) => ([8, 12, 16, 20].includes(i) ? `-${digit}` : digit)).join("");
+
+/**
+ * The ids a search text names when it is an id prefix: 8 to 32 hex digits, written without dashes
+ * or with them where a UUID has them ("0199ab12", "0199ab12-3c"). The ids from the prefix padded
+ * with 0s to it padded with fs: a range on the primary key (uuid comparisons, no cast to text).
+ * Shorter text is only a keyword. Beside the keyword's ILIKE branches (no trigram index) the plan
+ * still scans the rows the other fields leave, as the keyword search always did.
+ */
+function idPrefixRange(text: string): { from: string; to: string } | null {
+  const lower = text.toLowerCase();
+  const hex = lower.replace(/-/g, "");
+  if (!/^[0-9a-f]{8,32}$/.test(hex) || (lower !== hex && lower !== dashed(hex))) return null;
+  return { from: dashed(hex.padEnd(32, "0")), to: dashed(hex.padEnd(32, "f")) };
+}
+
+/** Validates and normalises a filter: BAD_USER_INPUT for the first thing wrong in it. */
+export function checkTaskFilter(filter: TaskFilter = {}): CheckedFilter {
+  const search = filter.search?.trim();
+  if (search) checkText("filter.search", search, LIMITS.searchLength);
+  if (filter.module != null) checkLength("module", filter.module, LIMITS.nameLength);
+  if (filter.target != null) checkLength("target", filter.target, LIMITS.targetLength);
+  if (filter.targetPrefix != null) checkLength("targetPrefix", filter.targetPrefix, LIMITS.targetLength);
+  const labels = checkLabels("filter.labels", filter.labels ?? {});
+  for (const [key, value] of Object.entries(labels)) {
+    if (value.length === 0) throw badInput(`filter.labels.${key.slice(0, 40)} must not be empty`);
+  }
+  if (filter.parentId != null && filter.rootsOnly) {
+    throw badInput("filter.rootsOnly and filter.parentId cannot be combined: roots have no parent");
+  }
+  if (filter.scheduled != null && filter.createdWithRunAt != null && filter.scheduled !== filter.createdWithRunAt) {
+    throw badInput("filter.scheduled (deprecated) and filter.createdWithRunAt are the same filter and disagree");
+  }
+  return {
+    includeInternal: filter.includeInternal ?? false,
+    module: filter.module ?? null,
+    modules: checkNames("modules", filter.modules),
+    types: checkNames("types", filter.types),
+    states: filter.states ? [...filter.states] : null,
+    category: filter.category ?? null,
+    kind: filter.kind ?? null,
+    target: filter.target ?? null,
+    targetPrefix: filter.targetPrefix ?? null,
+    labels,
+    search: search ? { text: search, idRange: idPrefixRange(search) } : null,
+    created: checkRange("created", filter.createdAfter, filter.createdBefore),
+    started: checkRange("started", filter.startedAfter, filter.startedBefore),
+    ended: checkRange("ended", filter.endedAfter, filter.endedBefore),
+    parentId: filter.parentId != null ? parseUuid(filter.parentId, "filter.parentId") : null,
+    rootsOnly: filter.rootsOnly ?? false,
+    createdWithRunAt: filter.createdWithRunAt ?? filter.scheduled ?? null,
+  };
+}
+
 /** LIKE pattern characters are literal in a keyword search. */
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
+const rangeWhere = ({ after, before }: TimeRange) =>
+  after || before ? { ...(after ? { gte: after } : {}), ...(before ? { lt: before } : {}) } : null;
+
 export function taskWhere(filter: TaskFilter = {}): Prisma.TaskWhereInput {
+  const f = checkTaskFilter(filter);
   const and: Prisma.TaskWhereInput[] = [];
-  if (!filter.includeInternal) and.push({ isInternal: false });
-  if (filter.module != null) {
-    checkLength("module", filter.module, LIMITS.nameLength);
-    and.push({ moduleName: filter.module });
-  }
-  if (filter.types != null) {
-    if (filter.types.length > LIMITS.filterListLength) throw badInput(`filter.types has more than ${LIMITS.filterListLength} entries`);
-    filter.types.forEach((t) => checkLength("types", t, LIMITS.nameLength));
-    and.push({ type: { in: [...filter.types] } });
-  }
-  if (filter.states != null) and.push({ state: { in: [...filter.states] } });
-  if (filter.category != null) and.push({ state: { in: [...CATEGORY_STATES[filter.category]] } });
-  if (filter.kind != null) and.push({ kind: filter.kind });
-  if (filter.target != null) {
-    checkLength("target", filter.target, LIMITS.targetLength);
-    and.push({ target: filter.target });
-  }
-  if (filter.targetPrefix != null) {
-    checkLength("targetPrefix", filter.targetPrefix, LIMITS.targetLength);
-    and.push({ target: { startsWith: escapeLike(filter.targetPrefix) } });
-  }
-  if (filter.labels != null) {
-    for (const [key, value] of Object.entries(checkLabels("filter.labels", filter.labels))) {
-      if (value.length === 0) throw badInput(`filter.labels.${key.slice(0, 40)} must not be empty`);
-      and.push({ labels: { path: [key], equals: value } });
-    }
-  }
-  const search = filter.search?.trim();
-  if (search) {
-    checkText("filter.search", search, LIMITS.searchLength);
-    const contains = { contains: escapeLike(search), mode: "insensitive" as const };
-    const or: Prisma.TaskWhereInput[] = [{ name: contains }, { type: contains }, { moduleName: contains }, { target: contains }];
-    if (isUuid(search)) or.push({ id: search.toLowerCase() });
+  if (!f.includeInternal) and.push({ isInternal: false });
+  if (f.module != null) and.push({ moduleName: f.module });
+  if (f.modules != null) and.push({ moduleName: { in: f.modules } });
+  if (f.types != null) and.push({ type: { in: f.types } });
+  if (f.states != null) and.push({ state: { in: f.states } });
+  if (f.category != null) and.push({ state: { in: [...CATEGORY_STATES[f.category]] } });
+  if (f.kind != null) and.push({ kind: f.kind });
+  if (f.target != null) and.push({ target: f.target });
+  if (f.targetPrefix != null) and.push({ target: { startsWith: escapeLike(f.targetPrefix) } });
+  for (const [key, value] of Object.entries(f.labels)) and.push({ labels: { path: [key], equals: value } });
+  if (f.search) {
+    const contains = { contains: escapeLike(f.search.text), mode: "insensitive" as const };
+    const or: Prisma.TaskWhereInput[] = [{ name: contains }, { type: contains }, { moduleName: contains }, { target: contains }, { error: contains }];
+    const range = f.search.idRange;
+    if (range) or.push({ id: range.from === range.to ? range.from : { gte: range.from, lte: range.to } });
     and.push({ OR: or });
   }
-  if (filter.createdAfter && filter.createdBefore && filter.createdAfter > filter.createdBefore) {
-    throw badInput("filter.createdAfter is later than filter.createdBefore");
-  }
-  if (filter.createdAfter) and.push({ createdAt: { gte: filter.createdAfter } });
-  if (filter.createdBefore) and.push({ createdAt: { lt: filter.createdBefore } });
-  if (filter.parentId != null) {
-    if (filter.rootsOnly) throw badInput("filter.rootsOnly and filter.parentId cannot be combined: roots have no parent");
-    and.push({ parentId: parseUuid(filter.parentId, "filter.parentId") });
-  }
-  if (filter.rootsOnly) and.push({ parentId: null });
-  if (filter.scheduled != null) and.push({ scheduledFor: filter.scheduled ? { not: null } : null });
+  const created = rangeWhere(f.created);
+  if (created) and.push({ createdAt: created });
+  const started = rangeWhere(f.started);
+  if (started) and.push({ startedAt: started });
+  const ended = rangeWhere(f.ended);
+  if (ended) and.push({ endedAt: ended });
+  if (f.parentId != null) and.push({ parentId: f.parentId });
+  if (f.rootsOnly) and.push({ parentId: null });
+  if (f.createdWithRunAt != null) and.push({ scheduledFor: f.createdWithRunAt ? { not: null } : null });
   return and.length === 1 ? and[0]! : { AND: and };
+}
+
+const inRange = (iso: string | null, { after, before }: TimeRange) => {
+  if (!after && !before) return true;
+  if (iso === null) return false;
+  const time = Date.parse(iso);
+  return (!after || time >= after.getTime()) && (!before || time < before.getTime());
+};
+
+const containsInsensitive = (value: string | null, text: string) => value !== null && value.toLowerCase().includes(text.toLowerCase());
+
+/** Whether the task is in what `taskWhere(filter)` selects: the same filter, checked the same way, in TypeScript. */
+export function matchesTaskFilter(task: TaskSnapshot, filter: TaskFilter = {}): boolean {
+  return matchesCheckedFilter(task, checkTaskFilter(filter));
+}
+
+/** matchesTaskFilter for a filter checked once beforehand (a live subscription's, for every event). */
+export function matchesCheckedFilter(task: TaskSnapshot, f: CheckedFilter): boolean {
+  if (!f.includeInternal && task.isInternal) return false;
+  if (f.module != null && task.module !== f.module) return false;
+  if (f.modules != null && !f.modules.includes(task.module)) return false;
+  if (f.types != null && !f.types.includes(task.type)) return false;
+  if (f.states != null && !f.states.includes(task.state)) return false;
+  if (f.category != null && !CATEGORY_STATES[f.category].includes(task.state)) return false;
+  if (f.kind != null && task.kind !== f.kind) return false;
+  if (f.target != null && task.target !== f.target) return false;
+  if (f.targetPrefix != null && !task.target?.startsWith(f.targetPrefix)) return false;
+  for (const [key, value] of Object.entries(f.labels)) if (task.labels[key] !== value) return false;
+  if (f.search) {
+    const { text, idRange } = f.search;
+    const byText = [task.name, task.type, task.module, task.target, task.error].some((value) => containsInsensitive(value, text));
+    const id = task.id.toLowerCase();
+    if (!byText && !(idRange && id >= idRange.from && id <= idRange.to)) return false;
+  }
+  if (!inRange(task.createdAt, f.created) || !inRange(task.startedAt, f.started) || !inRange(task.endedAt, f.ended)) return false;
+  if (f.parentId != null && task.parentId?.toLowerCase() !== f.parentId) return false;
+  if (f.rootsOnly && task.parentId !== null) return false;
+  if (f.createdWithRunAt != null && task.createdWithRunAt !== f.createdWithRunAt) return false;
+  return true;
 }

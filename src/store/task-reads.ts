@@ -5,7 +5,8 @@ import { notFound } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
 import type { PrismaClient, Task } from "../generated/prisma/client";
 import { Prisma } from "../generated/prisma/client";
-import { CATEGORY_STATES } from "../domain/states";
+import type { TaskCategory, TaskState } from "../domain/states";
+import { categoryOf, PENDING_STATES, TASK_CATEGORIES, TASK_STATES } from "../domain/states";
 import { taskStateList } from "./sql";
 import type { PageArgs, PageInfo, TaskOrder } from "./pagination";
 import { DEFAULT_ORDER, planPage } from "./pagination";
@@ -51,6 +52,27 @@ export async function listTasks(
   const rows = await prisma.task.findMany({ ...options.query, where: plan.where, orderBy: plan.orderBy, take: plan.take } as Prisma.TaskFindManyArgs);
   const { rows: nodes, cursors, pageInfo } = plan.finish(rows);
   return { edges: nodes.map((node, i) => ({ node, cursor: cursors[i]! })), pageInfo, totalCount };
+}
+
+export interface TaskCounts {
+  total: number;
+  /** Every category, in TASK_CATEGORIES order, zeros included. */
+  byCategory: { category: TaskCategory; count: number }[];
+  /** Every state, in TASK_STATES order, zeros included. */
+  byState: { state: TaskState; count: number }[];
+}
+
+/** How many tasks the filter selects, per state and per category (a tab list's badges): one GROUP BY state. */
+export async function countTasks(prisma: PrismaClient, filter: TaskFilter = {}): Promise<TaskCounts> {
+  const groups = await prisma.task.groupBy({ by: ["state"], where: taskWhere(filter), _count: { _all: true } });
+  const byState = new Map<TaskState, number>(groups.map((g) => [g.state, g._count._all]));
+  const byCategory = new Map<TaskCategory, number>();
+  for (const [state, count] of byState) byCategory.set(categoryOf(state), (byCategory.get(categoryOf(state)) ?? 0) + count);
+  return {
+    total: [...byState.values()].reduce((sum, count) => sum + count, 0),
+    byCategory: TASK_CATEGORIES.map((category) => ({ category, count: byCategory.get(category) ?? 0 })),
+    byState: TASK_STATES.map((state) => ({ state, count: byState.get(state) ?? 0 })),
+  };
 }
 
 /**
@@ -145,6 +167,6 @@ export async function withPendingDescendants(prisma: PrismaClient, ids: readonly
         SELECT c.id, c.state FROM "Task" c WHERE c."parentId" = below.id OFFSET 0
       ) c
     )
-    SELECT DISTINCT origin::text AS origin FROM below WHERE state IN (${taskStateList(CATEGORY_STATES.PENDING)})`]);
+    SELECT DISTINCT origin::text AS origin FROM below WHERE state IN (${taskStateList(PENDING_STATES)})`]);
   return new Set(rows.map((r) => r.origin));
 }

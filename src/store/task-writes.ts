@@ -377,7 +377,7 @@ export async function setProgress(
       UPDATE "Task" SET version = version + 1, "progressCompleted" = ${completed}::float8,
         "progressTotal" = CASE WHEN ${total !== undefined} THEN ${total ?? null}::float8 ELSE "progressTotal" END
       WHERE id = ${id}::uuid
-      RETURNING id, "rootId", "moduleName", version, "progressCompleted", "progressTotal"
+      RETURNING *
     ), ${journalWrite("progress", "updated", { type: eventType("PROGRESSED"), payload: PROGRESS_PAYLOAD }, noticeText(notice))}
     SELECT "progressCompleted" AS completed, "progressTotal" AS total, version, (SELECT count(*) FROM "progressNotified") AS _notified
     FROM updated`;
