@@ -5,6 +5,7 @@ import { createClient, type Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import WebSocket from "ws";
 import { startTestApp, type TestApp } from "./support/app";
+import { runCli } from "./support/cli";
 
 let app: TestApp;
 let url: string;
@@ -195,6 +196,20 @@ describe("Task.events and TaskEvent.actor", () => {
     expect(events[0]).toMatchObject({ type: "CREATED", payload: { state: "SCHEDULED" }, actor: { kind: "USER", name: "ops-alice" } });
     expect(stateChange(events, "SCHEDULED", "QUEUED")!.actor).toEqual({ kind: "SYSTEM", name: "system" });
     expect(stateChange(events, "QUEUED", "RUNNING")!.actor).toEqual({ kind: "WORKER", name: worker });
+  });
+
+  test("the CLI prints the history with who made each change", async () => {
+    const id = await create({ rounds: 1, roundMs: 0 });
+    await waitFor(id, ["SUCCEEDED"]);
+    const env = { TASKGRAPH_TOKEN: admin };
+    const table = await runCli(url, ["tasks", "history", id], env);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/user:ops-alice\s+CREATED/);
+    expect(table.stdout).toContain(`worker:${worker}`);
+    expect(table.stdout).toMatch(/STATE_CHANGED\s+RUNNING → SUCCEEDED/);
+    const json = await runCli(url, ["tasks", "history", id, "--json"], env);
+    expect(JSON.parse(json.stdout)).toEqual(await history(id).then((events) => events.map((e) => expect.objectContaining({ cursor: e.cursor, actor: e.actor }))));
+    expect((await runCli(url, ["tasks", "history", "0b9f4e1c-0000-4000-8000-000000000000"], env)).code).toBe(2); // NOT_FOUND
   });
 
   test("paging forward and backward gives the same events, in journal order", async () => {
