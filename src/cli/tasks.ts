@@ -15,6 +15,7 @@ import {
 import { action, report, type Context } from "./command";
 import { EXIT, badArguments, taskNotFound } from "./exit";
 import { countText } from "./output";
+import { historyCommand } from "./history";
 import { followTask, makeView, rowsOf, taskRow, type Outcome, type Row } from "./live";
 import {
   ABORT_TASK,
@@ -520,6 +521,8 @@ export function tasksCommand(): Command {
         return id ? waitFor(ctx, id, { stream: true }) : watchAll(ctx, o.module);
       }),
     );
+
+  tasks.addCommand(historyCommand());
 
   return tasks;
 }

@@ -10,8 +10,8 @@ import { hostname } from "node:os";
 import { coerceError } from "../domain/errors";
 import type { Change, ChangeBus } from "../events/change-bus";
 import type { Task } from "../generated/prisma/client";
-import type { Claimed, Completion, Store } from "../store";
-import { MAX_COMPLETIONS_PER_STATEMENT } from "../store";
+import type { Actor, Claimed, Completion, Store } from "../store";
+import { MAX_COMPLETIONS_PER_STATEMENT, SYSTEM_ACTOR, withActor } from "../store";
 import type { TaskRegistry } from "./registry";
 import { CompletionQueue } from "./completion-queue";
 import { TaskRun } from "./task-run";
@@ -42,6 +42,8 @@ export const HANDED_BACK_ON_SHUTDOWN = "Handed back on shutdown: the worker stop
 
 export class Worker {
   readonly name: string;
+  /** Who the journal says made the changes of this worker and its runs (store/actor.ts). */
+  private readonly actor: Actor;
   private readonly log: Logger;
   /** The current run of each task (a superseded run may still be winding down, outside this map). */
   private readonly running = new Map<string, TaskRun>();
@@ -74,19 +76,26 @@ export class Worker {
   ) {
     this.name = this.options.name ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
     this.log = log.child({ worker: this.name });
+    this.actor = Object.freeze({ kind: "WORKER", name: this.name });
   }
 
   get runningTaskIds(): string[] {
     return [...this.running.keys()];
   }
 
-  async start(): Promise<void> {
+  /** Timers, polls and runs started here carry the worker as the actor of what they write. */
+  start(): Promise<void> {
+    return withActor(this.actor, () => this.startAsWorker());
+  }
+
+  private async startAsWorker(): Promise<void> {
     if (this.started) return;
     this.started = true;
     const { concurrency } = this.options;
     this.servedTypes = this.registry.keys();
     await this.store.registerWorker({ name: this.name, host: hostname(), pid: process.pid, concurrency, taskTypes: this.servedTypes });
-    this.unsubscribe = this.bus.subscribe((change) => this.onChange(change));
+    // The bus calls back in its own context (a notification arrived): polls and runs it starts are the worker's.
+    this.unsubscribe = this.bus.subscribe((change) => withActor(this.actor, () => this.onChange(change)));
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(10, this.options.leaseMs / 3));
     this.heartbeatTimer.unref();
     this.every(this.options.pollMs, () => this.poll());
@@ -96,7 +105,11 @@ export class Worker {
   }
 
   /** Stops claiming; waits up to stopGraceMs for running tasks, then hands the rest back. */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return withActor(this.actor, () => this.stopAsWorker());
+  }
+
+  private async stopAsWorker(): Promise<void> {
     if (!this.started || this.stopping) return;
     this.stopping = true;
     this.unsubscribe();
@@ -299,7 +312,12 @@ export class Worker {
     if (changed) this.servedTypes = served;
   }
 
-  private async housekeeping() {
+  /** Housekeeping is the system's, not this worker's: scheduled tasks due, TTL expiry, retention. */
+  private housekeeping() {
+    return withActor(SYSTEM_ACTOR, () => this.housekeepingAsSystem());
+  }
+
+  private async housekeepingAsSystem() {
     await this.store.promoteDueTasks();
     await this.store.reapExpired();
     await this.store.pruneJournal();

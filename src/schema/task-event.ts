@@ -1,6 +1,7 @@
-// Task events: the TaskEvent type and the live subscriptions. taskEvents replays the journal from a
-// cursor, then follows the process's shared live feed; taskUpdated sends a task's snapshot at once,
-// then again on every change (re-read when the change bus mentions it, with a slow fallback re-read).
+// Task events: the TaskEvent type with its actor, a task's history (Task.events) and the live
+// subscriptions. taskEvents replays the journal from a cursor, then follows the process's shared
+// live feed; taskUpdated sends a task's snapshot at once, then again on every change (re-read when
+// the change bus mentions it, with a slow fallback re-read).
 import { nextChange, touches } from "../events/change-bus";
 import { parseUuid } from "../domain/ids";
 import type { JournalCursor, JournalFilter } from "../store/journal-reader";
@@ -30,6 +31,28 @@ const TaskEventTypeEnum = builder.enumType("TaskEventType", {
   } as const,
 });
 
+const ActorKindEnum = builder.enumType("ActorKind", {
+  description: "What kind of actor made a change.",
+  values: {
+    USER: { description: "A request to the API: the name is the API token's name, or `local` (protected mode's local ADMIN)." },
+    WORKER: { description: "A worker running the task (claims, steps, progress, log lines, its outcome): the name is the worker's." },
+    SYSTEM: { description: "Housekeeping: a scheduled task becoming due, TTL expiry; the name is `system`." },
+  } as const,
+});
+
+interface ActorShape {
+  kind: "USER" | "WORKER" | "SYSTEM";
+  name: string;
+}
+
+const ActorRef = builder.objectRef<ActorShape>("Actor").implement({
+  description: "Who made a change recorded in the journal.",
+  fields: (t) => ({
+    kind: t.field({ type: ActorKindEnum, description: "A user of the API, a worker, or the system.", resolve: (a) => a.kind }),
+    name: t.exposeString("name", { description: "The API token's name (or `local`), the worker's name, or `system`." }),
+  }),
+});
+
 const TaskEventNode = builder.prismaNode("TaskEvent", {
   id: { field: "id" },
   findUnique: (id) => ({ id: BigInt(id) }),
@@ -44,6 +67,11 @@ const TaskEventNode = builder.prismaNode("TaskEvent", {
     module: t.exposeString("module", { description: "The module of that task." }),
     version: t.exposeInt("version", { description: "The task's version after this change: an older one is stale." }),
     at: t.expose("createdAt", { type: "DateTime", description: "When the change was written." }),
+    actor: t.field({
+      type: ActorRef,
+      description: "Who made the change: the API caller for a mutation, the worker for what a run does, the system for housekeeping.",
+      resolve: (e) => ({ kind: e.actorKind, name: e.actorName }),
+    }),
     payload: t.field({
       type: "JSON",
       description: "What changed: {from,to,error} for states, {completed,total} for progress, {stepKey,from,to,attempt,attemptKind,error} for steps, {level,message,stepKey} for logs.",
@@ -62,6 +90,30 @@ const TaskEventNode = builder.prismaNode("TaskEvent", {
     }),
   }),
 });
+
+builder.prismaObjectField(TaskNode, "events", (t) =>
+  t.connection(
+    {
+      type: TaskEventNode,
+      description:
+        "The task's history: its own journal events, oldest first (created, claimed by a worker, steps, progress, log lines, " +
+        "controls and who made each). Only events already final are listed, so the last edge's cursor can be passed as " +
+        "taskEvents `after` to follow the task live with no gap. Events older than the journal keeps " +
+        "(TASKGRAPH_EVENT_RETENTION_HOURS) are gone from it too.",
+      resolve: async (task, args, ctx) => {
+        const { events, cursors, pageInfo } = await ctx.store.taskHistory(task.id, {
+          first: args.first,
+          after: args.after,
+          last: args.last,
+          before: args.before,
+        });
+        return { pageInfo, edges: events.map((node, i) => ({ cursor: cursors[i]!, node })) };
+      },
+    },
+    { name: "TaskEventConnection", description: "A page of a task's events, oldest first." },
+    { name: "TaskEventEdge", description: "An event in a page, with its journal cursor (also a taskEvents `after`)." },
+  ),
+);
 
 const TaskEventFilterInput = builder.inputType("TaskEventFilter", {
   description: "Which events a taskEvents subscription receives; every field narrows it (AND).",

@@ -4,7 +4,7 @@
 // GraphiQL is served from the installed packages (graphiql.ts), never from a CDN.
 import { EnvelopArmor } from "@escape.tech/graphql-armor";
 import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
-import { createYoga, type YogaServerInstance } from "graphql-yoga";
+import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import type { Authenticator, Principal } from "../auth/principal";
 import type { MutationRateLimit } from "../auth/rate-limit";
 import type { SessionWatch } from "../auth/revocation";
@@ -16,6 +16,7 @@ import { schema, type Context } from "../schema";
 import { errorHandling } from "../schema/errors";
 import { useOperationAuthorization } from "../schema/operation-auth";
 import type { Store } from "../store";
+import { withActor } from "../store";
 import { useCsrfPrevention } from "./csrf";
 import { renderOfflineGraphiQL } from "./graphiql";
 import { useOriginPolicy } from "./origin";
@@ -71,6 +72,7 @@ export function createTaskgraphYoga({ config, store, manager, authenticator, ses
       // Every root field is checked against the caller's role before any of them runs.
       useOperationAuthorization(),
       rateLimit.plugin,
+      useActor(),
     ],
     // Yoga's default CORS allows every origin with credentials; useOriginPolicy replaces it.
     cors: false,
@@ -78,6 +80,20 @@ export function createTaskgraphYoga({ config, store, manager, authenticator, ses
     healthCheckEndpoint: false as unknown as string, // /health is served by http.ts (it checks the store)
     logging,
   });
+}
+
+/**
+ * Every change an operation makes (over HTTP, SSE or graphql-ws) is recorded in the journal as its
+ * caller's: kind USER, the principal's name (store/actor.ts).
+ */
+function useActor(): Plugin<Context> {
+  return {
+    onExecute({ args, executeFn, setExecuteFn }) {
+      const { principal } = args.contextValue as Context;
+      const actor = { kind: "USER" as const, name: principal.name };
+      setExecuteFn((executeArgs) => withActor(actor, () => executeFn(executeArgs)));
+    },
+  };
 }
 
 const EXAMPLE_QUERY = `# taskgraph: background tasks for operations consoles.

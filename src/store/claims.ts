@@ -5,6 +5,7 @@
 import { Prisma, type Task } from "../generated/prisma/client";
 import type { ChangeNotice, Tx } from "./journal-writer";
 import { PREPARED } from "../db/prepared";
+import { actorCte } from "./actor";
 import { eventType, journalWrite, noticeOf, noticeSql, notifyChange, publishAfterCommit } from "./journal-writer";
 import { stateChangedPayload } from "./sql";
 import { appendLog } from "./task-writes";
@@ -52,7 +53,7 @@ export type ClaimedRow = Task & { _previous: Claimed["previousState"] | null };
  * The CTEs of a claim, for one statement: `claimed` holds the claimed rows (t.* and _previous),
  * their events and NOTIFY are written. `limit` may be an expression (a claim that also records
  * completions takes as many more as it frees); `exclude` are ids never to take (being completed
- * in the same statement).
+ * in the same statement). The statement must define actorCte() first: the claim's events record it.
  */
 export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sql, exclude: string[] = []): Prisma.Sql {
   return Prisma.sql`kinds AS (
@@ -84,7 +85,7 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
         "leaseOwner" = ${options.worker},
         "leaseExpiresAt" = now() + make_interval(secs => ${options.leaseMs / 1000}::float8),
         version = t.version + CASE WHEN c.previous = 'QUEUED' THEN 1 ELSE 0 END
-      FROM candidates c WHERE t.id = c.id
+      FROM candidates c, actor WHERE t.id = c.id
       RETURNING t.*, c.previous::text AS _previous
     ), ${journalWrite("claim", "claimed", { type: eventType("STATE_CHANGED"), payload: stateChangedPayload(Prisma.sql`_previous`, "RUNNING"), where: Prisma.sql`_previous = 'QUEUED'` }, claimNoticeSql)}`;
 }
@@ -119,7 +120,7 @@ export function claimedOf(rows: ClaimedRow[]): { claimed: Claimed[]; notice: Cha
 export async function claimTasks(tx: Pick<Tx, "$queryRaw">, options: ClaimOptions): Promise<{ claimed: Claimed[]; notice: ChangeNotice | null }> {
   if (options.limit <= 0 || options.types.length === 0) return { claimed: [], notice: null };
   const rows = await tx.$queryRaw<ClaimedRow[]>`${PREPARED}
-    WITH ${claimCtes(options, Prisma.sql`${options.limit}::int`)}
+    WITH ${actorCte()}, ${claimCtes(options, Prisma.sql`${options.limit}::int`)}
     SELECT claimed.*, (SELECT count(*) FROM "claimNotified") AS _notified FROM claimed`;
   return claimedOf(rows);
 }

@@ -16,6 +16,7 @@
 // The same statement can claim new work for the slots it frees (completeAndClaim): the worker then
 // makes one round trip, and one commit, per batch of tasks instead of two.
 import { PREPARED } from "../db/prepared";
+import { actorCte } from "./actor";
 import { Prisma } from "../generated/prisma/client";
 import type { Claimed, ClaimedRow, ClaimOptions } from "./claims";
 import { claimCtes, claimedOf } from "./claims";
@@ -44,7 +45,10 @@ function sorted(completions: Completion[]): Completion[] {
   return [...completions].sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));
 }
 
-/** The CTEs that record the completions: `done` holds (id, owner) of those recorded. */
+/**
+ * The CTEs that record the completions: `done` holds (id, owner) of those recorded. The statement
+ * must define actorCte() first: the events record it.
+ */
 function completionCtes(completions: Completion[]): Prisma.Sql {
   const ids = completions.map((c) => c.taskId);
   return Prisma.sql`input AS (
@@ -60,7 +64,7 @@ function completionCtes(completions: Completion[]): Prisma.Sql {
         state = 'SUCCEEDED', "endedAt" = now(), result = i.result::jsonb,
         "leaseOwner" = NULL, "leaseExpiresAt" = NULL, "abortRequestedAt" = NULL,
         version = t.version + 1
-      FROM locked l, input i
+      FROM locked l, input i, actor
       WHERE t.id = l.id AND t.id = i.id AND t.state = 'RUNNING' AND t."leaseOwner" = i.owner AND t."abortRequestedAt" IS NULL
         AND NOT EXISTS (SELECT 1 FROM "Task" c WHERE c."parentId" = t.id AND c.state IN (${taskStateList(PENDING_STATES)}))
       RETURNING t.*, i.owner, l.state AS previous
@@ -84,7 +88,7 @@ export async function completeTasks(
   if (completions.length === 0) return { done: [], notice: null };
   const input = sorted(completions);
   const rows = await tx.$queryRaw<{ id: string; owner: string }[]>`${PREPARED}
-    WITH ${completionCtes(input)}
+    WITH ${actorCte()}, ${completionCtes(input)}
     SELECT id::text AS id, owner, (SELECT count(*) FROM "doneNotified") AS _notified FROM done`;
   return doneOf(completions, rows.map((r) => `${r.id} ${r.owner}`));
 }
@@ -106,7 +110,7 @@ export async function completeAndClaim(
   const limit = Prisma.sql`(${Math.max(0, claim.free)}::int + (SELECT count(*) FROM done))::int`;
   // One result: the claimed rows, then one row (all Task columns null) carrying what was completed.
   const rows = await tx.$queryRaw<(ClaimedRow & { _done: string[] | null })[]>`${PREPARED}
-    WITH ${completionCtes(input)}, ${claimCtes(claim, limit, input.map((c) => c.taskId))}
+    WITH ${actorCte()}, ${completionCtes(input)}, ${claimCtes(claim, limit, input.map((c) => c.taskId))}
     SELECT claimed.*, NULL::text[] AS _done, 0::bigint AS _notified FROM claimed
     UNION ALL
     SELECT (NULL::"Task").*, NULL::text, (SELECT array_agg(id::text || ' ' || owner) FROM done),

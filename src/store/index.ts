@@ -8,13 +8,14 @@ import { notFound } from "../domain/errors";
 import type { StepState, TaskState } from "../domain/states";
 import type { LogLevel, Prisma, PrismaClient, Task } from "../generated/prisma/client";
 import * as claims from "./claims";
+import { currentActor, setActorSql } from "./actor";
 import type { Completion } from "./completions";
 import { completeAndClaim, completeTasks } from "./completions";
 import type { ChangeNotice, Tx } from "./journal-writer";
 import { collectNotices } from "./journal-writer";
 import type { PageArgs, TaskOrder } from "./pagination";
 import type { JournalCursor, JournalFilter } from "./journal-reader";
-import { journalHead, previousTaskSnapshot, prunedThrough, pruneJournal, readJournal } from "./journal-reader";
+import { journalHead, previousTaskSnapshot, prunedThrough, pruneJournal, readJournal, readTaskHistory } from "./journal-reader";
 import { drainModule, reapExpired } from "./retention";
 import type { Settings } from "./settings";
 import { readSettings, writeSettings } from "./settings";
@@ -38,6 +39,8 @@ export type { Completion } from "./completions";
 export { MAX_COMPLETIONS_PER_STATEMENT } from "./completions";
 
 export type { JournalCursor, JournalFilter, LookupOptions };
+export type { Actor } from "./actor";
+export { SYSTEM_ACTOR, currentActor, withActor } from "./actor";
 export type { TaskTypeEntry, FlowStep } from "./task-types";
 export { taskTypeKey } from "./task-types";
 export { ALIVE_WITHIN_MS } from "./workers";
@@ -79,9 +82,11 @@ export class Store {
   /** Runs `fn` in one transaction (several writes that must commit together). */
   async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     const notices: ChangeNotice[] = [];
+    const setActor = setActorSql(); // the events it appends record who made the change (actor.ts)
     const result = await this.prisma.$transaction(
-      (tx) => {
+      async (tx) => {
         if (this.afterCommit) collectNotices(tx, notices);
+        if (setActor) await tx.$queryRaw(setActor);
         return fn(tx);
       },
       { timeout: 30_000, maxWait: 30_000 },
@@ -136,7 +141,10 @@ export class Store {
     return this.transaction((tx) => resumeLostStep(tx, taskId, stepKey, leaseOwner));
   }
   async setProgress(taskId: string, completed: number, total?: number | null) {
-    const { progress, notice } = await setProgress(this.prisma, taskId, completed, total);
+    // One statement when no actor is set; with one, it runs in a transaction that sets it first
+    // (task-writes' statement cannot join actorCte the way claims and completions do).
+    const write = (db: Pick<Tx, "$queryRaw">) => setProgress(db, taskId, completed, total);
+    const { progress, notice } = currentActor() ? await this.transaction(write) : await write(this.prisma);
     this.committed(notice);
     return progress;
   }
@@ -306,10 +314,15 @@ export class Store {
   readJournal(after: JournalCursor, filter: JournalFilter, limit: number, upTo?: JournalCursor) {
     return readJournal(this.prisma, after, filter, limit, upTo);
   }
-  /** The newest cursor removed by pruning (null: nothing pruned yet). */
+  /** A page of one task's final events, oldest first (Task.events); pruned ones are gone. */
+  taskHistory(taskId: string, page: PageArgs) {
+    return readTaskHistory(this.prisma, taskId, page, this.config.maxPageSize);
+  }
+  /** The task snapshot of the task's last event before `before` (live lists: did it match before?). */
   previousTaskSnapshot(taskId: string, before: JournalCursor) {
     return previousTaskSnapshot(this.prisma, taskId, before);
   }
+  /** The newest cursor removed by pruning (null: nothing pruned yet). */
   prunedThrough() {
     return prunedThrough(this.prisma);
   }

@@ -6,7 +6,11 @@
 import { PREPARED } from "../db/prepared";
 import { TaskgraphError } from "../domain/errors";
 import { parseInt64 } from "../domain/input";
+import { parseUuid } from "../domain/ids";
+import { Prisma } from "../generated/prisma/client";
 import type { PrismaClient, TaskEvent, TaskEventType } from "../generated/prisma/client";
+import type { PageArgs, PageInfo } from "./pagination";
+import { checkPageArgs } from "./pagination";
 
 export interface JournalCursor {
   txid: bigint;
@@ -24,11 +28,19 @@ export interface JournalFilter {
 
 export const encodeEventCursor = (c: JournalCursor) => Buffer.from(`${c.txid}:${c.id}`).toString("base64url");
 
-export function decodeEventCursor(cursor: string): JournalCursor {
+/** `name`: the argument that carried it (after, before), for the error. */
+export function decodeEventCursor(cursor: string, name = "after"): JournalCursor {
   const match = /^(\d{1,19}):(\d{1,19})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (!match) throw new TaskgraphError("BAD_USER_INPUT", "after is not an event cursor returned by this API", { after: cursor.slice(0, 80) });
-  return { txid: parseInt64("after", match[1]!), id: parseInt64("after", match[2]!) };
+  if (!match) throw new TaskgraphError("BAD_USER_INPUT", `${name} is not an event cursor returned by this API`, { [name]: cursor.slice(0, 80) });
+  return { txid: parseInt64(name, match[1]!), id: parseInt64(name, match[2]!) };
 }
+
+/** The columns of a TaskEvent as its readers return them (enums and uuids as text). */
+const EVENT_COLUMNS = Prisma.sql`id, txid, "taskId"::text AS "taskId", "rootId"::text AS "rootId", module, type::text AS type, version, payload, task, "createdAt",
+    "actorKind"::text AS "actorKind", "actorName"`;
+
+const NO_CURSOR: JournalCursor = { txid: -1n, id: -1n };
+const LAST_CURSOR: JournalCursor = { txid: 9_223_372_036_854_775_807n, id: 9_223_372_036_854_775_807n };
 
 /**
  * Every event with a txid below the horizon is final (its transaction has ended). The horizon is
@@ -70,13 +82,13 @@ export async function readJournal(
   after: JournalCursor,
   filter: JournalFilter,
   limit: number,
-  upTo: JournalCursor = { txid: 9_223_372_036_854_775_807n, id: 9_223_372_036_854_775_807n },
+  upTo: JournalCursor = LAST_CURSOR,
 ): Promise<TaskEvent[]> {
   const types = filter.types?.length ? [...filter.types] : null;
   const states = filter.states?.length ? [...filter.states] : null;
   const horizon = await journalHorizon(prisma);
   return prisma.$queryRaw<TaskEvent[]>`
-    SELECT id, txid, "taskId"::text AS "taskId", "rootId"::text AS "rootId", module, type::text AS type, version, payload, task, "createdAt"
+    SELECT ${EVENT_COLUMNS}
     FROM "TaskEvent"
     WHERE (txid, id) > (${after.txid}::bigint, ${after.id}::bigint)
       AND (txid, id) <= (${upTo.txid}::bigint, ${upTo.id}::bigint)
@@ -89,6 +101,47 @@ export async function readJournal(
         AND COALESCE(payload->>'to', payload->>'state') = ANY(${states}::text[])))
     ORDER BY txid, id
     LIMIT ${limit}::int`;
+}
+
+/**
+ * One task's history (Task.events): a page of its final events in journal order, oldest first,
+ * forward (first/after) or backward (last/before). Edge cursors are journal cursors, so the last
+ * one resumes a taskEvents subscription with no gap. Events removed by pruning are not in it.
+ */
+export async function readTaskHistory(
+  prisma: PrismaClient,
+  taskId: string,
+  page: PageArgs,
+  maxPageSize: number,
+): Promise<{ events: TaskEvent[]; cursors: string[]; pageInfo: PageInfo }> {
+  const { size, forward } = checkPageArgs(page, maxPageSize);
+  const id = parseUuid(taskId, "taskId");
+  const after = page.after ? decodeEventCursor(page.after, "after") : NO_CURSOR;
+  const before = page.before ? decodeEventCursor(page.before, "before") : LAST_CURSOR;
+  const horizon = await journalHorizon(prisma);
+  const direction = Prisma.raw(forward ? "ASC" : "DESC");
+  const fetched = await prisma.$queryRaw<TaskEvent[]>`
+    SELECT ${EVENT_COLUMNS}
+    FROM "TaskEvent"
+    WHERE "taskId" = ${id}::uuid AND txid < ${horizon}::bigint
+      AND (txid, id) > (${after.txid}::bigint, ${after.id}::bigint)
+      AND (txid, id) < (${before.txid}::bigint, ${before.id}::bigint)
+    ORDER BY txid ${direction}, id ${direction}
+    LIMIT ${size + 1}::int`;
+  const more = fetched.length > size;
+  const events = fetched.slice(0, size);
+  if (!forward) events.reverse();
+  const cursors = events.map(encodeEventCursor);
+  return {
+    events,
+    cursors,
+    pageInfo: {
+      hasNextPage: forward ? more : page.before != null,
+      hasPreviousPage: forward ? page.after != null : more,
+      startCursor: cursors[0] ?? null,
+      endCursor: cursors.at(-1) ?? null,
+    },
+  };
 }
 
 /** The same filter as readJournal's WHERE clause, for events already read (the live feed). */
