@@ -266,7 +266,7 @@ export async function seedQueryData(app: App, total: number, bigTree: number): P
 const LIST = `query ($filter: TaskFilter) {
   tasks(first: 50, filter: $filter) {
     totalCount
-    edges { node { id module type name state target createdAt progress { fraction } availableActions } }
+    edges { node { id module { name } type name state target createdAt progress { fraction } availableActions } }
     pageInfo { hasNextPage endCursor }
   }
 }`;
@@ -305,7 +305,17 @@ const CASES: QueryCase[] = [
   listCase("createdAfter + createdBefore", (s) => ({ createdAfter: s.createdAfter, createdBefore: s.createdBefore })),
   listCase("parentId", (s) => ({ parentId: s.parentId })),
   listCase("rootsOnly", () => ({ rootsOnly: true })),
-  listCase("scheduled", () => ({ scheduled: true })),
+  listCase("createdWithRunAt", () => ({ createdWithRunAt: true })),
+  listCase("modules", () => ({ modules: ["kafka", "repair"] })),
+  listCase("failed in the last day (endedAfter)", () => ({ category: "FAILED", endedAfter: new Date(Date.now() - DAY).toISOString() })),
+  listCase("search by id prefix", (s) => ({ search: s.parentId.slice(0, 13) })),
+  {
+    name: "taskCounts (tab badges), search",
+    query: `query ($filter: TaskFilter) { taskCounts(filter: $filter) { total byCategory { category count } byState { state count } } }`,
+    variables: () => ({ filter: { search: "broker-3" } }),
+    executions: (plan) => plan.executions,
+    size: (data) => data.taskCounts.total,
+  },
   {
     name: "taskTree of the big tree",
     query: TREE,
