@@ -171,10 +171,15 @@ describe.skipIf(!onPglite || !hasChromium)("the console in Chromium", () => {
     const row = page.locator(`tr[data-task="${id}"]`);
     await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
     await expect.poll(() => row.locator(".state").textContent(), { timeout: 10_000 }).toBe("RUNNING");
+    // The tab's count takes the new task in.
+    const badge = page.getByRole("tab", { name: /Pending/ }).locator(".badge");
+    await expect.poll(async () => Number(await badge.textContent())).toBe(await page.locator("table.tasks tbody tr").count());
     const value = () => row.locator("progress").evaluate((el) => (el as HTMLProgressElement).value);
     const first = await value();
     await expect.poll(value, { timeout: 10_000 }).toBeGreaterThan(first);
     await shot(page, "list-live");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await shot(page, "list-live-dark");
     expect(await stillMarked(page)).toBe(true);
     expectClean(watched);
     await page.context().close();
@@ -269,7 +274,10 @@ describe.skipIf(!onPglite || !hasChromium)("the console in Chromium", () => {
   // Last: creating a token ends protected mode for the whole app.
   test("with tokens in force: a token prompt, and a VIEWER sees the task live but no action button", async () => {
     const id = await createTestTask({ rounds: 300, roundMs: 100 });
-    const created = await app.gql(`mutation { createApiToken(name: "watcher", role: VIEWER) { secret } }`);
+    const admin = await app.gql(`mutation { createApiToken(name: "boss", role: ADMIN) { secret } }`);
+    expect(admin.errors).toBeUndefined();
+    const adminToken: string = admin.data!.createApiToken.secret;
+    const created = await app.gql(`mutation { createApiToken(name: "watcher", role: VIEWER) { secret } }`, {}, { token: adminToken });
     expect(created.errors).toBeUndefined();
     const secret: string = created.data!.createApiToken.secret;
 
@@ -298,6 +306,12 @@ describe.skipIf(!onPglite || !hasChromium)("the console in Chromium", () => {
     expect(await page.getByRole("button").allTextContents()).not.toEqual(expect.arrayContaining(["Abort", "Force delete", "Retry", "Delete"]));
     expect(await page.getByRole("group", { name: "Actions" }).count()).toBe(0);
     await shot(page, "viewer-task");
+
+    // Revoked: the server closes the live connection, and the page asks for a token again.
+    expect((await app.gql(`mutation { revokeApiToken(name: "watcher") { revokedAt } }`, {}, { token: adminToken })).errors).toBeUndefined();
+    await expect.poll(() => tokenBox.isVisible(), { timeout: 15_000 }).toBe(true);
+    expect(await page.getByRole("alert").textContent()).toContain("no longer accepts this token");
+    await app.gql(`mutation ($id: ID!) { abortTask(id: $id) { id } }`, { id }, { token: adminToken });
     // The refused attempts (401) are logged by the browser as failed loads; nothing else.
     expectClean(watched, /status of 401/);
     await page.context().close();

@@ -14,11 +14,19 @@ export interface ApiClients {
   dispose(): void;
 }
 
-/**
- * A client for `token` (null: none, for protected mode). `onReconnected` is called each time the
- * WebSocket connects again after a loss, so live views can refetch what they may have missed.
- */
-export function createApiClients(token: string | null, onReconnected: () => void): ApiClients {
+/** The server's WebSocket close codes for a missing, revoked or refused token (src/auth/transport.ts). */
+const CLOSE_UNAUTHORIZED = 4401;
+const CLOSE_FORBIDDEN = 4403;
+
+export interface ClientEvents {
+  /** The WebSocket connected again after a loss: live views refetch what they may have missed. */
+  reconnected(): void;
+  /** The server closed the WebSocket for the token (revoked, or none while tokens exist). */
+  unauthorized(): void;
+}
+
+/** A client for `token` (null: none, for protected mode). */
+export function createApiClients(token: string | null, events: ClientEvents): ApiClients {
   const httpUrl = new URL("/graphql", window.location.href).toString();
   const wsUrl = httpUrl.replace(/^http/, "ws");
   const authorization = token ? `Bearer ${token}` : undefined;
@@ -28,12 +36,16 @@ export function createApiClients(token: string | null, onReconnected: () => void
     lazy: true,
     lazyCloseTimeout: 3_000,
     retryAttempts: Number.POSITIVE_INFINITY,
-    shouldRetry: () => true,
+    // Lost connections are retried (with graphql-ws's backoff); a refused token is not.
+    shouldRetry: (event) => !isRefusal(event),
     connectionParams: authorization ? { authorization } : undefined,
     on: {
       connected: () => {
         connections += 1;
-        if (connections > 1) onReconnected();
+        if (connections > 1) events.reconnected();
+      },
+      closed: (event) => {
+        if (isRefusal(event)) events.unauthorized();
       },
     },
   });
@@ -55,3 +67,6 @@ export function createApiClients(token: string | null, onReconnected: () => void
   });
   return { client, ws, dispose: () => void ws.dispose() };
 }
+
+const isRefusal = (event: unknown) =>
+  event instanceof CloseEvent && (event.code === CLOSE_UNAUTHORIZED || event.code === CLOSE_FORBIDDEN);

@@ -50,8 +50,17 @@ type Status = { kind: "loading" } | { kind: "ready"; me: Me } | { kind: "token";
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [token, setToken] = useState<string | null>(storedToken);
   const [reconnects, setReconnects] = useState(0);
+  // Bumped by every sign-in, so the same token entered again gets a fresh client and a fresh `me`.
+  const [attempt, setAttempt] = useState(0);
   const [status, setStatus] = useState<Status>({ kind: "loading" });
-  const clients = useMemo(() => createApiClients(token, () => setReconnects((n) => n + 1)), [token]);
+  const clients = useMemo(
+    () =>
+      createApiClients(token, {
+        reconnected: () => setReconnects((n) => n + 1),
+        unauthorized: () => setStatus({ kind: "token", message: "The server no longer accepts this token (revoked?). Enter a valid one." }),
+      }),
+    [token, attempt], // eslint-disable-line react-hooks/exhaustive-deps
+  );
   useEffect(() => () => clients.dispose(), [clients]);
 
   useEffect(() => {
@@ -80,6 +89,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       // Storage refused (private mode): the token lives as long as the page.
     }
     setToken(value);
+    setAttempt((n) => n + 1);
   }, []);
 
   if (status.kind === "loading") return <p className="page-note">Connecting…</p>;

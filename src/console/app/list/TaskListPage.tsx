@@ -94,7 +94,8 @@ export function TaskListPage() {
     if (selected >= 0) document.querySelector(`[data-row="${selected}"]`)?.scrollIntoView({ block: "nearest" });
   }, [selected]);
 
-  const total = connection?.totalCount;
+  // The server's count, with what arrived live since (inserted rows, deleted ones).
+  const total = connection ? Math.max(0, connection.totalCount + rows.length - pageRows.length) : undefined;
   return (
     <main className="task-list">
       <h1 className="visually-hidden">Tasks</h1>
