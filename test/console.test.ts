@@ -3,8 +3,11 @@
 // no action, and no page loads anything from another host. The console is built first when its
 // build is stale (src/console/build.ts; a second or two). Screenshots go to test/artifacts/.
 // It is a client of the API only, so it runs once, on the embedded store.
+import { execFileSync } from "node:child_process";
 import { createServer } from "node:http";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -114,6 +117,19 @@ describe.skipIf(!onPglite)("the console's files", () => {
   });
 });
 
+describe("the console's GraphQL types", () => {
+  test("src/console/app/graphql-env.d.ts is current with schema.graphql (else: npm run console:types)", () => {
+    const root = new URL("../", import.meta.url).pathname;
+    const output = join(mkdtempSync(join(tmpdir(), "console-types-")), "graphql-env.d.ts");
+    execFileSync(join(root, "node_modules/.bin/gql.tada"), ["generate", "output", "--tsconfig", "src/console/tsconfig.json", "--output", output], {
+      cwd: root,
+      stdio: "ignore",
+    });
+    const committed = readFileSync(join(root, "src/console/app/graphql-env.d.ts"), "utf8");
+    expect(readFileSync(output, "utf8") === committed, "stale: run `npm run console:types`").toBe(true);
+  }, 60_000);
+});
+
 /** A GET with the path sent as is (fetch would normalise the dots away). */
 async function rawGet(path: string): Promise<{ status: number; body: string }> {
   const { request } = await import("node:http");
@@ -180,6 +196,24 @@ describe.skipIf(!onPglite || !hasChromium)("the console in Chromium", () => {
     await shot(page, "list-live");
     await page.emulateMedia({ colorScheme: "dark" });
     await shot(page, "list-live-dark");
+    expect(await stillMarked(page)).toBe(true);
+    expectClean(watched);
+    await page.context().close();
+  }, 60_000);
+
+  test("sorted otherwise than newest first, new tasks are counted in a banner, shown on request", async () => {
+    const watched = await open("/?tab=all&sort=state&dir=asc");
+    const { page } = watched;
+    await expect.poll(() => page.locator("table.tasks tbody tr").count()).toBeGreaterThan(0);
+    await mark(page);
+    const id = await createTestTask({ rounds: 1, roundMs: 0 });
+    const banner = page.getByRole("status");
+    await expect.poll(() => banner.textContent(), { timeout: 10_000 }).toContain("1 new task matches this view");
+    expect(await page.locator(`tr[data-task="${id}"]`).count()).toBe(0);
+    await shot(page, "list-banner");
+    await banner.getByRole("button", { name: "Show them" }).click();
+    await expect.poll(() => page.locator(`tr[data-task="${id}"]`).count()).toBe(1);
+    expect(await banner.count()).toBe(0);
     expect(await stillMarked(page)).toBe(true);
     expectClean(watched);
     await page.context().close();
