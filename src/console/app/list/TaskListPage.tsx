@@ -90,8 +90,9 @@ export function TaskListPage() {
       if (event.target === searchBox.current) searchBox.current?.blur();
     },
   });
+  // The selected row's link takes the focus: screen readers announce it, and Enter follows it.
   useEffect(() => {
-    if (selected >= 0) document.querySelector(`[data-row="${selected}"]`)?.scrollIntoView({ block: "nearest" });
+    if (selected >= 0) document.querySelector<HTMLElement>(`[data-row="${selected}"] a`)?.focus();
   }, [selected]);
 
   // The server's count, with what arrived live since (inserted rows, deleted ones).

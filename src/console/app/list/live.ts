@@ -9,7 +9,7 @@ import { LIST_EVENT_TYPES, ListEventsSubscription } from "./queries";
 import { tabOf, type ListView, matchesView } from "./view";
 
 export interface LiveState {
-  /** The newest version of each task seen live (by id). */
+  /** The newest version seen live of each task on screen (by id). */
   rows: Map<string, TaskRow>;
   /** New tasks shown above the page's rows, newest first. */
   inserted: TaskRow[];
@@ -44,9 +44,10 @@ export function useLiveList(view: ListView, createdAfter: string | null, pageIds
   const context = useRef({ view, createdAfter, pageIds: new Set(pageIds), insertHere });
   context.current = { view, createdAfter, pageIds: new Set(pageIds), insertHere };
 
-  // A new page load: what was inserted or counted is in it now (or not in the view).
+  // A new page load: the server's rows are current, and what was inserted or counted is in them
+  // now (or not in the view).
   useEffect(() => {
-    setState((s) => ({ ...empty(), rows: s.rows }));
+    setState(empty());
   }, [pageKey]);
 
   useEffect(() => {
@@ -65,22 +66,27 @@ export function useLiveList(view: ListView, createdAfter: string | null, pageIds
         };
         for (const event of events) {
           if (event.type === "DELETED" || !event.task) {
-            next.deleted.add(event.taskId);
+            if (pageIds.has(event.taskId) || next.inserted.some((t) => t.id === event.taskId)) next.deleted.add(event.taskId);
             continue;
           }
           const task = event.task;
-          const known = next.rows.get(task.id);
-          if (newer(known, task)) next.rows.set(task.id, task);
+          // Only the rows on screen are kept (a busy server's other tasks are not remembered).
           const shown = pageIds.has(task.id) || next.inserted.some((t) => t.id === task.id);
-          if (shown) continue;
+          if (shown) {
+            if (newer(next.rows.get(task.id), task)) next.rows.set(task.id, task);
+            continue;
+          }
           // A task newly in this view: just created, or its state just moved it into this tab.
           const payload = (event.payload ?? {}) as { from?: string };
           const entered =
             event.type === "CREATED" ||
             (event.type === "STATE_CHANGED" && category !== null && task.category === category && categoryOfState(payload.from) !== category);
           if (!entered || !matchesView(view, createdAfter, task)) continue;
-          if (insertHere) next.inserted.unshift(task);
-          else next.newCount += 1;
+          // At most a page of inserts; past that the banner counts them.
+          if (insertHere && next.inserted.length < view.size) {
+            next.inserted.unshift(task);
+            next.rows.set(task.id, task);
+          } else next.newCount += 1;
         }
         return next;
       });
