@@ -93,7 +93,16 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, []);
 
   if (status.kind === "loading") return <p className="page-note">Connecting…</p>;
-  if (status.kind === "down") return <ErrorNote error={`The server did not answer: ${status.message}`} />;
+  if (status.kind === "down") {
+    return (
+      <main>
+        <ErrorNote error={`The server did not answer: ${status.message}`} />
+        <button type="button" onClick={() => chooseToken(token)}>
+          Try again
+        </button>
+      </main>
+    );
+  }
   if (status.kind === "token") return <TokenPrompt message={status.message} onToken={chooseToken} />;
   const session: Session = {
     me: status.me,
