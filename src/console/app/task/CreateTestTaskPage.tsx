@@ -4,12 +4,13 @@ import { type FormEvent, useState } from "react";
 import { useMutation } from "urql";
 import { Link, useLocation } from "wouter";
 import { ErrorNote } from "../components/bits";
-import { listUrl } from "../keys";
+import { listUrl, useKeys } from "../keys";
 import { CreateTestTaskMutation } from "./queries";
 
 export function CreateTestTaskPage() {
   const [, navigate] = useLocation();
   const [state, create] = useMutation(CreateTestTaskMutation);
+  useKeys({ Escape: () => navigate(listUrl()) });
   const [form, setForm] = useState({ rounds: "10", roundMs: "1000", steps: "", failAtRound: "" });
   const set = (key: keyof typeof form) => (event: { target: { value: string } }) => setForm({ ...form, [key]: event.target.value });
   const optional = (value: string) => (value.trim() === "" ? null : Number(value));
