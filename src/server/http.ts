@@ -1,9 +1,11 @@
-// The HTTP request handler: /health (the store answers or not), request body limits, / → GraphiQL,
-// and everything else to Yoga. graphql-ws shares the same node:http server (websocket.ts).
+// The HTTP request handler: /health (the store answers or not), request body limits, the web
+// console (a GET of anything but /graphql: console.ts), and everything else to Yoga. graphql-ws
+// shares the same node:http server (websocket.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import type { Store } from "../store";
+import { consoleHandler } from "./console";
 import type { Yoga } from "./yoga";
 
 export interface HttpParts {
@@ -23,6 +25,8 @@ export function httpHandler({ config, db, store, yoga }: HttpParts): (req: Incom
     }
   }
 
+  const serveConsole = consoleHandler();
+
   return (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/health") {
@@ -41,8 +45,8 @@ export function httpHandler({ config, db, store, yoga }: HttpParts): (req: Incom
       res.writeHead(tooLarge ? 413 : 411, { "content-type": "application/json", connection: "close" }).end(JSON.stringify(body));
       return;
     }
-    if (path === "/" && req.method === "GET") {
-      res.writeHead(302, { location: "/graphql" }).end();
+    if ((req.method === "GET" || req.method === "HEAD") && path !== "/graphql" && !path?.startsWith("/graphql/")) {
+      serveConsole(req, res);
       return;
     }
     void yoga.handle(req, res);
