@@ -15,7 +15,7 @@ import { builder, type Context } from "./builder";
 import { OrderDirectionEnum, StepStateEnum, TaskActionEnum, TaskCategoryEnum, TaskKindEnum, TaskOrderFieldEnum, TaskStateEnum } from "./enums";
 import { hasPendingBelow, taskById, workerByName } from "./loaders";
 import { checkedMaxSize, totalCountOptions } from "./pagination";
-import { LogEntryConnection, StepNode } from "./step";
+import { LOG_CONNECTION, LOG_ORDER, LogEntryConnection, LogFilterInput, logWhere, StepNode } from "./step";
 import { WorkerNode } from "./worker";
 
 interface ProgressShape {
@@ -137,11 +137,18 @@ export const TaskNode = builder.prismaNode("Task", {
     logs: t.relatedConnection(
       "logs",
       {
-        cursor: "id",
-        description: "The task's log, oldest first, including its steps' logs.",
-        query: { orderBy: { id: "asc" } },
-        maxSize: checkedMaxSize,
-        totalCount: true,
+        ...LOG_CONNECTION,
+        description: "The task's log, oldest first: its own lines and (unless includeSteps is false) its steps' attempts' lines.",
+        args: {
+          filter: t.arg({ type: LogFilterInput, description: 'Which lines (every field narrows them), e.g. `{ stepKey: "move", attempt: 2, minLevel: WARN }`.' }),
+          includeSteps: t.arg.boolean({ defaultValue: true, description: "false: the task's own lines only (those of no step); filter.stepKey is then refused." }),
+        },
+        query: (args) => {
+          const where = logWhere(args.filter, "task");
+          if (args.includeSteps !== false) return { ...LOG_ORDER, where };
+          if (args.filter?.stepKey != null) throw badInput("filter.stepKey names a step, but includeSteps is false (the task's own lines only)");
+          return { ...LOG_ORDER, where: { ...where, stepId: null } };
+        },
       },
       LogEntryConnection,
     ),
