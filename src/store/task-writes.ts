@@ -391,6 +391,8 @@ export async function setProgress(
  * Sets a step's own progress and, with `task`, the task's progress derived from its steps: one
  * statement (like setProgress) that bumps the version and appends one PROGRESSED event whose
  * payload holds the task's progress (completed, total), the step's key and the step's progress.
+ * The task row is locked before the step row, the order every transaction here takes (lockAndBump,
+ * then the step): the other order deadlocks with a step mutation (terminateStep) of that step.
  */
 export async function setStepProgress(
   db: Pick<Tx, "$queryRaw">,
@@ -404,10 +406,12 @@ export async function setStepProgress(
   const id = parseUuid(taskId, "taskId");
   const notice = noticeOf([id])!;
   const rows = await db.$queryRaw<{ version: number }[]>`${PREPARED}
-    WITH stepped AS (
+    WITH locked AS (
+      SELECT id FROM "Task" WHERE id = ${id}::uuid FOR NO KEY UPDATE
+    ), stepped AS (
       UPDATE "Step" SET "progressCompleted" = ${step.completed}::float8,
         "progressTotal" = CASE WHEN ${step.total !== undefined} THEN ${step.total ?? null}::float8 ELSE "progressTotal" END
-      WHERE "taskId" = ${id}::uuid AND key = ${stepKey} AND state IN ('RUNNING', 'ROLLING_BACK')
+      WHERE "taskId" = ${id}::uuid AND key = ${stepKey} AND state IN ('RUNNING', 'ROLLING_BACK') AND EXISTS (SELECT 1 FROM locked)
       RETURNING "progressCompleted", "progressTotal"
     ), updated AS (
       UPDATE "Task" SET version = version + 1,
