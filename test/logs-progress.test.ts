@@ -70,12 +70,12 @@ async function watch(filter: Record<string, unknown>): Promise<{ events: Event[]
     { query: `subscription ($filter: TaskEventFilter) { taskEvents(filter: $filter) { type taskId payload } }`, variables: { filter } },
     { next: (result) => result.data && events.push(result.data.taskEvents), error: () => {}, complete: () => {} },
   );
-  await until("the subscription is live", () => feed.size > before, 5_000);
+  await until("the subscription is live", () => feed.size > before);
   return {
     events,
     async stop() {
       unsubscribe();
-      await until("the subscription is gone", () => feed.size <= before, 5_000);
+      await until("the subscription is gone", () => feed.size <= before);
     },
   };
 }
