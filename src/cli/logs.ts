@@ -5,20 +5,9 @@ import { Command } from "commander";
 import { parseChoice, parsePositiveInt } from "./args";
 import { action, type Context } from "./command";
 import { badArguments, EXIT, taskNotFound } from "./exit";
-import { ENDED_STATES, LOG_LEVELS, TASK_EVENTS, type LogEntry, type PageInfo, type TaskEvent, type TaskState } from "./operations";
+import { ENDED_STATES, LOG_LEVELS, TASK_EVENTS, TASK_LOGS, type LogEntry, type PageInfo, type TaskEvent, type TaskState } from "./operations";
 
 const PAGE = 500;
-
-/** TaskLogs (operations.ts) with the LogFilter, and the stack only when asked for. */
-const TASK_LOGS_FILTERED = `query TaskLogs($id: ID!, $first: Int, $after: String, $filter: LogFilter, $stack: Boolean!) {
-  task(id: $id) {
-    id state
-    logs(first: $first, after: $after, filter: $filter) {
-      edges { node { id level message time step { key } attempt { number kind } stack @include(if: $stack) } }
-      pageInfo { hasNextPage endCursor }
-    }
-  }
-}`;
 
 interface LogsOptions {
   attempt?: number;
@@ -30,13 +19,13 @@ interface LogsOptions {
 }
 
 interface LogsPage {
-  task: { id: string; state: TaskState; logs: { edges: { node: LogEntry & { stack?: string | null } }[]; pageInfo: PageInfo } } | null;
+  task: { id: string; state: TaskState; logs: { edges: { node: LogEntry }[]; pageInfo: PageInfo } } | null;
 }
 
 async function logs(ctx: Context, id: string, o: LogsOptions): Promise<number | void> {
   if (o.attempt !== undefined && o.step === undefined) throw badArguments("--attempt needs --step: attempts are numbered per step");
   const filter = { minLevel: o.level ?? null, stepKey: o.step ?? null, attempt: o.attempt ?? null, search: o.search ?? null };
-  const print = (entry: LogEntry & { stack?: string | null }) => {
+  const print = (entry: LogEntry) => {
     if (ctx.out.json) return ctx.out.printJson(entry, true);
     ctx.out.print(ctx.out.logLine(entry));
     if (entry.stack) ctx.out.print(entry.stack.replace(/^/gm, "    "));
@@ -46,7 +35,7 @@ async function logs(ctx: Context, id: string, o: LogsOptions): Promise<number | 
   /** Prints every entry after the last one printed; returns the task's state. */
   const readOn = async (): Promise<TaskState> => {
     for (;;) {
-      const { task } = await ctx.api.request<LogsPage>(TASK_LOGS_FILTERED, { id, first: PAGE, after, filter, stack: o.stack === true });
+      const { task } = await ctx.api.request<LogsPage>(TASK_LOGS, { id, first: PAGE, after, filter, stack: o.stack === true });
       if (!task) throw taskNotFound(id);
       for (const { node } of task.logs.edges) print(node);
       after = task.logs.pageInfo.endCursor ?? after;
