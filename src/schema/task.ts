@@ -118,7 +118,12 @@ export const TaskNode = builder.prismaNode("Task", {
     node: t.exposeString("node", { nullable: true, description: "The node the task runs on." }),
     depth: t.exposeInt("depth", { description: "0 for a root task." }),
     version: t.exposeInt("version", { description: "Bumped by every change; events carry it too." }),
-    progress: t.field({ type: ProgressType, description: "How far the task is.", resolve: progressOf }),
+    progress: t.field({
+      type: ProgressType,
+      description:
+        "How far the task is: what its `run` reports, or for a flow (run by a worker) the steps done plus the running steps' fractions (Step.progress), of the number of steps.",
+      resolve: progressOf,
+    }),
     availableActions: t.field({
       type: [TaskActionEnum],
       description: "Exactly the control mutations that would be accepted now.",
