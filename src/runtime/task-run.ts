@@ -576,12 +576,13 @@ export class TaskRun {
   private async context(signal: AbortSignal, step: Step): Promise<StepContext<any>>;
   private async context(signal: AbortSignal, step?: Step): Promise<TaskContext<any> | StepContext<any>> {
     const attempt = await this.attemptNumber(step);
+    const progress = step ? this.stepReporter(step.key) : this.progress;
     const base: TaskContext<any> = {
       input: this.task.input,
       task: taskInfo(this.task),
       attempt,
       signal,
-      progress: step ? this.stepReporter(step.key) : this.progress,
+      progress: { set: (completed, total) => progress.set(completed, total), add: (n) => progress.add(n) },
       log: makeLogger((level, message, stack) => this.log(level, message, step?.key, stack)),
       spawn: (type, input, options) => this.spawn(type, input, options, step?.key),
       waitForChildren: () => this.waitForChildren(signal),
