@@ -35,12 +35,15 @@ describe("steps, logs and retention", () => {
     expect(followed.stdout).toMatch(/ERROR +\[step-2#1\] Failed at round 21/);
     expect(followed.stdout).toMatch(/\[step-2#2\] Rolled back step 2/);
 
-    const [all, errors, attempt2, json, ttl] = await Promise.all([
+    const [all, errors, attempt2, json, ttl, stacks, searched, attemptAlone] = await Promise.all([
       cli("logs", rerunFlow),
       cli("logs", rerunFlow, "--level", "error"),
-      cli("logs", rerunFlow, "--attempt", "2"),
+      cli("logs", rerunFlow, "--step", "step-2", "--attempt", "2"),
       cli("logs", rerunFlow, "--json"),
       cli("tasks", "ttl"),
+      cli("logs", rerunFlow, "--level", "error", "--stack"),
+      cli("logs", rerunFlow, "--search", "ROUND 21"),
+      cli("logs", rerunFlow, "--attempt", "2"),
     ]);
     const [setTtl, setUserTtl] = await Promise.all([cli("tasks", "ttl", "--set", "2h"), cli("tasks", "user-ttl", "--set", "600", "--json")]);
     expect(all.stdout.trim()).toBe(followed.stdout.trim());
@@ -49,7 +52,16 @@ describe("steps, logs and retention", () => {
     expect(entries(errors.stdout).every((l) => / ERROR /.test(l))).toBe(true);
     expect(entries(all.stdout).some((l) => / INFO /.test(l))).toBe(true);
     expect(entries(attempt2.stdout).length).toBeGreaterThan(0);
-    expect(entries(attempt2.stdout).every((l) => /#2\]/.test(l))).toBe(true);
+    expect(entries(attempt2.stdout).every((l) => /\[step-2#2\]/.test(l))).toBe(true);
+    expect(attempt2.stdout).toMatch(/Rolled back step 2/);
+    // The stack only with --stack: below its line, indented, code paths relative to the project root.
+    expect(errors.stdout).not.toMatch(/^\s+at /m);
+    expect(entries(stacks.stdout)).toEqual(entries(errors.stdout));
+    expect(stacks.stdout).toMatch(/ERROR +\[step-2#1\] Failed at round 21, as asked \(failAtRound\)\n {4}Error: Failed at round 21.*\n {8}at .*\(src\/modules\/test\.ts:\d+:\d+\)/);
+    expect(entries(searched.stdout)).toHaveLength(1);
+    expect(searched.stdout).toMatch(/Failed at round 21/);
+    expect(attemptAlone.code).toBe(1);
+    expect(attemptAlone.stderr).toMatch(/--attempt needs --step/);
     const api = await server.app.gql<{ task: { logs: { edges: { node: unknown }[] } } }>(
       "query ($id: ID!) { task(id: $id) { logs(first: 500) { edges { node { id level message time step { key } attempt { number kind } } } } } }",
       { id: rerunFlow },
@@ -66,5 +78,5 @@ describe("steps, logs and retention", () => {
     expect(drained.stdout).toMatch(/^test: \d+ finished task\(s\) removed$/m);
     expect(Number(/(\d+)/.exec(drained.stdout)![1])).toBeGreaterThanOrEqual(finished.data!.tasks.totalCount);
     expect((await server.app.gql('{ tasks(filter: { module: "test", category: FINISHED }) { totalCount } }')).data!.tasks.totalCount).toBe(0);
-  }, 60_000);
+  }, 90_000);
 });

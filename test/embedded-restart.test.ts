@@ -24,7 +24,7 @@ describe("embedded store: kill -9 of the server, then a restart", () => {
     return body.data;
   }
 
-  const TASK = `query ($id: ID!) { task(id: $id) { state progress { completed } steps { state attempts { number kind state startedAt } } } }`;
+  const TASK = `query ($id: ID!) { task(id: $id) { state steps { state progress { completed } attempts { number kind state startedAt } } } }`;
 
   test("the interrupted task resumes within 2 s of the restart, and then succeeds", { timeout: 120_000 }, async () => {
     dataDir = await mkdtemp(join(tmpdir(), "taskgraph-embedded-"));
@@ -36,7 +36,7 @@ describe("embedded store: kill -9 of the server, then a restart", () => {
     const id = created.createTestTask.id as string;
     await until("the step runs and made progress", 20_000, async () => {
       const { task } = await gql(first.name, TASK, { id });
-      return task.steps[0].state === "RUNNING" && task.progress.completed >= 3;
+      return task.steps[0].state === "RUNNING" && task.steps[0].progress.completed >= 3;
     });
     first.child.kill("SIGKILL");
     expect((await exitOf(first.child)).signal).toBe("SIGKILL");

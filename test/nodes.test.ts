@@ -146,6 +146,7 @@ describe("ids of nothing, malformed ids", () => {
     `StepAttempt:${randomUUID()}`,
     `LogEntry:${randomUUID()}`,
     `Progress:${randomUUID()}`,
+    `StepProgress:${randomUUID()}`,
     `Flow:${randomUUID()}`,
     "TaskEvent:999999999",
     "Module:nope",

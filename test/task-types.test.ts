@@ -91,7 +91,7 @@ describe("a type with a zod input schema", () => {
     expect(test.map((t: any) => t.name)).toEqual(["count", "flow", "node-count", "tree"]);
     for (const t of test) expect(t.inputSchema).toMatchObject({ type: "object", required: ["rounds"] });
     const flow = test.find((t: any) => t.name === "flow");
-    expect(flow).toMatchObject({ isFlow: true, steps: null, abortable: null, progressUnits: "rounds" });
+    expect(flow).toMatchObject({ isFlow: true, steps: null, abortable: null, progressUnits: "steps" });
 
     const linked = await app.gql(`{ modules { name taskTypes { name } } workers { name taskTypes { id } } }`);
     expect(linked.errors).toBeUndefined();

@@ -1,16 +1,20 @@
 // `taskgraph logs <id>`: a task's log (its steps' attempts included), oldest first; --follow reads
-// on when the task logs again, until it ends.
+// on when the task logs again, until it ends. --level, --step, --attempt and --search are the
+// API's LogFilter (the server filters); --stack prints an error line's stack below it, indented.
 import { Command } from "commander";
 import { parseChoice, parsePositiveInt } from "./args";
 import { action, type Context } from "./command";
-import { EXIT, taskNotFound } from "./exit";
+import { badArguments, EXIT, taskNotFound } from "./exit";
 import { ENDED_STATES, LOG_LEVELS, TASK_EVENTS, TASK_LOGS, type LogEntry, type PageInfo, type TaskEvent, type TaskState } from "./operations";
 
 const PAGE = 500;
 
 interface LogsOptions {
   attempt?: number;
+  step?: string;
   level?: string;
+  search?: string;
+  stack?: boolean;
   follow?: boolean;
 }
 
@@ -19,19 +23,21 @@ interface LogsPage {
 }
 
 async function logs(ctx: Context, id: string, o: LogsOptions): Promise<number | void> {
-  const minLevel = LOG_LEVELS.indexOf((o.level ?? "DEBUG") as (typeof LOG_LEVELS)[number]);
-  // The API filters logs by neither level nor attempt: both are applied to what it returns.
-  const shown = (entry: LogEntry) =>
-    LOG_LEVELS.indexOf(entry.level as (typeof LOG_LEVELS)[number]) >= minLevel && (o.attempt === undefined || entry.attempt?.number === o.attempt);
-  const print = (entry: LogEntry) => (ctx.out.json ? ctx.out.printJson(entry, true) : ctx.out.print(ctx.out.logLine(entry)));
+  if (o.attempt !== undefined && o.step === undefined) throw badArguments("--attempt needs --step: attempts are numbered per step");
+  const filter = { minLevel: o.level ?? null, stepKey: o.step ?? null, attempt: o.attempt ?? null, search: o.search ?? null };
+  const print = (entry: LogEntry) => {
+    if (ctx.out.json) return ctx.out.printJson(entry, true);
+    ctx.out.print(ctx.out.logLine(entry));
+    if (entry.stack) ctx.out.print(entry.stack.replace(/^/gm, "    "));
+  };
 
   let after: string | null = null;
   /** Prints every entry after the last one printed; returns the task's state. */
   const readOn = async (): Promise<TaskState> => {
     for (;;) {
-      const { task } = await ctx.api.request<LogsPage>(TASK_LOGS, { id, first: PAGE, after });
+      const { task } = await ctx.api.request<LogsPage>(TASK_LOGS, { id, first: PAGE, after, filter, stack: o.stack === true });
       if (!task) throw taskNotFound(id);
-      for (const { node } of task.logs.edges) if (shown(node)) print(node);
+      for (const { node } of task.logs.edges) print(node);
       after = task.logs.pageInfo.endCursor ?? after;
       if (!task.logs.pageInfo.hasNextPage) return task.state;
     }
@@ -81,9 +87,15 @@ export function logsCommand(): Command {
   return new Command("logs")
     .description("a task's log, oldest first, its steps' attempts included")
     .argument("<id>", "task id")
-    .option("--attempt <n>", "only the logs of attempt n of its steps", parsePositiveInt)
+    .option("--step <key>", "only the lines of this step (every attempt's)")
+    .option("--attempt <n>", "only the lines of attempt n of the step (with --step)", parsePositiveInt)
     .option("--level <level>", `this level and above: ${LOG_LEVELS.join(", ").toLowerCase()}`, parseChoice(LOG_LEVELS))
+    .option("--search <text>", "only lines whose message contains this text (any case)")
+    .option("--stack", "print an error's stack (code paths relative to the project root) below its line")
     .option("-f, --follow", "keep printing new lines until the task ends")
-    .addHelpText("after", "\nExamples:\n  $ taskgraph logs 0b9f4e1c-… --level warn\n  $ taskgraph logs 0b9f4e1c-… --follow")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ taskgraph logs 0b9f4e1c-… --level warn\n  $ taskgraph logs 0b9f4e1c-… --step move --attempt 2 --stack\n  $ taskgraph logs 0b9f4e1c-… --search timeout --follow",
+    )
     .action(action(logs));
 }

@@ -87,6 +87,8 @@ export interface LogEntry {
   time: string;
   step: { key: string } | null;
   attempt: { number: number; kind: string } | null;
+  /** Only when asked for (logs --stack). */
+  stack?: string | null;
 }
 
 export interface PageInfo {
@@ -191,11 +193,11 @@ export const stepMutation = (field: (typeof STEP_MUTATIONS)[keyof typeof STEP_MU
 ${TASK_ROW}
 ${STEP_ROW}`;
 
-export const TASK_LOGS = `query TaskLogs($id: ID!, $first: Int, $after: String) {
+export const TASK_LOGS = `query TaskLogs($id: ID!, $first: Int, $after: String, $filter: LogFilter, $stack: Boolean!) {
   task(id: $id) {
     id state
-    logs(first: $first, after: $after) {
-      edges { node { id level message time step { key } attempt { number kind } } }
+    logs(first: $first, after: $after, filter: $filter) {
+      edges { node { id level message time step { key } attempt { number kind } stack @include(if: $stack) } }
       pageInfo { hasNextPage endCursor }
     }
   }

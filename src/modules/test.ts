@@ -68,14 +68,17 @@ export const COUNT_INPUT_JSON_SCHEMA: Record<string, unknown> = {
   required: ["rounds"],
 };
 
-/** Counts rounds [from+1 … from+rounds] of the whole task; fails at failAtRound on the first attempt. */
-async function countRounds(ctx: TaskContext<CountInput>, from: number, total: number) {
+/**
+ * Counts rounds [from+1 … from+rounds] of the whole task, reporting `rounds` done of `rounds` (a
+ * step's own progress in a flow, the task's otherwise); fails at failAtRound on the first attempt.
+ */
+async function countRounds(ctx: TaskContext<CountInput>, from: number) {
   const { rounds, roundMs, failAtRound } = ctx.input;
   for (let round = from + 1; round <= from + rounds; round++) {
     if (roundMs > 0) await sleep(roundMs, undefined, { signal: ctx.signal });
     else await new Promise((resolve) => setImmediate(resolve)); // let others run between rounds
     ctx.signal.throwIfAborted();
-    ctx.progress.set(round, total);
+    ctx.progress.set(round - from, rounds);
     if (round === failAtRound && ctx.attempt === 1) throw new Error(`Failed at round ${round}, as asked (failAtRound)`);
   }
 }
@@ -98,7 +101,7 @@ export function defineTestModule(registry: TaskDefiner): void {
     inputJsonSchema: COUNT_INPUT_JSON_SCHEMA,
     name: (input) => `Count ${input.rounds} round(s)`,
     async run(ctx) {
-      await countRounds(ctx, 0, ctx.input.rounds);
+      await countRounds(ctx, 0);
       return { rounds: ctx.input.rounds };
     },
   });
@@ -106,8 +109,9 @@ export function defineTestModule(registry: TaskDefiner): void {
   registry.defineTask<CountInput>({
     module: "test",
     type: "flow",
-    description: "A flow of `steps` steps, each counting rounds; each step has a rollback.",
-    progressUnits: "rounds",
+    description:
+      "A flow of `steps` steps, each counting rounds as its own progress (Step.progress); the task's progress counts steps. Each step has a rollback.",
+    progressUnits: "steps",
     abortable,
     parseInput: parseCountInput,
     inputJsonSchema: COUNT_INPUT_JSON_SCHEMA,
@@ -116,7 +120,7 @@ export function defineTestModule(registry: TaskDefiner): void {
       Array.from({ length: input.steps }, (_, i): StepDefinition<CountInput> => ({
         key: `step-${i + 1}`,
         name: `Step ${i + 1}: count ${input.rounds} round(s)`,
-        run: (ctx) => countRounds(ctx, i * input.rounds, input.rounds * input.steps),
+        run: (ctx) => countRounds(ctx, i * input.rounds),
         rollback: (ctx) => ctx.log.info(`Rolled back step ${i + 1}`),
       })),
   });
@@ -158,7 +162,7 @@ export function defineTestModule(registry: TaskDefiner): void {
     async run(ctx) {
       await ctx.spawn("count", { ...ctx.input, failAtRound: null }, { internal: true, name: `Internal count on ${ctx.task.node}` });
       try {
-        await countRounds(ctx, 0, ctx.input.rounds);
+        await countRounds(ctx, 0);
       } finally {
         await ctx.waitForChildren(); // a task ends after its children, even when it fails
       }

@@ -3,6 +3,7 @@
 // it records the task's (or step's) outcome, so a task never ends before its last log line.
 import type { Prisma, Task } from "../generated/prisma/client";
 import type { LogLevel } from "../generated/prisma/client";
+import { coerceError } from "../domain/errors";
 import type { ProgressReporter } from "./progress";
 
 export interface TaskInfo {
@@ -41,11 +42,16 @@ export interface ChildOutcome {
   result: unknown;
 }
 
+/**
+ * A task's log. Each method takes a string, or an error (anything thrown): then the line's
+ * `message` is the error's message and its stack goes to the line's own `stack` field (file paths
+ * relative to the project root), never into the message.
+ */
 export interface TaskLogger {
-  debug(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
+  debug(message: unknown): void;
+  info(message: unknown): void;
+  warn(message: unknown): void;
+  error(message: unknown): void;
 }
 
 export interface TaskContext<Input = unknown> {
@@ -55,6 +61,12 @@ export interface TaskContext<Input = unknown> {
   attempt: number;
   /** Aborted when the task is aborted, its lease is lost, or (for a step) the step is terminated. */
   signal: AbortSignal;
+  /**
+   * How far the work is. In a plain task (`run`): the task's own progress. In a step (and its
+   * rollback): the step's own progress (Step.progress), reset when an attempt opens; the task's
+   * progress is then derived from its steps (steps done + the running steps' fractions, over the
+   * number of steps). `total` omitted keeps the total given before.
+   */
   progress: { set(completed: number, total?: number | null): void; add(n?: number): void };
   log: TaskLogger;
   /**
@@ -84,14 +96,13 @@ export function taskInfo(task: Task): TaskInfo {
   };
 }
 
-/** A logger that queues writes through `append`; `stepKey` ties lines to a step's current attempt. */
-export function makeLogger(append: (level: LogLevel, message: string) => void): TaskLogger {
-  return {
-    debug: (m) => append("DEBUG", m),
-    info: (m) => append("INFO", m),
-    warn: (m) => append("WARN", m),
-    error: (m) => append("ERROR", m),
+/** A logger that queues writes through `append`: a string as it is, an error as its message and its stack. */
+export function makeLogger(append: (level: LogLevel, message: string, stack?: string) => void): TaskLogger {
+  const line = (level: LogLevel) => (value: unknown) => {
+    if (value instanceof Error) return append(level, value.message, value.stack);
+    append(level, typeof value === "string" ? value : coerceError(value).message);
   };
+  return { debug: line("DEBUG"), info: line("INFO"), warn: line("WARN"), error: line("ERROR") };
 }
 
 export type { ProgressReporter };

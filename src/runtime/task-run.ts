@@ -64,6 +64,12 @@ export class TaskRun {
   private task!: Task;
   private definition!: TaskDefinition<any>;
   private progress!: ProgressReporter;
+  /** Each running step's reporter (its ctx.progress), by key. */
+  private readonly stepReporters = new Map<string, ProgressReporter>();
+  /** The progress of each step's current attempt as last stored, for the task's derived progress. */
+  private readonly stepProgress = new Map<string, { completed: number; total: number | null }>();
+  /** The task's progress as last stored (a flow writes its derived progress only when it moves). */
+  private taskProgress: { completed: number; total: number | null } = { completed: 0, total: null };
   private stepDefs = new Map<string, StepDefinition<any>>();
   /** Until when the lease holds, as far as this process knows (claim or last renewal). */
   private leaseUntil: number;
@@ -125,6 +131,7 @@ export class TaskRun {
       { completed: task.progressCompleted, total: task.progressTotal },
       this.processLog,
     );
+    this.taskProgress = { completed: this.task.progressCompleted, total: this.task.progressTotal };
     if (definition.steps) {
       for (const step of registry.flowOf(definition, this.task.input).steps) this.stepDefs.set(step.key, step);
     }
@@ -230,6 +237,7 @@ export class TaskRun {
       resumed.add(row.key);
       this.env.afterLostAttempt?.();
     }
+    this.writeFlowProgress(); // a retried or resumed flow starts from what its steps have done
     // Steps handed back by retryTask / rerunStep: roll them back (latest first), then run them again.
     for (const row of rows.filter((r) => r.state === "ROLLING_BACK").reverse()) await this.rollbackStep(row.key, true);
 
@@ -404,6 +412,8 @@ export class TaskRun {
         return this.env.store.transitionStep(this.taskId, key, to, { ...options, leaseOwner: this.leaseToken });
       });
       this.stepStates.set(key, to);
+      if (to === "RUNNING" || to === "ROLLING_BACK") this.stepProgress.delete(key); // a new attempt starts from 0
+      this.writeFlowProgress();
       return true;
     } catch (error) {
       if (!(error instanceof TaskgraphError)) throw error;
@@ -507,8 +517,57 @@ export class TaskRun {
 
   /** Waits until every progress and log write so far is stored. */
   private async settle() {
-    await this.progress.flush();
+    await Promise.all([this.progress.flush(), ...[...this.stepReporters.values()].map((r) => r.flush())]);
     await this.writes;
+  }
+
+  // ── step progress ───────────────────────────────────────────────────────────
+
+  /** A step's ctx.progress: its attempt's own progress, stored with the task's derived progress. */
+  private stepReporter(key: string): ProgressReporter {
+    const reporter = new ProgressReporter(
+      (completed, total) =>
+        this.enqueue(() => {
+          // Computed when the write runs (writes run in order), so the task's value never goes back.
+          this.stepProgress.set(key, { completed, total: total ?? null });
+          const task = this.flowProgress();
+          return this.env.store.setStepProgress(this.taskId, key, { completed, total }, task).then((version) => {
+            if (version) this.taskProgress = task; // 0: the step had ended, nothing was stored
+          });
+        }),
+      { completed: 0, total: null },
+      this.processLog,
+    );
+    this.stepReporters.set(key, reporter);
+    return reporter;
+  }
+
+  /**
+   * A flow's progress as the default sum: steps done (SUCCEEDED, SKIPPED) count 1, a RUNNING step
+   * its own fraction (0 until it reports a total), the others 0; total = the number of steps.
+   */
+  private flowProgress(): { completed: number; total: number } {
+    let completed = 0;
+    for (const [key, state] of this.stepStates) {
+      if (DONE.has(state)) completed += 1;
+      else if (state === "RUNNING") {
+        const p = this.stepProgress.get(key);
+        if (p?.total) completed += Math.min(1, p.completed / p.total);
+      }
+    }
+    return { completed, total: this.stepStates.size };
+  }
+
+  /** Queues a write of the flow's derived progress when it moved (a step started, ended, was rolled back). */
+  private writeFlowProgress() {
+    if (!this.definition.steps) return;
+    void this.enqueue(() => {
+      const next = this.flowProgress();
+      if (next.completed === this.taskProgress.completed && next.total === this.taskProgress.total) return Promise.resolve();
+      return this.env.store.setProgress(this.taskId, next.completed, next.total).then(() => {
+        this.taskProgress = next;
+      });
+    });
   }
 
   // ── what task code sees ─────────────────────────────────────────────────────
@@ -517,13 +576,14 @@ export class TaskRun {
   private async context(signal: AbortSignal, step: Step): Promise<StepContext<any>>;
   private async context(signal: AbortSignal, step?: Step): Promise<TaskContext<any> | StepContext<any>> {
     const attempt = await this.attemptNumber(step);
+    const progress = step ? this.stepReporter(step.key) : this.progress;
     const base: TaskContext<any> = {
       input: this.task.input,
       task: taskInfo(this.task),
       attempt,
       signal,
-      progress: { set: (completed, total) => this.progress.set(completed, total), add: (n) => this.progress.add(n) },
-      log: makeLogger((level, message) => this.log(level, message, step?.key)),
+      progress: { set: (completed, total) => progress.set(completed, total), add: (n) => progress.add(n) },
+      log: makeLogger((level, message, stack) => this.log(level, message, step?.key, stack)),
       spawn: (type, input, options) => this.spawn(type, input, options, step?.key),
       waitForChildren: () => this.waitForChildren(signal),
     };

@@ -70,6 +70,7 @@ const NODE_KEYS: Record<string, (key: string) => boolean> = {
   LogEntry: isUuid,
   ApiToken: isUuid,
   Progress: isUuid,
+  StepProgress: isUuid,
   Flow: isUuid,
   TaskEvent: (key) => /^[1-9][0-9]{0,18}$/.test(key),
   Module: (key) => NAME_KEY.test(key),

@@ -1,14 +1,71 @@
 // Steps of a flow, their attempts (execute, retry, rollback) and log entries, and the step
 // mutations (rerunStep, markStepSucceeded, terminateStep).
 import { stepActions } from "../domain/actions";
-import { badInput, notFound } from "../domain/errors";
+import { badInput, checkText, notFound } from "../domain/errors";
+import { LIMITS } from "../domain/limits";
+import type { LogLevel, Prisma, Step } from "../generated/prisma/client";
 import { parseUuid } from "../domain/ids";
 import type { Store } from "../store";
 import { builder, type Context, decodeNodeId } from "./builder";
 import { AttemptKindEnum, AttemptStateEnum, LogLevelEnum, StepActionEnum, StepStateEnum } from "./enums";
 import { checkedMaxSize, totalCountOptions } from "./pagination";
 
-const LOG_ORDER = { orderBy: { id: "asc" } } as const;
+const LOG_LEVELS: LogLevel[] = ["DEBUG", "INFO", "WARN", "ERROR"];
+
+export const LogFilterInput = builder.inputType("LogFilter", {
+  description:
+    'Which log lines to list; every field narrows the list (AND). Example: `{ minLevel: WARN, stepKey: "move", attempt: 2, search: "timeout", since: "2026-11-30T10:00:00Z" }`.',
+  fields: (t) => ({
+    minLevel: t.field({ type: LogLevelEnum, description: "This level and the more serious ones, e.g. `WARN` gives WARN and ERROR lines." }),
+    stepKey: t.string({
+      description: 'Task.logs only: the lines of this step (by key, e.g. `"move"`), every attempt\'s unless `attempt` says which. Refused on Step.logs and StepAttempt.logs.',
+    }),
+    attempt: t.int({
+      description:
+        "The lines of this attempt of the step (its number: 1, 2, …; e.g. `2` after one rerun), as StepAttempt.number counts them. On Task.logs only together with stepKey; refused on StepAttempt.logs.",
+    }),
+    search: t.string({ description: 'Lines whose message contains this text, ignoring case, e.g. `"timeout"`.' }),
+    since: t.field({ type: "DateTime", description: 'Lines written at or after this time, e.g. `"2026-11-30T10:00:00Z"`.' }),
+    until: t.field({ type: "DateTime", description: 'Lines written before this time (not at it), e.g. `"2026-11-30T11:00:00Z"`.' }),
+  }),
+});
+
+export interface LogFilter {
+  minLevel?: LogLevel | null;
+  stepKey?: string | null;
+  attempt?: number | null;
+  search?: string | null;
+  since?: Date | null;
+  until?: Date | null;
+}
+
+/**
+ * A LogFilter as the `where` of a log relation, checked for the level it is asked on: `stepKey`
+ * only on a task's log, `attempt` on a task's (with stepKey) or a step's. Refusals are BAD_USER_INPUT.
+ */
+export function logWhere(filter: LogFilter | null | undefined, on: "task" | "step" | "attempt"): Prisma.LogEntryWhereInput {
+  const f = filter ?? {};
+  const where: Prisma.LogEntryWhereInput = {};
+  if (f.stepKey != null) {
+    if (on !== "task") throw badInput(`filter.stepKey is for Task.logs: these are the lines of one ${on === "step" ? "step" : "attempt"} already`);
+    checkText("filter.stepKey", f.stepKey, LIMITS.nameLength);
+    where.step = { key: f.stepKey };
+  }
+  if (f.attempt != null) {
+    if (on === "attempt") throw badInput("filter.attempt is for Task.logs and Step.logs: these are the lines of one attempt already");
+    if (on === "task" && f.stepKey == null) throw badInput("filter.attempt needs filter.stepKey on Task.logs: attempts are numbered per step");
+    if (!Number.isInteger(f.attempt) || f.attempt < 1) throw badInput("filter.attempt must be an attempt number ≥ 1");
+    where.attempt = { number: f.attempt };
+  }
+  if (f.minLevel != null) where.level = { in: LOG_LEVELS.slice(LOG_LEVELS.indexOf(f.minLevel)) };
+  if (f.search != null) {
+    checkText("filter.search", f.search, LIMITS.searchLength);
+    where.message = { contains: f.search, mode: "insensitive" };
+  }
+  if (f.since != null || f.until != null) where.time = { ...(f.since ? { gte: f.since } : {}), ...(f.until ? { lt: f.until } : {}) };
+  return where;
+}
+
 
 export const LogEntryNode = builder.prismaNode("LogEntry", {
   id: { field: "id" },
@@ -42,9 +99,44 @@ export const LogEntryConnection = builder.connectionObject(
   { name: "LogEntryEdge", description: "A log line in a page, with its cursor." },
 );
 
-/** A `logs` connection over a relation of log lines, oldest first. */
-const logsOptions = (description: string) =>
-  ({ cursor: "id", description, query: LOG_ORDER, maxSize: checkedMaxSize, totalCount: true }) as const;
+/** What every `logs` connection shares: oldest first, stable cursors (UUIDv7 ids), totalCount of the filtered lines. */
+export const LOG_CONNECTION = { cursor: "id", maxSize: checkedMaxSize, totalCount: true } as const;
+export const LOG_ORDER = { orderBy: { id: "asc" } } as const;
+
+interface StepProgressShape {
+  stepId: string;
+  total: number | null;
+  completed: number;
+}
+
+const stepProgressOf = (step: Pick<Step, "id" | "progressCompleted" | "progressTotal">): StepProgressShape => ({
+  stepId: step.id,
+  total: step.progressTotal,
+  completed: step.progressCompleted,
+});
+
+const StepProgressType = builder.objectRef<StepProgressShape>("StepProgress");
+builder.node(StepProgressType, {
+  description:
+    "How far a step's current attempt is, as its code reports it (ctx.progress inside the step); back to 0 when an attempt opens. Its id is `StepProgress:<step uuid>`, so a client cache updates it in place.",
+  id: { resolve: (p) => p.stepId },
+  loadMany: async (ids, ctx) => {
+    const steps = new Map((await ctx.store.stepsByIds(ids)).map((step) => [step.id, step]));
+    return ids.map((id) => {
+      const step = steps.get(id);
+      return step ? stepProgressOf(step) : null;
+    });
+  },
+  fields: (t) => ({
+    total: t.exposeFloat("total", { nullable: true, description: "How much there is to do; null until the step's code says." }),
+    completed: t.exposeFloat("completed", { description: "How much is done." }),
+    fraction: t.float({
+      nullable: true,
+      description: "completed / total between 0 and 1; null while the total is unknown or 0.",
+      resolve: (p) => (p.total ? Math.min(1, p.completed / p.total) : null),
+    }),
+  }),
+});
 
 export const StepNode = builder.prismaNode("Step", {
   id: { field: "id" },
@@ -58,6 +150,11 @@ export const StepNode = builder.prismaNode("Step", {
     startedAt: t.expose("startedAt", { type: "DateTime", nullable: true, description: "When its latest attempt started." }),
     endedAt: t.expose("endedAt", { type: "DateTime", nullable: true, description: "When it ended; null while waiting or running." }),
     error: t.exposeString("error", { nullable: true, description: "Why its latest attempt failed." }),
+    progress: t.field({
+      type: StepProgressType,
+      description: "How far its current attempt is (ctx.progress in the step). The task's progress counts the running steps' fractions.",
+      resolve: (step) => stepProgressOf(step),
+    }),
     task: t.relation("task", { description: "The task whose flow this step is part of." }),
     attempts: t.relation("attempts", { query: { orderBy: { number: "asc" } }, description: "Its executions, retries and rollbacks, in order." }),
     availableActions: t.field({
@@ -79,7 +176,16 @@ builder.prismaObjectField(StepNode, "dependsOn", (t) =>
 );
 
 builder.prismaObjectField(StepNode, "logs", (t) =>
-  t.relatedConnection("logs", logsOptions("The step's log lines, every attempt's, oldest first."), LogEntryConnection),
+  t.relatedConnection(
+    "logs",
+    {
+      ...LOG_CONNECTION,
+      description: "The step's log lines, every attempt's (or one's: filter.attempt), oldest first.",
+      args: { filter: t.arg({ type: LogFilterInput, description: "Which lines (every field narrows them); filter.stepKey is refused here." }) },
+      query: (args) => ({ ...LOG_ORDER, where: logWhere(args.filter, "step") }),
+    },
+    LogEntryConnection,
+  ),
 );
 
 const StepAttemptNode = builder.prismaNode("StepAttempt", {
@@ -98,7 +204,18 @@ const StepAttemptNode = builder.prismaNode("StepAttempt", {
 });
 
 builder.prismaObjectField(StepAttemptNode, "logs", (t) =>
-  t.relatedConnection("logs", logsOptions("The attempt's own log lines, oldest first."), LogEntryConnection),
+  t.relatedConnection(
+    "logs",
+    {
+      ...LOG_CONNECTION,
+      description: "The attempt's own log lines, oldest first.",
+      args: {
+        filter: t.arg({ type: LogFilterInput, description: "Which lines (every field narrows them); filter.stepKey and filter.attempt are refused here." }),
+      },
+      query: (args) => ({ ...LOG_ORDER, where: logWhere(args.filter, "attempt") }),
+    },
+    LogEntryConnection,
+  ),
 );
 
 /** The step a mutation names: by its id, or by its task's id and its key. */

@@ -24,9 +24,15 @@ const TaskEventTypeEnum = builder.enumType("TaskEventType", {
   values: {
     CREATED: { description: "The task was created (payload: its state)." },
     STATE_CHANGED: { description: "The task changed state (payload: from, to, error)." },
-    PROGRESSED: { description: "The task's progress moved (payload: completed, total)." },
+    PROGRESSED: {
+      description:
+        "The task's progress moved (payload: completed, total — the task's). When a step's own progress moved, the payload also has stepKey and step {completed, total}; a flow's completed/total are then its derived progress (steps done + the running steps' fractions, of the number of steps).",
+    },
     STEP_CHANGED: { description: "One of its steps changed state (payload: stepKey, from, to, attempt, attemptKind, error)." },
-    LOG_APPENDED: { description: "A log line was written (payload: level, message, stepKey)." },
+    LOG_APPENDED: {
+      description:
+        "A log line was written (payload: logId, level, message, time, and for a step's line stepKey, stepId (`Step:<uuid>`), attemptId (`StepAttempt:<uuid>`), attempt (its number) and attemptKind; null for a line of the task itself). The stack of an error line is in LogEntry.stack only.",
+    },
     DELETED: { description: "The task was deleted." },
   } as const,
 });

@@ -15,7 +15,7 @@ import { builder, type Context } from "./builder";
 import { OrderDirectionEnum, StepStateEnum, TaskActionEnum, TaskCategoryEnum, TaskKindEnum, TaskOrderFieldEnum, TaskStateEnum } from "./enums";
 import { hasPendingBelow, taskById, workerByName } from "./loaders";
 import { checkedMaxSize, totalCountOptions } from "./pagination";
-import { LogEntryConnection, StepNode } from "./step";
+import { LOG_CONNECTION, LOG_ORDER, LogEntryConnection, LogFilterInput, logWhere, StepNode } from "./step";
 import { WorkerNode } from "./worker";
 
 interface ProgressShape {
@@ -118,7 +118,12 @@ export const TaskNode = builder.prismaNode("Task", {
     node: t.exposeString("node", { nullable: true, description: "The node the task runs on." }),
     depth: t.exposeInt("depth", { description: "0 for a root task." }),
     version: t.exposeInt("version", { description: "Bumped by every change; events carry it too." }),
-    progress: t.field({ type: ProgressType, description: "How far the task is.", resolve: progressOf }),
+    progress: t.field({
+      type: ProgressType,
+      description:
+        "How far the task is: what its `run` reports, or for a flow (run by a worker) the steps done plus the running steps' fractions (Step.progress), of the number of steps.",
+      resolve: progressOf,
+    }),
     availableActions: t.field({
       type: [TaskActionEnum],
       description: "Exactly the control mutations that would be accepted now.",
@@ -137,11 +142,18 @@ export const TaskNode = builder.prismaNode("Task", {
     logs: t.relatedConnection(
       "logs",
       {
-        cursor: "id",
-        description: "The task's log, oldest first, including its steps' logs.",
-        query: { orderBy: { id: "asc" } },
-        maxSize: checkedMaxSize,
-        totalCount: true,
+        ...LOG_CONNECTION,
+        description: "The task's log, oldest first: its own lines and (unless includeSteps is false) its steps' attempts' lines.",
+        args: {
+          filter: t.arg({ type: LogFilterInput, description: 'Which lines (every field narrows them), e.g. `{ stepKey: "move", attempt: 2, minLevel: WARN }`.' }),
+          includeSteps: t.arg.boolean({ defaultValue: true, description: "false: the task's own lines only (those of no step); filter.stepKey is then refused." }),
+        },
+        query: (args) => {
+          const where = logWhere(args.filter, "task");
+          if (args.includeSteps !== false) return { ...LOG_ORDER, where };
+          if (args.filter?.stepKey != null) throw badInput("filter.stepKey names a step, but includeSteps is false (the task's own lines only)");
+          return { ...LOG_ORDER, where: { ...where, stepId: null } };
+        },
       },
       LogEntryConnection,
     ),

@@ -6,7 +6,7 @@ import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { notFound } from "../domain/errors";
 import type { StepState, TaskState } from "../domain/states";
-import type { LogLevel, Prisma, PrismaClient, Task } from "../generated/prisma/client";
+import type { Prisma, PrismaClient, Task } from "../generated/prisma/client";
 import * as claims from "./claims";
 import { currentActor, setActorSql } from "./actor";
 import type { Completion } from "./completions";
@@ -30,7 +30,8 @@ import type { TaskTypeEntry } from "./task-types";
 import * as taskTypes from "./task-types";
 import type { ResolvedStep } from "../domain/flow";
 import { listWorkers, registerWorker, removeWorker, taskStates, workerHeartbeat } from "./workers";
-import { appendLog, createTask, createTasks, resumeLostStep, setProgress, spawnChild, transitionStep, transitionTask } from "./task-writes";
+import type { LogLine } from "./task-writes";
+import { appendLog, createTask, createTasks, resumeLostStep, setProgress, setStepProgress, spawnChild, transitionStep, transitionTask } from "./task-writes";
 
 export type { NewTask, TaskPatch, TaskFilter, TaskOrder, PageArgs, TaskQuery, TaskCounts, Settings, Tx };
 export type { DeleteResult } from "./task-controls";
@@ -148,8 +149,17 @@ export class Store {
     this.committed(notice);
     return progress;
   }
+  /**
+   * A running step's own progress and, with `task`, the task's progress derived from its steps, in
+   * one statement with one PROGRESSED event (nothing when the step is no longer running).
+   */
+  async setStepProgress(taskId: string, stepKey: string, step: { completed: number; total?: number | null }, task: { completed: number; total: number } | null) {
+    const { version, notice } = await setStepProgress(this.prisma, taskId, stepKey, step, task);
+    if (version) this.committed(notice);
+    return version;
+  }
   /** With `leaseOwner`, refused (CONFLICT) unless that claim still holds the task. */
-  appendLog(taskId: string, entry: { level?: LogLevel; message: string; stepKey?: string; stack?: string | null }, options: { leaseOwner?: string } = {}) {
+  appendLog(taskId: string, entry: LogLine, options: { leaseOwner?: string } = {}) {
     return this.transaction((tx) => appendLog(tx, taskId, entry, options));
   }
   writeSettings(changes: Partial<Settings>) {
@@ -273,6 +283,10 @@ export class Store {
   /** A step's task and key (the step mutations take a step id too). */
   findStep(id: string) {
     return this.prisma.step.findUnique({ where: { id }, select: { taskId: true, key: true } });
+  }
+  /** Step rows by id, in no particular order; missing ids are left out (StepProgress nodes). */
+  stepsByIds(ids: readonly string[]) {
+    return this.prisma.step.findMany({ where: { id: { in: [...ids] } } });
   }
   /** Worker rows by name; missing names are left out. */
   workersByNames(names: readonly string[]) {

@@ -318,6 +318,7 @@ export async function transitionStep(
     data: {
       state: to,
       ...(to === "RUNNING" ? { startedAt: now } : {}),
+      ...(opening ? { progressCompleted: 0, progressTotal: null } : {}), // each attempt reports its own progress
       endedAt: opening ? null : now,
       ...(to === "FAILED" || to === "RUNNING" ? { error } : {}),
     },
@@ -386,11 +387,69 @@ export async function setProgress(
   return { progress: { completed: row.completed, total: row.total, version: row.version }, notice };
 }
 
-/** Appends a log line to a task, or to a step's current attempt. */
+/**
+ * Sets a step's own progress and, with `task`, the task's progress derived from its steps: one
+ * statement (like setProgress) that bumps the version and appends one PROGRESSED event whose
+ * payload holds the task's progress (completed, total), the step's key and the step's progress.
+ * The task row is locked before the step row, the order every transaction here takes (lockAndBump,
+ * then the step): the other order deadlocks with a step mutation (terminateStep) of that step.
+ */
+export async function setStepProgress(
+  db: Pick<Tx, "$queryRaw">,
+  taskId: string,
+  stepKey: string,
+  step: { completed: number; total?: number | null },
+  task: { completed: number; total: number } | null,
+): Promise<{ version: number; notice: ChangeNotice }> {
+  if (!Number.isFinite(step.completed) || step.completed < 0) throw badInput("progress completed must be a finite number ≥ 0");
+  if (step.total != null && (!Number.isFinite(step.total) || step.total < 0)) throw badInput("progress total must be a finite number ≥ 0");
+  const id = parseUuid(taskId, "taskId");
+  const notice = noticeOf([id])!;
+  const rows = await db.$queryRaw<{ version: number }[]>`${PREPARED}
+    WITH locked AS (
+      SELECT id FROM "Task" WHERE id = ${id}::uuid FOR NO KEY UPDATE
+    ), stepped AS (
+      UPDATE "Step" SET "progressCompleted" = ${step.completed}::float8,
+        "progressTotal" = CASE WHEN ${step.total !== undefined} THEN ${step.total ?? null}::float8 ELSE "progressTotal" END
+      WHERE "taskId" = ${id}::uuid AND key = ${stepKey} AND state IN ('RUNNING', 'ROLLING_BACK') AND EXISTS (SELECT 1 FROM locked)
+      RETURNING "progressCompleted", "progressTotal"
+    ), updated AS (
+      UPDATE "Task" SET version = version + 1,
+        "progressCompleted" = CASE WHEN ${task !== null} THEN ${task?.completed ?? 0}::float8 ELSE "progressCompleted" END,
+        "progressTotal" = CASE WHEN ${task !== null} THEN ${task?.total ?? null}::float8 ELSE "progressTotal" END
+      WHERE id = ${id}::uuid AND EXISTS (SELECT 1 FROM stepped)
+      RETURNING id, "rootId", "moduleName", version, "progressCompleted", "progressTotal"
+    ), ${journalWrite(
+      "stepProgress",
+      "updated",
+      {
+        type: eventType("PROGRESSED"),
+        payload: Prisma.sql`jsonb_build_object('completed', "progressCompleted", 'total', "progressTotal", 'stepKey', ${stepKey}::text,
+          'step', (SELECT jsonb_build_object('completed', "progressCompleted", 'total', "progressTotal") FROM stepped))`,
+      },
+      noticeText(notice),
+    )}
+    SELECT version, (SELECT count(*) FROM "stepProgressNotified") AS _notified FROM updated`;
+  // No row: the step is not running (it ended, or was terminated, meanwhile): nothing to report.
+  return { version: rows[0]?.version ?? 0, notice };
+}
+
+/** A log line: a string, or a thrown error (its message in `message`, its stack in `stack`). */
+export interface LogLine {
+  level?: LogLevel;
+  message: string;
+  stepKey?: string;
+  stack?: string | null;
+}
+
+/**
+ * Appends a log line to a task, or to a step's current attempt, with its LOG_APPENDED event in
+ * the same transaction. The event names the step and the attempt (ids and number) and the time.
+ */
 export async function appendLog(
   tx: Tx,
   taskId: string,
-  entry: { level?: LogLevel; message: string; stepKey?: string; stack?: string | null },
+  entry: LogLine,
   options: { wake?: boolean; control?: boolean; leaseOwner?: string } = {},
 ): Promise<string> {
   const message = entry.message.length > LIMITS.logMessageLength ? `${entry.message.slice(0, LIMITS.logMessageLength)}…` : entry.message;
@@ -398,21 +457,32 @@ export async function appendLog(
   const task = await lockAndBump(tx, taskId);
   checkLease(task, options.leaseOwner);
   let stepId: string | null = null;
-  let attemptId: string | null = null;
+  let attempt: { id: string; number: number; kind: string } | null = null;
   if (entry.stepKey) {
     const step = await tx.step.findUnique({
       where: { taskId_key: { taskId, key: entry.stepKey } },
-      include: { attempts: { orderBy: { number: "desc" }, take: 1, select: { id: true } } },
+      include: { attempts: { orderBy: { number: "desc" }, take: 1, select: { id: true, number: true, kind: true } } },
     });
     if (!step) throw notFound(`Step "${entry.stepKey}" of task`, taskId);
     stepId = step.id;
-    attemptId = step.attempts[0]?.id ?? null;
+    attempt = step.attempts[0] ?? null;
   }
   const id = newId();
   const level = entry.level ?? "INFO";
-  await tx.logEntry.create({ data: { id, taskId, stepId, attemptId, level, message, stack } });
-  await appendEvents(tx, [
-    { task, type: "LOG_APPENDED", payload: { logId: id, level, message, stepKey: entry.stepKey ?? null }, wake: options.wake, control: options.control },
-  ]);
+  const time = new Date();
+  await tx.logEntry.create({ data: { id, taskId, stepId, attemptId: attempt?.id ?? null, level, message, stack, time } });
+  const payload = {
+    logId: id,
+    level,
+    message,
+    stepKey: entry.stepKey ?? null,
+    // Node ids, as the API shows them (node(id) takes them): `Step:<uuid>`, `StepAttempt:<uuid>`.
+    stepId: stepId && `Step:${stepId}`,
+    attemptId: attempt && `StepAttempt:${attempt.id}`,
+    attempt: attempt?.number ?? null,
+    attemptKind: attempt?.kind ?? null,
+    time: time.toISOString(),
+  };
+  await appendEvents(tx, [{ task, type: "LOG_APPENDED", payload, wake: options.wake, control: options.control }]);
   return id;
 }

@@ -27,6 +27,7 @@ export const NODE_TYPES: NodeType[] = [
   { typename: "StepAttempt", idPattern: keyed("StepAttempt", UUID), fields: "number state", sample: `query ($task: ID!) { task(id: $task) { steps { attempts { id } } } }` },
   { typename: "LogEntry", idPattern: keyed("LogEntry", UUID), fields: "level message", sample: `query ($task: ID!) { task(id: $task) { logs(first: 1) { edges { node { id } } } } }` },
   { typename: "Progress", idPattern: keyed("Progress", UUID), fields: "completed total", sample: `query ($task: ID!) { task(id: $task) { progress { id } } }` },
+  { typename: "StepProgress", idPattern: keyed("StepProgress", UUID), fields: "completed total", sample: `query ($task: ID!) { task(id: $task) { steps { progress { id } } } }` },
   { typename: "Flow", idPattern: keyed("Flow", UUID), fields: "nodes { id }", sample: `query ($task: ID!) { task(id: $task) { flow { id } } }` },
   { typename: "Module", idPattern: keyed("Module", ".+"), fields: "name", sample: `query ($task: ID!) { task(id: $task) { module { id } } }` },
   { typename: "Worker", idPattern: keyed("Worker", ".+"), fields: "name alive", sample: `query { workers { id } }` },

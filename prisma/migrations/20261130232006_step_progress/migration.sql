@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "Step" ADD COLUMN     "progressCompleted" DOUBLE PRECISION NOT NULL DEFAULT 0,
+ADD COLUMN     "progressTotal" DOUBLE PRECISION;
