@@ -80,7 +80,8 @@ const TaskEventNode = builder.prismaNode("TaskEvent", {
     }),
     payload: t.field({
       type: "JSON",
-      description: "What changed: {from,to,error} for states, {completed,total} for progress, {stepKey,from,to,attempt,attemptKind,error} for steps, {level,message,stepKey} for logs.",
+      description:
+        "What changed, by type (TaskEventType describes each): {state} for CREATED, {from,to,error} for STATE_CHANGED, {completed,total} (+ stepKey and step {completed,total} for a step's own progress) for PROGRESSED, {stepKey,from,to,attempt,attemptKind,error} for STEP_CHANGED, {logId,level,message,time,stepKey,stepId,attemptId,attempt,attemptKind} for LOG_APPENDED.",
       resolve: (e) => e.payload,
     }),
     task: t.field({

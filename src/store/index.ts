@@ -142,10 +142,7 @@ export class Store {
     return this.transaction((tx) => resumeLostStep(tx, taskId, stepKey, leaseOwner));
   }
   async setProgress(taskId: string, completed: number, total?: number | null) {
-    // One statement when no actor is set; with one, it runs in a transaction that sets it first
-    // (task-writes' statement cannot join actorCte the way claims and completions do).
-    const write = (db: Pick<Tx, "$queryRaw">) => setProgress(db, taskId, completed, total);
-    const { progress, notice } = currentActor() ? await this.transaction(write) : await write(this.prisma);
+    const { progress, notice } = await setProgress(this.prisma, taskId, completed, total);
     this.committed(notice);
     return progress;
   }

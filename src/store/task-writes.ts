@@ -12,6 +12,7 @@ import { assertStepTransition, assertTaskTransition, isEnded, LOST_STEP_ERROR } 
 import type { LogLevel, Step, Task, TaskKind } from "../generated/prisma/client";
 import { Prisma } from "../generated/prisma/client";
 import { PREPARED } from "../db/prepared";
+import { actorCte } from "./actor";
 import type { ChangeNotice, Tx } from "./journal-writer";
 import { appendEvents, eventType, journalWrite, noticeOf, noticeText } from "./journal-writer";
 
@@ -374,11 +375,11 @@ export async function setProgress(
   const id = parseUuid(taskId, "taskId");
   const notice = noticeOf([id])!;
   const rows = await db.$queryRaw<{ completed: number; total: number | null; version: number }[]>`${PREPARED}
-    WITH updated AS (
-      UPDATE "Task" SET version = version + 1, "progressCompleted" = ${completed}::float8,
-        "progressTotal" = CASE WHEN ${total !== undefined} THEN ${total ?? null}::float8 ELSE "progressTotal" END
-      WHERE id = ${id}::uuid
-      RETURNING *
+    WITH ${actorCte()}, updated AS (
+      UPDATE "Task" t SET version = t.version + 1, "progressCompleted" = ${completed}::float8,
+        "progressTotal" = CASE WHEN ${total !== undefined} THEN ${total ?? null}::float8 ELSE t."progressTotal" END
+      FROM actor WHERE t.id = ${id}::uuid
+      RETURNING t.*
     ), ${journalWrite("progress", "updated", { type: eventType("PROGRESSED"), payload: PROGRESS_PAYLOAD }, noticeText(notice))}
     SELECT "progressCompleted" AS completed, "progressTotal" AS total, version, (SELECT count(*) FROM "progressNotified") AS _notified
     FROM updated`;
@@ -406,7 +407,7 @@ export async function setStepProgress(
   const id = parseUuid(taskId, "taskId");
   const notice = noticeOf([id])!;
   const rows = await db.$queryRaw<{ version: number }[]>`${PREPARED}
-    WITH locked AS (
+    WITH ${actorCte()}, locked AS (
       SELECT id FROM "Task" WHERE id = ${id}::uuid FOR NO KEY UPDATE
     ), stepped AS (
       UPDATE "Step" SET "progressCompleted" = ${step.completed}::float8,
@@ -414,11 +415,11 @@ export async function setStepProgress(
       WHERE "taskId" = ${id}::uuid AND key = ${stepKey} AND state IN ('RUNNING', 'ROLLING_BACK') AND EXISTS (SELECT 1 FROM locked)
       RETURNING "progressCompleted", "progressTotal"
     ), updated AS (
-      UPDATE "Task" SET version = version + 1,
-        "progressCompleted" = CASE WHEN ${task !== null} THEN ${task?.completed ?? 0}::float8 ELSE "progressCompleted" END,
-        "progressTotal" = CASE WHEN ${task !== null} THEN ${task?.total ?? null}::float8 ELSE "progressTotal" END
-      WHERE id = ${id}::uuid AND EXISTS (SELECT 1 FROM stepped)
-      RETURNING id, "rootId", "moduleName", version, "progressCompleted", "progressTotal"
+      UPDATE "Task" t SET version = t.version + 1,
+        "progressCompleted" = CASE WHEN ${task !== null} THEN ${task?.completed ?? 0}::float8 ELSE t."progressCompleted" END,
+        "progressTotal" = CASE WHEN ${task !== null} THEN ${task?.total ?? null}::float8 ELSE t."progressTotal" END
+      FROM actor WHERE t.id = ${id}::uuid AND EXISTS (SELECT 1 FROM stepped)
+      RETURNING t.*
     ), ${journalWrite(
       "stepProgress",
       "updated",
