@@ -1,4 +1,4 @@
-// `npm start`: serve the API (GraphiQL at /graphql) on the configured store.
+// `npm start`: serve the API (GraphiQL at /graphql) and the console (at /) on the configured store.
 import { ConfigError, loadConfig } from "./config";
 import { MigrationError } from "./db/migrator";
 import { createLogger } from "./logger";
@@ -8,7 +8,7 @@ import { createTaskManager } from "./runtime/manager";
 import { buildApp } from "./server";
 
 // TASKGRAPH_ROLE: all (API + worker, the default), serve (API only), work (worker only).
-// The two "ready" lines are plain text on stdout for people and scripts (tests wait for them);
+// The "ready" lines are plain text on stdout for people and scripts (tests wait for them);
 // everything else is the structured log (LOG_LEVEL; JSON, or readable on a terminal).
 async function main() {
   const started = performance.now();
@@ -30,7 +30,7 @@ async function main() {
     const { url } = await app.start();
     stop = () => app.stop();
     migrations = app.db.appliedMigrations;
-    endpoint = `GraphiQL: ${url}${config.processRole === "serve" ? " (API only: no worker in this process)" : ""}`;
+    endpoint = `GraphiQL: ${url}${config.processRole === "serve" ? " (API only: no worker in this process)" : ""}\nConsole: ${new URL("/", url)}`;
   }
   const removePidFile = writePidFile(config.store);
   const stopServing = stop;
