@@ -118,6 +118,8 @@ test("a bad task filter is refused with BAD_USER_INPUT before any event", async 
 
 test("the Scheduled tab sees a task leave when its time comes; the Finished tab sees one leave when it is deleted", async () => {
   const scheduled = watch({ filter: { task: { category: "SCHEDULED", search: "nightly-repair" } }, after: Buffer.from("0:0").toString("base64url") });
+  // Only state changes: what the task was before each one is looked up, not followed along.
+  const scheduledStates = watch({ filter: { types: ["STATE_CHANGED"], task: { category: "SCHEDULED", search: "nightly-repair" } }, after: Buffer.from("0:0").toString("base64url") });
   const finished = watch({ filter: { task: { category: "FINISHED", search: "nightly-repair" } }, after: Buffer.from("0:0").toString("base64url") });
   // From the start of the journal: however late the subscriptions are established, nothing is missed.
   const id = await start("nightly-repair ks1", 1, { runAt: new Date(Date.now() + 1_500).toISOString() });
@@ -125,12 +127,14 @@ test("the Scheduled tab sees a task leave when its time comes; the Finished tab 
   await app.gql(`mutation ($id: ID!) { deleteTask(id: $id) { deleted } }`, { id });
   await until("the deletion", () => finished.events.some((e) => e.type === "DELETED"));
   scheduled.stop();
+  scheduledStates.stop();
   finished.stop();
   expect(scheduled.errors).toEqual([]);
   expect(scheduled.events.map((e) => [e.type, e.leavesFilter])).toEqual([
     ["CREATED", false],
     ["STATE_CHANGED", true], // SCHEDULED → QUEUED: out of the Scheduled tab
   ]);
+  expect(scheduledStates.events.map((e) => [e.type, e.leavesFilter])).toEqual([["STATE_CHANGED", true]]);
   expect(finished.events.map((e) => [e.type, e.leavesFilter, e.task?.state ?? null])).toEqual([
     ["STATE_CHANGED", false, "SUCCEEDED"],
     ["DELETED", true, null],

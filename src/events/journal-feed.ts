@@ -1,6 +1,8 @@
 // One reader of the event journal per process, shared by every live subscription in it: on each
 // change notification it reads the new final events once and hands each subscriber those its
-// filter keeps. (A read per subscriber per notification does not scale past a few dozen.)
+// filter keeps. (A read per subscriber per notification does not scale past a few dozen.) While a
+// subscriber filters by task (a live list), each event comes with what its task was before it,
+// looked up once per batch for all of them.
 import { isDatabaseUnavailable } from "../db/availability";
 import { TaskgraphError } from "../domain/errors";
 import { type Logger, noteOutage } from "../logger";
@@ -27,14 +29,16 @@ export class FeedSubscription {
 
   constructor(
     private readonly feed: JournalFeed,
-    private readonly keep: (event: TaskEvent) => boolean,
+    /** `previousTask`: the snapshot of the task before this event (only for `wantsPreviousTask`). */
+    private readonly keep: (event: TaskEvent, previousTask: unknown) => boolean,
     /** The feed's position when subscribed: the subscriber receives every event after it. */
     readonly position: JournalCursor,
+    readonly wantsPreviousTask: boolean,
   ) {}
 
   /** Called by the feed with every new event, in journal order. */
-  offer(event: TaskEvent): void {
-    if (this.failure || !this.keep(event)) return;
+  offer(event: TaskEvent, previousTask: unknown): void {
+    if (this.failure || !this.keep(event, previousTask)) return;
     if (this.waiting) {
       this.waiting.resolve(event);
       this.waiting = undefined;
@@ -62,6 +66,8 @@ export class FeedSubscription {
 export class JournalFeed {
   private cursor!: JournalCursor;
   private readonly subscribers = new Set<FeedSubscription>();
+  /** The last task snapshot of each task seen, while a subscriber wants previous tasks (else empty: it would go stale). */
+  private readonly knownTasks = new Map<string, unknown>();
   private reading = false;
   private again = false;
   /** Changes came while nobody listened: the position is behind; caught up on the next subscribe. */
@@ -92,9 +98,9 @@ export class JournalFeed {
     clearInterval(this.timer);
   }
 
-  async subscribe(keep: (event: TaskEvent) => boolean): Promise<FeedSubscription> {
+  async subscribe(keep: (event: TaskEvent, previousTask: unknown) => boolean, options: { previousTask?: boolean } = {}): Promise<FeedSubscription> {
     if (this.behind) await this.read(); // so "live" starts about now, not at the last subscriber
-    const subscription = new FeedSubscription(this, keep, this.cursor);
+    const subscription = new FeedSubscription(this, keep, this.cursor, options.previousTask === true);
     this.subscribers.add(subscription);
     return subscription;
   }
@@ -115,6 +121,20 @@ export class JournalFeed {
     void this.read();
   }
 
+  /** What each event's task was before it, when a subscriber wants that. */
+  private wantPreviousTasks(): boolean {
+    for (const subscription of this.subscribers) if (subscription.wantsPreviousTask) return true;
+    return false;
+  }
+
+  private async previousTasks(batch: TaskEvent[]): Promise<unknown[] | null> {
+    if (!this.wantPreviousTasks()) {
+      this.knownTasks.clear();
+      return null;
+    }
+    return batch.length ? this.store.previousTasks(batch, this.knownTasks) : [];
+  }
+
   private async read() {
     if (this.reading) {
       this.again = true;
@@ -127,10 +147,13 @@ export class JournalFeed {
       do {
         this.again = false;
         const batch = await this.store.readJournal(this.cursor, {}, BATCH);
+        let previous = await this.previousTasks(batch);
+        // A subscriber that wants them joined meanwhile: it receives this batch too.
+        if (!previous && this.wantPreviousTasks()) previous = await this.previousTasks(batch);
         // Synchronous from here: a subscriber registered now sees exactly the events after its position.
-        for (const event of batch) {
+        for (const [i, event] of batch.entries()) {
           this.cursor = { txid: event.txid, id: event.id };
-          for (const subscription of this.subscribers) subscription.offer(event);
+          for (const subscription of this.subscribers) subscription.offer(event, previous?.[i]);
         }
         if (batch.length === BATCH) this.again = true;
       } while (this.again);

@@ -11,10 +11,9 @@ import { builder } from "./builder";
 import { TaskStateEnum } from "./enums";
 import { taskById } from "./loaders";
 import { TaskFilterInput, TaskNode } from "./task";
-import { TaskSet, type Verdict } from "../events/task-set";
+import { TaskSet } from "../events/task-set";
 import type { TaskEvent } from "../generated/prisma/client";
 import type { TaskFilter } from "../store/task-filter";
-import type { Context } from "./builder";
 
 const BATCH = 500;
 const FALLBACK_MS = 1000;
@@ -141,13 +140,8 @@ const TaskEventFilterInput = builder.inputType("TaskEventFilter", {
 /** An event that takes its task out of a subscription's task filter. */
 type LeavingEvent = TaskEvent & { leavesFilter?: boolean };
 
-/** The event as the subscription delivers it under its task filter, or null when it is skipped. */
-async function delivered(ctx: Context, set: TaskSet, event: TaskEvent, verdict: Verdict): Promise<LeavingEvent | null> {
-  if (verdict === "in") return event;
-  if (verdict === "out") return null;
-  const leaves = verdict === "leaves" || set.holds(await ctx.store.previousTaskSnapshot(event.taskId, event));
-  return leaves ? { ...event, leavesFilter: true } : null;
-}
+/** The event as sent under a task filter: marked when it takes its task out of the filter's set. */
+const asSent = (set: TaskSet, event: TaskEvent): LeavingEvent => (set.holds(event.task) ? event : { ...event, leavesFilter: true });
 
 /**
  * A subscription's event stream: wraps its generator so that a client going away stops it at once.
@@ -224,7 +218,7 @@ builder.subscriptionFields((t) => ({
         states: args.filter?.states,
       };
       const taskFilter: TaskFilter | null = args.filter?.task ?? null;
-      const liveSet = taskFilter ? new TaskSet(taskFilter) : null; // checks the filter first
+      const taskSet = taskFilter ? new TaskSet(taskFilter) : null; // checks the filter first
       const after = args.after ? decodeEventCursor(args.after) : null;
       if (after) {
         const pruned = await ctx.store.prunedThrough();
@@ -233,39 +227,32 @@ builder.subscriptionFields((t) => ({
         }
       }
       // Live events are collected from now on; the journal up to this point is replayed first.
-      // Under a task filter, live events are classified as they arrive (in journal order); the
-      // verdicts other than "in" wait here for the generator.
-      const verdicts = new Map<bigint, Verdict>();
-      const live = await ctx.manager.feed.subscribe((event) => {
-        if (!matchesFilter(event, filter)) return false;
-        if (!liveSet) return true;
-        const verdict = liveSet.classify(event);
-        if (verdict === "out") return false;
-        if (verdict !== "in") verdicts.set(event.id, verdict);
-        return true;
-      });
+      const live = await ctx.manager.feed.subscribe(
+        (event, previousTask) => matchesFilter(event, filter) && (!taskSet || taskSet.concerns(event, previousTask)),
+        { previousTask: taskSet !== null },
+      );
       try {
         let last: JournalCursor | null = after;
         if (after) {
-          const replaySet = taskFilter ? new TaskSet(taskFilter) : null;
+          // What each task was before an event: followed along the replay when it reads every event
+          // of its tasks, else looked up for each event.
+          const known = filter.types?.length || filter.states?.length ? null : new Map<string, unknown>();
           for (;;) {
             const batch = await ctx.store.readJournal(last!, filter, BATCH, live.position);
-            for (const event of batch) {
+            const previous = taskSet ? await ctx.store.previousTasks(batch, known) : null;
+            for (const [i, event] of batch.entries()) {
               last = { txid: event.txid, id: event.id };
-              const out = replaySet ? await delivered(ctx, replaySet, event, replaySet.classify(event)) : event;
-              if (out) yield out;
+              if (!taskSet) yield event;
+              else if (taskSet.concerns(event, previous![i])) yield asSent(taskSet, event);
             }
             if (batch.length < BATCH) break;
           }
         }
         for (;;) {
           const event = await stream.until(live.next());
-          const verdict = verdicts.get(event.id) ?? "in";
-          verdicts.delete(event.id);
           if (last && !isBefore(last, event)) continue; // already replayed (a cursor from a process further ahead)
           last = { txid: event.txid, id: event.id };
-          const out = liveSet ? await delivered(ctx, liveSet, event, verdict) : event;
-          if (out) yield out;
+          yield taskSet ? asSent(taskSet, event) : event;
         }
       } catch (error) {
         if (!stream.closed) throw error; // the client went away: end quietly

@@ -6,7 +6,7 @@ import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { notFound } from "../domain/errors";
 import type { StepState, TaskState } from "../domain/states";
-import type { Prisma, PrismaClient, Task } from "../generated/prisma/client";
+import type { Prisma, PrismaClient, Task, TaskEvent } from "../generated/prisma/client";
 import * as claims from "./claims";
 import { currentActor, setActorSql } from "./actor";
 import type { Completion } from "./completions";
@@ -15,7 +15,7 @@ import type { ChangeNotice, Tx } from "./journal-writer";
 import { collectNotices } from "./journal-writer";
 import type { PageArgs, TaskOrder } from "./pagination";
 import type { JournalCursor, JournalFilter } from "./journal-reader";
-import { journalHead, previousTaskSnapshot, prunedThrough, pruneJournal, readJournal, readTaskHistory } from "./journal-reader";
+import { journalHead, previousTasks, prunedThrough, pruneJournal, readJournal, readTaskHistory } from "./journal-reader";
 import { drainModule, reapExpired } from "./retention";
 import type { Settings } from "./settings";
 import { readSettings, writeSettings } from "./settings";
@@ -329,9 +329,9 @@ export class Store {
   taskHistory(taskId: string, page: PageArgs) {
     return readTaskHistory(this.prisma, taskId, page, this.config.maxPageSize);
   }
-  /** The task snapshot of the task's last event before `before` (live lists: did it match before?). */
-  previousTaskSnapshot(taskId: string, before: JournalCursor) {
-    return previousTaskSnapshot(this.prisma, taskId, before);
+  /** What each event's task was before it (live lists: was it in the list?); see journal-reader. */
+  previousTasks(events: readonly TaskEvent[], known: Map<string, unknown> | null) {
+    return previousTasks(this.prisma, events, known);
   }
   /** The newest cursor removed by pruning (null: nothing pruned yet). */
   prunedThrough() {

@@ -158,17 +158,37 @@ export function matchesFilter(event: TaskEvent, filter: JournalFilter): boolean 
   return true;
 }
 
+/** Past this many tasks, `known` forgets the oldest: a task it forgot costs a lookup, never a wrong answer. */
+const MAX_KNOWN_TASKS = 50_000;
+
 /**
- * The task snapshot recorded by the task's last event before `before` (null when there is none:
- * the task was new, deleted, or its earlier events were pruned).
+ * For each event (in journal order), the task snapshot its task's previous event recorded: what
+ * the task was before this change (null: no earlier event kept — new, or pruned). `known` holds
+ * the last snapshot of each task seen in the events before these, and is brought up to date; pass
+ * null when the events are not every event of their tasks (a filter on types or states left some
+ * out): then each is looked up. One query per call at most.
  */
-export async function previousTaskSnapshot(prisma: PrismaClient, taskId: string, before: JournalCursor): Promise<unknown> {
-  const rows = await prisma.$queryRaw<{ task: unknown }[]>`${PREPARED}
-    SELECT task FROM "TaskEvent"
-    WHERE "taskId" = ${taskId}::uuid AND (txid, id) < (${before.txid}::bigint, ${before.id}::bigint)
-    ORDER BY txid DESC, id DESC
-    LIMIT 1`;
-  return rows[0]?.task ?? null;
+export async function previousTasks(prisma: PrismaClient, events: readonly TaskEvent[], known: Map<string, unknown> | null): Promise<unknown[]> {
+  const lookups = known ? [...new Map(events.filter((e) => !known.has(e.taskId)).map((e) => [e.taskId, e] as const)).values()] : [...events];
+  const found = new Map<bigint, unknown>();
+  if (lookups.length > 0) {
+    const rows = await prisma.$queryRaw<{ id: bigint; task: unknown }[]>`${PREPARED}
+      SELECT i.id, (
+        SELECT e.task FROM "TaskEvent" e
+        WHERE e."taskId" = i."taskId" AND (e.txid, e.id) < (i.txid, i.id)
+        ORDER BY e.txid DESC, e.id DESC LIMIT 1) AS task
+      FROM unnest(${lookups.map((e) => e.taskId)}::uuid[], ${lookups.map((e) => e.txid)}::bigint[], ${lookups.map((e) => e.id)}::bigint[])
+        AS i("taskId", txid, id)`;
+    for (const row of rows) found.set(BigInt(row.id), row.task ?? null);
+  }
+  if (!known) return events.map((e) => found.get(e.id) ?? null);
+  return events.map((e) => {
+    const previous = known.has(e.taskId) ? known.get(e.taskId) : (found.get(e.id) ?? null);
+    known.delete(e.taskId); // re-inserted last: the map's order is the order tasks were last seen
+    if (e.type !== "DELETED") known.set(e.taskId, e.task ?? null);
+    if (known.size > MAX_KNOWN_TASKS) known.delete(known.keys().next().value!);
+    return previous;
+  });
 }
 
 const PRUNED_KEY = "journalPrunedThrough";
