@@ -66,14 +66,16 @@ const taskSnapshot = (eventType: Prisma.Sql) => Prisma.sql`CASE WHEN state IS NU
 export function journalWrite(
   name: string,
   rows: string,
-  event: { type: Prisma.Sql; payload: Prisma.Sql; where?: Prisma.Sql },
+  event: { type: Prisma.Sql; payload: Prisma.Sql; where?: Prisma.Sql; orderBy?: Prisma.Sql },
   notice: Prisma.Sql,
 ): Prisma.Sql {
   const from = Prisma.raw(`"${rows}"`);
   const where = event.where ? Prisma.sql`WHERE ${event.where}` : Prisma.empty;
+  // The events' ids (journal order) follow the rows in this order.
+  const orderBy = event.orderBy ? Prisma.sql`ORDER BY ${event.orderBy}` : Prisma.empty;
   return Prisma.sql`${Prisma.raw(`"${name}Events"`)} AS (
       INSERT INTO "TaskEvent" ("taskId", "rootId", module, type, version, payload, task)
-      SELECT id, "rootId", "moduleName", ${event.type}, version, ${event.payload}, ${taskSnapshot(event.type)} FROM ${from} ${where}
+      SELECT id, "rootId", "moduleName", ${event.type}, version, ${event.payload}, ${taskSnapshot(event.type)} FROM ${from} ${where} ${orderBy}
     ), ${Prisma.raw(`"${name}Notified"`)} AS (
       SELECT pg_notify(${CHANGE_CHANNEL}, ${notice}) FROM ${from} HAVING count(*) > 0
     )`;
@@ -98,13 +100,13 @@ export async function appendEvents(tx: Tx, events: NewEvent[]): Promise<void> {
       SELECT * FROM unnest(${events.map((e) => e.task.id)}::uuid[], ${events.map((e) => e.task.rootId)}::uuid[],
         ${events.map((e) => e.task.moduleName)}::text[], ${events.map((e) => e.type)}::text[]::"TaskEventType"[],
         ${events.map((e) => e.task.version)}::int[], ${events.map((e) => JSON.stringify(e.payload ?? {}))}::jsonb[])
-        AS e(id, "rootId", "moduleName", "eventType", version, payload)
+        WITH ORDINALITY AS e(id, "rootId", "moduleName", "eventType", version, payload, ord)
     ), "withTask" AS (
       -- after the change's own statements: the task as the change left it (gone once deleted)
       SELECT e.*, t.type, t.name, t.state, t.kind, t.target, t.labels, t."isInternal", t."parentId", t."createdAt",
         t."startedAt", t."endedAt", t.error, t."scheduledFor"
       FROM input e LEFT JOIN "Task" t ON t.id = e.id
-    ), ${journalWrite("appended", "withTask", { type: Prisma.sql`"eventType"`, payload: Prisma.sql`payload` }, noticeText(notice))}
+    ), ${journalWrite("appended", "withTask", { type: Prisma.sql`"eventType"`, payload: Prisma.sql`payload`, orderBy: Prisma.sql`ord` }, noticeText(notice))}
     SELECT count(*) FROM "appendedNotified"`;
 }
 
