@@ -447,7 +447,7 @@ describe("every argument of every root field, with hostile values, over HTTP and
     // Most of them are refusals (the rest are harmless lookups of nothing).
     expect(refused.length).toBeGreaterThan(cases.length / 2);
     await bystanderIsServed();
-  });
+  }, 120_000); // several hundred requests one after another: a loaded 2-core machine needs more than the default
 
   test("over graphql-ws, on one connection: refused with a code, never closed, nothing changed, no stack logged", async () => {
     const before = await fingerprint();
@@ -469,5 +469,5 @@ describe("every argument of every root field, with hostile values, over HTTP and
     expect(await fingerprint()).toEqual(before);
     expect((await overWs(client, { name: "me", subscription: false, query: `{ me { role } }`, variables: {} })).codes).toEqual([]);
     await client.dispose();
-  });
+  }, 120_000);
 });
