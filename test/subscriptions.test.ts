@@ -115,7 +115,8 @@ describe("taskEvents over graphql-ws", () => {
     const full = await collect({ filter: { taskId: id }, after: Buffer.from("0:0").toString("base64url") }, ended);
     const cut = full.findIndex((e) => e.cursor === seen.at(-1)!.cursor);
     expect(cut).toBeGreaterThan(0);
-    expect(resumed.map((e) => e.cursor)).toEqual(full.slice(cut + 1).map((e) => e.cursor));
+    const show = (events: Event[]) => events.map((e) => `${Buffer.from(e.cursor, "base64url")} ${e.type} v${e.version}`).join(", ");
+    expect(resumed.map((e) => e.cursor), `seen: ${show(seen)}\nresumed: ${show(resumed)}\nfull: ${show(full)}`).toEqual(full.slice(cut + 1).map((e) => e.cursor));
     expect(resumed.some((e) => e.type === "PROGRESSED")).toBe(true);
     const versions = [...seen, ...resumed].map((e) => e.version);
     expect(new Set(versions).size).toBe(versions.length); // no duplicate at the seam
