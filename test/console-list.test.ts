@@ -1,0 +1,311 @@
+// The console's task list in a real browser (Debian's chromium, headless, through playwright-core):
+// tabs with live badges that are the API's taskCounts, a scheduled task moving between tabs, rows
+// that leave the view live (leavesFilter), a search and a started-time range that live in the URL,
+// bulk actions by selection and by filter with per-task refusals, and a live feed that resumes
+// after a lost connection. No page loads anything from another host. Screenshots go to
+// test/artifacts/. A client of the API only, so it runs once, on the embedded store.
+import { mkdirSync } from "node:fs";
+import type { Browser, Page, WebSocketRoute } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { startTestApp, type TestApp } from "./support/app";
+import { chromiumPath, launchChromium, watchedPage, type WatchedPage } from "./support/chromium";
+import { buildConsoleOnce } from "./support/console-browser";
+import { storeKind } from "./support/db";
+
+const ARTIFACTS = new URL("./artifacts/", import.meta.url);
+const hasChromium = chromiumPath() !== undefined;
+const onPglite = storeKind === "pglite";
+if (!hasChromium) console.warn("console list browser tests SKIPPED: no `chromium` on PATH (apt-get install -y chromium; .ci/run installs it)");
+if (!onPglite) console.warn("console list tests skipped on PostgreSQL: the console is a client of the API only; they run in the PGlite run");
+
+let app: TestApp;
+let origin: string;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  if (!onPglite || !hasChromium) return;
+  await buildConsoleOnce();
+  app = await startTestApp({ worker: { pollMs: 100, housekeepingMs: 200 } });
+  const { url } = await app.start(0);
+  origin = new URL(url).origin;
+  browser = await launchChromium();
+  mkdirSync(ARTIFACTS, { recursive: true });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+/** A new page at `path`, once its rows are loaded. */
+async function open(path: string, before?: (page: Page) => Promise<void>): Promise<WatchedPage> {
+  const watched = await watchedPage(browser!, origin);
+  await before?.(watched.page);
+  await watched.page.goto(`${origin}${path}`);
+  await expect.poll(() => watched.page.locator("table.tasks").getAttribute("aria-busy")).toBe("false");
+  return watched;
+}
+
+/** Marks the page so that a reload (which would drop the mark) can be detected. */
+const mark = (page: Page) => page.evaluate(() => ((window as unknown as { unreloaded: boolean }).unreloaded = true));
+const stillMarked = (page: Page) => page.evaluate(() => (window as unknown as { unreloaded?: boolean }).unreloaded === true);
+const shot = (page: Page, name: string) => page.screenshot({ path: new URL(`console-list-${name}.png`, ARTIFACTS).pathname, fullPage: true });
+const rowNames = (page: Page) => page.locator("table.tasks tbody td.col-name a").allTextContents();
+const row = (page: Page, id: string) => page.locator(`table.tasks tr[data-task="${id}"]`);
+
+/** Nothing went to another host, and the page reported no error. */
+function expectClean(watched: WatchedPage) {
+  expect(watched.foreign()).toEqual([]);
+  expect(watched.requests.length).toBeGreaterThan(0);
+  expect(watched.errors).toEqual([]);
+}
+
+async function createTestTask(input: Record<string, unknown>): Promise<string> {
+  const result = await app.gql(`mutation ($input: CreateTestTaskInput!) { createTestTask(input: $input) { id } }`, { input });
+  expect(result.errors).toBeUndefined();
+  return result.data!.createTestTask.id;
+}
+
+async function startNamed(name: string, rounds: number, roundMs: number, target = "t"): Promise<string> {
+  const result = await app.gql(`mutation ($input: StartTaskInput!) { startTask(input: $input) { id } }`, {
+    input: { module: "test", type: "count", name, target, input: { rounds, roundMs } },
+  });
+  expect(result.errors).toBeUndefined();
+  return result.data!.startTask.id;
+}
+
+const stateOf = async (id: string): Promise<string | null> =>
+  (await app.gql(`query ($id: ID!) { task(id: $id) { state } }`, { id })).data?.task?.state ?? null;
+
+async function waitForStates(ids: string[], state: string) {
+  await expect.poll(async () => (await Promise.all(ids.map(stateOf))).every((s) => s === state), { timeout: 20_000 }).toBe(true);
+}
+
+const TAB_LABELS = ["Pending", "Scheduled", "Failed", "Finished", "All"] as const;
+
+/** The badge of each tab, as shown. */
+async function shownBadges(page: Page): Promise<Record<string, number | null>> {
+  const out: Record<string, number | null> = {};
+  for (const label of TAB_LABELS) {
+    const text = await page.getByRole("tab", { name: new RegExp(`^${label}`) }).locator(".badge").textContent({ timeout: 1_000 }).catch(() => null);
+    out[label] = text === null ? null : Number(text);
+  }
+  return out;
+}
+
+/** The badges the API's taskCounts gives under `filter`. */
+async function apiBadges(filter: Record<string, unknown> = {}): Promise<Record<string, number>> {
+  const result = await app.gql(`query ($filter: TaskFilter) { taskCounts(filter: $filter) { total byCategory { category count } } }`, { filter });
+  expect(result.errors).toBeUndefined();
+  const counts = result.data!.taskCounts as { total: number; byCategory: { category: string; count: number }[] };
+  const of = (category: string) => counts.byCategory.find((c) => c.category === category)!.count;
+  return { Pending: of("PENDING"), Scheduled: of("SCHEDULED"), Failed: of("FAILED"), Finished: of("FINISHED"), All: counts.total };
+}
+
+/** Polls until the page's badges equal the API's counts. */
+async function expectBadgesMatchApi(page: Page, filter: Record<string, unknown> = {}) {
+  await expect
+    .poll(async () => {
+      const [shown, api] = await Promise.all([shownBadges(page), apiBadges(filter)]);
+      return JSON.stringify(shown) === JSON.stringify(api) ? "equal" : `shown ${JSON.stringify(shown)} api ${JSON.stringify(api)}`;
+    }, { timeout: 10_000 })
+    .toBe("equal");
+}
+
+describe.skipIf(!onPglite || !hasChromium)("the console's task list in Chromium", () => {
+  test("the tabs' badges are the API's taskCounts; a scheduled task waits under Scheduled (not Pending), then moves to Pending and Finished live", async () => {
+    const scheduledTab = await open("/?tab=scheduled");
+    const pendingTab = await open("/");
+    await mark(scheduledTab.page);
+    await mark(pendingTab.page);
+    const id = await createTestTask({ rounds: 8, roundMs: 300, runAt: new Date(Date.now() + 4_000).toISOString() });
+
+    await expect.poll(() => row(scheduledTab.page, id).count(), { timeout: 10_000 }).toBe(1);
+    expect(await row(scheduledTab.page, id).locator(".state").textContent()).toBe("SCHEDULED");
+    expect(await stateOf(id)).toBe("SCHEDULED");
+    expect(await row(pendingTab.page, id).count()).toBe(0);
+    await expectBadgesMatchApi(scheduledTab.page);
+    await expectBadgesMatchApi(pendingTab.page);
+    expect((await shownBadges(scheduledTab.page)).Scheduled).toBe(1);
+    await shot(scheduledTab.page, "scheduled");
+
+    // Its time comes: it leaves Scheduled and appears under Pending, running, without a reload…
+    await expect.poll(() => row(pendingTab.page, id).locator(".state").textContent().catch(() => null), { timeout: 15_000 }).toBe("RUNNING");
+    await expect.poll(() => row(scheduledTab.page, id).count(), { timeout: 10_000 }).toBe(0);
+    await shot(pendingTab.page, "pending");
+    // …then it ends, leaves Pending, and the Finished badge takes it in.
+    await expect.poll(() => row(pendingTab.page, id).count(), { timeout: 15_000 }).toBe(0);
+    expect(await stateOf(id)).toBe("SUCCEEDED");
+    await expectBadgesMatchApi(pendingTab.page);
+    await expectBadgesMatchApi(scheduledTab.page);
+    expect((await shownBadges(pendingTab.page)).Scheduled).toBe(0);
+    for (const watched of [scheduledTab, pendingTab]) {
+      expect(await stillMarked(watched.page)).toBe(true);
+      expectClean(watched);
+      await watched.page.context().close();
+    }
+  }, 60_000);
+
+  test("a task that finishes leaves the Pending tab live (leavesFilter), and the badges follow", async () => {
+    const watched = await open("/");
+    const { page } = watched;
+    await mark(page);
+    const id = await createTestTask({ rounds: 6, roundMs: 300 });
+    await expect.poll(() => row(page, id).count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => row(page, id).locator(".state").textContent(), { timeout: 10_000 }).toBe("RUNNING");
+    await expectBadgesMatchApi(page);
+    await expect.poll(() => row(page, id).count(), { timeout: 15_000 }).toBe(0);
+    expect(await stateOf(id)).toBe("SUCCEEDED");
+    await expectBadgesMatchApi(page);
+    expect(await stillMarked(page)).toBe(true);
+    expectClean(watched);
+    await page.context().close();
+  }, 60_000);
+
+  test("a search and a started-time range (preset, then custom) narrow the list, live in the URL and survive a reload", async () => {
+    const delta = await startNamed("delta backup", 1, 0, "db-1");
+    const epsilon = await startNamed("epsilon backup", 1, 0, "db-2");
+    const zeta = await startNamed("zeta restart", 1, 0, "broker-9");
+    await waitForStates([delta, epsilon, zeta], "SUCCEEDED");
+    // epsilon ran two days ago.
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    await app.db.prisma.task.update({ where: { id: epsilon }, data: { startedAt: twoDaysAgo, endedAt: new Date(twoDaysAgo.getTime() + 1_000) } });
+
+    const watched = await open("/?tab=all");
+    const { page } = watched;
+    await expect.poll(() => rowNames(page)).toContain("zeta restart");
+    await page.getByRole("searchbox").fill("backup");
+    await page.getByRole("searchbox").press("Enter");
+    await expect.poll(async () => (await rowNames(page)).sort()).toEqual(["delta backup", "epsilon backup"]);
+    await page.getByLabel("Time field").selectOption("started");
+    await page.getByLabel("Started", { exact: true }).selectOption({ label: "Last day" });
+    await expect.poll(() => rowNames(page)).toEqual(["delta backup"]);
+    expect(new URL(page.url()).search).toBe("?tab=all&q=backup&time=started&range=day");
+    // The badges count under the same search and range.
+    await expectBadgesMatchApi(page, { search: "backup", startedAfter: new Date(Date.now() - 86_400_000 + 60_000).toISOString() });
+
+    await page.reload();
+    await expect.poll(() => rowNames(page)).toEqual(["delta backup"]);
+    expect(await page.getByRole("searchbox").inputValue()).toBe("backup");
+    expect(await page.getByLabel("Time field").inputValue()).toBe("started");
+    expect(await page.getByLabel("Started", { exact: true }).inputValue()).toBe("day");
+    await shot(page, "search-started-day");
+
+    // A custom range: started between three days and one day ago.
+    await page.getByLabel("Started", { exact: true }).selectOption({ label: "From – to…" });
+    const local = (date: Date) => {
+      const pad = (n: number) => String(n).padStart(2, "0");
+      return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+    };
+    const from = local(new Date(Date.now() - 3 * 86_400_000));
+    const to = local(new Date(Date.now() - 86_400_000));
+    await page.getByLabel("From").fill(from);
+    await page.getByLabel("To", { exact: true }).fill(to);
+    await expect.poll(() => rowNames(page)).toEqual(["epsilon backup"]);
+    const query = new URL(page.url()).searchParams;
+    expect([query.get("time"), query.get("range")]).toEqual(["started", "custom"]);
+    expect(query.get("from")).toBe(new Date(from).toISOString());
+    expect(query.get("to")).toBe(new Date(to).toISOString());
+    await page.reload();
+    await expect.poll(() => rowNames(page)).toEqual(["epsilon backup"]);
+    expect(await page.getByLabel("From").inputValue()).toBe(from);
+    expect(await page.getByLabel("To", { exact: true }).inputValue()).toBe(to);
+    await shot(page, "search-started-custom");
+    expectClean(watched);
+    await page.context().close();
+  }, 60_000);
+
+  test("bulk retry of three failed tasks selected by their checkboxes: a confirmation with the count, then all three SUCCEEDED", async () => {
+    const ids = await Promise.all([1, 2, 3].map(() => createTestTask({ rounds: 2, roundMs: 50, failAtRound: 1 })));
+    await waitForStates(ids, "FAILED");
+    const watched = await open("/?tab=failed");
+    const { page } = watched;
+    await mark(page);
+    for (const id of ids) await row(page, id).getByRole("checkbox").check();
+    const bar = page.getByRole("group", { name: "Bulk actions" });
+    expect(await bar.locator(".bulk-count").textContent()).toBe("3 selected");
+    // Failed tasks accept Retry, Abort (with rollback) and Delete.
+    expect(await bar.locator(".bulk-actions button").allTextContents()).toEqual(["Retry", "Abort", "Delete"]);
+    await bar.getByRole("button", { name: "Retry" }).click();
+    const dialog = page.getByRole("dialog", { name: "Retry 3 tasks?" });
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    expect(await dialog.textContent()).toContain("All 3 tasks accept it now.");
+    await shot(page, "bulk-retry-confirm");
+    await dialog.getByRole("button", { name: "Retry 3 tasks" }).click();
+    const panel = page.getByRole("region", { name: "Bulk action result" });
+    await expect.poll(() => panel.textContent(), { timeout: 10_000 }).toContain("Retry: 3 of 3 accepted.");
+    await waitForStates(ids, "SUCCEEDED");
+    // They left the Failed tab live.
+    await expect.poll(async () => (await Promise.all(ids.map((id) => row(page, id).count()))).reduce((a, b) => a + b), { timeout: 10_000 }).toBe(0);
+    await expectBadgesMatchApi(page);
+    expect(await stillMarked(page)).toBe(true);
+    expectClean(watched);
+    await page.context().close();
+  }, 60_000);
+
+  test("bulk delete of every task matching a search: the running one is refused, with its code and message", async () => {
+    const done = await Promise.all([startNamed("purge one", 1, 0), startNamed("purge two", 1, 0)]);
+    const running = await startNamed("purge running", 600, 100);
+    await waitForStates(done, "SUCCEEDED");
+    await waitForStates([running], "RUNNING");
+    const watched = await open("/?tab=all&q=purge");
+    const { page } = watched;
+    await mark(page);
+    await expect.poll(async () => (await rowNames(page)).length).toBe(3);
+    await row(page, done[0]!).getByRole("checkbox").check();
+    const bar = page.getByRole("group", { name: "Bulk actions" });
+    await bar.getByRole("button", { name: "Select all matching (3)" }).click();
+    expect(await bar.locator(".bulk-count").textContent()).toBe("All 3 matching tasks selected");
+    await bar.getByRole("button", { name: "Delete" }).click();
+    const dialog = page.getByRole("dialog", { name: "Delete 3 tasks?" });
+    await expect.poll(() => dialog.isVisible(), { timeout: 10_000 }).toBe(true);
+    expect(await dialog.textContent()).toContain("2 of 3 tasks accept it now; the server will refuse the other 1");
+    await shot(page, "bulk-delete-confirm");
+    await dialog.getByRole("button", { name: "Delete 3 tasks" }).click();
+    const panel = page.getByRole("region", { name: "Bulk action result" });
+    await expect.poll(() => panel.textContent(), { timeout: 10_000 }).toContain("Delete: 2 of 3 accepted, 1 refused.");
+    const refusal = panel.locator(`tr[data-refused="${running}"]`);
+    expect(await refusal.locator("td").allTextContents()).toEqual([running, "TASK_NOT_FINISHED", expect.stringMatching(/./)]);
+    expect(await panel.locator("tbody tr").count()).toBe(1);
+    // The deleted rows left the list live; the running one stays.
+    await expect.poll(() => rowNames(page), { timeout: 10_000 }).toEqual(["purge running"]);
+    expect(await stateOf(done[0]!)).toBeNull();
+    await shot(page, "bulk-delete-refused");
+    expect(await stillMarked(page)).toBe(true);
+    expectClean(watched);
+    await app.gql(`mutation ($id: ID!) { abortTask(id: $id) { id } }`, { id: running });
+    await page.context().close();
+  }, 60_000);
+
+  test("after a lost connection the feed resumes after the last event it handled: what happened meanwhile arrives, with no list query", async () => {
+    const sockets: WebSocketRoute[] = [];
+    const listQueries: string[] = [];
+    const watched = await open("/?tab=all&q=resume", async (page) => {
+      await page.routeWebSocket(/\/graphql$/, (socket) => {
+        sockets.push(socket);
+        socket.connectToServer();
+      });
+      page.on("request", (request) => {
+        if (request.method() === "POST" && request.postData()?.includes("query TaskList")) listQueries.push(request.url());
+      });
+    });
+    const { page } = watched;
+    await mark(page);
+    // A first event, so the feed has a cursor.
+    const first = await startNamed("resume one", 1, 0);
+    await expect.poll(() => row(page, first).locator(".state").textContent().catch(() => null), { timeout: 10_000 }).toBe("SUCCEEDED");
+    const queriesBefore = listQueries.length;
+    expect(sockets.length).toBe(1);
+    // The connection drops (a server restart, say); graphql-ws reconnects by itself.
+    await sockets[0]!.close({ code: 1012, reason: "restart" });
+    const second = await startNamed("resume two", 1, 0);
+    await waitForStates([second], "SUCCEEDED");
+    await expect.poll(() => sockets.length, { timeout: 15_000 }).toBe(2);
+    // Replayed from the cursor: the task created while the page was offline is listed, finished.
+    await expect.poll(() => row(page, second).locator(".state").textContent().catch(() => null), { timeout: 10_000 }).toBe("SUCCEEDED");
+    expect(listQueries.length).toBe(queriesBefore);
+    expect(await stillMarked(page)).toBe(true);
+    expectClean(watched);
+    await page.context().close();
+  }, 60_000);
+});
