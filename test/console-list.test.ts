@@ -52,6 +52,8 @@ const stillMarked = (page: Page) => page.evaluate(() => (window as unknown as { 
 const shot = (page: Page, name: string) => page.screenshot({ path: new URL(`console-list-${name}.png`, ARTIFACTS).pathname, fullPage: true });
 const rowNames = (page: Page) => page.locator("table.tasks tbody td.col-name a").allTextContents();
 const row = (page: Page, id: string) => page.locator(`table.tasks tr[data-task="${id}"]`);
+/** The state a task's row shows; null while there is no such row. */
+const shownState = (page: Page, id: string) => row(page, id).locator(".state").textContent({ timeout: 500 }).catch(() => null);
 
 /** Nothing went to another host, and the page reported no error. */
 function expectClean(watched: WatchedPage) {
@@ -130,7 +132,7 @@ describe.skipIf(!onPglite || !hasChromium)("the console's task list in Chromium"
     await shot(scheduledTab.page, "scheduled");
 
     // Its time comes: it leaves Scheduled and appears under Pending, running, without a reload…
-    await expect.poll(() => row(pendingTab.page, id).locator(".state").textContent().catch(() => null), { timeout: 15_000 }).toBe("RUNNING");
+    await expect.poll(() => shownState(pendingTab.page, id), { timeout: 15_000 }).toBe("RUNNING");
     await expect.poll(() => row(scheduledTab.page, id).count(), { timeout: 10_000 }).toBe(0);
     await shot(pendingTab.page, "pending");
     // …then it ends, leaves Pending, and the Finished badge takes it in.
@@ -279,11 +281,16 @@ describe.skipIf(!onPglite || !hasChromium)("the console's task list in Chromium"
 
   test("after a lost connection the feed resumes after the last event it handled: what happened meanwhile arrives, with no list query", async () => {
     const sockets: WebSocketRoute[] = [];
+    const subscribes: string[] = [];
     const listQueries: string[] = [];
     const watched = await open("/?tab=all&q=resume", async (page) => {
       await page.routeWebSocket(/\/graphql$/, (socket) => {
         sockets.push(socket);
-        socket.connectToServer();
+        const server = socket.connectToServer();
+        socket.onMessage((message) => {
+          if (String(message).includes('"type":"subscribe"')) subscribes.push(String(message));
+          server.send(message);
+        });
       });
       page.on("request", (request) => {
         if (request.method() === "POST" && request.postData()?.includes("query TaskList")) listQueries.push(request.url());
@@ -291,18 +298,23 @@ describe.skipIf(!onPglite || !hasChromium)("the console's task list in Chromium"
     });
     const { page } = watched;
     await mark(page);
+    await expect.poll(() => subscribes.length).toBe(1);
+    expect(JSON.parse(subscribes[0]!).payload.variables.after).toBeNull();
     // A first event, so the feed has a cursor.
     const first = await startNamed("resume one", 1, 0);
-    await expect.poll(() => row(page, first).locator(".state").textContent().catch(() => null), { timeout: 10_000 }).toBe("SUCCEEDED");
+    await expect.poll(() => shownState(page, first), { timeout: 10_000 }).toBe("SUCCEEDED");
     const queriesBefore = listQueries.length;
     expect(sockets.length).toBe(1);
     // The connection drops (a server restart, say); graphql-ws reconnects by itself.
     await sockets[0]!.close({ code: 1012, reason: "restart" });
     const second = await startNamed("resume two", 1, 0);
     await waitForStates([second], "SUCCEEDED");
-    await expect.poll(() => sockets.length, { timeout: 15_000 }).toBe(2);
+    await expect.poll(() => subscribes.length, { timeout: 15_000 }).toBe(2);
+    expect(sockets.length).toBe(2);
+    // The same subscription again, now with `after`: the cursor of the last event it handled.
+    expect(JSON.parse(subscribes[1]!).payload.variables.after).toMatch(/./);
     // Replayed from the cursor: the task created while the page was offline is listed, finished.
-    await expect.poll(() => row(page, second).locator(".state").textContent().catch(() => null), { timeout: 10_000 }).toBe("SUCCEEDED");
+    await expect.poll(() => shownState(page, second), { timeout: 10_000 }).toBe("SUCCEEDED");
     expect(listQueries.length).toBe(queriesBefore);
     expect(await stillMarked(page)).toBe(true);
     expectClean(watched);
