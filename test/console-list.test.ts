@@ -11,6 +11,7 @@ import { startTestApp, type TestApp } from "./support/app";
 import { chromiumPath, launchChromium, watchedPage, type WatchedPage } from "./support/chromium";
 import { buildConsoleOnce } from "./support/console-browser";
 import { storeKind } from "./support/db";
+import { baseFilter, DEFAULT_VIEW, type ListView, parseView, timeBounds, viewFilter, viewToSearch } from "../src/console/app/list/view";
 
 const ARTIFACTS = new URL("./artifacts/", import.meta.url);
 const hasChromium = chromiumPath() !== undefined;
@@ -113,6 +114,50 @@ async function expectBadgesMatchApi(page: Page, filter: Record<string, unknown> 
     }, { timeout: 10_000 })
     .toBe("equal");
 }
+
+describe("the list's view in the URL", () => {
+  test("every filter round-trips through the query string; defaults are left out; old links still read", () => {
+    const view: ListView = {
+      ...DEFAULT_VIEW,
+      tab: "scheduled",
+      modules: ["kafka", "test"],
+      search: "broker-7",
+      time: "ended",
+      range: "custom",
+      from: "2026-11-01T00:00:00.000Z",
+      to: "2026-11-30T12:00:00.000Z",
+      states: ["FAILED", "CANCELED"],
+      kind: "CLUSTER",
+      internal: true,
+      sort: "STATE",
+      dir: "ASC",
+      size: 50,
+    };
+    const query = viewToSearch(view);
+    expect(query).toBe(
+      "tab=scheduled&module=kafka&module=test&q=broker-7&time=ended&range=custom&from=2026-11-01T00%3A00%3A00.000Z&to=2026-11-30T12%3A00%3A00.000Z&state=failed&state=canceled&kind=cluster&internal=1&sort=state&dir=asc&size=50",
+    );
+    expect(parseView(query)).toEqual(view);
+    expect(viewToSearch(DEFAULT_VIEW)).toBe("");
+    expect(parseView("?tab=all&module=kafka&q=x&range=day")).toMatchObject({ tab: "all", modules: ["kafka"], search: "x", time: "created", range: "day" });
+    expect(parseView("?state=nope&kind=x&time=y&range=z")).toMatchObject({ states: [], kind: null, time: "created", range: "any" });
+    // The filter: the tab adds its category; the range goes to the chosen time field.
+    const bounds = timeBounds(view);
+    expect(viewFilter(view, bounds)).toEqual({
+      modules: ["kafka", "test"],
+      search: "broker-7",
+      states: ["FAILED", "CANCELED"],
+      kind: "CLUSTER",
+      includeInternal: true,
+      endedAfter: "2026-11-01T00:00:00.000Z",
+      endedBefore: "2026-11-30T12:00:00.000Z",
+      category: "SCHEDULED",
+    });
+    expect(baseFilter({ ...DEFAULT_VIEW, time: "started", range: "hour" }, timeBounds({ ...DEFAULT_VIEW, range: "hour" }, Date.parse("2026-11-30T12:00:00Z")))).toEqual({
+      startedAfter: "2026-11-30T11:00:00.000Z",
+    });
+  });
+});
 
 describe.skipIf(!onPglite || !hasChromium)("the console's task list in Chromium", () => {
   test("the tabs' badges are the API's taskCounts; a scheduled task waits under Scheduled (not Pending), then moves to Pending and Finished live", async () => {
@@ -276,6 +321,45 @@ describe.skipIf(!onPglite || !hasChromium)("the console's task list in Chromium"
     expect(await stillMarked(page)).toBe(true);
     expectClean(watched);
     await app.gql(`mutation ($id: ID!) { abortTask(id: $id) { id } }`, { id: running });
+    await page.context().close();
+  }, 60_000);
+
+  test("the badges refetch taskCounts at most once a second while events flow, and never while idle", async () => {
+    // Timed in the page (this process's clock stalls while the embedded database works).
+    const watched = await open("/?tab=all", (page) =>
+      page.addInitScript(() => {
+        const times: number[] = [];
+        (window as unknown as { countQueries: number[] }).countQueries = times;
+        const original = window.fetch.bind(window);
+        window.fetch = (input, init) => {
+          if (typeof init?.body === "string" && init.body.includes("query TaskTabCounts")) times.push(performance.now());
+          return original(input, init);
+        };
+      }),
+    );
+    const countTimes = (page: Page) => page.evaluate(() => (window as unknown as { countQueries: number[] }).countQueries);
+    const { page } = watched;
+    await mark(page);
+    const idle = async () => {
+      const before = (await countTimes(page)).length;
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect((await countTimes(page)).length, "taskCounts queried while nothing happened").toBe(before);
+    };
+    await idle();
+    const first = (await countTimes(page)).length;
+    // Twelve tasks, one every 150 ms: about two seconds of events.
+    for (let i = 0; i < 12; i++) {
+      await startNamed(`burst ${i}`, 1, 0);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    await expectBadgesMatchApi(page);
+    const during = (await countTimes(page)).slice(first);
+    expect(during.length).toBeGreaterThanOrEqual(1);
+    const gaps = during.slice(1).map((t, i) => t - during[i]!);
+    expect(gaps.filter((gap) => gap < 950), `gaps between taskCounts queries: ${gaps.join(", ")} ms`).toEqual([]);
+    await idle();
+    expect(await stillMarked(page)).toBe(true);
+    expectClean(watched);
     await page.context().close();
   }, 60_000);
 

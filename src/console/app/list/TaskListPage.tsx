@@ -10,8 +10,8 @@ import { rememberListUrl, useKeys } from "../keys";
 import { useSession } from "../session";
 import { BulkBar, noSelection, type Selection } from "./bulk";
 import { Filters } from "./Filters";
-import { useCountEvents, useLiveList, useThrottled } from "./live";
-import { type ListRow, ModulesQuery, type TaskCounts, TaskCountsQuery, TaskListQuery } from "./queries";
+import { useCountEvents, useCounts, useLiveList, useThrottled } from "./live";
+import { type ListRow, ModulesQuery, type TaskCounts, TaskListQuery } from "./queries";
 import {
   baseFilter,
   isFirstPage,
@@ -60,11 +60,9 @@ export function TaskListPage() {
   const filterKey = JSON.stringify(filter);
   const variables = useMemo(() => listVariables(view, filter), [view, filter]);
   const [result, refetch] = useQuery({ query: TaskListQuery, variables, requestPolicy: "cache-and-network" });
-  const countVariables = useMemo(() => ({ filter: base }), [base]);
-  const [countsResult, refetchCounts] = useQuery({ query: TaskCountsQuery, variables: countVariables, requestPolicy: "cache-and-network" });
+  const { counts, error: countsError, refetch: refetchCounts } = useCounts(base);
   const [modules] = useQuery({ query: ModulesQuery });
-  const counts = countsResult.data?.taskCounts;
-  const countsSoon = useThrottled(() => refetchCounts({ requestPolicy: "network-only" }), 1_000);
+  const countsSoon = useThrottled(refetchCounts, 1_000);
 
   useEffect(() => rememberListUrl(search ? `/?${search}` : "/"), [search]);
 
@@ -82,7 +80,7 @@ export function TaskListPage() {
     insertHere && connection?.pageInfo.hasNextPage && pageRows.length > 0 ? pageRows[pageRows.length - 1]!.createdAt : null;
   const reload = useCallback(() => {
     refetch({ requestPolicy: "network-only" });
-    refetchCounts({ requestPolicy: "network-only" });
+    refetchCounts();
   }, [refetch, refetchCounts]);
   const live = useLiveList(filter, { view, bounds, pageIds, insertHere, oldestShown }, connection, countsSoon, reload);
   // The All tab's feed sees every event that moves a count; other tabs follow the counts' filter too.
@@ -177,7 +175,7 @@ export function TaskListPage() {
           onDone={() => setSelection(noSelection())}
         />
       )}
-      <ErrorNote error={result.error ?? countsResult.error} />
+      <ErrorNote error={result.error ?? countsError} />
       <div className="table-wrap">
         <table className="tasks" aria-busy={result.fetching} aria-label="Tasks">
           <thead>

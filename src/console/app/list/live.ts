@@ -13,7 +13,7 @@
 // Resuming: graphql-ws subscribes again by itself after a lost connection, sending the same
 // payload object. Each subscription's `variables.after` is kept at the last cursor handled, so
 // that re-subscription resumes exactly after it (the server replays what was missed, no refetch).
-import { useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { useClient } from "urql";
 import {
   COUNT_EVENT_TYPES,
@@ -21,6 +21,8 @@ import {
   LIST_EVENT_TYPES,
   ListEventsSubscription,
   type ListRow,
+  type TaskCounts,
+  TaskCountsQuery,
 } from "./queries";
 import { type ListView, mayHaveEntered, type TaskFilterInput, type TimeBounds } from "./view";
 
@@ -229,4 +231,27 @@ export function useThrottled(refetch: () => void, intervalMs = 1_000): () => voi
     }, wait);
   });
   return schedule.current;
+}
+
+/**
+ * The badges: `taskCounts` under `filter`, asked once per filter and again on `refetch` (each call
+ * one request: the page throttles them). The last counts stay shown while new ones load.
+ */
+export function useCounts(filter: TaskFilterInput): { counts: TaskCounts | undefined; error: Error | undefined; refetch(): void } {
+  const client = useClient();
+  const [state, setState] = useState<{ counts?: TaskCounts; error?: Error }>({});
+  const latest = useRef(0);
+  const filterKey = JSON.stringify(filter);
+  const refetch = useCallback(() => {
+    const asked = ++latest.current;
+    void client
+      .query(TaskCountsQuery, { filter: JSON.parse(filterKey) as TaskFilterInput }, { requestPolicy: "network-only" })
+      .toPromise()
+      .then((result) => {
+        if (asked !== latest.current) return; // a newer answer is on its way
+        setState((previous) => (result.data ? { counts: result.data.taskCounts } : { counts: previous.counts, error: result.error }));
+      });
+  }, [client, filterKey]);
+  useEffect(refetch, [refetch]);
+  return { counts: state.counts, error: state.error, refetch };
 }
