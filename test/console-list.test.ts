@@ -39,7 +39,7 @@ afterAll(async () => {
 });
 
 /** A new page at `path`, once its rows are loaded. */
-async function open(path: string, before?: (page: Page) => Promise<void>): Promise<WatchedPage> {
+async function open(path: string, before?: (page: Page) => Promise<unknown>): Promise<WatchedPage> {
   const watched = await watchedPage(browser!, origin);
   await before?.(watched.page);
   await watched.page.goto(`${origin}${path}`);
