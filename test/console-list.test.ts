@@ -262,6 +262,50 @@ describe.skipIf(!onPglite || !hasChromium)("the console's task list in Chromium"
     await page.context().close();
   }, 60_000);
 
+  test("kind, state and module multi-selects and internal tasks narrow the list like the API's filter, in the URL", async () => {
+    // A CLUSTER root with two NODE children, each with an internal grandchild.
+    const root = await createTestTask({ rounds: 1, roundMs: 0, children: 2 });
+    await waitForStates([root], "SUCCEEDED");
+    const total = async (filter: Record<string, unknown>) =>
+      (await app.gql(`query ($filter: TaskFilter) { tasks(filter: $filter) { totalCount } }`, { filter })).data!.tasks.totalCount as number;
+    const shownTotal = async (page: Page) => Number((await page.locator(".pager > .muted").textContent())?.split(" ")[0]);
+
+    const watched = await open("/?tab=all");
+    const { page } = watched;
+    await page.getByLabel("Kind").selectOption("CLUSTER");
+    await expect.poll(() => new URL(page.url()).search).toBe("?tab=all&kind=cluster");
+    await expect.poll(() => rowNames(page)).toHaveLength(await total({ kind: "CLUSTER" }));
+    expect(await row(page, root).count()).toBe(1);
+
+    await page.getByLabel("Kind").selectOption("NODE");
+    await page.getByLabel("Include internal").check();
+    await expect.poll(() => new URL(page.url()).search).toBe("?tab=all&kind=node&internal=1");
+    await expect.poll(() => shownTotal(page)).toBe(await total({ kind: "NODE", includeInternal: true }));
+    expect(await page.locator("table.tasks .tag").count()).toBeGreaterThanOrEqual(2); // the internal grandchildren
+
+    await page.locator("details.multi summary", { hasText: "States" }).click();
+    const states = page.getByRole("group", { name: "States" });
+    await states.getByLabel("SUCCEEDED").check();
+    await states.getByLabel("FAILED").check();
+    await expect.poll(() => new URL(page.url()).search).toBe("?tab=all&state=succeeded&state=failed&kind=node&internal=1");
+    await expect.poll(() => shownTotal(page)).toBe(await total({ kind: "NODE", includeInternal: true, states: ["SUCCEEDED", "FAILED"] }));
+    const shownStates = new Set(await page.locator("table.tasks tbody .state").allTextContents());
+    expect([...shownStates].every((state) => state === "SUCCEEDED" || state === "FAILED")).toBe(true);
+
+    await page.locator("details.multi summary", { hasText: "Modules" }).click();
+    await page.getByRole("group", { name: "Modules" }).getByLabel("test").check();
+    await expect.poll(() => new URL(page.url()).searchParams.getAll("module")).toEqual(["test"]);
+    await shot(page, "filters-open");
+    await page.reload();
+    await expect.poll(() => shownTotal(page)).toBe(await total({ modules: ["test"], kind: "NODE", includeInternal: true, states: ["SUCCEEDED", "FAILED"] }));
+    expect(await page.getByLabel("Kind").inputValue()).toBe("NODE");
+    expect(await page.getByLabel("Include internal").isChecked()).toBe(true);
+    expect(await page.locator("details.multi summary", { hasText: "States" }).textContent()).toContain("SUCCEEDED, FAILED");
+    await expectBadgesMatchApi(page, { modules: ["test"], kind: "NODE", includeInternal: true, states: ["SUCCEEDED", "FAILED"] });
+    expectClean(watched);
+    await page.context().close();
+  }, 60_000);
+
   test("bulk retry of three failed tasks selected by their checkboxes: a confirmation with the count, then all three SUCCEEDED", async () => {
     const ids = await Promise.all([1, 2, 3].map(() => createTestTask({ rounds: 2, roundMs: 50, failAtRound: 1 })));
     await waitForStates(ids, "FAILED");

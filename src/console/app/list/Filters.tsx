@@ -1,8 +1,6 @@
 // The list's filters: search, modules, a time range on created / started / ended (presets or a
 // custom from–to), states, kind and internal tasks. Each change becomes the URL (see view.ts).
-import { type FormEvent, type ReactNode, useEffect, useState } from "react";
-import type { TaskState } from "../graphql";
-import type { TaskCounts } from "./queries";
+import { type FormEvent, type ReactNode, useEffect, useRef, useState } from "react";
 import {
   fromLocalInput,
   KINDS,
@@ -19,13 +17,11 @@ import {
 export function Filters({
   view,
   modules,
-  counts,
   searchBox,
   onChange,
 }: {
   view: ListView;
   modules: string[];
-  counts: TaskCounts | undefined;
   searchBox: React.RefObject<HTMLInputElement | null>;
   onChange(patch: Partial<ListView>): void;
 }) {
@@ -36,7 +32,6 @@ export function Filters({
     if (text.trim() !== view.search) onChange({ search: text.trim() });
   };
   const fieldLabel = TIME_FIELDS.find((f) => f.key === view.time)?.label ?? "Created";
-  const stateCount = (state: TaskState) => counts?.byState.find((s) => s.state === state)?.count;
   const allModules = [...new Set([...modules, ...view.modules])].sort();
   return (
     <form className="filters" role="search" onSubmit={submit}>
@@ -84,7 +79,7 @@ export function Filters({
       <MultiSelect
         legend="States"
         summary={view.states.length ? view.states.join(", ") : "All states"}
-        options={STATES.map((state) => ({ value: state, label: state, note: stateCount(state) }))}
+        options={STATES.map((state) => ({ value: state, label: state }))}
         chosen={view.states}
         onChange={(chosen) => onChange({ states: STATES.filter((s) => chosen.includes(s)) })}
       />
@@ -140,12 +135,27 @@ function MultiSelect<T extends string>({
 }: {
   legend: string;
   summary: ReactNode;
-  options: { value: T; label: string; note?: number }[];
+  options: { value: T; label: string }[];
   chosen: readonly T[];
   onChange(chosen: T[]): void;
 }) {
+  // Closes on a click elsewhere and on Escape, like a native select.
+  const ref = useRef<HTMLDetailsElement>(null);
+  useEffect(() => {
+    const close = (event: Event) => {
+      const details = ref.current;
+      if (!details?.open) return;
+      if (event instanceof KeyboardEvent ? event.key === "Escape" : !details.contains(event.target as Node)) details.open = false;
+    };
+    document.addEventListener("mousedown", close);
+    document.addEventListener("keydown", close);
+    return () => {
+      document.removeEventListener("mousedown", close);
+      document.removeEventListener("keydown", close);
+    };
+  }, []);
   return (
-    <details className="multi">
+    <details className="multi" ref={ref}>
       <summary>
         <span className="multi-legend">{legend}:</span> {summary}
       </summary>
@@ -160,7 +170,6 @@ function MultiSelect<T extends string>({
               onChange={(e) => onChange(e.target.checked ? [...chosen, option.value] : chosen.filter((v) => v !== option.value))}
             />
             {option.label}
-            {option.note !== undefined && <span className="multi-note">{option.note}</span>}
           </label>
         ))}
         {chosen.length > 0 && (

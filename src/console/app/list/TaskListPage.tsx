@@ -154,7 +154,6 @@ export function TaskListPage() {
       <Filters
         view={view}
         modules={modules.data?.modules.map((m) => m.name) ?? []}
-        counts={counts}
         searchBox={searchBox}
         onChange={(patch) => go(patch)}
       />
