@@ -411,6 +411,7 @@ describe.skipIf(!onPglite || !hasChromium)("the console's task list in Chromium"
     const sockets: WebSocketRoute[] = [];
     const subscribes: string[] = [];
     const listQueries: string[] = [];
+    const trail: string[] = [];
     const watched = await open("/?tab=all&q=resume", async (page) => {
       await page.routeWebSocket(/\/graphql$/, (socket) => {
         sockets.push(socket);
@@ -422,6 +423,12 @@ describe.skipIf(!onPglite || !hasChromium)("the console's task list in Chromium"
       });
       page.on("request", (request) => {
         if (request.method() === "POST" && request.postData()?.includes("query TaskList")) listQueries.push(request.url());
+      });
+      page.on("websocket", (ws) => {
+        trail.push(`open ${Date.now() % 100000}`);
+        ws.on("close", () => trail.push(`close ${Date.now() % 100000}`));
+        ws.on("socketerror", (e) => trail.push(`error ${e}`));
+        ws.on("framesent", (f) => trail.push(`sent ${String(f.payload).slice(0, 40)}`));
       });
     });
     const { page } = watched;
@@ -437,7 +444,7 @@ describe.skipIf(!onPglite || !hasChromium)("the console's task list in Chromium"
     await sockets[0]!.close({ code: 1012, reason: "restart" });
     const second = await startNamed("resume two", 1, 0);
     await waitForStates([second], "SUCCEEDED");
-    await expect.poll(() => subscribes.length, { timeout: 15_000 }).toBe(2);
+    await expect.poll(() => subscribes.length, { timeout: 15_000, message: `websocket: ${trail.join(" | ")}` }).toBe(2);
     expect(sockets.length).toBe(2);
     // The same subscription again, now with `after`: the cursor of the last event it handled.
     expect(JSON.parse(subscribes[1]!).payload.variables.after).toMatch(/./);

@@ -1,7 +1,8 @@
 // Shared by the console's browser tests (test/console*.test.ts): the console is built at most
 // once at a time. Test files run in parallel workers, and two Vite builds into the same
 // dist/console would empty each other's output; the first to take the lock builds, the others
-// then find the build current.
+// then find the build current. The build is a production one, as `npm start` serves: vitest sets
+// NODE_ENV=test, which Vite would pass on (React's development build, StrictMode's double effects).
 import { createHash } from "node:crypto";
 import { mkdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,9 +30,12 @@ export async function buildConsoleOnce(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = "production";
   try {
     await buildConsole({ ifStale: true, quiet: true });
   } finally {
+    process.env.NODE_ENV = nodeEnv;
     rmSync(LOCK, { recursive: true, force: true });
   }
 }

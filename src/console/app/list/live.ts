@@ -63,6 +63,25 @@ export interface PageContext {
 
 const newer = (a: ListRow | undefined, b: ListRow) => !a || b.version > a.version;
 
+interface ListFeedVariables {
+  filter: { task: TaskFilterInput; types: (typeof LIST_EVENT_TYPES)[number][] };
+  after: string | null;
+}
+interface CountFeedVariables {
+  filter: { task: TaskFilterInput; types: (typeof COUNT_EVENT_TYPES)[number][] };
+  after: string | null;
+}
+interface Feed<V> {
+  key: string;
+  variables: V;
+}
+
+/** The variables object of the feed named `key`: the same object for as long as the key stays. */
+function feedVariables<V>(feed: { current: Feed<V> | null }, key: string, make: () => V): V {
+  if (feed.current?.key !== key) feed.current = { key, variables: make() };
+  return feed.current.variables;
+}
+
 /**
  * Live state for the rows of one loaded page (`pageKey` changes with each load: then inserts,
  * drops and the banner start afresh). Subscribes again whenever `filter` changes (by value).
@@ -89,6 +108,7 @@ export function useLiveList(
   const countsChanged = useRef(onCountsMayChange);
   countsChanged.current = onCountsMayChange;
   const filterKey = JSON.stringify(filter);
+  const feed = useRef<Feed<ListFeedVariables> | null>(null);
 
   // A new page load: the server's rows are current, and what was inserted, dropped or counted is
   // in them now (or not in the view).
@@ -148,10 +168,12 @@ export function useLiveList(
       if (events.some((e) => e.type !== "PROGRESSED" || e.leavesFilter)) countsChanged.current();
     };
     // Kept at the last cursor handled: graphql-ws re-sends this object when it subscribes again.
-    const variables: { filter: { task: TaskFilterInput; types: (typeof LIST_EVENT_TYPES)[number][] }; after: string | null } = {
+    // One object per feed (filter and generation), so that React's second effect run in
+    // development and urql's sharing of one operation per key see the same one.
+    const variables = feedVariables(feed, `${generation}:${filterKey}`, () => ({
       filter: { task: JSON.parse(filterKey) as TaskFilterInput, types: [...LIST_EVENT_TYPES] },
       after: null,
-    };
+    }));
     let retry: ReturnType<typeof setTimeout> | undefined;
     const subscription = client.subscription(ListEventsSubscription, variables).subscribe((result) => {
       if (result.error) {
@@ -190,12 +212,13 @@ export function useCountEvents(filter: TaskFilterInput | null, onEvent: () => vo
   const handler = useRef(onEvent);
   handler.current = onEvent;
   const filterKey = filter === null ? null : JSON.stringify(filter);
+  const feed = useRef<Feed<CountFeedVariables> | null>(null);
   useEffect(() => {
     if (filterKey === null) return;
-    const variables: { filter: { task: TaskFilterInput; types: (typeof COUNT_EVENT_TYPES)[number][] }; after: string | null } = {
+    const variables = feedVariables(feed, filterKey, () => ({
       filter: { task: JSON.parse(filterKey) as TaskFilterInput, types: [...COUNT_EVENT_TYPES] },
       after: null,
-    };
+    }));
     const subscription = client.subscription(CountEventsSubscription, variables).subscribe((result) => {
       const event = result.data?.taskEvents;
       if (!event) return;
