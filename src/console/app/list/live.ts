@@ -86,8 +86,8 @@ function feedVariables<V>(feed: { current: Feed<V> | null }, key: string, make: 
  * Live state for the rows of one loaded page (`pageKey` changes with each load: then inserts,
  * drops and the banner start afresh). Subscribes again whenever `filter` changes (by value).
  * `onCountsMayChange` is called after events that may change the counts; `onLost` when the feed
- * ended with an error (e.g. CURSOR_EXPIRED after a long disconnection): the page loads again,
- * and the feed starts afresh a second later.
+ * ended because its cursor expired (CURSOR_EXPIRED, after a long disconnection): the page loads
+ * again, and the feed starts afresh a second later.
  */
 export function useLiveList(
   filter: TaskFilterInput,
@@ -177,11 +177,15 @@ export function useLiveList(
     let retry: ReturnType<typeof setTimeout> | undefined;
     const subscription = client.subscription(ListEventsSubscription, variables).subscribe((result) => {
       if (result.error) {
-        console.warn("list feed:", result.error.message);
-        retry ??= setTimeout(() => {
-          lost.current();
-          setGeneration((n) => n + 1);
-        }, 1_000);
+        // The cursor is older than the journal keeps: load the page again and follow it afresh.
+        // Other errors (a filter the server refuses) are shown by the page's query; no retry loop.
+        const expired = result.error.graphQLErrors.some((e) => e.extensions?.code === "CURSOR_EXPIRED");
+        if (expired) {
+          retry ??= setTimeout(() => {
+            lost.current();
+            setGeneration((n) => n + 1);
+          }, 1_000);
+        }
         return;
       }
       const event = result.data?.taskEvents;
