@@ -11,10 +11,10 @@ import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { buildConsole } from "../src/console/build";
 import { consoleHandler } from "../src/server/console";
 import { startTestApp, type TestApp } from "./support/app";
 import { chromiumPath, launchChromium, watchedPage, type WatchedPage } from "./support/chromium";
+import { buildConsoleOnce } from "./support/console-browser";
 import { storeKind } from "./support/db";
 
 const ARTIFACTS = new URL("./artifacts/", import.meta.url);
@@ -29,7 +29,7 @@ let browser: Browser | undefined;
 
 beforeAll(async () => {
   if (!onPglite) return;
-  await buildConsole({ ifStale: true, quiet: true });
+  await buildConsoleOnce();
   app = await startTestApp({ worker: { pollMs: 100, housekeepingMs: 200 } });
   const { url } = await app.start(0);
   origin = new URL(url).origin;

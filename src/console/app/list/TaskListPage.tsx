@@ -1,26 +1,30 @@
-// The task list at `/`: tabs, filters, sortable columns and cursor pages, all held in the URL;
-// rows live by subscription.
-import { type FormEvent, useEffect, useMemo, useRef, useState } from "react";
+// The task list at `/`: tabs with live badges, filters, sortable columns and cursor pages, all held
+// in the URL; rows live by one subscription on the view's exact filter; bulk actions on the
+// selection or on every task matching.
+import "./list.css";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useQuery } from "urql";
 import { Link, useLocation, useSearch } from "wouter";
 import { ErrorNote, ProgressBar, StateBadge, Time } from "../components/bits";
-import type { TaskRow } from "../graphql";
 import { rememberListUrl, useKeys } from "../keys";
 import { useSession } from "../session";
-import { useLiveList } from "./live";
-import { ModulesQuery, TaskListQuery } from "./queries";
+import { BulkBar, noSelection, type Selection } from "./bulk";
+import { Filters } from "./Filters";
+import { useCountEvents, useCounts, useLiveList, useThrottled } from "./live";
+import { type ListRow, ModulesQuery, type TaskCounts, TaskListQuery } from "./queries";
 import {
+  baseFilter,
   isFirstPage,
   type ListView,
   listVariables,
   PAGE_SIZES,
   parseView,
-  RANGES,
-  type RangeKey,
-  rangeStart,
   type SortField,
   TABS,
   type TabKey,
+  tabOf,
+  timeBounds,
+  viewFilter,
   viewToSearch,
 } from "./view";
 
@@ -37,22 +41,30 @@ const COLUMNS: readonly { label: string; sort?: SortField; className?: string }[
   { label: "Ended", sort: "ENDED_AT" },
 ];
 
+/** A tab's badge from the counts: its category's count, or the total for All. */
+function tabCount(counts: TaskCounts | undefined, tab: TabKey): number | undefined {
+  if (!counts) return undefined;
+  const category = TABS.find((t) => t.key === tab)?.category ?? null;
+  return category === null ? counts.total : (counts.byCategory.find((c) => c.category === category)?.count ?? 0);
+}
+
 export function TaskListPage() {
   const search = useSearch();
   const [, navigate] = useLocation();
-  const { reconnects } = useSession();
+  const { canControl } = useSession();
   const view = useMemo(() => parseView(search), [search]);
-  // The range's start is fixed when the view is opened (not on every render, which would query anew).
-  const createdAfter = useMemo(() => rangeStart(view.range), [search]); // eslint-disable-line react-hooks/exhaustive-deps
-  const variables = useMemo(() => listVariables(view, createdAfter), [view, createdAfter]);
+  // A preset range ("last day") starts when the view is opened, not at each render.
+  const bounds = useMemo(() => timeBounds(view), [search]); // eslint-disable-line react-hooks/exhaustive-deps
+  const base = useMemo(() => baseFilter(view, bounds), [view, bounds]);
+  const filter = useMemo(() => viewFilter(view, bounds), [view, bounds]);
+  const filterKey = JSON.stringify(filter);
+  const variables = useMemo(() => listVariables(view, filter), [view, filter]);
   const [result, refetch] = useQuery({ query: TaskListQuery, variables, requestPolicy: "cache-and-network" });
+  const { counts, error: countsError, refetch: refetchCounts } = useCounts(base);
   const [modules] = useQuery({ query: ModulesQuery });
+  const countsSoon = useThrottled(refetchCounts, 1_000);
 
   useEffect(() => rememberListUrl(search ? `/?${search}` : "/"), [search]);
-  // Back after a lost connection: events may have been missed, so load the page again.
-  useEffect(() => {
-    if (reconnects > 0) refetch({ requestPolicy: "network-only" });
-  }, [reconnects, refetch]);
 
   const go = (patch: Partial<ListView>, keepPage = false) => {
     const next = { ...view, ...patch, ...(keepPage ? {} : { after: null, before: null }) };
@@ -62,64 +74,122 @@ export function TaskListPage() {
 
   const connection = result.data?.tasks;
   const pageRows = useMemo(() => connection?.edges.map((e) => e.node) ?? [], [connection]);
-  const pageIds = useMemo(() => pageRows.map((r) => r.id), [pageRows]);
+  const pageIds = useMemo(() => new Set(pageRows.map((r) => r.id)), [pageRows]);
   const insertHere = isFirstPage(view) && view.sort === "CREATED_AT" && view.dir === "DESC";
-  const live = useLiveList(view, createdAfter, pageIds, connection, insertHere);
-  const rows = useMemo(() => {
-    const all = [...live.inserted.filter((t) => !pageIds.includes(t.id)), ...pageRows];
-    return all.filter((t) => !live.deleted.has(t.id)).map((t) => newest(t, live.rows.get(t.id)));
-  }, [live, pageRows, pageIds]);
+  const oldestShown =
+    insertHere && connection?.pageInfo.hasNextPage && pageRows.length > 0 ? pageRows[pageRows.length - 1]!.createdAt : null;
+  const reload = useCallback(() => {
+    refetch({ requestPolicy: "network-only" });
+    refetchCounts();
+  }, [refetch, refetchCounts]);
+  const live = useLiveList(filter, { view, bounds, pageIds, insertHere, oldestShown }, connection, countsSoon, reload);
+  // The All tab's feed sees every event that moves a count; other tabs follow the counts' filter too.
+  useCountEvents(tabOf(view).category === null ? null : base, countsSoon);
 
-  // Keyboard: `/` search, j/k select a row, Enter open it.
-  const [selected, setSelected] = useState(-1);
+  const rows = useMemo(() => {
+    const all = [...live.inserted.filter((t) => !pageIds.has(t.id)), ...pageRows]
+      .filter((t) => !live.gone.has(t.id))
+      .map((t) => newest(t, live.rows.get(t.id)));
+    if (insertHere) all.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+    return all;
+  }, [live, pageRows, pageIds, insertHere]);
+
+  // The selection: cleared when the filter changes (it may not match any more).
+  const [selection, setSelection] = useState<Selection>(noSelection);
+  useEffect(() => setSelection(noSelection()), [filterKey]);
+  // The actions each selected task accepts, as of its newest row.
+  const current = useMemo<Selection>(() => {
+    if (selection.mode === "filter") return selection;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return { mode: "ids", tasks: new Map([...selection.tasks].map(([id, actions]) => [id, byId.get(id)?.availableActions ?? actions])) };
+  }, [selection, rows]);
+  const isSelected = (id: string) => selection.mode === "filter" || selection.tasks.has(id);
+  const toggle = (rowsToToggle: readonly ListRow[], on: boolean) =>
+    setSelection((s) => {
+      const tasks = new Map(s.mode === "ids" ? s.tasks : []);
+      for (const row of rowsToToggle) {
+        if (on) tasks.set(row.id, row.availableActions);
+        else tasks.delete(row.id);
+      }
+      return { mode: "ids", tasks };
+    });
+  const allOnPage = rows.length > 0 && rows.every((r) => isSelected(r.id));
+
+  // Keyboard: `/` search, j/k select a row, x tick it, Enter open it.
+  const [cursorRow, setCursorRow] = useState(-1);
   const searchBox = useRef<HTMLInputElement>(null);
-  useEffect(() => setSelected(-1), [connection]);
+  useEffect(() => setCursorRow(-1), [connection]);
   useKeys({
     "/": (event) => {
       event.preventDefault();
       searchBox.current?.focus();
       searchBox.current?.select();
     },
-    j: () => setSelected((i) => Math.min(i + 1, rows.length - 1)),
-    k: () => setSelected((i) => Math.max(i - 1, 0)),
+    j: () => setCursorRow((i) => Math.min(i + 1, rows.length - 1)),
+    k: () => setCursorRow((i) => Math.max(i - 1, 0)),
+    x: () => {
+      const row = rows[cursorRow];
+      if (row && canControl && selection.mode === "ids") toggle([row], !selection.tasks.has(row.id));
+    },
     Enter: (event) => {
-      const row = rows[selected];
+      const row = rows[cursorRow];
       if (row && !(event.target instanceof HTMLAnchorElement) && !(event.target instanceof HTMLButtonElement)) navigate(`/tasks/${row.id}`);
     },
     Escape: (event) => {
       if (event.target === searchBox.current) searchBox.current?.blur();
     },
   });
-  // The selected row's link takes the focus: screen readers announce it, and Enter follows it.
+  // The cursor row's link takes the focus: screen readers announce it, and Enter follows it.
   useEffect(() => {
-    if (selected >= 0) document.querySelector<HTMLElement>(`[data-row="${selected}"] a`)?.focus();
-  }, [selected]);
+    if (cursorRow >= 0) document.querySelector<HTMLElement>(`[data-row="${cursorRow}"] a`)?.focus();
+  }, [cursorRow]);
 
-  // The server's count, with what arrived live since (inserted rows, deleted ones).
-  const total = connection ? Math.max(0, connection.totalCount + rows.length - pageRows.length) : undefined;
+  const matching = tabCount(counts, view.tab);
+  const total = matching ?? connection?.totalCount;
+  const newCount = live.unseen.size;
   return (
     <main className="task-list">
       <h1 className="visually-hidden">Tasks</h1>
-      <Tabs current={view.tab} counts={total === undefined ? {} : { [view.tab]: total }} onChange={(tab) => go({ tab })} />
+      <Tabs current={view.tab} counts={counts} onChange={(tab) => go({ tab })} />
       <Filters
         view={view}
         modules={modules.data?.modules.map((m) => m.name) ?? []}
         searchBox={searchBox}
         onChange={(patch) => go(patch)}
       />
-      {live.newCount > 0 && (
+      {newCount > 0 && (
         <div className="banner" role="status">
-          {live.newCount} new {live.newCount === 1 ? "task matches" : "tasks match"} this view.{" "}
-          <button type="button" className="link" onClick={() => (isFirstPage(view) ? refetch({ requestPolicy: "network-only" }) : go({}))}>
+          {newCount} new {newCount === 1 ? "task matches" : "tasks match"} this view.{" "}
+          <button type="button" className="link" onClick={() => (isFirstPage(view) ? reload() : go({}))}>
             Show them
           </button>
         </div>
       )}
-      <ErrorNote error={result.error} />
+      {canControl && (
+        <BulkBar
+          selection={current}
+          matching={matching}
+          onSelectAll={() => setSelection({ mode: "filter", filter, count: matching ?? 0 })}
+          onClear={() => setSelection(noSelection())}
+          onDone={() => setSelection(noSelection())}
+        />
+      )}
+      <ErrorNote error={result.error ?? countsError} />
       <div className="table-wrap">
         <table className="tasks" aria-busy={result.fetching} aria-label="Tasks">
           <thead>
             <tr>
+              {canControl && (
+                <th scope="col" className="col-check">
+                  <input
+                    type="checkbox"
+                    aria-label="Select every task on this page"
+                    checked={allOnPage}
+                    disabled={rows.length === 0 || selection.mode === "filter"}
+                    onChange={(e) => toggle(rows, e.target.checked)}
+                  />
+                </th>
+              )}
               {COLUMNS.map((column) => (
                 <SortHeader key={column.label} column={column} view={view} onSort={(sort, dir) => go({ sort, dir })} />
               ))}
@@ -127,7 +197,16 @@ export function TaskListPage() {
           </thead>
           <tbody>
             {rows.map((task, index) => (
-              <Row key={task.id} task={task} index={index} selected={index === selected} />
+              <Row
+                key={task.id}
+                task={task}
+                index={index}
+                cursor={index === cursorRow}
+                selectable={canControl}
+                selected={isSelected(task.id)}
+                lockedSelection={selection.mode === "filter"}
+                onSelect={(on) => toggle([task], on)}
+              />
             ))}
           </tbody>
         </table>
@@ -168,82 +247,29 @@ export function TaskListPage() {
   );
 }
 
-const newest = (a: TaskRow, b: TaskRow | undefined) => (b && b.version > a.version ? b : a);
+const newest = (a: ListRow, b: ListRow | undefined) => (b && b.version > a.version ? b : a);
 
-/** The tabs; `counts` gives a badge per tab (today the current tab's total). */
-function Tabs({ current, counts, onChange }: { current: TabKey; counts: Partial<Record<TabKey, number>>; onChange(tab: TabKey): void }) {
+/** The tabs, each with its live badge (taskCounts under the view's other filters). */
+function Tabs({ current, counts, onChange }: { current: TabKey; counts: TaskCounts | undefined; onChange(tab: TabKey): void }) {
   return (
     <div className="tabs" role="tablist" aria-label="Task categories">
-      {TABS.map((tab) => (
-        <button
-          key={tab.key}
-          type="button"
-          role="tab"
-          aria-selected={tab.key === current}
-          className={tab.key === current ? "tab current" : "tab"}
-          onClick={() => onChange(tab.key)}
-        >
-          {tab.label}
-          {counts[tab.key] !== undefined && <span className="badge">{counts[tab.key]}</span>}
-        </button>
-      ))}
+      {TABS.map((tab) => {
+        const count = tabCount(counts, tab.key);
+        return (
+          <button
+            key={tab.key}
+            type="button"
+            role="tab"
+            aria-selected={tab.key === current}
+            className={tab.key === current ? "tab current" : "tab"}
+            onClick={() => onChange(tab.key)}
+          >
+            {tab.label}
+            {count !== undefined && <span className="badge">{count}</span>}
+          </button>
+        );
+      })}
     </div>
-  );
-}
-
-function Filters({
-  view,
-  modules,
-  searchBox,
-  onChange,
-}: {
-  view: ListView;
-  modules: string[];
-  searchBox: React.RefObject<HTMLInputElement | null>;
-  onChange(patch: Partial<ListView>): void;
-}) {
-  const [text, setText] = useState(view.search);
-  useEffect(() => setText(view.search), [view.search]);
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    if (text.trim() !== view.search) onChange({ search: text.trim() });
-  };
-  return (
-    <form className="filters" role="search" onSubmit={submit}>
-      <label className="search">
-        <span className="visually-hidden">Search tasks</span>
-        <input
-          ref={searchBox}
-          id="task-search"
-          type="search"
-          placeholder="Search name, type, module, target or id  ( / )"
-          value={text}
-          onChange={(e) => setText(e.target.value)}
-          onBlur={() => text.trim() !== view.search && onChange({ search: text.trim() })}
-        />
-      </label>
-      <label>
-        Module{" "}
-        <select value={view.module ?? ""} onChange={(e) => onChange({ module: e.target.value || null })}>
-          <option value="">All modules</option>
-          {[...new Set([...modules, ...(view.module ? [view.module] : [])])].map((name) => (
-            <option key={name} value={name}>
-              {name}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Created{" "}
-        <select value={view.range} onChange={(e) => onChange({ range: e.target.value as RangeKey })}>
-          {RANGES.map((r) => (
-            <option key={r.key} value={r.key}>
-              {r.label}
-            </option>
-          ))}
-        </select>
-      </label>
-    </form>
   );
 }
 
@@ -271,17 +297,52 @@ function SortHeader({
   );
 }
 
-function Row({ task, index, selected }: { task: TaskRow; index: number; selected: boolean }) {
+function Row({
+  task,
+  index,
+  cursor,
+  selectable,
+  selected,
+  lockedSelection,
+  onSelect,
+}: {
+  task: ListRow;
+  index: number;
+  cursor: boolean;
+  selectable: boolean;
+  selected: boolean;
+  lockedSelection: boolean;
+  onSelect(on: boolean): void;
+}) {
+  const classes = [cursor ? "selected" : "", selected ? "checked" : ""].filter(Boolean).join(" ");
   return (
-    <tr data-row={index} data-task={task.id} className={selected ? "selected" : undefined} aria-current={selected ? "true" : undefined}>
+    <tr data-row={index} data-task={task.id} className={classes || undefined} aria-current={cursor ? "true" : undefined}>
+      {selectable && (
+        <td className="col-check">
+          <input
+            type="checkbox"
+            aria-label={`Select ${task.name}`}
+            checked={selected}
+            disabled={lockedSelection}
+            onChange={(e) => onSelect(e.target.checked)}
+          />
+        </td>
+      )}
       <td className="col-name">
         <Link href={`/tasks/${task.id}`}>{task.name}</Link>
+        {task.isInternal && <span className="tag">internal</span>}
       </td>
       <td>{task.module.name}</td>
       <td>{task.type}</td>
       <td>{task.target ?? <span className="muted">—</span>}</td>
       <td>
         <StateBadge state={task.state} />
+        {task.state === "SCHEDULED" && task.scheduledFor && (
+          <span className="muted small">
+            {" "}
+            at <Time value={task.scheduledFor} />
+          </span>
+        )}
       </td>
       <td className="col-progress">
         <ProgressBar progress={task.progress} state={task.state} label={`Progress of ${task.name}`} />
