@@ -1,0 +1,29 @@
+// The flow's layout, by elkjs (ELK's layered algorithm, left to right), in a Web Worker so that
+// neither loading ELK (1.6 MB) nor laying out a large flow holds up the page. The worker script is
+// the package's own, emitted by Vite as a file of the build (nothing is loaded from elsewhere).
+import ELK, { type ElkNode } from "elkjs/lib/elk-api.js";
+import elkWorkerUrl from "elkjs/lib/elk-worker.min.js?url";
+
+export const NODE_WIDTH = 232;
+export const NODE_HEIGHT = 92;
+
+let elk: InstanceType<typeof ELK> | null = null;
+
+/** Positions (top left) of the nodes, by id, for these nodes and edges. */
+export async function layoutFlow(nodeIds: readonly string[], edges: readonly { from: string; to: string }[]): Promise<Map<string, { x: number; y: number }>> {
+  elk ??= new ELK({ workerFactory: () => new Worker(elkWorkerUrl) });
+  const graph: ElkNode = {
+    id: "flow",
+    layoutOptions: {
+      "elk.algorithm": "layered",
+      "elk.direction": "RIGHT",
+      "elk.layered.spacing.nodeNodeBetweenLayers": "64",
+      "elk.spacing.nodeNode": "28",
+      "elk.layered.considerModelOrder.strategy": "NODES_AND_EDGES",
+    },
+    children: nodeIds.map((id) => ({ id, width: NODE_WIDTH, height: NODE_HEIGHT })),
+    edges: edges.map((edge, i) => ({ id: `e${i}`, sources: [edge.from], targets: [edge.to] })),
+  };
+  const laid = await elk.layout(graph);
+  return new Map((laid.children ?? []).map((child) => [child.id, { x: child.x ?? 0, y: child.y ?? 0 }]));
+}
