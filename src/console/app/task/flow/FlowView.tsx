@@ -59,7 +59,8 @@ export function FlowView({ flow, canControl, onAction }: { flow: Flow; canContro
             data: { step },
             width: NODE_WIDTH,
             height: NODE_HEIGHT,
-            className: `step-node-wrap`,
+            // Neither selectable nor draggable, but its menu button takes clicks.
+            style: { pointerEvents: "all" },
             ariaLabel: `Step ${step.key}: ${step.state}`,
           }))
         : [],

@@ -1,0 +1,178 @@
+// A task's page in a real browser (Debian's chromium, headless, through playwright-core): the flow
+// view (elkjs layout, React Flow), the log view and the history, all live. A failing flow shows
+// its failed step as failed; Rerun from the step's menu (after a confirmation) brings the task to
+// SUCCEEDED without a reload; the log view has a tab per attempt with the failed attempt's ERROR
+// line and its stack folded; the history names the rerun and its actor. No request leaves the
+// server. Screenshots go to test/artifacts/; with TASKGRAPH_DOCS_SCREENSHOTS=1 the flow view's is
+// also written to docs/console-flow.png (the README's).
+import { mkdirSync } from "node:fs";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { buildConsole } from "../src/console/build";
+import { startTestApp, type TestApp } from "./support/app";
+import { chromiumPath, launchChromium, watchedPage, type WatchedPage } from "./support/chromium";
+import { storeKind } from "./support/db";
+
+const ARTIFACTS = new URL("./artifacts/", import.meta.url);
+const DOCS_SHOT = new URL("../docs/console-flow.png", import.meta.url);
+const hasChromium = chromiumPath() !== undefined;
+const onPglite = storeKind === "pglite";
+if (!hasChromium) console.warn("console task-page browser tests SKIPPED: no `chromium` on PATH (apt-get install -y chromium; .ci/run installs it)");
+if (!onPglite) console.warn("console task-page tests skipped on PostgreSQL: the console is a client of the API only; they run in the PGlite run");
+
+let app: TestApp;
+let origin: string;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  if (!onPglite || !hasChromium) return;
+  await buildConsole({ ifStale: true, quiet: true });
+  app = await startTestApp({ worker: { pollMs: 100, housekeepingMs: 200 } });
+  const { url } = await app.start(0);
+  origin = new URL(url).origin;
+  browser = await launchChromium();
+  mkdirSync(ARTIFACTS, { recursive: true });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+async function open(path: string): Promise<WatchedPage> {
+  const watched = await watchedPage(browser!, origin);
+  await watched.page.setViewportSize({ width: 1000, height: 900 });
+  await watched.page.goto(`${origin}${path}`);
+  return watched;
+}
+
+const mark = (page: Page) => page.evaluate(() => ((window as unknown as { unreloaded: boolean }).unreloaded = true));
+const stillMarked = (page: Page) => page.evaluate(() => (window as unknown as { unreloaded?: boolean }).unreloaded === true);
+const shot = (page: Page, name: string) => page.screenshot({ path: new URL(`console-${name}.png`, ARTIFACTS).pathname, fullPage: true });
+const taskState = (page: Page) => page.locator("header.task-head .state").textContent();
+const stepNode = (page: Page, key: string) => page.locator(`.step-node[data-step="${key}"]`);
+const stepState = (page: Page, key: string) => stepNode(page, key).getAttribute("data-state");
+const borderColor = (page: Page, key: string) => stepNode(page, key).evaluate((el) => getComputedStyle(el).borderTopColor);
+
+function expectClean(watched: WatchedPage) {
+  expect(watched.foreign()).toEqual([]);
+  expect(watched.requests.length).toBeGreaterThan(0);
+  expect(watched.errors).toEqual([]);
+}
+
+async function createTestTask(input: Record<string, unknown>): Promise<string> {
+  const result = await app.gql(`mutation ($input: CreateTestTaskInput!) { createTestTask(input: $input) { id } }`, { input });
+  expect(result.errors).toBeUndefined();
+  return result.data!.createTestTask.id;
+}
+
+describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, logs, history", () => {
+  test("a failing flow: the failed step shows as failed, Rerun from its menu → SUCCEEDED without a reload; a log tab per attempt with the stack folded; the rerun in the history with its actor", async () => {
+    // Three steps of 3 rounds; round 5 (the second step's second round) fails on the first attempt.
+    const id = await createTestTask({ rounds: 3, roundMs: 150, steps: 3, failAtRound: 5 });
+    const watched = await open(`/tasks/${id}`);
+    const { page } = watched;
+    await mark(page);
+
+    // The flow view is the first view of a task with steps; it follows the run live.
+    const flow = page.getByRole("region", { name: "Flow view" });
+    await expect.poll(() => flow.isVisible(), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => page.locator(".step-node").count()).toBe(3);
+    await expect.poll(() => stepState(page, "step-2"), { timeout: 15_000 }).toBe("failed");
+    await expect.poll(() => taskState(page), { timeout: 10_000 }).toBe("FAILED");
+    expect(await stepState(page, "step-1")).toBe("succeeded");
+    expect(await stepState(page, "step-3")).toBe("waiting");
+    // Laid out left to right, in flow order.
+    const xs = await Promise.all(["step-1", "step-2", "step-3"].map(async (key) => (await stepNode(page, key).boundingBox())!.x));
+    expect(xs[0]).toBeLessThan(xs[1]!);
+    expect(xs[1]).toBeLessThan(xs[2]!);
+    // Coloured by state: the failed step's colour is neither the succeeded one's nor the waiting one's.
+    const colours = { failed: await borderColor(page, "step-2"), succeeded: await borderColor(page, "step-1"), waiting: await borderColor(page, "step-3") };
+    expect(new Set(Object.values(colours)).size).toBe(3);
+    // The failed step's bar stopped where it failed (2 of 3 rounds).
+    expect(await stepNode(page, "step-2").getByRole("progressbar").evaluate((el) => [(el as HTMLProgressElement).value, (el as HTMLProgressElement).max])).toEqual([2, 3]);
+    // Zoom, pan and fit-view controls.
+    for (const name of ["Zoom In", "Zoom Out", "Fit View"]) expect(await flow.getByRole("button", { name }).count()).toBe(1);
+
+    // A menu only where the step allows something; exactly its actions.
+    expect(await page.getByRole("button", { name: "Actions for step-1" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: "Actions for step-3" }).count()).toBe(0);
+    await page.getByRole("button", { name: "Actions for step-2" }).click();
+    const menu = page.getByRole("menu", { name: "Actions for step-2" });
+    await expect.poll(() => menu.isVisible()).toBe(true);
+    expect(await menu.getByRole("menuitem").allTextContents()).toEqual(["Rerun", "Set to successful"]);
+    await shot(page, "flow-failed");
+    const docs = process.env.TASKGRAPH_DOCS_SCREENSHOTS === "1";
+    await page.locator(".task-views").screenshot({ path: new URL("console-flow.png", ARTIFACTS).pathname });
+    if (docs) await page.locator(".task-views").screenshot({ path: DOCS_SHOT.pathname });
+
+    // Rerun: a confirmation says what will happen, then the flow runs on, live.
+    await menu.getByRole("menuitem", { name: "Rerun" }).click();
+    const dialog = page.getByRole("dialog", { name: "Rerun step step-2?" });
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    expect(await dialog.textContent()).toContain("rolled back");
+    await dialog.getByRole("button", { name: "Rerun" }).click();
+    await expect.poll(() => taskState(page), { timeout: 20_000 }).toBe("SUCCEEDED");
+    for (const key of ["step-1", "step-2", "step-3"]) await expect.poll(() => stepState(page, key), { timeout: 5_000 }).toBe("succeeded");
+    expect(await page.locator(".step-menu-button").count()).toBe(0);
+    await shot(page, "flow-rerun-succeeded");
+
+    // The log view: a tab per attempt, as the API reports them.
+    await page.getByRole("tab", { name: "Logs" }).click();
+    const logTabs = page.getByRole("tablist", { name: "Log of" }).getByRole("tab");
+    await expect
+      .poll(() => logTabs.allTextContents())
+      .toEqual(["All", "Task", "step-1 #1 execute", "step-2 #1 execute", "step-2 #2 rollback", "step-2 #3 retry", "step-3 #1 execute"]);
+    const attempts = await app.gql(`query ($id: ID!) { task(id: $id) { flow { nodes { key attempts { number kind } } } } }`, { id });
+    const fromApi = attempts.data!.task.flow.nodes.flatMap((n: { key: string; attempts: { number: number; kind: string }[] }) =>
+      n.attempts.map((a) => `${n.key} #${a.number} ${a.kind.toLowerCase()}`),
+    );
+    expect(await logTabs.allTextContents()).toEqual(["All", "Task", ...fromApi]);
+
+    await page.getByRole("tab", { name: "step-2 #1 execute" }).click();
+    const log = page.getByRole("log", { name: "Log: step-2 #1 execute" });
+    const error = log.locator(".log-line[data-level=ERROR]");
+    await expect.poll(() => error.count()).toBe(1);
+    expect(await error.locator(".log-message").textContent()).toContain("Failed at round 5, as asked (failAtRound)");
+    // The stack is folded: a disclosure, closed, its text hidden until unfolded.
+    const stack = error.locator("details.log-stack");
+    expect(await stack.evaluate((el) => (el as HTMLDetailsElement).open)).toBe(false);
+    expect(await stack.locator("pre").isVisible()).toBe(false);
+    await stack.locator("summary").click();
+    await expect.poll(() => stack.locator("pre").isVisible()).toBe(true);
+    expect(await stack.locator("pre").textContent()).toContain("countRounds");
+    await shot(page, "log-attempt");
+
+    // The rollback attempt's own line; the level filter narrows "All" to the ERROR line.
+    await page.getByRole("tab", { name: "step-2 #2 rollback" }).click();
+    await expect.poll(() => page.getByRole("log", { name: "Log: step-2 #2 rollback" }).locator(".log-message").allTextContents()).toEqual(["Rolled back step 2"]);
+    await page.getByRole("tab", { name: "All" }).click();
+    await page.getByLabel("Lowest level shown").selectOption("ERROR");
+    await expect.poll(() => page.getByRole("log", { name: "Log: All" }).locator(".log-line").evaluateAll((els) => els.map((el) => el.getAttribute("data-level")))).toEqual(["ERROR"]);
+
+    // The history: the rerun, by `local` (the protected mode's local ADMIN).
+    await page.getByRole("tab", { name: "History" }).click();
+    const timeline = page.getByRole("list", { name: "History" });
+    const rerun = timeline.locator("li", { hasText: "step step-2 rerun by local" });
+    await expect.poll(() => rerun.count()).toBe(1);
+    expect(await rerun.locator(".actor").textContent()).toBe("USER local");
+    expect(await rerun.locator(".event-what").textContent()).toBe("step step-2 rerun by local: rolling back first (attempt 2, rollback)");
+    const sentences = await timeline.locator(".event-what").allTextContents();
+    expect(sentences).toEqual(
+      expect.arrayContaining([
+        "created by local (QUEUED)",
+        "step step-2 failed (attempt 1): Failed at round 5, as asked (failAtRound)",
+        "resumed by local after the failure (FAILED → RUNNING)",
+        "step step-2 runs again (attempt 3, retry)",
+        "succeeded",
+      ]),
+    );
+    // Live to the end: the last event shown is the task's success.
+    expect(sentences.at(-1)).toBe("succeeded");
+    await shot(page, "history");
+
+    expect(await stillMarked(page)).toBe(true);
+    expectClean(watched);
+    await page.context().close();
+  }, 90_000);
+});
