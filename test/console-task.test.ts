@@ -133,7 +133,7 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     const log = page.getByRole("log", { name: "Log: step-2 #1 execute" });
     const error = log.locator(".log-line[data-level=ERROR]");
     await expect.poll(() => error.count()).toBe(1);
-    expect(await error.locator(".log-message").textContent()).toContain("Failed at round 5, as asked (failAtRound)");
+    expect(await error.locator(".log-text").textContent()).toContain("Failed at round 5, as asked (failAtRound)");
     // The stack is folded: a disclosure, closed, its text hidden until unfolded.
     const stack = error.locator("details.log-stack");
     expect(await stack.evaluate((el) => (el as HTMLDetailsElement).open)).toBe(false);
@@ -145,7 +145,7 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
 
     // The rollback attempt's own line; the level filter narrows "All" to the ERROR line.
     await page.getByRole("tab", { name: "step-2 #2 rollback" }).click();
-    await expect.poll(() => page.getByRole("log", { name: "Log: step-2 #2 rollback" }).locator(".log-message").allTextContents()).toEqual(["Rolled back step 2"]);
+    await expect.poll(() => page.getByRole("log", { name: "Log: step-2 #2 rollback" }).locator(".log-text").allTextContents()).toEqual(["Rolled back step 2"]);
     await page.getByRole("tab", { name: "All" }).click();
     await page.getByLabel("Lowest level shown").selectOption("ERROR");
     await expect.poll(() => page.getByRole("log", { name: "Log: All" }).locator(".log-line").evaluateAll((els) => els.map((el) => el.getAttribute("data-level")))).toEqual(["ERROR"]);
@@ -172,6 +172,55 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     await shot(page, "history");
 
     expect(await stillMarked(page)).toBe(true);
+    expectClean(watched);
+    await page.context().close();
+  }, 90_000);
+  test("live without a reload: a rerun made elsewhere appends the rollback's log line and the new attempts' tabs to the open log view; a running step's menu offers Terminate only, and it fails the task", async () => {
+    const id = await createTestTask({ rounds: 2, roundMs: 100, steps: 2, failAtRound: 3 });
+    await expect.poll(async () => (await app.gql(`query ($id: ID!) { task(id: $id) { state } }`, { id })).data!.task.state, { timeout: 15_000 }).toBe("FAILED");
+    const watched = await open(`/tasks/${id}`);
+    const { page } = watched;
+    await mark(page);
+    await page.getByRole("tab", { name: "Logs" }).click();
+    const all = page.getByRole("log", { name: "Log: All" });
+    await expect.poll(() => all.locator(".log-text").allTextContents()).toEqual(["Failed at round 3, as asked (failAtRound)"]);
+    const logTabs = page.getByRole("tablist", { name: "Log of" }).getByRole("tab");
+    expect(await logTabs.allTextContents()).toEqual(["All", "Task", "step-1 #1 execute", "step-2 #1 execute"]);
+
+    // Rerun through the API (another client): the page hears of it by its subscription only.
+    expect((await app.gql(`mutation ($id: ID!) { rerunStep(taskId: $id, stepKey: "step-2") { state } }`, { id })).errors).toBeUndefined();
+    await expect
+      .poll(() => all.locator(".log-text").allTextContents(), { timeout: 15_000 })
+      .toEqual(["Failed at round 3, as asked (failAtRound)", "Rolled back step 2"]);
+    await expect.poll(() => logTabs.allTextContents(), { timeout: 10_000 }).toEqual(["All", "Task", "step-1 #1 execute", "step-2 #1 execute", "step-2 #2 rollback", "step-2 #3 retry"]);
+    await expect.poll(() => taskState(page), { timeout: 15_000 }).toBe("SUCCEEDED");
+    await page.getByRole("tab", { name: "History" }).click();
+    await expect.poll(() => page.getByRole("list", { name: "History" }).locator(".event-what").last().textContent()).toBe("succeeded");
+
+    // A running step: its menu has Terminate only; confirmed, the step and the task fail.
+    const running = await createTestTask({ rounds: 200, roundMs: 100, steps: 2 });
+    await page.goto(`${origin}/tasks/${running}`);
+    await expect.poll(() => stepState(page, "step-1"), { timeout: 10_000 }).toBe("running");
+    // Its bar moves, live.
+    const bar = stepNode(page, "step-1").getByRole("progressbar");
+    const first = await bar.evaluate((el) => (el as HTMLProgressElement).value);
+    await expect.poll(() => bar.evaluate((el) => (el as HTMLProgressElement).value), { timeout: 10_000 }).toBeGreaterThan(first);
+    await page.getByRole("button", { name: "Actions for step-1" }).click();
+    const menu = page.getByRole("menu", { name: "Actions for step-1" });
+    await expect.poll(() => menu.getByRole("menuitem").allTextContents()).toEqual(["Terminate"]);
+    await menu.getByRole("menuitem", { name: "Terminate" }).click();
+    const dialog = page.getByRole("dialog", { name: "Terminate step step-1?" });
+    expect(await dialog.textContent()).toContain("marked FAILED");
+    await dialog.getByRole("button", { name: "Terminate" }).click();
+    await expect.poll(() => stepState(page, "step-1"), { timeout: 10_000 }).toBe("failed");
+    await expect.poll(() => taskState(page), { timeout: 10_000 }).toBe("FAILED");
+    // Now it may be rerun or set to successful.
+    await page.getByRole("button", { name: "Actions for step-1" }).click();
+    await expect.poll(() => page.getByRole("menu", { name: "Actions for step-1" }).getByRole("menuitem").allTextContents()).toEqual(["Rerun", "Set to successful"]);
+    await shot(page, "flow-terminated");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await shot(page, "flow-terminated-dark");
+    expect(await stillMarked(page)).toBe(false); // page.goto above: a new document
     expectClean(watched);
     await page.context().close();
   }, 90_000);

@@ -256,7 +256,7 @@ function LogLineView({ line, showWhere, onUnfold }: { line: Line; showWhere: boo
       <span className="log-level">{line.level}</span>
       {showWhere && <span className="log-where muted">{line.step ? `${line.step.key}${line.attempt ? ` #${line.attempt.number}` : ""}` : "task"}</span>}
       <span className="log-message">
-        {line.message}
+        <span className="log-text">{line.message}</span>
         {line.stack !== null && (
           <details
             className="log-stack"

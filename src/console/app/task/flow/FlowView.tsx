@@ -158,9 +158,9 @@ function StepNodeView({ data }: NodeProps<StepNode>) {
       </div>
       <div className="step-node-meta">
         <StateBadge state={step.state} />
-        <span className="muted">{step.key}</span>
+        <span className="muted step-node-key">{step.key}</span>
         {last && (
-          <span className="muted" title={`${step.attempts.length} attempt(s)`}>
+          <span className="muted" title={`${step.attempts.length} attempt(s); the latest: number ${last.number}, ${last.kind.toLowerCase()}`}>
             #{last.number} {last.kind.toLowerCase()}
           </span>
         )}
@@ -173,7 +173,10 @@ function StepNodeView({ data }: NodeProps<StepNode>) {
         value={known ? Math.min(completed, total) : step.state === "RUNNING" ? undefined : step.state === "SUCCEEDED" ? 1 : 0}
         data-fraction={fraction ?? ""}
       />
-      <span className="step-node-progress-text muted">{progressText}</span>
+      <span className="step-node-foot">
+        <span className="step-node-progress-text muted">{progressText}</span>
+        {step.error && step.state === "FAILED" && <span className="step-node-error">{step.error}</span>}
+      </span>
       <Handle type="source" position={Position.Right} isConnectable={false} />
       <NodeToolbar isVisible={open} position={Position.Bottom} align="end">
         <div

@@ -4,8 +4,8 @@
 import ELK, { type ElkNode } from "elkjs/lib/elk-api.js";
 import elkWorkerUrl from "elkjs/lib/elk-worker.min.js?url";
 
-export const NODE_WIDTH = 232;
-export const NODE_HEIGHT = 92;
+export const NODE_WIDTH = 256;
+export const NODE_HEIGHT = 104;
 
 let elk: InstanceType<typeof ELK> | null = null;
 
