@@ -224,4 +224,31 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     expectClean(watched);
     await page.context().close();
   }, 90_000);
+  test("children as a tree: node tasks with their node, live to the end; succeeded internal tasks folded, shown on request; branches fold", async () => {
+    const id = await createTestTask({ children: 2, rounds: 4, roundMs: 150 });
+    const watched = await open(`/tasks/${id}`);
+    const { page } = watched;
+    await mark(page);
+    const tree = page.getByRole("table", { name: "Children tree" });
+    const names = () => tree.locator("tbody td.tree-name a").allTextContents();
+    await expect.poll(names, { timeout: 10_000 }).toEqual(expect.arrayContaining(["Count on node-1", "Count on node-2"]));
+    await expect.poll(() => taskState(page), { timeout: 20_000 }).toBe("SUCCEEDED");
+    // Done: the internal grandchildren are folded into their parents.
+    await expect.poll(names, { timeout: 10_000 }).toEqual(["Count on node-1", "Count on node-2"]);
+    const row = (name: string) => tree.locator("tbody tr", { has: page.getByRole("link", { name, exact: true }) });
+    expect(await row("Count on node-2").locator("td").nth(1).textContent()).toBe("node-2");
+    expect(await row("Count on node-2").locator(".state").textContent()).toBe("SUCCEEDED");
+    await page.getByLabel("Show folded internal tasks").check();
+    await expect.poll(names).toEqual(["Count on node-1", "Internal count on node-1", "Count on node-2", "Internal count on node-2"]);
+    expect(await row("Internal count on node-1").getAttribute("aria-level")).toBe("2");
+    expect(await row("Internal count on node-1").locator("td").first().textContent()).toContain("(internal)");
+    await page.getByRole("button", { name: "Fold Count on node-1" }).click();
+    await expect.poll(names).toEqual(["Count on node-1", "Count on node-2", "Internal count on node-2"]);
+    await shot(page, "children-tree");
+    // A task without steps opens on its log view.
+    expect(await page.getByRole("tab", { name: "Logs" }).getAttribute("aria-selected")).toBe("true");
+    expect(await stillMarked(page)).toBe(true);
+    expectClean(watched);
+    await page.context().close();
+  }, 90_000);
 });

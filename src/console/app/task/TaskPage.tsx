@@ -9,6 +9,7 @@ import { ErrorNote, ProgressBar, StateBadge, Time } from "../components/bits";
 import { listUrl, useKeys } from "../keys";
 import { useSession } from "../session";
 import { type ActionButton, actionButtons } from "./actions";
+import { ChildrenTree } from "./ChildrenTree";
 import { AbortTaskMutation, DeleteTaskMutation, RetryTaskMutation, type TaskDetail, TaskLiveSubscription, TaskQuery } from "./queries";
 
 // The views (React Flow, the layout's worker) load with the first task page, not with the list.
@@ -119,7 +120,7 @@ export function TaskPage({ id }: { id: string }) {
       </dl>
       <Json title="Input" value={task.input} />
       {task.state === "SUCCEEDED" && <Json title="Result" value={task.result} />}
-      <Children task={task} />
+      <ChildrenTree task={task} />
       <Suspense fallback={<p className="page-note">Loading the flow, logs and history…</p>}>
         <TaskViews taskId={task.id} canControl={canControl} onTask={setFromAction} />
       </Suspense>
@@ -142,52 +143,6 @@ function Json({ title, value }: { title: string; value: unknown }) {
     <section className="json" aria-label={title}>
       <h2>{title}</h2>
       <pre>{JSON.stringify(value, null, 2)}</pre>
-    </section>
-  );
-}
-
-function Children({ task }: { task: TaskDetail }) {
-  const [showInternal, setShowInternal] = useState(false);
-  if (task.childrenStatus.length === 0) return null;
-  const internal = task.childrenStatus.filter((c) => c.isInternal).length;
-  const shown = task.childrenStatus.filter((c) => showInternal || !c.isInternal);
-  return (
-    <section aria-labelledby="children-title">
-      <h2 id="children-title">Children</h2>
-      {internal > 0 && (
-        <label className="inline">
-          <input type="checkbox" checked={showInternal} onChange={(e) => setShowInternal(e.target.checked)} /> Show {internal} internal
-        </label>
-      )}
-      <table className="children">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Node</th>
-            <th scope="col">Type</th>
-            <th scope="col">State</th>
-            <th scope="col">Progress</th>
-          </tr>
-        </thead>
-        <tbody>
-          {shown.map((child) => (
-            <tr key={child.task.id}>
-              <td>
-                <Link href={`/tasks/${child.task.id}`}>{child.task.name}</Link>
-                {child.isInternal && <span className="muted"> (internal)</span>}
-              </td>
-              <td>{child.node ?? "—"}</td>
-              <td>{child.type}</td>
-              <td>
-                <StateBadge state={child.state} />
-              </td>
-              <td>
-                <ProgressBar progress={child.task.progress} state={child.state} label={`Progress of ${child.task.name}`} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
     </section>
   );
 }
