@@ -166,8 +166,9 @@ export function TaskViews({ taskId, canControl, onTask }: { taskId: string; canC
 
   if (error) return <ErrorNote error={error} />;
   if (!flow || !view) return <p className="page-note">Loading the flow, logs and history…</p>;
+  // A task without steps has no flow to show.
   const tabs: { key: ViewKey; label: string }[] = [
-    { key: "flow", label: "Flow" },
+    ...(flow.nodes.length > 0 ? [{ key: "flow" as const, label: "Flow" }] : []),
     { key: "logs", label: "Logs" },
     { key: "history", label: "History" },
   ];

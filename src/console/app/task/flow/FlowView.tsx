@@ -138,7 +138,7 @@ function StepNodeView({ data }: NodeProps<StepNode>) {
   }, [items.length]);
 
   return (
-    <div className={`step-node state-${state}`} data-state={state} data-step={step.key} title={step.error ?? undefined}>
+    <div className={`step-node step-${state}`} data-state={state} data-step={step.key} title={step.error ?? undefined}>
       <Handle type="target" position={Position.Left} isConnectable={false} />
       <div className="step-node-head">
         <span className="step-node-name">{step.name}</span>
