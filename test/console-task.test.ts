@@ -251,4 +251,26 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     expectClean(watched);
     await page.context().close();
   }, 90_000);
+  test("a long history: the newest page first, older pages on request, down to the task's creation", async () => {
+    const id = await createTestTask({ steps: 40, rounds: 1, roundMs: 0 });
+    await expect.poll(async () => (await app.gql(`query ($id: ID!) { task(id: $id) { state } }`, { id })).data!.task.state, { timeout: 20_000 }).toBe("SUCCEEDED");
+    const all = await app.gql(`query ($id: ID!) { task(id: $id) { events(first: 500) { edges { node { id } } } } }`, { id });
+    const total = all.data!.task.events.edges.length;
+    expect(total).toBeGreaterThan(100);
+    const watched = await open(`/tasks/${id}`);
+    const { page } = watched;
+    await page.getByRole("tab", { name: "History" }).click();
+    await page.getByLabel("Show progress and log lines").check();
+    const items = page.getByRole("list", { name: "History" }).locator("li");
+    await expect.poll(() => items.count()).toBe(100);
+    expect(await items.last().locator(".event-what").textContent()).toBe("succeeded");
+    while (await page.getByRole("button", { name: "Load older events" }).count()) {
+      await page.getByRole("button", { name: "Load older events" }).click();
+      await expect.poll(async () => (await page.getByRole("button", { name: "Load older events" }).count()) === 0 || (await items.count()) % 100 === 0).toBe(true);
+    }
+    await expect.poll(() => items.count()).toBe(total);
+    expect(await items.first().locator(".event-what").textContent()).toBe("created by local (QUEUED)");
+    expectClean(watched);
+    await page.context().close();
+  }, 90_000);
 });

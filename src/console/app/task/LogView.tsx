@@ -110,7 +110,6 @@ export function LogView({ taskId, steps, hub }: { taskId: string; steps: readonl
     return () => {
       current = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- the tab and level are the query
   }, [client, taskId, tab.key, minLevel]);
 
   // The live tail.
