@@ -273,4 +273,52 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     expectClean(watched);
     await page.context().close();
   }, 90_000);
+  test("the log view: the newest 200 lines, older ones on request; the live tail scrolls along at the bottom, not when the reader scrolled up; a live error's stack is fetched when unfolded", async () => {
+    const id = await createTestTask({ rounds: 1, roundMs: 0 });
+    await expect.poll(async () => (await app.gql(`query ($id: ID!) { task(id: $id) { state } }`, { id })).data!.task.state, { timeout: 10_000 }).toBe("SUCCEEDED");
+    for (let i = 1; i <= 230; i++) await app.store.appendLog(id, { level: "INFO", message: `line ${i}` });
+    const watched = await open(`/tasks/${id}`);
+    const { page } = watched;
+    await mark(page);
+    const log = page.getByRole("log", { name: "Log: All" });
+    const texts = () => log.locator(".log-text").allTextContents();
+    await expect.poll(async () => (await texts()).length).toBe(200);
+    expect((await texts())[0]).toBe("line 31");
+    const atBottom = () => log.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 4);
+    expect(await atBottom()).toBe(true);
+    await log.getByRole("button", { name: "Load older lines" }).click();
+    await expect.poll(async () => (await texts()).length).toBe(230);
+    expect((await texts())[0]).toBe("line 1");
+    expect(await log.getByRole("button", { name: "Load older lines" }).count()).toBe(0);
+
+    // Live, at the bottom: followed.
+    await log.evaluate((el) => (el.scrollTop = el.scrollHeight));
+    await app.store.appendLog(id, { level: "WARN", message: "line 231" });
+    await expect.poll(async () => (await texts()).at(-1)).toBe("line 231");
+    await expect.poll(atBottom).toBe(true);
+    // Scrolled up: the view stays; a button counts the new lines.
+    await log.evaluate((el) => (el.scrollTop = 0));
+    await app.store.appendLog(id, { level: "ERROR", message: "line 232", stack: "Error: line 232\n    at somewhere (src/x.ts:1:1)" });
+    await expect.poll(async () => (await texts()).at(-1)).toBe("line 232");
+    expect(await log.evaluate((el) => el.scrollTop)).toBe(0);
+    const unseen = page.getByRole("button", { name: "1 new line ↓" });
+    await expect.poll(() => unseen.count()).toBe(1);
+    await unseen.click();
+    await expect.poll(atBottom).toBe(true);
+    // The live error line's stack: folded, fetched when unfolded.
+    const stack = log.locator(".log-line[data-level=ERROR] details.log-stack");
+    expect(await stack.evaluate((el) => (el as HTMLDetailsElement).open)).toBe(false);
+    await stack.locator("summary").click();
+    await expect.poll(() => stack.locator("pre").textContent()).toContain("at somewhere (src/x.ts:1:1)");
+    // The level filter applies to live lines too.
+    await page.getByLabel("Lowest level shown").selectOption("WARN");
+    await expect.poll(texts).toEqual(["line 231", "line 232"]);
+    await app.store.appendLog(id, { level: "INFO", message: "line 233" });
+    await app.store.appendLog(id, { level: "WARN", message: "line 234" });
+    await expect.poll(texts).toEqual(["line 231", "line 232", "line 234"]);
+    await shot(page, "log-live");
+    expect(await stillMarked(page)).toBe(true);
+    expectClean(watched);
+    await page.context().close();
+  }, 90_000);
 });

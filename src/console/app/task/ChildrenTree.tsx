@@ -8,6 +8,7 @@ import { useClient } from "urql";
 import { Link } from "wouter";
 import { ErrorNote, ProgressBar, StateBadge } from "../components/bits";
 import { graphql, type ResultOf } from "../graphql";
+import { useSession } from "../session";
 import type { TaskDetail } from "./queries";
 import "./task.css";
 
@@ -70,9 +71,11 @@ export function ChildrenTree({ task }: { task: Pick<TaskDetail, "id" | "children
       });
   }, [client, task.id, includeFolded]);
 
+  // Loaded at first, and again after a lost connection (the live events do not replay).
+  const { reconnects } = useSession();
   useEffect(() => {
     if (hasChildren) load();
-  }, [hasChildren, load]);
+  }, [hasChildren, load, reconnects]);
 
   // Live: the events of the whole tree (its root's), applied once per animation frame.
   const rootId = tree?.rootId;
