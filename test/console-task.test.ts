@@ -259,6 +259,8 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     expect(total).toBeGreaterThan(100);
     const watched = await open(`/tasks/${id}`);
     const { page } = watched;
+    await expect.poll(() => page.locator(".step-node").count(), { timeout: 10_000 }).toBe(40);
+    await shot(page, "flow-40-steps");
     await page.getByRole("tab", { name: "History" }).click();
     await page.getByLabel("Show progress and log lines").check();
     const items = page.getByRole("list", { name: "History" }).locator("li");

@@ -7,6 +7,9 @@ import elkWorkerUrl from "elkjs/lib/elk-worker.min.js?url";
 export const NODE_WIDTH = 256;
 export const NODE_HEIGHT = 104;
 
+/** Steps a row holds at a readable size. */
+const WRAP_AFTER = 5;
+
 let elk: InstanceType<typeof ELK> | null = null;
 
 /** Positions (top left) of the nodes, by id, for these nodes and edges. */
@@ -20,6 +23,9 @@ export async function layoutFlow(nodeIds: readonly string[], edges: readonly { f
       "elk.layered.spacing.nodeNodeBetweenLayers": "64",
       "elk.spacing.nodeNode": "28",
       "elk.layered.considerModelOrder.strategy": "NODES_AND_EDGES",
+      // More steps than a row holds: a long chain is wrapped into rows (ELK's graph wrapping) to
+      // about the canvas's shape, rather than shrunk into one line too small to read.
+      ...(nodeIds.length > WRAP_AFTER ? { "elk.layered.wrapping.strategy": "MULTI_EDGE", "elk.aspectRatio": "2.2" } : {}),
     },
     children: nodeIds.map((id) => ({ id, width: NODE_WIDTH, height: NODE_HEIGHT })),
     edges: edges.map((edge, i) => ({ id: `e${i}`, sources: [edge.from], targets: [edge.to] })),
