@@ -245,9 +245,16 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     await page.getByRole("button", { name: "Fold Count on node-1" }).click();
     await expect.poll(names).toEqual(["Count on node-1", "Count on node-2", "Internal count on node-2"]);
     await shot(page, "children-tree");
-    // A task without steps opens on its log view.
+    // A task without steps opens on its log view, and has no Flow tab.
     expect(await page.getByRole("tab", { name: "Logs" }).getAttribute("aria-selected")).toBe("true");
+    expect(await page.getByRole("tab", { name: "Flow" }).count()).toBe(0);
     expect(await stillMarked(page)).toBe(true);
+    // The view is in the URL: a reload shows the same one.
+    await page.getByRole("tab", { name: "History" }).click();
+    await expect.poll(() => new URL(page.url()).search).toBe("?view=history");
+    await page.reload();
+    await expect.poll(() => page.getByRole("tab", { name: "History" }).getAttribute("aria-selected")).toBe("true");
+    expect(await page.getByRole("list", { name: "History" }).locator(".event-what").last().textContent()).toBe("succeeded");
     expectClean(watched);
     await page.context().close();
   }, 90_000);

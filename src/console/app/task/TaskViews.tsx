@@ -6,6 +6,7 @@
 // flow alone, at most one at a time, after a batch of events (batches are one animation frame).
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useClient, useMutation } from "urql";
+import { useLocation, useSearch } from "wouter";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { ErrorNote, StateBadge } from "../components/bits";
 import { FlowView } from "./flow/FlowView";
@@ -43,7 +44,17 @@ export function TaskViews({ taskId, canControl, onTask }: { taskId: string; canC
   const [older, setOlder] = useState<{ cursor: string | null; more: boolean; loading: boolean }>({ cursor: null, more: false, loading: false });
   const [after, setAfter] = useState<string | null | undefined>(undefined);
   const [error, setError] = useState<string | null>(null);
-  const [view, setView] = useState<ViewKey | null>(null);
+  // The view is in the URL (?view=logs), so a link or a reload opens the same one.
+  const search = useSearch();
+  const [location, navigate] = useLocation();
+  const asked = new URLSearchParams(search).get("view");
+  const [defaultView, setDefaultView] = useState<ViewKey | null>(null);
+  const view: ViewKey | null = asked === "flow" || asked === "logs" || asked === "history" ? asked : defaultView;
+  const setView = (key: ViewKey) => {
+    const params = new URLSearchParams(search);
+    params.set("view", key);
+    navigate(`${location}?${params.toString()}`, { replace: true });
+  };
 
   // The first load: the flow and the newest history page.
   useEffect(() => {
@@ -62,7 +73,7 @@ export function TaskViews({ taskId, canControl, onTask }: { taskId: string; canC
         setEvents(task.events.edges.map((e) => e.node));
         setOlder({ cursor: task.events.pageInfo.startCursor ?? null, more: task.events.pageInfo.hasPreviousPage, loading: false });
         setAfter(task.events.pageInfo.endCursor ?? null);
-        setView((v) => v ?? (task.flow.nodes.length > 0 ? "flow" : "logs"));
+        setDefaultView(task.flow.nodes.length > 0 ? "flow" : "logs");
       });
     return () => {
       current = false;
@@ -165,7 +176,7 @@ export function TaskViews({ taskId, canControl, onTask }: { taskId: string; canC
   };
 
   if (error) return <ErrorNote error={error} />;
-  if (!flow || !view) return <p className="page-note">Loading the flow, logs and history…</p>;
+  if (!flow || !view || !defaultView) return <p className="page-note">Loading the flow, logs and history…</p>;
   // A task without steps has no flow to show.
   const tabs: { key: ViewKey; label: string }[] = [
     ...(flow.nodes.length > 0 ? [{ key: "flow" as const, label: "Flow" }] : []),
