@@ -1,6 +1,7 @@
 // A task's page at /tasks/<id>: its state, progress, times, who started it, what it acts on, its
-// input, result or error, children and steps, and the actions it allows now — live by taskUpdated.
-import { type ReactNode, useEffect, useState } from "react";
+// input, result or error, children, and the actions it allows now — live by taskUpdated; then its
+// flow, log and history views (TaskViews), live by the task's events.
+import { lazy, type ReactNode, Suspense, useEffect, useState } from "react";
 import { useMutation, useQuery, useSubscription } from "urql";
 import { Link, useLocation } from "wouter";
 import { ConfirmDialog } from "../components/ConfirmDialog";
@@ -8,7 +9,11 @@ import { ErrorNote, ProgressBar, StateBadge, Time } from "../components/bits";
 import { listUrl, useKeys } from "../keys";
 import { useSession } from "../session";
 import { type ActionButton, actionButtons } from "./actions";
+import { ChildrenTree } from "./ChildrenTree";
 import { AbortTaskMutation, DeleteTaskMutation, RetryTaskMutation, type TaskDetail, TaskLiveSubscription, TaskQuery } from "./queries";
+
+// The views (React Flow, the layout's worker) load with the first task page, not with the list.
+const TaskViews = lazy(() => import("./TaskViews").then((m) => ({ default: m.TaskViews })));
 
 export function TaskPage({ id }: { id: string }) {
   const [, navigate] = useLocation();
@@ -115,8 +120,10 @@ export function TaskPage({ id }: { id: string }) {
       </dl>
       <Json title="Input" value={task.input} />
       {task.state === "SUCCEEDED" && <Json title="Result" value={task.result} />}
-      <Steps task={task} />
-      <Children task={task} />
+      <ChildrenTree task={task} />
+      <Suspense fallback={<p className="page-note">Loading the flow, logs and history…</p>}>
+        <TaskViews taskId={task.id} canControl={canControl} onTask={setFromAction} />
+      </Suspense>
     </main>
   );
 }
@@ -136,93 +143,6 @@ function Json({ title, value }: { title: string; value: unknown }) {
     <section className="json" aria-label={title}>
       <h2>{title}</h2>
       <pre>{JSON.stringify(value, null, 2)}</pre>
-    </section>
-  );
-}
-
-function Steps({ task }: { task: TaskDetail }) {
-  if (task.steps.length === 0) return null;
-  return (
-    <section aria-labelledby="steps-title">
-      <h2 id="steps-title">Steps</h2>
-      <table className="steps">
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">Step</th>
-            <th scope="col">State</th>
-            <th scope="col">Started</th>
-            <th scope="col">Ended</th>
-            <th scope="col">Error</th>
-          </tr>
-        </thead>
-        <tbody>
-          {task.steps.map((step) => (
-            <tr key={step.id}>
-              <td>{step.index + 1}</td>
-              <td>
-                {step.name} <span className="muted">({step.key})</span>
-              </td>
-              <td>
-                <StateBadge state={step.state} />
-              </td>
-              <td>
-                <Time value={step.startedAt} />
-              </td>
-              <td>
-                <Time value={step.endedAt} />
-              </td>
-              <td>{step.error ?? ""}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </section>
-  );
-}
-
-function Children({ task }: { task: TaskDetail }) {
-  const [showInternal, setShowInternal] = useState(false);
-  if (task.childrenStatus.length === 0) return null;
-  const internal = task.childrenStatus.filter((c) => c.isInternal).length;
-  const shown = task.childrenStatus.filter((c) => showInternal || !c.isInternal);
-  return (
-    <section aria-labelledby="children-title">
-      <h2 id="children-title">Children</h2>
-      {internal > 0 && (
-        <label className="inline">
-          <input type="checkbox" checked={showInternal} onChange={(e) => setShowInternal(e.target.checked)} /> Show {internal} internal
-        </label>
-      )}
-      <table className="children">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Node</th>
-            <th scope="col">Type</th>
-            <th scope="col">State</th>
-            <th scope="col">Progress</th>
-          </tr>
-        </thead>
-        <tbody>
-          {shown.map((child) => (
-            <tr key={child.task.id}>
-              <td>
-                <Link href={`/tasks/${child.task.id}`}>{child.task.name}</Link>
-                {child.isInternal && <span className="muted"> (internal)</span>}
-              </td>
-              <td>{child.node ?? "—"}</td>
-              <td>{child.type}</td>
-              <td>
-                <StateBadge state={child.state} />
-              </td>
-              <td>
-                <ProgressBar progress={child.task.progress} state={child.state} label={`Progress of ${child.task.name}`} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
     </section>
   );
 }
