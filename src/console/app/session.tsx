@@ -2,7 +2,7 @@
 // server answers for the local ADMIN without a token; once tokens exist it answers UNAUTHENTICATED
 // and the page asks for one. The token is kept in sessionStorage (this tab only, gone when it
 // closes) and sent with every request. `me.role` decides which actions are shown.
-import { createContext, type FormEvent, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from "react";
+import { createContext, type FormEvent, type ReactNode, useCallback, useContext, useEffect, useMemo, useRef, useState } from "react";
 import { Provider } from "urql";
 import { createApiClients } from "./client";
 import { ErrorNote } from "./components/bits";
@@ -61,7 +61,15 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       }),
     [token, attempt], // eslint-disable-line react-hooks/exhaustive-deps
   );
-  useEffect(() => () => clients.dispose(), [clients]);
+  // Disposed a moment after its effect is cleaned up, unless the effect runs again for the same
+  // clients at once (React's StrictMode in development cleans up and re-runs every effect).
+  const disposal = useRef<{ clients: typeof clients; timer: ReturnType<typeof setTimeout> } | undefined>(undefined);
+  useEffect(() => {
+    if (disposal.current?.clients === clients) clearTimeout(disposal.current.timer);
+    return () => {
+      disposal.current = { clients, timer: setTimeout(() => clients.dispose(), 0) };
+    };
+  }, [clients]);
 
   useEffect(() => {
     let current = true;
