@@ -140,3 +140,15 @@ test("the Scheduled tab sees a task leave when its time comes; the Finished tab 
     ["DELETED", true, null],
   ]);
 });
+
+test("a list's journalCursor closes the gap between reading the page and subscribing", async () => {
+  const filter = { category: "PENDING", search: "gap-check" };
+  const page = await app.gql(`query ($filter: TaskFilter) { tasks(first: 10, filter: $filter) { totalCount journalCursor } }`, { filter });
+  expect(page.data!.tasks.totalCount).toBe(0);
+  // Created after the page was read, before the page subscribes: it must not be lost.
+  const id = await start("gap-check 1", 1);
+  const live = watch({ filter: { task: filter }, after: page.data!.tasks.journalCursor });
+  await until("the new task's events", () => live.events.some((e) => e.taskId === id && e.leavesFilter));
+  live.stop();
+  expect(live.events.filter((e) => e.taskId === id)[0]).toMatchObject({ type: "CREATED", leavesFilter: false });
+});

@@ -10,6 +10,7 @@ import { categoryOf, isEnded } from "../domain/states";
 import type { Step, Task } from "../generated/prisma/client";
 import { parseCountInput, testTaskType } from "../modules/test";
 import { MAX_WAIT_SECONDS, type StartTaskRequest } from "../runtime/manager";
+import { encodeEventCursor, type JournalCursor } from "../store/journal-reader";
 import type { PageArgs, TaskFilter, TaskOrder, TaskQuery } from "../store";
 import { builder, type Context } from "./builder";
 import { OrderDirectionEnum, StepStateEnum, TaskActionEnum, TaskCategoryEnum, TaskKindEnum, TaskOrderFieldEnum, TaskStateEnum } from "./enums";
@@ -168,6 +169,12 @@ export const TaskConnection = builder.connectionObject(
     description: "A page of tasks.",
     fields: (t) => ({
       totalCount: t.int(totalCountOptions("Tasks matching the filter, on all pages.")),
+      journalCursor: t.string({
+        description:
+          "A taskEvents cursor from just before this page was read: subscribe with `after: journalCursor` (and the same filter as `task`) and no change made since is missed; an event the page already shows may come again (compare `version`). On `children`, taken when this field is read.",
+        resolve: async (connection, _args, ctx) =>
+          encodeEventCursor((connection as { journalCursor?: JournalCursor }).journalCursor ?? (await ctx.store.journalHead())),
+      }),
     }),
   },
   { name: "TaskEdge", description: "A task in a page, with its cursor." },
@@ -251,9 +258,9 @@ builder.prismaObjectField(TaskNode, "childrenStatus", (t) =>
   }),
 );
 
-/** Whether the connection's selection may include totalCount (a fragment might: then yes). */
-function asksForTotalCount(info: GraphQLResolveInfo): boolean {
-  return info.fieldNodes.some((node) => node.selectionSet?.selections.some((s) => s.kind !== Kind.FIELD || s.name.value === "totalCount"));
+/** Whether the connection's selection may include the field `name` (a fragment might: then yes). */
+function asksFor(info: GraphQLResolveInfo, name: string): boolean {
+  return info.fieldNodes.some((node) => node.selectionSet?.selections.some((s) => s.kind !== Kind.FIELD || s.name.value === name));
 }
 
 export const TaskFilterInput = builder.inputType("TaskFilter", {
@@ -353,15 +360,19 @@ export function taskConnectionField<Parent>(t: any, options: { description: stri
         filter: t.arg({ type: TaskFilterInput, description: "What to list (every field narrows it); omitted: every visible task." }),
         orderBy: t.arg({ type: TaskOrderInput, description: "The order; omitted: newest first." }),
       },
-      resolve: (parent: Parent, args: TaskConnectionArgs, ctx: Context, info: GraphQLResolveInfo) =>
+      resolve: async (parent: Parent, args: TaskConnectionArgs, ctx: Context, info: GraphQLResolveInfo) => {
+        // Before the page is read: the events from there on include every change the page misses.
+        const journalCursor = asksFor(info, "journalCursor") ? await ctx.store.journalHead() : undefined;
         // Straight to the store's reader (Store.listTasks takes no `count`): the count starts with the page.
-        ctx.store.listTasks({
+        const page = await ctx.store.listTasks({
           filter: options.scope ? withinScope(args.filter ?? {}, options.scope(parent)) : (args.filter ?? {}),
           orderBy: args.orderBy ? { field: args.orderBy.field, direction: args.orderBy.direction ?? "DESC" } : null,
           page: { first: args.first, after: args.after, last: args.last, before: args.before },
           query: queryFromInfo({ context: ctx, info, path: ["edges", "node"] }),
-          count: asksForTotalCount(info),
-        }),
+          count: asksFor(info, "totalCount"),
+        });
+        return { ...page, journalCursor };
+      },
     },
     TaskConnection,
   );

@@ -82,7 +82,7 @@ export function TaskListPage() {
     refetch({ requestPolicy: "network-only" });
     refetchCounts();
   }, [refetch, refetchCounts]);
-  const live = useLiveList(filter, { view, bounds, pageIds, insertHere, oldestShown }, connection, countsSoon, reload);
+  const live = useLiveList(filter, { view, bounds, pageIds, insertHere, oldestShown }, connection, countsSoon, reload, connection?.journalCursor ?? null);
   // The All tab's feed sees every event that moves a count; other tabs follow the counts' filter too.
   useCountEvents(tabOf(view).category === null ? null : base, countsSoon);
 

@@ -95,6 +95,8 @@ export function useLiveList(
   pageKey: unknown,
   onCountsMayChange: () => void,
   onLost: () => void,
+  /** The loaded page's journalCursor: the feed starts there, so nothing changed since the page was read is missed. */
+  since: string | null,
 ): LiveState {
   const client = useClient();
   const [state, setState] = useState<LiveState>(empty);
@@ -109,6 +111,8 @@ export function useLiveList(
   countsChanged.current = onCountsMayChange;
   const filterKey = JSON.stringify(filter);
   const feed = useRef<Feed<ListFeedVariables> | null>(null);
+  const sinceRef = useRef(since);
+  sinceRef.current = since;
 
   // A new page load: the server's rows are current, and what was inserted, dropped or counted is
   // in them now (or not in the view).
@@ -170,9 +174,12 @@ export function useLiveList(
     // Kept at the last cursor handled: graphql-ws re-sends this object when it subscribes again.
     // One object per feed (filter and generation), so that React's second effect run in
     // development and urql's sharing of one operation per key see the same one.
+    // Not before a page is loaded: its journalCursor is where the feed starts. (A page loaded for
+    // an earlier filter gives an older cursor: more is replayed, nothing is missed.)
+    if (sinceRef.current === null) return;
     const variables = feedVariables(feed, `${generation}:${filterKey}`, () => ({
       filter: { task: JSON.parse(filterKey) as TaskFilterInput, types: [...LIST_EVENT_TYPES] },
-      after: null,
+      after: sinceRef.current,
     }));
     let retry: ReturnType<typeof setTimeout> | undefined;
     const subscription = client.subscription(ListEventsSubscription, variables).subscribe((result) => {
@@ -201,7 +208,7 @@ export function useLiveList(
       frame.current = null;
       queue.current = [];
     };
-  }, [client, filterKey, generation]);
+  }, [client, filterKey, generation, since === null]);
 
   return state;
 }

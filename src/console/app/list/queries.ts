@@ -20,6 +20,7 @@ export const TaskListQuery = graphql(
     query TaskList($filter: TaskFilter, $orderBy: TaskOrder, $first: Int, $after: String, $last: Int, $before: String) {
       tasks(filter: $filter, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {
         totalCount
+        journalCursor
         edges { cursor node { ...ListRowFields } }
         pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
       }
