@@ -17,7 +17,8 @@ import { mkdirSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { chromiumPath, launchChromium } from "../support/chromium";
 import { buildConsoleOnce } from "../support/console-browser";
-import { fmt, graphql, median, percentile, progress, type ServerHandle, sleep, startServer, withFreshPostgres } from "./common";
+import { fmt, graphql, median, percentile, progress, runInChild, type ServerHandle, sleep, startServer, withFreshPostgres } from "./common";
+import type { App } from "../../src/server";
 import type { SeedInfo } from "./queries";
 import type { Section } from "./results";
 import { renderSection } from "./results";
@@ -117,6 +118,28 @@ async function firstRow(browser: Browser, origin: string): Promise<number> {
   }
 }
 
+/** In the server process: the journal's events so far (to compare with what reached the page). */
+export async function journalEvents(app: App): Promise<number> {
+  const rows = await app.db.prisma.$queryRawUnsafe<{ n: bigint }[]>(`SELECT count(*) AS n FROM "TaskEvent"`);
+  return Number(rows[0]!.n);
+}
+
+/**
+ * In a process of its own (runInChild): a worker with the `test` module on the benchmark's
+ * database for `ms`, so that the server's event loop only serves the API and the subscriptions.
+ */
+export async function runLoadWorker(url: string, concurrency: number, ms: number): Promise<void> {
+  const { loadConfig } = await import("../../src/config");
+  const { createTaskManager } = await import("../../src/runtime/manager");
+  const { defineTestModule } = await import("../../src/modules/test");
+  const config = { ...loadConfig({}), store: { kind: "postgresql" as const, url }, stopGraceMs: 0, logLevel: "warn" as const };
+  const manager = createTaskManager({ config, worker: { concurrency } });
+  defineTestModule(manager);
+  await manager.start();
+  await sleep(ms);
+  await manager.stop();
+}
+
 const START = `mutation ($input: StartTaskInput!) { startTask(input: $input) { id } }`;
 
 /** Starts `count` test/count tasks of 20–60 s, each reporting progress every ROUND_MS (stored ≤ 10/s). */
@@ -149,6 +172,8 @@ export interface ConsoleResult {
   frames: { p50: number; p99: number; max: number; count: number };
   longTasks: { supported: boolean; count: number; totalMs: number; maxMs: number };
   eventsPerSecond: number;
+  /** Events the load wrote to the journal (what the tab's subscription could have received). */
+  journaledPerSecond: number;
   load: number;
   screenshot?: string;
 }
@@ -160,7 +185,7 @@ export async function measureConsole(options: ConsoleOptions): Promise<ConsoleRe
   return withFreshPostgres(async (url) => {
     const server = await startServer(
       { kind: "postgresql", url },
-      { workerConcurrency: options.load + 10, testModule: true, config: { stopGraceMs: 0, mutationsPerMinute: 0 } },
+      { testModule: true, config: { stopGraceMs: 0, mutationsPerMinute: 0, logLevel: "warn" } },
     );
     const browser = await launchChromium();
     try {
@@ -179,17 +204,30 @@ export async function measureConsole(options: ConsoleOptions): Promise<ConsoleRe
         firstRows.push(ms);
       }
 
-      progress(`console: starting ${options.load} running test tasks`);
+      progress(`console: starting a worker process and ${options.load} running test tasks`);
+      const worker = runInChild<void>("console.ts", "runLoadWorker", [url, options.load + 10, options.measureMs + 20_000]);
       const ids = await startLoad(server, options.load);
       await sleep(3_000); // all claimed and reporting
       const page = await freshPage(browser);
+      if (process.env.BENCH_DEBUG) {
+        // What the page subscribes to (the frames themselves are counted in the page).
+        page.on("websocket", (socket) => {
+          progress(`  websocket ${socket.url()}`);
+          socket.on("close", () => progress("  websocket closed"));
+          socket.on("framesent", (frame) => progress(`  sent ${String(frame.payload).replace(/.*"variables":/, "variables:").slice(0, 600)}`));
+        });
+        page.on("console", (m) => progress(`  console ${m.type()}: ${m.text()}`));
+      }
       await page.goto(`${origin}/`);
       await page.waitForSelector(ROW, { timeout: 60_000 });
       await sleep(1_000);
       progress(`console: collecting frames for ${options.measureMs / 1000} s`);
+      const journalBefore = await server.call<number>("console.ts", "journalEvents");
       await page.evaluate(() => (window as unknown as { __bench: { collect(): void } }).__bench.collect());
       await sleep(options.measureMs);
       const collected = await page.evaluate(() => (window as unknown as { __bench: { stop(): Collected } }).__bench.stop());
+      const journalWritten = (await server.call<number>("console.ts", "journalEvents")) - journalBefore;
+      progress(`console: ${collected.nexts} next messages counted in the page, ${journalWritten} events journaled in ${(collected.ms / 1000).toFixed(1)} s`);
       let screenshot: string | undefined;
       if (process.env.TASKGRAPH_DOCS_SCREENSHOTS === "1") {
         const docs = new URL("../../docs/", import.meta.url);
@@ -200,6 +238,7 @@ export async function measureConsole(options: ConsoleOptions): Promise<ConsoleRe
       }
       await page.context().close();
       await abortAll(server, ids);
+      await worker;
 
       const frames = [...collected.frames].sort((a, b) => a - b);
       return {
@@ -213,6 +252,7 @@ export async function measureConsole(options: ConsoleOptions): Promise<ConsoleRe
           maxMs: Math.max(0, ...collected.longTasks),
         },
         eventsPerSecond: collected.nexts / (collected.ms / 1000),
+        journaledPerSecond: journalWritten / (collected.ms / 1000),
         load: options.load,
         screenshot,
       };
@@ -238,6 +278,7 @@ export async function consoleSection(options: ConsoleOptions): Promise<Section> 
     header: ["measure", "value"],
     rows: [
       [`first task row with ${tasks} tasks (median of ${options.runs}; min–max)`, `${fmt(median(r.firstRows))} ms (${fmt(Math.min(...r.firstRows))}–${fmt(Math.max(...r.firstRows))})`],
+      ["events written to the journal under load (all of them match the tab)", `${fmt(r.journaledPerSecond)} /s`],
       ["events reaching the page's subscription under load", `${fmt(r.eventsPerSecond)} /s`],
       ["frame time p50 under load", `${ms(r.frames.p50)} ms`],
       ["frame time p99 under load", `${ms(r.frames.p99)} ms`],
