@@ -32,7 +32,7 @@ const METHOD = [
   "src/server.ts, no worker unless the benchmark starts one), and their clients run in the benchmark process. Latency compares the event's",
   "`at` with its arrival at the client on the same clock. Query data is written with SQL into the same tables the store uses and ANALYZEd;",
   "queries are sequential over HTTP. Memory is the server process's RSS and JS heap after forced collections. The console part drives",
-  "the built console in headless Chromium (Debian's, through playwright-core) against such a server with a worker, and measures in the page. No figure is a single run:",
+  "the built console in headless Chromium (Debian's, through playwright-core) against such a server (API only) with a worker in a third process, and measures in the page. No figure is a single run:",
   "each is the median of the runs stated in its table's caption.",
 ].join(" ");
 
