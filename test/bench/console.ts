@@ -232,6 +232,7 @@ export async function measureConsole(options: ConsoleOptions): Promise<ConsoleRe
 
       progress(`console: starting a worker process and ${options.load} running test tasks`);
       const worker = runInChild<void>("console.ts", "runLoadWorker", [url, options.load + 10, options.measureMs + 20_000]);
+      worker.catch(() => undefined); // handled: awaited (and thrown) after the measurement
       const ids = await startLoad(server, options.load);
       await sleep(3_000); // all claimed and reporting
       const page = await freshPage(browser);
