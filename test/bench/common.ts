@@ -5,6 +5,7 @@ import { type Client, createClient } from "graphql-ws";
 import pg from "pg";
 import WebSocket from "ws";
 import type { StoreConfig } from "../../src/config";
+import type { ServerOptions } from "./server-child";
 
 export const BENCH_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 /** BullMQ's Redis: a database index of its own, and a key prefix only the benchmarks use. */
@@ -211,10 +212,10 @@ export interface ServerHandle {
   stop(): Promise<void>;
 }
 
-/** Starts a taskgraph server (server-child.ts) on `store` in a child process. */
-export function startServer(store: StoreConfig): Promise<ServerHandle> {
+/** Starts a taskgraph server (server-child.ts) on `store` in a child process (API only unless `extra` asks for a worker). */
+export function startServer(store: StoreConfig, extra: Omit<ServerOptions, "store"> = {}): Promise<ServerHandle> {
   const script = new URL("./server-child.ts", import.meta.url).pathname;
-  const child = fork(script, [JSON.stringify({ store })], { execArgv: childExecArgv(), stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(script, [JSON.stringify({ ...extra, store })], { execArgv: childExecArgv(), stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>();
   let nextId = 0;
   let exited = false;

@@ -1,10 +1,12 @@
-// npm run bench — every benchmark (throughput, latency, queries, memory) with the peers in the same run; prints the tables
+// npm run bench — every benchmark (throughput, latency, queries, memory, console) with the peers in the same run; prints the tables
 // and writes test/bench/RESULTS.md. With a part's name, runs only that part and prints its table:
 //   npm run bench -- throughput [N] [runs]
 //   npm run bench -- latency [subscribers] [tasks] [runs] [stores, e.g. postgresql,pglite]
 //   npm run bench -- queries [tasks] [executions] [stores]
 //   npm run bench -- memory [subscribers per step] [steps]
+//   npm run bench -- console [tasks] [runs] [load tasks]   (needs Debian's chromium)
 // Progress goes to stderr; tables to stdout.
+import * as consolePart from "./console";
 import { dropStaleDatabases, postgresReachable, progress } from "./common";
 import * as latency from "./latency";
 import * as memory from "./memory";
@@ -18,6 +20,7 @@ const PARTS: Record<string, (args: string[]) => Promise<void>> = {
   latency: latency.main,
   queries: queries.main,
   memory: memory.main,
+  console: consolePart.main,
 };
 
 const METHOD = [
@@ -28,7 +31,8 @@ const METHOD = [
   "load spreads over all of them. The servers of the latency, query and memory parts run in a child process of their own (the app of",
   "src/server.ts, no worker unless the benchmark starts one), and their clients run in the benchmark process. Latency compares the event's",
   "`at` with its arrival at the client on the same clock. Query data is written with SQL into the same tables the store uses and ANALYZEd;",
-  "queries are sequential over HTTP. Memory is the server process's RSS and JS heap after forced collections. No figure is a single run:",
+  "queries are sequential over HTTP. Memory is the server process's RSS and JS heap after forced collections. The console part drives",
+  "the built console in headless Chromium (Debian's, through playwright-core) against such a server (API only) with a worker in a third process, and measures in the page. No figure is a single run:",
   "each is the median of the runs stated in its table's caption.",
 ].join(" ");
 
@@ -46,6 +50,7 @@ async function runAll(): Promise<void> {
   add(await latency.latencySection(latency.LATENCY_DEFAULTS));
   add(await queries.querySection(queries.QUERY_DEFAULTS));
   add(await memory.memorySection(memory.MEMORY_DEFAULTS));
+  add(await consolePart.consoleSection(consolePart.CONSOLE_DEFAULTS));
   const wallSeconds = (performance.now() - started) / 1000;
   const path = await writeResults(sections, {
     wallSeconds,
@@ -56,6 +61,7 @@ async function runAll(): Promise<void> {
       "npm run bench -- latency [subscribers] [tasks] [runs] [postgresql,pglite]",
       "npm run bench -- queries [tasks] [executions] [postgresql,pglite]",
       "npm run bench -- memory [subscribers per step] [steps]",
+      "npm run bench -- console [tasks] [runs] [load tasks]   # needs Debian's chromium; TASKGRAPH_DOCS_SCREENSHOTS=1 writes docs/console-list.png",
       "BENCH_DATABASE_URL=postgres://… BENCH_REDIS_DB=7 npm run bench   # other PostgreSQL / Redis database",
     ],
   });

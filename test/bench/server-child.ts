@@ -2,12 +2,20 @@
 // benchmark's clients (WebSockets, HTTP) neither share its event loop nor count in its memory.
 // It serves the app with no worker (API only) and a `bench` module with a no-op task; the parent
 // then asks it, over IPC, to call exported functions of bench modules with the app: fn(app, ...args).
-import { loadConfig, type StoreConfig } from "../../src/config";
+// The console part asks for a worker and the built-in `test` module too (ServerOptions).
+import { type Config, loadConfig, type StoreConfig } from "../../src/config";
+import { defineTestModule } from "../../src/modules/test";
 import { createTaskManager } from "../../src/runtime/manager";
 import { buildApp, type App } from "../../src/server";
 
 export interface ServerOptions {
   store: StoreConfig;
+  /** A worker in this process with this concurrency (none by default: API only). */
+  workerConcurrency?: number;
+  /** Define the built-in `test` module (count, flow, tree), as `npm start` does. */
+  testModule?: boolean;
+  /** Settings over the defaults (e.g. stopGraceMs: 0). */
+  config?: Partial<Config>;
 }
 
 export interface CallMessage {
@@ -28,10 +36,12 @@ export function liveSubscriptions(app: App): number {
 }
 
 async function main() {
-  const { store } = JSON.parse(process.argv[2] ?? "{}") as ServerOptions;
-  const config = { ...loadConfig({}), store, port: 0 };
-  const manager = createTaskManager({ config, worker: false });
+  const options = JSON.parse(process.argv[2] ?? "{}") as ServerOptions;
+  const config = { ...loadConfig({}), ...options.config, store: options.store, port: 0 };
+  const worker = options.workerConcurrency ? { concurrency: options.workerConcurrency } : false;
+  const manager = createTaskManager({ config, worker });
   defineBenchTask(manager);
+  if (options.testModule) defineTestModule(manager);
   const app = await buildApp({ manager });
   const { url } = await app.start(0);
 
