@@ -1,7 +1,7 @@
 // Start an operation: a module, then one of its task types from the catalogue (its description
 // and whether a worker serves it), a form generated from the type's input JSON Schema (rjsf), an
 // optional target, labels and run time. The server checks the input; its BAD_USER_INPUT issues
-// (extensions.issues, paths like "input.rounds") are shown next to the fields. On success: the
+// (extensions.issues, paths like "input.rounds", or extensions.field) are shown next to the fields. On success: the
 // new task's page.
 import Form from "@rjsf/core";
 import type { ErrorSchema, RJSFSchema } from "@rjsf/utils";
@@ -38,6 +38,18 @@ function issuesToErrors(issues: Issue[]): { fields: ErrorSchema; general: string
     ((node.__errors ??= []) as string[]).push(issue.message);
   }
   return { fields: fields as ErrorSchema, general, outside };
+}
+
+/**
+ * A refusal's issues: `extensions.issues` ([{path, message}], from the input's schema), or a type's
+ * own check naming one input field (`extensions.field`, e.g. the test module's "rounds").
+ */
+function errorIssues(error: { message: string; extensions?: Record<string, unknown> }): Issue[] {
+  if (error.extensions?.code !== "BAD_USER_INPUT") return [];
+  if (Array.isArray(error.extensions.issues)) return error.extensions.issues as Issue[];
+  const field = error.extensions.field;
+  if (typeof field === "string" && field) return [{ path: `input.${field}`, message: error.message }];
+  return [];
 }
 
 function parseLabels(text: string): Record<string, string> | string {
@@ -105,8 +117,7 @@ export function StartPage() {
     });
     const id = result.data?.startTask.id;
     if (id) return navigate(`/tasks/${id}`);
-    const found = result.error?.graphQLErrors.flatMap((e) => (Array.isArray(e.extensions?.issues) ? (e.extensions.issues as Issue[]) : [])) ?? [];
-    setIssues(found);
+    setIssues(result.error?.graphQLErrors.flatMap(errorIssues) ?? []);
   };
   const submitOuter = (event: FormEvent) => event.preventDefault();
 
