@@ -34,7 +34,7 @@ function AdminSettings() {
       <ErrorNote error={result.error} />
       {result.data && (
         <>
-          <TtlSection key={`${result.data.settings.taskTtlSeconds}/${result.data.settings.userTaskTtlSeconds}`} settings={result.data.settings} />
+          <TtlSection settings={result.data.settings} />
           <DrainSection modules={result.data.modules} onDrained={reload} />
           <TokensSection tokens={result.data.apiTokens} onChanged={reload} />
         </>
@@ -43,6 +43,7 @@ function AdminSettings() {
   );
 }
 
+/** The fields start from the settings as first loaded (a refetch after saving does not reset them). */
 function TtlSection({ settings }: { settings: { taskTtlSeconds: number; userTaskTtlSeconds: number } }) {
   const [system, setSystem] = useState(String(settings.taskTtlSeconds));
   const [user, setUser] = useState(String(settings.userTaskTtlSeconds));
