@@ -1,12 +1,15 @@
 // The console's frame: the header and the pages (task list, a task, start an operation, create a
 // test task, modules, workers, settings).
+import { lazy, Suspense } from "react";
 import { Link, Route, Switch, useRoute } from "wouter";
 import { TaskListPage } from "./list/TaskListPage";
 import { ModulesPage } from "./pages/ModulesPage";
 import { SettingsPage } from "./pages/SettingsPage";
-import { StartPage } from "./pages/StartPage";
 import { WorkersPage } from "./pages/WorkersPage";
 import "./pages.css";
+
+/** The Start page brings the form generator (rjsf and its ajv validator): loaded on first use. */
+const StartPage = lazy(() => import("./pages/StartPage").then((m) => ({ default: m.StartPage })));
 import { SessionProvider, useSession } from "./session";
 import { CreateTestTaskPage } from "./task/CreateTestTaskPage";
 import { TaskPage } from "./task/TaskPage";
@@ -56,7 +59,11 @@ function NewTask() {
 function Start() {
   const { canControl } = useSession();
   if (!canControl) return <p className="page-note">Your role may not start tasks.</p>;
-  return <StartPage />;
+  return (
+    <Suspense fallback={<p className="page-note">Loading the form…</p>}>
+      <StartPage />
+    </Suspense>
+  );
 }
 
 /** A nav link marked as the current page when its route matches. */

@@ -1,16 +1,16 @@
 // Start an operation: a module, then one of its task types from the catalogue (its description
-// and whether a worker serves it), a form generated from the type's input JSON Schema (rjsf), an
-// optional target, labels and run time. The server checks the input; its BAD_USER_INPUT issues
-// (extensions.issues, paths like "input.rounds", or extensions.field) are shown next to the fields. On success: the
-// new task's page.
+// and whether a worker serves it), a form generated from the type's input JSON Schema (rjsf; see
+// schema-validator.ts for its validator), an optional target, labels and run time. The server
+// checks the input; its BAD_USER_INPUT issues (extensions.issues with paths like "input.rounds",
+// or extensions.field) are shown next to the fields. On success: the new task's page.
 import Form from "@rjsf/core";
 import type { ErrorSchema, RJSFSchema } from "@rjsf/utils";
-import validator from "@rjsf/validator-ajv8";
 import { type FormEvent, useMemo, useState } from "react";
 import { useMutation, useQuery } from "urql";
 import { Link, useLocation } from "wouter";
 import { ErrorNote } from "../components/bits";
 import { CatalogueQuery, StartTaskMutation } from "./queries";
+import { createSchemaValidator } from "./schema-validator";
 
 interface Issue {
   path: string;
@@ -82,10 +82,9 @@ export function StartPage() {
   const schema = useMemo<RJSFSchema>(() => {
     const published = type?.inputSchema as RJSFSchema | null | undefined;
     if (!published) return { type: "object", title: "", properties: {} };
-    // rjsf's validator speaks draft-07; the server (draft 2020-12) is the one that checks.
-    const { $schema: _drop, ...rest } = published as RJSFSchema & { $schema?: string };
-    return { ...rest, title: "" } as RJSFSchema;
+    return { ...published, title: "" };
   }, [type]);
+  const validator = useMemo(() => createSchemaValidator(schema), [schema]);
   const errors = issuesToErrors(issues);
 
   const chooseModule = (name: string) => {
