@@ -67,7 +67,7 @@ describe.skipIf(!onPglite || !hasChromium)("the console's pages", () => {
     const { page } = watched;
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Start", exact: true }).click();
     await page.waitForURL(`${origin}/start`);
-    expect(await page.getByRole("link", { name: "Create a test task" }).count()).toBe(1);
+    await expect.poll(() => page.getByRole("link", { name: "Create a test task" }).count()).toBe(1);
     await page.getByLabel("Module").selectOption("test");
     const count = page.getByRole("row", { name: /count/ }).first();
     await expect.poll(() => count.textContent()).toContain("Counts rounds of roundMs each");

@@ -3,7 +3,9 @@
 // schema-validator.ts for its validator), an optional target, labels and run time. The server
 // checks the input; its BAD_USER_INPUT issues (extensions.issues with paths like "input.rounds",
 // or extensions.field) are shown next to the fields. On success: the new task's page.
-import Form from "@rjsf/core";
+// The Form itself, not the package index: the index also exports a test helper that imports
+// @rjsf/validator-ajv8, which the console does not install (schema-validator.ts).
+import Form from "@rjsf/core/lib/components/Form.js";
 import type { ErrorSchema, RJSFSchema } from "@rjsf/utils";
 import { type FormEvent, useMemo, useState } from "react";
 import { useMutation, useQuery } from "urql";
