@@ -7,6 +7,7 @@
 import { mkdirSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { z } from "zod";
 import { startTestApp, type TestApp } from "./support/app";
 import { chromiumPath, launchChromium, watchedPage, type WatchedPage } from "./support/chromium";
 import { buildConsoleOnce } from "./support/console-browser";
@@ -25,6 +26,23 @@ beforeAll(async () => {
   if (!onPglite || !hasChromium) return;
   await buildConsoleOnce();
   app = await startTestApp({ worker: { pollMs: 100, housekeepingMs: 200 } });
+  // A type checked by a Standard Schema (zod): its refusals carry extensions.issues, and its JSON
+  // Schema has an anyOf (rjsf then asks its validator which branch fits; ajv's generated code
+  // would be refused by the console's Content-Security-Policy).
+  app.manager.defineModule({ name: "deploy", description: "Roll out releases" });
+  app.manager.defineTask({
+    module: "deploy",
+    type: "rollout",
+    description: "Rolls a release out to replicas.",
+    input: z.object({
+      replicas: z.int().min(1).max(9),
+      release: z.string().min(1),
+      where: z.union([z.object({ host: z.string() }), z.object({ cluster: z.string() })]).optional(),
+    }),
+    async run() {
+      return { ok: true };
+    },
+  });
   const { url } = await app.start(0);
   origin = new URL(url).origin;
   browser = await launchChromium();
@@ -101,6 +119,30 @@ describe.skipIf(!onPglite || !hasChromium)("the console's pages", () => {
     expect(task).toMatchObject({ type: "count", module: { name: "test" }, target: "broker-3", labels: { team: "storage" } });
     expect(task.input).toMatchObject({ rounds: 3, roundMs: 50 });
     await shot(page, "start-succeeded");
+    expectClean(watched);
+    await page.context().close();
+  }, 60_000);
+
+  test("Start: a Standard Schema type (an anyOf in its JSON Schema) — its issues (extensions.issues) next to the field, no page error", async () => {
+    const watched = await open("/start");
+    const { page } = watched;
+    await page.getByLabel("Module").selectOption("deploy");
+    await page.getByRole("radio", { name: "rollout", exact: true }).check();
+    const replicas = page.locator("#input_replicas");
+    await expect.poll(() => replicas.isVisible()).toBe(true);
+    await replicas.fill("12");
+    await page.locator("#input_release").fill("v2");
+    const before = await totalTasks();
+    await page.getByRole("button", { name: "Start", exact: true }).click();
+    const field = page.locator(".form-group", { has: replicas }).last();
+    await expect.poll(() => field.locator(".error-detail").textContent()).toMatch(/9/);
+    expect(await totalTasks()).toBe(before);
+    await shot(page, "start-zod-issue");
+    await replicas.fill("3");
+    await page.getByRole("button", { name: "Start", exact: true }).click();
+    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+    const id = page.url().split("/").pop()!;
+    expect((await gql(`query ($id: ID!) { task(id: $id) { type input } }`, { id })).task).toMatchObject({ type: "rollout", input: { replicas: 3, release: "v2" } });
     expectClean(watched);
     await page.context().close();
   }, 60_000);
