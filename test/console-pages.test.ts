@@ -195,7 +195,7 @@ describe.skipIf(!onPglite || !hasChromium)("the console's pages", () => {
   }, 60_000);
 
   // Last: creating a token ends protected mode for the whole app.
-  test("Settings: an ADMIN creates a token (its secret shown once), revokes it and changes a TTL; a VIEWER gets no Settings", async () => {
+  test("Settings: an ADMIN creates a token (its secret shown once), revokes it, changes a TTL and drains a module; a VIEWER gets no Settings", async () => {
     const adminToken: string = (await gql(`mutation { createApiToken(name: "chief", role: ADMIN) { secret } }`)).createApiToken.secret;
     const viewerToken: string = (await gql(`mutation { createApiToken(name: "onlooker", role: VIEWER) { secret } }`, {}, adminToken)).createApiToken.secret;
 
@@ -226,6 +226,17 @@ describe.skipIf(!onPglite || !hasChromium)("the console's pages", () => {
     await page.getByRole("button", { name: "Save TTLs" }).click();
     await expect.poll(() => page.getByRole("status").filter({ hasText: "Saved." }).count()).toBe(1);
     expect((await gql(`{ settings { userTaskTtlSeconds } }`, {}, adminToken)).settings.userTaskTtlSeconds).toBe(7200);
+
+    // Drain: a confirmation says finished tasks are removed now; then none is left.
+    const finishedBefore = (await gql(`{ taskCounts(filter: { module: "test", category: FINISHED }) { total } }`, {}, adminToken)).taskCounts.total;
+    expect(finishedBefore).toBeGreaterThan(0);
+    await page.getByLabel("Module", { exact: true }).selectOption("test");
+    await page.getByRole("button", { name: "Drain…" }).click();
+    const drain = page.getByRole("dialog", { name: "Drain test?" });
+    expect(await drain.textContent()).toContain("Every finished task of test is removed now");
+    await drain.getByRole("button", { name: "Drain", exact: true }).click();
+    await expect.poll(() => page.getByRole("status").filter({ hasText: "finished task(s) of test removed" }).textContent()).toMatch(/^\d+ finished/);
+    expect((await gql(`{ taskCounts(filter: { module: "test", category: FINISHED }) { total } }`, {}, adminToken)).taskCounts.total).toBe(0);
 
     // Shown once: after a reload the secret is gone.
     await page.reload();
