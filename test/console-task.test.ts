@@ -234,7 +234,9 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     await expect.poll(names, { timeout: 10_000 }).toEqual(expect.arrayContaining(["Count on node-1", "Count on node-2"]));
     await expect.poll(() => taskState(page), { timeout: 20_000 }).toBe("SUCCEEDED");
     // Done: the internal grandchildren are folded into their parents.
-    await expect.poll(names, { timeout: 10_000 }).toEqual(["Count on node-1", "Count on node-2"]);
+    await expect.poll(names, { timeout: 10_000 }).toEqual(["Count on node-1", "Count on node-2"]).catch(async (e) => {
+      throw new Error(`${e.message}\nthe tree shows:\n${await tree.locator("tbody").innerText()}\npage errors: ${JSON.stringify(watched.errors)}`);
+    });
     const row = (name: string) => tree.locator("tbody tr", { has: page.getByRole("link", { name, exact: true }) });
     expect(await row("Count on node-2").locator("td").nth(1).textContent()).toBe("node-2");
     expect(await row("Count on node-2").locator(".state").textContent()).toBe("SUCCEEDED");

@@ -79,6 +79,8 @@ export function ChildrenTree({ task }: { task: Pick<TaskDetail, "id" | "children
 
   // Live: the events of the whole tree (its root's), applied once per animation frame.
   const rootId = tree?.rootId;
+  const treeRef = useRef(tree);
+  treeRef.current = tree;
   useEffect(() => {
     if (!rootId) return;
     type Event = { type: string; taskId: string; version: number; payload: unknown };
@@ -88,19 +90,29 @@ export function ChildrenTree({ task }: { task: Pick<TaskDetail, "id" | "children
       frame = null;
       const events = queue;
       queue = [];
-      let reload = false;
+      // Whether the tree must be loaded again, decided here (a state updater may run later, during render).
+      const shown = new Map((treeRef.current?.rows ?? []).map((r) => [r.id, r]));
+      const reload = events.some((event) => {
+        const row = shown.get(event.taskId);
+        if (event.type === "CREATED") {
+          const parentId = (event.payload as { parentId?: string | null }).parentId;
+          return Boolean(parentId && (parentId === task.id || shown.has(parentId)));
+        }
+        if (event.type === "DELETED") return row !== undefined;
+        if (event.type !== "STATE_CHANGED") return false;
+        const to = (event.payload as { to: string }).to;
+        // An internal task that succeeded is folded into its parent now. And once this task has
+        // ended, the tree as it ends: events from before the subscription began are not replayed.
+        if (row?.isInternal === true && to === "SUCCEEDED") return true;
+        return event.taskId === task.id && (to === "SUCCEEDED" || to === "FAILED" || to === "CANCELED");
+      });
       setTree((current) => {
         if (!current) return current;
         const byId = new Map(current.rows.map((r) => [r.id, r]));
         let changed = false;
         for (const event of events) {
           const row = byId.get(event.taskId);
-          if (event.type === "CREATED") {
-            const parentId = (event.payload as { parentId?: string | null }).parentId;
-            if (parentId && (parentId === task.id || byId.has(parentId))) reload = true;
-          } else if (event.type === "DELETED" && row) {
-            reload = true;
-          } else if (row && event.version > row.version) {
+          if (row && event.version > row.version) {
             if (event.type === "PROGRESSED") {
               const p = event.payload as { completed: number; total: number | null };
               const fraction = p.total ? Math.min(1, p.completed / p.total) : null;
@@ -110,7 +122,6 @@ export function ChildrenTree({ task }: { task: Pick<TaskDetail, "id" | "children
               const p = event.payload as { to: Descendant["state"] };
               byId.set(row.id, { ...row, version: event.version, state: p.to });
               changed = true;
-              if (row.isInternal && p.to === "SUCCEEDED") reload = true; // folded now
             }
           }
         }
