@@ -7,9 +7,10 @@
 import { mkdirSync } from "node:fs";
 import type { Browser, Page, WebSocketRoute } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createTestTaskOn } from "./support/cli";
 import { startTestApp, type TestApp } from "./support/app";
 import { chromiumPath, launchChromium, watchedPage, type WatchedPage } from "./support/chromium";
-import { buildConsoleOnce } from "./support/console-browser";
+import { buildConsoleOnce, expectClean, mark, stillMarked } from "./support/console-browser";
 import { storeKind } from "./support/db";
 import { baseFilter, DEFAULT_VIEW, type ListView, parseView, timeBounds, viewFilter, viewToSearch } from "../src/console/app/list/view";
 
@@ -47,27 +48,13 @@ async function open(path: string, before?: (page: Page) => Promise<unknown>): Pr
   return watched;
 }
 
-/** Marks the page so that a reload (which would drop the mark) can be detected. */
-const mark = (page: Page) => page.evaluate(() => ((window as unknown as { unreloaded: boolean }).unreloaded = true));
-const stillMarked = (page: Page) => page.evaluate(() => (window as unknown as { unreloaded?: boolean }).unreloaded === true);
 const shot = (page: Page, name: string) => page.screenshot({ path: new URL(`console-list-${name}.png`, ARTIFACTS).pathname, fullPage: true });
 const rowNames = (page: Page) => page.locator("table.tasks tbody td.col-name a").allTextContents();
 const row = (page: Page, id: string) => page.locator(`table.tasks tr[data-task="${id}"]`);
 /** The state a task's row shows; null while there is no such row. */
 const shownState = (page: Page, id: string) => row(page, id).locator(".state").textContent({ timeout: 500 }).catch(() => null);
 
-/** Nothing went to another host, and the page reported no error. */
-function expectClean(watched: WatchedPage, ignoreErrors?: RegExp) {
-  expect(watched.foreign()).toEqual([]);
-  expect(watched.requests.length).toBeGreaterThan(0);
-  expect(watched.errors.filter((e) => !ignoreErrors?.test(e))).toEqual([]);
-}
-
-async function createTestTask(input: Record<string, unknown>): Promise<string> {
-  const result = await app.gql(`mutation ($input: CreateTestTaskInput!) { createTestTask(input: $input) { id } }`, { input });
-  expect(result.errors).toBeUndefined();
-  return result.data!.createTestTask.id;
-}
+const createTestTask = (input: Record<string, unknown>) => createTestTaskOn(app, input);
 
 async function startNamed(name: string, rounds: number, roundMs: number, target = "t"): Promise<string> {
   const result = await app.gql(`mutation ($input: StartTaskInput!) { startTask(input: $input) { id } }`, {

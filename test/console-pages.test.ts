@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { z } from "zod";
 import { startTestApp, type TestApp } from "./support/app";
 import { chromiumPath, launchChromium, watchedPage, type WatchedPage } from "./support/chromium";
-import { buildConsoleOnce } from "./support/console-browser";
+import { buildConsoleOnce, expectClean } from "./support/console-browser";
 import { storeKind } from "./support/db";
 
 const ARTIFACTS = new URL("./artifacts/", import.meta.url);
@@ -64,12 +64,6 @@ async function open(path: string, token?: string): Promise<WatchedPage> {
 }
 
 const shot = (page: Page, name: string) => page.screenshot({ path: new URL(`console-pages-${name}.png`, ARTIFACTS).pathname, fullPage: true });
-
-function expectClean(watched: WatchedPage) {
-  expect(watched.foreign()).toEqual([]);
-  expect(watched.requests.length).toBeGreaterThan(0);
-  expect(watched.errors).toEqual([]);
-}
 
 async function gql(query: string, variables?: Record<string, unknown>, token?: string) {
   const result = await app.gql(query, variables, token ? { token } : {});

@@ -8,9 +8,10 @@
 import { mkdirSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { buildConsole } from "../src/console/build";
+import { createTestTaskOn } from "./support/cli";
 import { startTestApp, type TestApp } from "./support/app";
 import { chromiumPath, launchChromium, watchedPage, type WatchedPage } from "./support/chromium";
+import { buildConsoleOnce, expectClean, mark, stillMarked } from "./support/console-browser";
 import { storeKind } from "./support/db";
 
 const ARTIFACTS = new URL("./artifacts/", import.meta.url);
@@ -26,7 +27,7 @@ let browser: Browser | undefined;
 
 beforeAll(async () => {
   if (!onPglite || !hasChromium) return;
-  await buildConsole({ ifStale: true, quiet: true });
+  await buildConsoleOnce(); // one build at a time across the console test files
   app = await startTestApp({ worker: { pollMs: 100, housekeepingMs: 200 } });
   const { url } = await app.start(0);
   origin = new URL(url).origin;
@@ -46,25 +47,13 @@ async function open(path: string): Promise<WatchedPage> {
   return watched;
 }
 
-const mark = (page: Page) => page.evaluate(() => ((window as unknown as { unreloaded: boolean }).unreloaded = true));
-const stillMarked = (page: Page) => page.evaluate(() => (window as unknown as { unreloaded?: boolean }).unreloaded === true);
 const shot = (page: Page, name: string) => page.screenshot({ path: new URL(`console-${name}.png`, ARTIFACTS).pathname, fullPage: true });
 const taskState = (page: Page) => page.locator("header.task-head .state").textContent();
 const stepNode = (page: Page, key: string) => page.locator(`.step-node[data-step="${key}"]`);
 const stepState = (page: Page, key: string) => stepNode(page, key).getAttribute("data-state");
 const borderColor = (page: Page, key: string) => stepNode(page, key).evaluate((el) => getComputedStyle(el).borderTopColor);
 
-function expectClean(watched: WatchedPage) {
-  expect(watched.foreign()).toEqual([]);
-  expect(watched.requests.length).toBeGreaterThan(0);
-  expect(watched.errors).toEqual([]);
-}
-
-async function createTestTask(input: Record<string, unknown>): Promise<string> {
-  const result = await app.gql(`mutation ($input: CreateTestTaskInput!) { createTestTask(input: $input) { id } }`, { input });
-  expect(result.errors).toBeUndefined();
-  return result.data!.createTestTask.id;
-}
+const createTestTask = (input: Record<string, unknown>) => createTestTaskOn(app, input);
 
 describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, logs, history", () => {
   test("a failing flow: the failed step shows as failed, Rerun from its menu → SUCCEEDED without a reload; a log tab per attempt with the stack folded; the rerun in the history with its actor", async () => {

@@ -12,9 +12,10 @@ import type { AddressInfo } from "node:net";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { consoleHandler } from "../src/server/console";
+import { createTestTaskOn } from "./support/cli";
 import { startTestApp, type TestApp } from "./support/app";
 import { chromiumPath, launchChromium, watchedPage, type WatchedPage } from "./support/chromium";
-import { buildConsoleOnce } from "./support/console-browser";
+import { buildConsoleOnce, expectClean, mark, stillMarked } from "./support/console-browser";
 import { storeKind } from "./support/db";
 
 const ARTIFACTS = new URL("./artifacts/", import.meta.url);
@@ -49,24 +50,11 @@ async function open(path: string): Promise<WatchedPage> {
   return watched;
 }
 
-const mark = (page: Page) => page.evaluate(() => ((window as unknown as { unreloaded: boolean }).unreloaded = true));
-const stillMarked = (page: Page) => page.evaluate(() => (window as unknown as { unreloaded?: boolean }).unreloaded === true);
 const shot = (page: Page, name: string) => page.screenshot({ path: new URL(`console-${name}.png`, ARTIFACTS).pathname, fullPage: true });
 const taskState = (page: Page) => page.locator("header.task-head .state").textContent();
 const rowNames = (page: Page) => page.locator("table.tasks tbody td.col-name a").allTextContents();
 
-/** Nothing went to another host, and the page reported no error. */
-function expectClean(watched: WatchedPage, ignoreErrors?: RegExp) {
-  expect(watched.foreign()).toEqual([]);
-  expect(watched.requests.length).toBeGreaterThan(0);
-  expect(watched.errors.filter((e) => !ignoreErrors?.test(e))).toEqual([]);
-}
-
-async function createTestTask(input: Record<string, unknown>): Promise<string> {
-  const result = await app.gql(`mutation ($input: CreateTestTaskInput!) { createTestTask(input: $input) { id } }`, { input });
-  expect(result.errors).toBeUndefined();
-  return result.data!.createTestTask.id;
-}
+const createTestTask = (input: Record<string, unknown>) => createTestTaskOn(app, input);
 
 describe.skipIf(!onPglite)("the console's files", () => {
   test("index.html for / and the console's routes (revalidated), hashed assets cached for good, 404 elsewhere, nothing outside the build", async () => {

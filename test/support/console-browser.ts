@@ -8,7 +8,10 @@ import { mkdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Page } from "playwright-core";
+import { expect } from "vitest";
 import { buildConsole } from "../../src/console/build";
+import type { WatchedPage } from "./chromium";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const LOCK = join(tmpdir(), `taskgraph-console-build-${createHash("sha256").update(ROOT).digest("hex").slice(0, 12)}.lock`);
@@ -38,4 +41,15 @@ export async function buildConsoleOnce(): Promise<void> {
     process.env.NODE_ENV = nodeEnv;
     rmSync(LOCK, { recursive: true, force: true });
   }
+}
+
+/** Marks the page so that a reload (which would drop the mark) can be detected. */
+export const mark = (page: Page) => page.evaluate(() => ((window as unknown as { unreloaded: boolean }).unreloaded = true));
+export const stillMarked = (page: Page) => page.evaluate(() => (window as unknown as { unreloaded?: boolean }).unreloaded === true);
+
+/** Nothing went to another host, and the page reported no error (but those `ignoreErrors` matches). */
+export function expectClean(watched: WatchedPage, ignoreErrors?: RegExp) {
+  expect(watched.foreign()).toEqual([]);
+  expect(watched.requests.length).toBeGreaterThan(0);
+  expect(watched.errors.filter((e) => !ignoreErrors?.test(e))).toEqual([]);
 }
