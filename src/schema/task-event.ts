@@ -12,7 +12,8 @@ import { TaskStateEnum } from "./enums";
 import { taskById } from "./loaders";
 import { TaskFilterInput, TaskNode } from "./task";
 import { TaskSet } from "../events/task-set";
-import type { TaskEvent } from "../generated/prisma/client";
+import type { Task, TaskEvent } from "../generated/prisma/client";
+import type { Context } from "./builder";
 import type { TaskFilter } from "../store/task-filter";
 
 const BATCH = 500;
@@ -87,7 +88,7 @@ const TaskEventNode = builder.prismaNode("TaskEvent", {
       type: TaskNode,
       nullable: true,
       description: "The task as it is now (not as of the event); null once it has been deleted.",
-      resolve: (e, _args, ctx) => taskById(ctx).load(e.taskId),
+      resolve: (e, _args, ctx) => taskOfEvent(e, ctx),
     }),
     leavesFilter: t.boolean({
       description:
@@ -140,8 +141,27 @@ const TaskEventFilterInput = builder.inputType("TaskEventFilter", {
 /** An event that takes its task out of a subscription's task filter. */
 type LeavingEvent = TaskEvent & { leavesFilter?: boolean };
 
+/** Each live event's marked copy, made once: every subscriber it leaves receives the same object (shared execution). */
+const leavingCopies = new WeakMap<TaskEvent, LeavingEvent>();
+
 /** The event as sent under a task filter: marked when it takes its task out of the filter's set. */
-const asSent = (set: TaskSet, event: TaskEvent): LeavingEvent => (set.holds(event.task) ? event : { ...event, leavesFilter: true });
+function asSent(set: TaskSet, event: TaskEvent): LeavingEvent {
+  if (set.holds(event.task)) return event;
+  let copy = leavingCopies.get(event);
+  if (!copy) leavingCopies.set(event, (copy = { ...event, leavesFilter: true }));
+  return copy;
+}
+
+/**
+ * An event's task as it is now, read once per event object: the live feed hands all its
+ * subscribers the same object, so 1,000 subscribers of one event cost one read, not 1,000.
+ */
+const tasksOfEvents = new WeakMap<TaskEvent, Promise<Task | null>>();
+function taskOfEvent(event: TaskEvent, ctx: Context): Promise<Task | null> {
+  let task = tasksOfEvents.get(event);
+  if (!task) tasksOfEvents.set(event, (task = taskById(ctx).load(event.taskId)));
+  return task;
+}
 
 /**
  * A subscription's event stream: wraps its generator so that a client going away stops it at once.

@@ -20,6 +20,7 @@ import { withActor } from "../store";
 import { useCsrfPrevention } from "./csrf";
 import { renderOfflineGraphiQL } from "./graphiql";
 import { useOriginPolicy } from "./origin";
+import { useSharedSubscriptionExecution } from "./shared-execution";
 
 export type Yoga = YogaServerInstance<Record<string, unknown>, Context>;
 
@@ -73,6 +74,8 @@ export function createTaskgraphYoga({ config, store, manager, authenticator, ses
       useOperationAuthorization(),
       rateLimit.plugin,
       useActor(),
+      // A live event is executed once per distinct (operation, variables, role), not once per subscriber.
+      useSharedSubscriptionExecution(),
     ],
     // Yoga's default CORS allows every origin with credentials; useOriginPolicy replaces it.
     cors: false,
