@@ -257,9 +257,9 @@ export function startServer(store: StoreConfig, extra: Omit<ServerOptions, "stor
 }
 
 /** Starts a server on a fresh PostgreSQL database or on PGlite in memory, runs `fn`, stops it. */
-export async function withServer<T>(kind: StoreConfig["kind"], fn: (server: ServerHandle) => Promise<T>): Promise<T> {
+export async function withServer<T>(kind: StoreConfig["kind"], fn: (server: ServerHandle) => Promise<T>, options: Omit<ServerOptions, "store"> = {}): Promise<T> {
   const run = async (store: StoreConfig) => {
-    const server = await startServer(store);
+    const server = await startServer(store, options);
     try {
       return await fn(server);
     } finally {

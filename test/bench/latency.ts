@@ -9,6 +9,7 @@ import { availableParallelism } from "node:os";
 import type { StoreConfig } from "../../src/config";
 import { createTaskManager, type TaskManager } from "../../src/runtime/manager";
 import type { App } from "../../src/server";
+import { defineTestModule } from "../../src/modules/test";
 import { fmt, median, openSubscribers, parseStores, percentile, progress, type ServerHandle, STORE_LABEL, withServer } from "./common";
 import type { Section } from "./results";
 import { renderSection } from "./results";
@@ -55,6 +56,7 @@ export function cpuMs(_app: App): number {
 /** Starts a worker in the server process, on the server's database, running every task at once. */
 export async function startLatencyWorker(app: App, concurrency: number): Promise<void> {
   runner = createTaskManager({ config: app.config, db: app.db, worker: { concurrency } });
+  defineTestModule(runner);
   await runner.start();
 }
 
@@ -151,7 +153,7 @@ export async function latencySection(options: LatencyOptions): Promise<Section> 
           `${median(results.map((r) => r.serverCpu)).toFixed(2)} / ${median(results.map((r) => r.clientCpu)).toFixed(2)}`,
         ]);
       }
-    });
+    }, { testModule: true });
   }
   return {
     title: "2. Live latency (graphql-ws `taskEvents`)",
