@@ -75,6 +75,8 @@ test("200 subscribers sharing a document and 5 with their own each receive exact
   const shared: { after: string; received: Received[] }[] = [];
   // 100 operations per connection at most (TASKGRAPH_MAX_OPERATIONS_PER_CONNECTION): 50 per client.
   for (let i = 0; i < N; i++) {
+    // A connection at a time, once the previous one's subscriptions are live (as pages open).
+    if (i % 50 === 0 && i > 0) await until(() => app.manager.feed.size >= i, 60_000, `${i} live subscriptions`);
     if (i % 50 === 0) clients.push(createClient({ url: url.replace("http", "ws"), webSocketImpl: WebSocket, retryAttempts: 0, lazy: false }));
     const after = warmUpCursors[i % 5]!;
     const received: Received[] = [];

@@ -156,8 +156,8 @@ export async function moduleTaskCounts(prisma: PrismaClient, names: readonly str
 export async function withPendingDescendants(prisma: PrismaClient, ids: readonly string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
   // The planner cannot know how deep the walk goes and costs it as ten levels of the first one's
-  // rows: above jit_above_cost, so PostgreSQL spent ~150 ms compiling a query that runs in <1 ms.
-  const [, rows] = await prisma.$transaction([prisma.$executeRaw`SET LOCAL jit = off`, prisma.$queryRaw<{ origin: string }[]>`
+  // rows: above jit_above_cost, which is why the store's connections run with JIT off (db/adapters.ts).
+  const rows = await prisma.$queryRaw<{ origin: string }[]>`
     WITH RECURSIVE below(origin, id, state) AS (
       SELECT c."parentId", c.id, c.state FROM "Task" c WHERE c."parentId" = ANY(${[...ids]}::uuid[])
       UNION ALL
@@ -167,6 +167,6 @@ export async function withPendingDescendants(prisma: PrismaClient, ids: readonly
         SELECT c.id, c.state FROM "Task" c WHERE c."parentId" = below.id OFFSET 0
       ) c
     )
-    SELECT DISTINCT origin::text AS origin FROM below WHERE state IN (${taskStateList(PENDING_STATES)})`]);
+    SELECT DISTINCT origin::text AS origin FROM below WHERE state IN (${taskStateList(PENDING_STATES)})`;
   return new Set(rows.map((r) => r.origin));
 }
