@@ -11,7 +11,7 @@ import { createTaskManager, type TaskManager } from "../../src/runtime/manager";
 import type { App } from "../../src/server";
 import { defineTestModule } from "../../src/modules/test";
 import { fmt, median, openSubscribers, parseStores, percentile, progress, type ServerHandle, STORE_LABEL, withServer } from "./common";
-import type { Section } from "./results";
+import { recordTarget, type Section } from "./results";
 import { renderSection } from "./results";
 
 export type Shape = "task" | "module";
@@ -152,6 +152,16 @@ export async function latencySection(options: LatencyOptions): Promise<Section> 
           fmt(median(results.map((r) => r.eventsPerSecond))),
           `${median(results.map((r) => r.serverCpu)).toFixed(2)} / ${median(results.map((r) => r.clientCpu)).toFixed(2)}`,
         ]);
+        if (kind === "postgresql") {
+          const p99 = median(results.map((r) => r.p99));
+          const limit = shape === "module" ? 50 : 25;
+          recordTarget({
+            figure: `live latency, ${subscribers} subscribers each on ${shape === "module" ? "the whole module (a list page)" : "one task (a details page)"}, p99`,
+            now: `${fmt(p99)} ms`,
+            target: `≤ ${limit} ms`,
+            met: p99 <= limit,
+          });
+        }
       }
     }, { testModule: true });
   }

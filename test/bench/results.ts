@@ -16,6 +16,37 @@ export interface Section {
   notes?: string[];
 }
 
+/** A figure with a target (issue 16's table): each part records those it measures. */
+export interface Target {
+  figure: string;
+  /** The measured value, as printed. */
+  now: string;
+  target: string;
+  met: boolean;
+}
+
+const targets: Target[] = [];
+
+/** Records a target's verdict for RESULTS.md's "Targets" table. */
+export function recordTarget(target: Target): void {
+  targets.push(target);
+}
+
+function renderTargets(): string[] {
+  if (targets.length === 0) return [];
+  const met = targets.filter((t) => t.met).length;
+  return [
+    "## Targets",
+    "",
+    `${met} of ${targets.length} met in this run.`,
+    "",
+    "| figure | now | target | met |",
+    "| --- | --- | --- | --- |",
+    ...targets.map((t) => `| ${t.figure} | ${t.now} | ${t.target} | ${t.met ? "yes" : "**no**"} |`),
+    "",
+  ];
+}
+
 export function renderSection(section: Section): string {
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
   return [
@@ -78,6 +109,7 @@ export async function writeResults(sections: Section[], options: { wallSeconds: 
     ...machine.map(([k, v]) => `| ${k} | ${v} |`),
     `| whole run | ${Math.round(options.wallSeconds)} s |`,
     "",
+    ...renderTargets(),
     "## Results",
     "",
     ...sections.map(renderSection),
