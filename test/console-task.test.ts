@@ -82,6 +82,13 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     expect(await stepNode(page, "step-2").getByRole("progressbar").evaluate((el) => [(el as HTMLProgressElement).value, (el as HTMLProgressElement).max])).toEqual([2, 3]);
     // Zoom, pan and fit-view controls.
     for (const name of ["Zoom In", "Zoom Out", "Fit View"]) expect(await flow.getByRole("button", { name }).count()).toBe(1);
+    // The reader's zoom stays while the steps change state (the view is fitted again only when the set of steps changes).
+    const viewport = () => flow.locator(".react-flow__viewport").getAttribute("style");
+    const fitted = await viewport();
+    await flow.getByRole("button", { name: "Zoom Out" }).click();
+    await expect.poll(viewport).not.toBe(fitted);
+    await page.waitForTimeout(500); // the zoom's animation
+    const zoomed = await viewport();
 
     // A menu only where the step allows something; exactly its actions.
     expect(await page.getByRole("button", { name: "Actions for step-1" }).count()).toBe(0);
@@ -90,6 +97,26 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     const menu = page.getByRole("menu", { name: "Actions for step-2" });
     await expect.poll(() => menu.isVisible()).toBe(true);
     expect(await menu.getByRole("menuitem").allTextContents()).toEqual(["Rerun", "Set to successful"]);
+    // The keyboard (WAI-ARIA menu): focus on the first item, arrows move and wrap, Home/End go to
+    // the ends, Esc closes the menu and gives the focus back to the step's menu button.
+    const focused = () => page.evaluate(() => document.activeElement?.textContent ?? null);
+    await expect.poll(focused).toBe("Rerun");
+    await page.keyboard.press("ArrowDown");
+    expect(await focused()).toBe("Set to successful");
+    await page.keyboard.press("ArrowDown");
+    expect(await focused()).toBe("Rerun");
+    await page.keyboard.press("ArrowUp");
+    expect(await focused()).toBe("Set to successful");
+    await page.keyboard.press("Home");
+    expect(await focused()).toBe("Rerun");
+    await page.keyboard.press("End");
+    expect(await focused()).toBe("Set to successful");
+    await page.keyboard.press("Escape");
+    await expect.poll(() => menu.isVisible()).toBe(false);
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("aria-label"))).toBe("Actions for step-2");
+    expect(new URL(page.url()).pathname).toBe(`/tasks/${id}`); // Esc closed the menu, not the page
+    await page.keyboard.press("Enter");
+    await expect.poll(() => menu.isVisible()).toBe(true);
     await shot(page, "flow-failed");
     const docs = process.env.TASKGRAPH_DOCS_SCREENSHOTS === "1";
     await page.locator(".task-views").screenshot({ path: new URL("console-flow.png", ARTIFACTS).pathname });
@@ -103,6 +130,7 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     await dialog.getByRole("button", { name: "Rerun" }).click();
     await expect.poll(() => taskState(page), { timeout: 20_000 }).toBe("SUCCEEDED");
     for (const key of ["step-1", "step-2", "step-3"]) await expect.poll(() => stepState(page, key), { timeout: 5_000 }).toBe("succeeded");
+    expect(await viewport()).toBe(zoomed);
     expect(await page.locator(".step-menu-button").count()).toBe(0);
     await shot(page, "flow-rerun-succeeded");
 
