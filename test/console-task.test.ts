@@ -6,7 +6,7 @@
 // server. Screenshots go to test/artifacts/; with TASKGRAPH_DOCS_SCREENSHOTS=1 the flow view's is
 // also written to docs/console-flow.png (the README's).
 import { mkdirSync } from "node:fs";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Page, WebSocketRoute } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createTestTaskOn } from "./support/cli";
 import { startTestApp, type TestApp } from "./support/app";
@@ -301,6 +301,33 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     expectClean(watched);
     await page.context().close();
   }, 90_000);
+  test("a history that keeps growing live keeps the newest 500 events in the page; the dropped ones come back a page at a time on request", async () => {
+    const id = await createTestTask({ rounds: 1, roundMs: 0 });
+    await expect.poll(async () => (await app.gql(`query ($id: ID!) { task(id: $id) { state } }`, { id })).data!.task.state, { timeout: 10_000 }).toBe("SUCCEEDED");
+    const watched = await open(`/tasks/${id}?view=history`);
+    const { page } = watched;
+    await mark(page);
+    await page.getByLabel("Show progress and log lines").check();
+    const items = page.getByRole("list", { name: "History" }).locator("li");
+    await expect.poll(() => items.last().locator(".event-what").textContent()).toBe("succeeded");
+    const before = await items.count();
+    expect(await page.getByRole("button", { name: "Load older events" }).count()).toBe(0);
+    for (let i = 1; i <= 600; i++) await app.store.appendLog(id, { level: "INFO", message: `live ${i}` });
+    await expect.poll(() => items.last().locator(".event-what").textContent(), { timeout: 20_000 }).toBe("INFO line: live 600");
+    expect(await items.count()).toBe(500);
+    expect(await items.first().locator(".event-what").textContent()).toBe("INFO line: live 101");
+    // What was dropped comes back on request, the page before the oldest shown.
+    await page.getByRole("button", { name: "Load older events" }).click();
+    await expect.poll(() => items.count()).toBe(600);
+    expect(await items.first().locator(".event-what").textContent()).toBe("INFO line: live 1");
+    await page.getByRole("button", { name: "Load older events" }).click();
+    await expect.poll(() => items.count()).toBe(600 + before);
+    expect(await items.first().locator(".event-what").textContent()).toBe("created by local (QUEUED)");
+    expect(await page.getByRole("button", { name: "Load older events" }).count()).toBe(0);
+    expect(await stillMarked(page)).toBe(true);
+    expectClean(watched);
+    await page.context().close();
+  }, 90_000);
   test("the log view: the newest 200 lines, older ones on request; the live tail scrolls along at the bottom, not when the reader scrolled up; a live error's stack is fetched when unfolded", async () => {
     const id = await createTestTask({ rounds: 1, roundMs: 0 });
     await expect.poll(async () => (await app.gql(`query ($id: ID!) { task(id: $id) { state } }`, { id })).data!.task.state, { timeout: 10_000 }).toBe("SUCCEEDED");
@@ -346,6 +373,34 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     await expect.poll(texts).toEqual(["line 231", "line 232", "line 234"]);
     await shot(page, "log-live");
     expect(await stillMarked(page)).toBe(true);
+    expectClean(watched);
+    await page.context().close();
+  }, 90_000);
+  test("away longer than the journal keeps (CURSOR_EXPIRED): the task's page loads its views again, says it resynchronised, and follows the task to its end", async () => {
+    const id = await createTestTask({ rounds: 40, roundMs: 150, steps: 2 });
+    const sockets: WebSocketRoute[] = [];
+    const watched = await watchedPage(browser!, origin);
+    const { page } = watched;
+    await page.setViewportSize({ width: 1000, height: 900 });
+    await page.routeWebSocket(/\/graphql$/, (socket) => {
+      sockets.push(socket);
+      socket.connectToServer();
+    });
+    await page.goto(`${origin}/tasks/${id}?view=history`);
+    await mark(page);
+    await expect.poll(() => taskState(page), { timeout: 10_000 }).toBe("RUNNING");
+    await expect.poll(() => page.getByRole("list", { name: "History" }).locator("li").count()).toBeGreaterThan(1);
+    // As if a week passed offline: the journal is pruned past the feeds' cursors, then the connection drops.
+    expect(await app.store.pruneJournal(Date.now() + 8 * 24 * 3_600_000)).toBeGreaterThan(0);
+    await sockets[0]!.close({ code: 1012, reason: "restart" });
+    const resynced = page.getByRole("status").filter({ hasText: "Resynchronised" });
+    await expect.poll(() => resynced.count(), { timeout: 20_000 }).toBe(1);
+    expect(await page.locator(".error-note").count()).toBe(0);
+    // Live again: the task's end arrives without a reload, in the history too.
+    await expect.poll(() => taskState(page), { timeout: 30_000 }).toBe("SUCCEEDED");
+    await expect.poll(() => page.getByRole("list", { name: "History" }).locator(".event-what").last().textContent(), { timeout: 10_000 }).toBe("succeeded");
+    expect(await stillMarked(page)).toBe(true);
+    await shot(page, "resynced");
     expectClean(watched);
     await page.context().close();
   }, 90_000);
