@@ -425,7 +425,7 @@ describe.skipIf(!onPglite || !hasChromium)("the console's task list in Chromium"
     });
     const { page } = watched;
     await mark(page);
-    await expect.poll(() => subscribes.length).toBe(1);
+    await expect.poll(() => subscribes.length, { timeout: 10_000 }).toBe(1);
     // The feed starts at the page's journalCursor: nothing changed after the page was read is missed.
     expect(Buffer.from(JSON.parse(subscribes[0]!).payload.variables.after, "base64url").toString()).toMatch(/^\d+:\d+$/);
     // A first event, so the feed has a cursor.
