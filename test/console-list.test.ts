@@ -425,7 +425,7 @@ describe.skipIf(!onPglite || !hasChromium)("the console's task list in Chromium"
     });
     const { page } = watched;
     await mark(page);
-    await expect.poll(() => subscribes.length).toBe(1);
+    await expect.poll(() => subscribes.length, { timeout: 10_000 }).toBe(1);
     // The feed starts at the page's journalCursor: nothing changed after the page was read is missed.
     expect(Buffer.from(JSON.parse(subscribes[0]!).payload.variables.after, "base64url").toString()).toMatch(/^\d+:\d+$/);
     // A first event, so the feed has a cursor.
@@ -445,6 +445,40 @@ describe.skipIf(!onPglite || !hasChromium)("the console's task list in Chromium"
     await expect.poll(() => shownState(page, second), { timeout: 10_000 }).toBe("SUCCEEDED");
     expect(listQueries.length).toBe(queriesBefore);
     expect(await stillMarked(page)).toBe(true);
+    expectClean(watched);
+    await page.context().close();
+  }, 60_000);
+
+  test("away longer than the journal keeps (CURSOR_EXPIRED): the list loads again, says it resynchronised, and stays live", async () => {
+    const sockets: WebSocketRoute[] = [];
+    const listQueries: string[] = [];
+    const watched = await open("/?tab=all&q=expiry", async (page) => {
+      await page.routeWebSocket(/\/graphql$/, (socket) => {
+        sockets.push(socket);
+        socket.connectToServer();
+      });
+      page.on("request", (request) => {
+        if (request.method() === "POST" && request.postData()?.includes("query TaskList")) listQueries.push(request.url());
+      });
+    });
+    const { page } = watched;
+    await mark(page);
+    const first = await startNamed("expiry one", 1, 0);
+    await expect.poll(() => shownState(page, first), { timeout: 10_000 }).toBe("SUCCEEDED");
+    const queriesBefore = listQueries.length;
+    // As if a week passed offline: the journal is pruned past the feed's cursor, then the connection drops.
+    expect(await app.store.pruneJournal(Date.now() + 8 * 24 * 3_600_000)).toBeGreaterThan(0);
+    await sockets[0]!.close({ code: 1012, reason: "restart" });
+    const resynced = page.getByRole("status").filter({ hasText: "Resynchronised" });
+    await expect.poll(() => resynced.count(), { timeout: 20_000 }).toBe(1);
+    expect(listQueries.length).toBeGreaterThan(queriesBefore);
+    // Live again from the new page's position: a task started now appears and finishes.
+    const second = await startNamed("expiry two", 1, 0);
+    await expect.poll(() => shownState(page, second), { timeout: 10_000 }).toBe("SUCCEEDED");
+    expect(await shownState(page, first)).toBe("SUCCEEDED");
+    expect(await page.locator(".error-note").count()).toBe(0);
+    expect(await stillMarked(page)).toBe(true);
+    await shot(page, "resynced");
     expectClean(watched);
     await page.context().close();
   }, 60_000);

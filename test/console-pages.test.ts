@@ -124,6 +124,20 @@ describe.skipIf(!onPglite || !hasChromium)("the console's pages", () => {
     await page.getByRole("radio", { name: "rollout", exact: true }).check();
     const replicas = page.locator("#input_replicas");
     await expect.poll(() => replicas.isVisible()).toBe(true);
+    // The anyOf's selector looks like the form's other controls, in light and in dark.
+    const selector = page.locator('select[name$="__anyof_select"]');
+    await expect.poll(() => selector.count()).toBe(1);
+    const looks = (locator: typeof selector) =>
+      locator.evaluate((el) => {
+        const s = getComputedStyle(el);
+        return { background: s.backgroundColor, color: s.color, border: s.borderTopColor, radius: s.borderTopLeftRadius, font: s.fontFamily, height: Math.round(el.getBoundingClientRect().height) };
+      });
+    for (const colorScheme of ["light", "dark"] as const) {
+      await page.emulateMedia({ colorScheme });
+      await shot(page, `start-anyof-${colorScheme}`);
+      expect(await looks(selector)).toEqual(await looks(page.locator("#input_release")));
+    }
+    await page.emulateMedia({ colorScheme: "light" });
     await replicas.fill("12");
     await page.locator("#input_release").fill("v2");
     const before = await totalTasks();

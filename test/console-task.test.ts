@@ -6,7 +6,7 @@
 // server. Screenshots go to test/artifacts/; with TASKGRAPH_DOCS_SCREENSHOTS=1 the flow view's is
 // also written to docs/console-flow.png (the README's).
 import { mkdirSync } from "node:fs";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Page, WebSocketRoute } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createTestTaskOn } from "./support/cli";
 import { startTestApp, type TestApp } from "./support/app";
@@ -82,6 +82,13 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     expect(await stepNode(page, "step-2").getByRole("progressbar").evaluate((el) => [(el as HTMLProgressElement).value, (el as HTMLProgressElement).max])).toEqual([2, 3]);
     // Zoom, pan and fit-view controls.
     for (const name of ["Zoom In", "Zoom Out", "Fit View"]) expect(await flow.getByRole("button", { name }).count()).toBe(1);
+    // The reader's zoom stays while the steps change state (the view is fitted again only when the set of steps changes).
+    const viewport = () => flow.locator(".react-flow__viewport").getAttribute("style");
+    const fitted = await viewport();
+    await flow.getByRole("button", { name: "Zoom Out" }).click();
+    await expect.poll(viewport).not.toBe(fitted);
+    await page.waitForTimeout(500); // the zoom's animation
+    const zoomed = await viewport();
 
     // A menu only where the step allows something; exactly its actions.
     expect(await page.getByRole("button", { name: "Actions for step-1" }).count()).toBe(0);
@@ -90,6 +97,26 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     const menu = page.getByRole("menu", { name: "Actions for step-2" });
     await expect.poll(() => menu.isVisible()).toBe(true);
     expect(await menu.getByRole("menuitem").allTextContents()).toEqual(["Rerun", "Set to successful"]);
+    // The keyboard (WAI-ARIA menu): focus on the first item, arrows move and wrap, Home/End go to
+    // the ends, Esc closes the menu and gives the focus back to the step's menu button.
+    const focused = () => page.evaluate(() => document.activeElement?.textContent ?? null);
+    await expect.poll(focused).toBe("Rerun");
+    await page.keyboard.press("ArrowDown");
+    expect(await focused()).toBe("Set to successful");
+    await page.keyboard.press("ArrowDown");
+    expect(await focused()).toBe("Rerun");
+    await page.keyboard.press("ArrowUp");
+    expect(await focused()).toBe("Set to successful");
+    await page.keyboard.press("Home");
+    expect(await focused()).toBe("Rerun");
+    await page.keyboard.press("End");
+    expect(await focused()).toBe("Set to successful");
+    await page.keyboard.press("Escape");
+    await expect.poll(() => menu.isVisible()).toBe(false);
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("aria-label"))).toBe("Actions for step-2");
+    expect(new URL(page.url()).pathname).toBe(`/tasks/${id}`); // Esc closed the menu, not the page
+    await page.keyboard.press("Enter");
+    await expect.poll(() => menu.isVisible()).toBe(true);
     await shot(page, "flow-failed");
     const docs = process.env.TASKGRAPH_DOCS_SCREENSHOTS === "1";
     await page.locator(".task-views").screenshot({ path: new URL("console-flow.png", ARTIFACTS).pathname });
@@ -103,6 +130,7 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     await dialog.getByRole("button", { name: "Rerun" }).click();
     await expect.poll(() => taskState(page), { timeout: 20_000 }).toBe("SUCCEEDED");
     for (const key of ["step-1", "step-2", "step-3"]) await expect.poll(() => stepState(page, key), { timeout: 5_000 }).toBe("succeeded");
+    expect(await viewport()).toBe(zoomed);
     expect(await page.locator(".step-menu-button").count()).toBe(0);
     await shot(page, "flow-rerun-succeeded");
 
@@ -273,6 +301,33 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     expectClean(watched);
     await page.context().close();
   }, 90_000);
+  test("a history that keeps growing live keeps the newest 500 events in the page; the dropped ones come back a page at a time on request", async () => {
+    const id = await createTestTask({ rounds: 1, roundMs: 0 });
+    await expect.poll(async () => (await app.gql(`query ($id: ID!) { task(id: $id) { state } }`, { id })).data!.task.state, { timeout: 10_000 }).toBe("SUCCEEDED");
+    const watched = await open(`/tasks/${id}?view=history`);
+    const { page } = watched;
+    await mark(page);
+    await page.getByLabel("Show progress and log lines").check();
+    const items = page.getByRole("list", { name: "History" }).locator("li");
+    await expect.poll(() => items.last().locator(".event-what").textContent()).toBe("succeeded");
+    const before = await items.count();
+    expect(await page.getByRole("button", { name: "Load older events" }).count()).toBe(0);
+    for (let i = 1; i <= 600; i++) await app.store.appendLog(id, { level: "INFO", message: `live ${i}` });
+    await expect.poll(() => items.last().locator(".event-what").textContent(), { timeout: 20_000 }).toBe("INFO line: live 600");
+    expect(await items.count()).toBe(500);
+    expect(await items.first().locator(".event-what").textContent()).toBe("INFO line: live 101");
+    // What was dropped comes back on request, the page before the oldest shown.
+    await page.getByRole("button", { name: "Load older events" }).click();
+    await expect.poll(() => items.count()).toBe(600);
+    expect(await items.first().locator(".event-what").textContent()).toBe("INFO line: live 1");
+    await page.getByRole("button", { name: "Load older events" }).click();
+    await expect.poll(() => items.count()).toBe(600 + before);
+    expect(await items.first().locator(".event-what").textContent()).toBe("created by local (QUEUED)");
+    expect(await page.getByRole("button", { name: "Load older events" }).count()).toBe(0);
+    expect(await stillMarked(page)).toBe(true);
+    expectClean(watched);
+    await page.context().close();
+  }, 90_000);
   test("the log view: the newest 200 lines, older ones on request; the live tail scrolls along at the bottom, not when the reader scrolled up; a live error's stack is fetched when unfolded", async () => {
     const id = await createTestTask({ rounds: 1, roundMs: 0 });
     await expect.poll(async () => (await app.gql(`query ($id: ID!) { task(id: $id) { state } }`, { id })).data!.task.state, { timeout: 10_000 }).toBe("SUCCEEDED");
@@ -318,6 +373,34 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     await expect.poll(texts).toEqual(["line 231", "line 232", "line 234"]);
     await shot(page, "log-live");
     expect(await stillMarked(page)).toBe(true);
+    expectClean(watched);
+    await page.context().close();
+  }, 90_000);
+  test("away longer than the journal keeps (CURSOR_EXPIRED): the task's page loads its views again, says it resynchronised, and follows the task to its end", async () => {
+    const id = await createTestTask({ rounds: 40, roundMs: 150, steps: 2 });
+    const sockets: WebSocketRoute[] = [];
+    const watched = await watchedPage(browser!, origin);
+    const { page } = watched;
+    await page.setViewportSize({ width: 1000, height: 900 });
+    await page.routeWebSocket(/\/graphql$/, (socket) => {
+      sockets.push(socket);
+      socket.connectToServer();
+    });
+    await page.goto(`${origin}/tasks/${id}?view=history`);
+    await mark(page);
+    await expect.poll(() => taskState(page), { timeout: 10_000 }).toBe("RUNNING");
+    await expect.poll(() => page.getByRole("list", { name: "History" }).locator("li").count()).toBeGreaterThan(1);
+    // As if a week passed offline: the journal is pruned past the feeds' cursors, then the connection drops.
+    expect(await app.store.pruneJournal(Date.now() + 8 * 24 * 3_600_000)).toBeGreaterThan(0);
+    await sockets[0]!.close({ code: 1012, reason: "restart" });
+    const resynced = page.getByRole("status").filter({ hasText: "Resynchronised" });
+    await expect.poll(() => resynced.count(), { timeout: 20_000 }).toBe(1);
+    expect(await page.locator(".error-note").count()).toBe(0);
+    // Live again: the task's end arrives without a reload, in the history too.
+    await expect.poll(() => taskState(page), { timeout: 30_000 }).toBe("SUCCEEDED");
+    await expect.poll(() => page.getByRole("list", { name: "History" }).locator(".event-what").last().textContent(), { timeout: 10_000 }).toBe("succeeded");
+    expect(await stillMarked(page)).toBe(true);
+    await shot(page, "resynced");
     expectClean(watched);
     await page.context().close();
   }, 90_000);

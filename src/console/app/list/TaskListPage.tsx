@@ -82,7 +82,13 @@ export function TaskListPage() {
     refetch({ requestPolicy: "network-only" });
     refetchCounts();
   }, [refetch, refetchCounts]);
-  const live = useLiveList(filter, { view, bounds, pageIds, insertHere, oldestShown }, connection, countsSoon, reload, connection?.journalCursor ?? null);
+  // The feed's position expired (CURSOR_EXPIRED): the page is loaded again, and says so.
+  const [resynced, setResynced] = useState(false);
+  const resync = useCallback(() => {
+    setResynced(true);
+    reload();
+  }, [reload]);
+  const live = useLiveList(filter, { view, bounds, pageIds, insertHere, oldestShown }, connection, countsSoon, resync, connection?.journalCursor ?? null);
   // The All tab's feed sees every event that moves a count; other tabs follow the counts' filter too.
   useCountEvents(tabOf(view).category === null ? null : base, countsSoon);
 
@@ -175,6 +181,11 @@ export function TaskListPage() {
         />
       )}
       <ErrorNote error={result.error ?? countsError} />
+      {resynced && (
+        <p className="banner resynced" role="status">
+          Resynchronised: the live feed had been away longer than the server keeps events, so the list was loaded again.
+        </p>
+      )}
       <div className="table-wrap">
         <table className="tasks" aria-busy={result.fetching} aria-label="Tasks">
           <thead>

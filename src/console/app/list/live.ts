@@ -224,20 +224,27 @@ export function useCountEvents(filter: TaskFilterInput | null, onEvent: () => vo
   handler.current = onEvent;
   const filterKey = filter === null ? null : JSON.stringify(filter);
   const feed = useRef<Feed<CountFeedVariables> | null>(null);
+  const [generation, setGeneration] = useState(0);
   useEffect(() => {
     if (filterKey === null) return;
-    const variables = feedVariables(feed, filterKey, () => ({
+    const variables = feedVariables(feed, `${generation}:${filterKey}`, () => ({
       filter: { task: JSON.parse(filterKey) as TaskFilterInput, types: [...COUNT_EVENT_TYPES] },
       after: null,
     }));
     const subscription = client.subscription(CountEventsSubscription, variables).subscribe((result) => {
+      if (result.error?.graphQLErrors.some((e) => e.extensions?.code === "CURSOR_EXPIRED")) {
+        // Its cursor expired (a long disconnection): the counts are asked again, and it follows them afresh.
+        handler.current();
+        setGeneration((n) => n + 1);
+        return;
+      }
       const event = result.data?.taskEvents;
       if (!event) return;
       variables.after = event.cursor;
       handler.current();
     });
     return () => subscription.unsubscribe();
-  }, [client, filterKey]);
+  }, [client, filterKey, generation]);
 }
 
 /**

@@ -1,7 +1,8 @@
 // A task's descendants as a tree (ScyllaDB's trees of node tasks): name, the node each runs on,
 // type, state and progress; branches fold and unfold; succeeded internal tasks, folded into their
 // parent by the API, are shown on request (descendants(includeFolded)). Live by one taskEvents
-// subscription on the tree's root: progress and states are patched in place; a task created or
+// subscription on the tree's root, from the journal position read with the tree (so no change
+// between the two is missed): progress and states are patched in place; a task created or
 // deleted under this one brings a refetch of the tree (one at a time).
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useClient } from "urql";
@@ -14,6 +15,9 @@ import "./task.css";
 
 const TreeQuery = graphql(`
   query TaskChildrenTree($id: ID!, $includeFolded: Boolean!) {
+    # First: fields are resolved in order, and the connection takes its journalCursor before
+    # anything else is read, so the live feed from there misses nothing the tree does not show.
+    journal: tasks(first: 1) { journalCursor }
     task(id: $id) {
       id
       depth
@@ -35,8 +39,8 @@ const TreeQuery = graphql(`
 `);
 
 const TreeEventsSubscription = graphql(`
-  subscription TaskChildrenTreeLive($rootId: ID!) {
-    taskEvents(filter: { rootId: $rootId }) { id type taskId version payload }
+  subscription TaskChildrenTreeLive($rootId: ID!, $after: String) {
+    taskEvents(filter: { rootId: $rootId }, after: $after) { id cursor type taskId version payload }
   }
 `);
 
@@ -47,6 +51,8 @@ export function ChildrenTree({ task }: { task: Pick<TaskDetail, "id" | "children
   const [includeFolded, setIncludeFolded] = useState(false);
   const [tree, setTree] = useState<{ depth: number; rootId: string; rows: Descendant[] } | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // Where the live feed starts: the journal's position when the tree was first read (null: not yet).
+  const [since, setSince] = useState<string | null>(null);
   const [closed, setClosed] = useState<Set<string>>(new Set());
   const hasChildren = task.childrenStatus.length > 0;
   const foldedInternal = task.childrenStatus.filter((c) => c.isInternal && c.state === "SUCCEEDED").length;
@@ -64,14 +70,20 @@ export function ChildrenTree({ task }: { task: Pick<TaskDetail, "id" | "children
       .then((result) => {
         const t = result.data?.task;
         if (result.error) setError(result.error.message);
-        else if (t) setTree({ depth: t.depth, rootId: t.root.id, rows: t.descendants });
+        else if (t) {
+          setTree({ depth: t.depth, rootId: t.root.id, rows: t.descendants });
+          // A later load keeps the feed going; an earlier cursor only replays more (versions are compared).
+          const cursor = result.data?.journal.journalCursor ?? null;
+          setSince((known) => known ?? cursor);
+        }
         const again = loading.current === "again";
         loading.current = "idle";
         if (again) load();
       });
   }, [client, task.id, includeFolded]);
 
-  // Loaded at first, and again after a lost connection (the live events do not replay).
+  // Loaded at first, and again after a lost connection (the feed resumes from its last event, but
+  // what the tree shows of tasks it does not follow, such as folding, is read again).
   const { reconnects } = useSession();
   useEffect(() => {
     if (hasChildren) load();
@@ -79,10 +91,12 @@ export function ChildrenTree({ task }: { task: Pick<TaskDetail, "id" | "children
 
   // Live: the events of the whole tree (its root's), applied once per animation frame.
   const rootId = tree?.rootId;
+  const loadRef = useRef(load);
+  loadRef.current = load;
   const treeRef = useRef(tree);
   treeRef.current = tree;
   useEffect(() => {
-    if (!rootId) return;
+    if (!rootId || since === null) return;
     type Event = { type: string; taskId: string; version: number; payload: unknown };
     let queue: Event[] = [];
     let frame: number | null = null;
@@ -102,7 +116,7 @@ export function ChildrenTree({ task }: { task: Pick<TaskDetail, "id" | "children
         if (event.type !== "STATE_CHANGED") return false;
         const to = (event.payload as { to: string }).to;
         // An internal task that succeeded is folded into its parent now. And once this task has
-        // ended, the tree as it ends: events from before the subscription began are not replayed.
+        // ended, one last load: the tree as it ends, with what no event carries.
         if (row?.isInternal === true && to === "SUCCEEDED") return true;
         return event.taskId === task.id && (to === "SUCCEEDED" || to === "FAILED" || to === "CANCELED");
       });
@@ -127,11 +141,21 @@ export function ChildrenTree({ task }: { task: Pick<TaskDetail, "id" | "children
         }
         return changed ? { ...current, rows: current.rows.map((r) => byId.get(r.id) ?? r) } : current;
       });
-      if (reload) load();
+      if (reload) loadRef.current();
     };
-    const subscription = client.subscription(TreeEventsSubscription, { rootId }).subscribe((result) => {
+    // graphql-ws re-sends this object when it subscribes again after a lost connection: `after`
+    // is kept at the last event handled, so it resumes there.
+    const variables = { rootId, after: since };
+    const subscription = client.subscription(TreeEventsSubscription, variables).subscribe((result) => {
+      if (result.error?.graphQLErrors.some((e) => e.extensions?.code === "CURSOR_EXPIRED")) {
+        // Away longer than the journal keeps: read the tree again and follow it from there.
+        setSince(null);
+        loadRef.current();
+        return;
+      }
       const event = result.data?.taskEvents;
       if (!event) return;
+      variables.after = event.cursor;
       queue.push(event);
       frame ??= requestAnimationFrame(flush);
     });
@@ -139,7 +163,7 @@ export function ChildrenTree({ task }: { task: Pick<TaskDetail, "id" | "children
       subscription.unsubscribe();
       if (frame !== null) cancelAnimationFrame(frame);
     };
-  }, [client, rootId, task.id, load]);
+  }, [client, rootId, since, task.id]);
 
   // Depth-first order under this task, without the rows of closed branches.
   const rows = useMemo(() => {

@@ -29,6 +29,20 @@ import {
 import "./task.css";
 
 const HISTORY_PAGE = 100;
+/**
+ * Live events the history keeps: the newest ones (plus the older pages the reader asked for). The
+ * events it drops are its older pages again, loaded on request through Task.events, so a task that
+ * runs for long does not fill the page's memory.
+ */
+const HISTORY_KEEP = 500;
+
+/** The history's events, oldest first; whether older ones exist; how many to keep. */
+interface History {
+  events: TaskEventView[];
+  more: boolean;
+  loading: boolean;
+  keep: number;
+}
 
 /** Views register here for each batch of live events. */
 export interface EventHub {
@@ -40,10 +54,12 @@ type ViewKey = "flow" | "logs" | "history";
 export function TaskViews({ taskId, canControl, onTask }: { taskId: string; canControl: boolean; onTask(task: TaskDetail): void }) {
   const client = useClient();
   const [flow, setFlow] = useState<Flow | null>(null);
-  const [events, setEvents] = useState<TaskEventView[]>([]);
-  const [older, setOlder] = useState<{ cursor: string | null; more: boolean; loading: boolean }>({ cursor: null, more: false, loading: false });
+  const [history, setHistory] = useState<History>({ events: [], more: false, loading: false, keep: HISTORY_KEEP });
   const [after, setAfter] = useState<string | null | undefined>(undefined);
   const [error, setError] = useState<string | null>(null);
+  // Bumped when the live feed's position expired: the views load afresh and the feed restarts there.
+  const [generation, setGeneration] = useState(0);
+  const [resynced, setResynced] = useState(false);
   // The view is in the URL (?view=logs), so a link or a reload opens the same one.
   const search = useSearch();
   const [location, navigate] = useLocation();
@@ -56,7 +72,7 @@ export function TaskViews({ taskId, canControl, onTask }: { taskId: string; canC
     navigate(`${location}?${params.toString()}`, { replace: true });
   };
 
-  // The first load: the flow and the newest history page.
+  // The first load: the flow and the newest history page (again when the feed's position expired).
   useEffect(() => {
     let current = true;
     client
@@ -70,15 +86,17 @@ export function TaskViews({ taskId, canControl, onTask }: { taskId: string; canC
           return;
         }
         setFlow(task.flow);
-        setEvents(task.events.edges.map((e) => e.node));
-        setOlder({ cursor: task.events.pageInfo.startCursor ?? null, more: task.events.pageInfo.hasPreviousPage, loading: false });
-        setAfter(task.events.pageInfo.endCursor ?? null);
-        setDefaultView(task.flow.nodes.length > 0 ? "flow" : "logs");
+        setHistory({ events: task.events.edges.map((e) => e.node), more: task.events.pageInfo.hasPreviousPage, loading: false, keep: HISTORY_KEEP });
+        // After the history's last event; with none (pruned, or none final yet), from the journal's position.
+        setAfter(task.events.pageInfo.endCursor ?? result.data?.journal.journalCursor ?? null);
+        setDefaultView((known) => known ?? (task.flow.nodes.length > 0 ? "flow" : "logs"));
+        if (generation > 0) setResynced(true);
       });
     return () => {
       current = false;
     };
-  }, [client, taskId]);
+  }, [client, taskId, generation]);
+  const onExpired = useCallback(() => setGeneration((n) => n + 1), []);
 
   // The flow refetched, one request at a time (one more after it when events came meanwhile).
   const refetching = useRef<"idle" | "busy" | "again">("idle");
@@ -115,9 +133,10 @@ export function TaskViews({ taskId, canControl, onTask }: { taskId: string; canC
   flowRef.current = flow;
   const onBatch = useCallback(
     (batch: TaskEventView[]) => {
-      setEvents((previous) => {
-        const ids = new Set(previous.map((e) => e.id));
-        return [...previous, ...batch.filter((e) => !ids.has(e.id))];
+      setHistory((previous) => {
+        const ids = new Set(previous.events.map((e) => e.id));
+        const events = [...previous.events, ...batch.filter((e) => !ids.has(e.id))];
+        return events.length > previous.keep ? { ...previous, events: events.slice(-previous.keep), more: true } : { ...previous, events };
       });
       const current = flowRef.current;
       if (current) {
@@ -129,23 +148,25 @@ export function TaskViews({ taskId, canControl, onTask }: { taskId: string; canC
     },
     [refetchFlow],
   );
-  const live = useTaskEvents(taskId, after, onBatch);
+  const live = useTaskEvents(taskId, after, onBatch, onExpired, generation);
 
+  // The page before the oldest event shown; kept from then on (with the live window).
   const loadOlder = async () => {
-    if (!older.cursor) return;
-    setOlder((o) => ({ ...o, loading: true }));
-    const result = await client.query(OlderEventsQuery, { id: taskId, last: HISTORY_PAGE, before: older.cursor }, { requestPolicy: "network-only" }).toPromise();
+    const before = history.events[0]?.cursor;
+    if (!before) return;
+    setHistory((h) => ({ ...h, loading: true }));
+    const result = await client.query(OlderEventsQuery, { id: taskId, last: HISTORY_PAGE, before }, { requestPolicy: "network-only" }).toPromise();
     const page = result.data?.task?.events;
     if (!page) {
       setError(result.error?.message ?? null);
-      setOlder((o) => ({ ...o, loading: false }));
+      setHistory((h) => ({ ...h, loading: false }));
       return;
     }
-    setEvents((previous) => {
-      const ids = new Set(previous.map((e) => e.id));
-      return [...page.edges.map((e) => e.node).filter((e) => !ids.has(e.id)), ...previous];
+    setHistory((previous) => {
+      const ids = new Set(previous.events.map((e) => e.id));
+      const events = [...page.edges.map((e) => e.node).filter((e) => !ids.has(e.id)), ...previous.events];
+      return { events, more: page.pageInfo.hasPreviousPage, loading: false, keep: Math.max(previous.keep, events.length) };
     });
-    setOlder({ cursor: page.pageInfo.startCursor ?? null, more: page.pageInfo.hasPreviousPage, loading: false });
   };
 
   // A step's action, confirmed first.
@@ -202,11 +223,16 @@ export function TaskViews({ taskId, canControl, onTask }: { taskId: string; canC
         ))}
       </div>
       <ErrorNote error={live.error} />
+      {resynced && (
+        <p className="banner resynced" role="status">
+          Resynchronised: the live feed had been away longer than the server keeps events, so the flow and the history were loaded again.
+        </p>
+      )}
       <ErrorNote error={actionError} />
       <div role="tabpanel" id={`view-${view}`} aria-labelledby={`view-tab-${view}`}>
         {view === "flow" && <FlowView flow={flow} canControl={canControl} onAction={onAction} />}
         {view === "logs" && <LogView taskId={taskId} steps={flow.nodes} hub={hub} />}
-        {view === "history" && <HistoryView events={events} hasOlder={older.more} loadingOlder={older.loading} onLoadOlder={() => void loadOlder()} />}
+        {view === "history" && <HistoryView events={history.events} hasOlder={history.more} loadingOlder={history.loading} onLoadOlder={() => void loadOlder()} />}
       </div>
       {asking && (
         <ConfirmDialog

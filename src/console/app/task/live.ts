@@ -1,23 +1,34 @@
 // A task's events, live: one taskEvents subscription (filter { taskId }) started after the
 // history's last cursor, its events gathered and handed on once per animation frame, so a burst
-// costs one render. graphql-ws subscribes again by itself after a lost connection (from the same
-// `after`), so events already handed on are recognised by id and dropped.
+// costs one render. graphql-ws subscribes again by itself after a lost connection, re-sending the
+// same variables object: its `after` is kept at the last event handled, so it resumes exactly there.
+// A cursor older than the journal keeps (CURSOR_EXPIRED, after a long disconnection) ends the feed:
+// `onExpired` is called, and the caller loads afresh and subscribes from its new position.
 import { useEffect, useRef, useState } from "react";
 import { useClient } from "urql";
 import { type TaskEventView, TaskEventsSubscription } from "./views-queries";
 
 export type EventBatchListener = (events: TaskEventView[]) => void;
 
-/** Calls `onBatch` with the events after `after` (null: not yet: the history is loading). */
-export function useTaskEvents(taskId: string, after: string | null | undefined, onBatch: EventBatchListener): { error: string | null } {
+/** Calls `onBatch` with the events after `after` (undefined: not yet: the history is loading). */
+export function useTaskEvents(
+  taskId: string,
+  after: string | null | undefined,
+  onBatch: EventBatchListener,
+  onExpired: () => void,
+  /** A new value subscribes again from `after`, even when `after` did not change. */
+  generation = 0,
+): { error: string | null } {
   const client = useClient();
   const listener = useRef(onBatch);
   listener.current = onBatch;
+  const expired = useRef(onExpired);
+  expired.current = onExpired;
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
     if (after === undefined) return;
-    const seen = new Set<string>();
+    setError(null);
     let queue: TaskEventView[] = [];
     let frame: number | null = null;
     const flush = () => {
@@ -26,14 +37,16 @@ export function useTaskEvents(taskId: string, after: string | null | undefined, 
       queue = [];
       if (events.length > 0) listener.current(events);
     };
-    const subscription = client.subscription(TaskEventsSubscription, { id: taskId, after }).subscribe((result) => {
+    const variables = { id: taskId, after };
+    const subscription = client.subscription(TaskEventsSubscription, variables).subscribe((result) => {
       if (result.error) {
-        setError(result.error.message.replace(/^\[(GraphQL|Network)\] /, ""));
+        if (result.error.graphQLErrors.some((e) => e.extensions?.code === "CURSOR_EXPIRED")) expired.current();
+        else setError(result.error.message.replace(/^\[(GraphQL|Network)\] /, ""));
         return;
       }
       const event = result.data?.taskEvents;
-      if (!event || seen.has(event.id)) return;
-      seen.add(event.id);
+      if (!event) return;
+      variables.after = event.cursor;
       queue.push(event);
       frame ??= requestAnimationFrame(flush);
     });
@@ -41,7 +54,7 @@ export function useTaskEvents(taskId: string, after: string | null | undefined, 
       subscription.unsubscribe();
       if (frame !== null) cancelAnimationFrame(frame);
     };
-  }, [client, taskId, after]);
+  }, [client, taskId, after, generation]);
 
   return { error };
 }

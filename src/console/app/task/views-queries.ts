@@ -49,10 +49,15 @@ export const EventFields = graphql(`
 
 export type TaskEventView = ResultOf<typeof EventFields>;
 
-/** The flow and the newest page of the history, in one request. */
+/**
+ * The flow and the newest page of the history, in one request. `journal` comes first (fields are
+ * resolved in order, and the connection takes its journalCursor before anything else is read):
+ * the live feed starts there when the history is empty (its events were pruned, or not final yet).
+ */
 export const TaskViewsQuery = graphql(
   `
     query TaskViews($id: ID!, $last: Int!) {
+      journal: tasks(first: 1) { journalCursor }
       task(id: $id) {
         id
         flow { ...FlowFields }

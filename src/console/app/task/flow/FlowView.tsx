@@ -118,6 +118,7 @@ function StepNodeView({ data }: NodeProps<StepNode>) {
   const [open, setOpen] = useState(false);
   const items = canControl ? stepActionItems(step) : [];
   const menu = useRef<HTMLDivElement>(null);
+  const opener = useRef<HTMLButtonElement>(null);
   const state = step.state.toLowerCase();
   const { completed, total, fraction } = step.progress;
   const known = total !== null && total > 0;
@@ -150,6 +151,7 @@ function StepNodeView({ data }: NodeProps<StepNode>) {
             aria-haspopup="menu"
             aria-expanded={open}
             data-menu-for={step.id}
+            ref={opener}
             onClick={() => setOpen((o) => !o)}
           >
             ⋮
@@ -186,9 +188,25 @@ function StepNodeView({ data }: NodeProps<StepNode>) {
           className="step-menu"
           data-menu-for={step.id}
           onKeyDown={(event) => {
-            if (event.key === "Escape") {
+            // WAI-ARIA menu: arrows move between the items (wrapping), Home/End to the ends, Esc
+            // closes it and gives the focus back to its button.
+            const buttons = [...(menu.current?.querySelectorAll<HTMLButtonElement>("[role=menuitem]") ?? [])];
+            const at = buttons.indexOf(document.activeElement as HTMLButtonElement);
+            const to =
+              event.key === "ArrowDown" ? (at + 1) % buttons.length
+              : event.key === "ArrowUp" ? (at - 1 + buttons.length) % buttons.length
+              : event.key === "Home" ? 0
+              : event.key === "End" ? buttons.length - 1
+              : null;
+            if (to !== null) {
               event.preventDefault();
+              event.stopPropagation();
+              buttons[to]?.focus();
+            } else if (event.key === "Escape") {
+              event.preventDefault();
+              event.stopPropagation();
               setOpen(false);
+              opener.current?.focus();
             }
           }}
         >
@@ -197,6 +215,7 @@ function StepNodeView({ data }: NodeProps<StepNode>) {
               key={item.action}
               type="button"
               role="menuitem"
+              tabIndex={-1}
               className={item.danger ? "danger" : undefined}
               onClick={() => {
                 setOpen(false);
