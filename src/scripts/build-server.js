@@ -8,7 +8,8 @@
 // dist/console) are the same compiled.
 // `node src/scripts/build-server.js` builds; `--if-stale` only when a source is newer than the build.
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { extname, join, relative } from "node:path";
+import { isBuiltin } from "node:module";
+import { dirname, extname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -25,35 +26,37 @@ const ENTRY_POINTS = {
 };
 
 /**
- * Whether Node's ESM loader finds `specifier` from here (import.meta.resolve does not check that the file exists).
- * @param {string} specifier
+ * The package.json above `file`, read.
+ * @param {string} file
+ * @returns {{ name?: string, exports?: unknown }}
  */
-function resolvableByNode(specifier) {
-  try {
-    const url = import.meta.resolve(specifier);
-    return !url.startsWith("file:") || statSync(fileURLToPath(url), { throwIfNoEntry: false })?.isFile() === true;
-  } catch {
-    return false;
+function packageOf(file) {
+  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = join(dir, "package.json");
+    if (existsSync(manifest)) return JSON.parse(readFileSync(manifest, "utf8"));
   }
+  return {};
 }
 
 /**
- * Keeps npm packages out of the bundle, as imports Node resolves from dist/server: a deep import
- * without an extension in a package without an "exports" map (`ajv/dist/2020`), which tsx and
+ * Keeps npm packages out of the bundle, as imports Node resolves from dist/server. A deep import
+ * without an extension into a package without an "exports" map (`ajv/dist/2020`), which tsx and
  * bundlers accept but Node's ESM loader does not, gets the extension of the file it names.
  * @type {import("esbuild").Plugin}
  */
-export const packagesAsNodeImports = {
+const packagesAsNodeImports = {
   name: "packages-as-node-imports",
   setup(build) {
     const inner = Symbol("inner");
     build.onResolve({ filter: /^[^./]/ }, async (args) => {
       if (args.pluginData === inner) return undefined;
-      if (resolvableByNode(args.path)) return { path: args.path, external: true };
+      const external = { path: args.path, external: true };
+      if (args.path.startsWith("node:") || isBuiltin(args.path) || extname(args.path)) return external;
       const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: inner });
-      const withExtension = `${args.path}${extname(resolved.path)}`;
-      if (resolved.errors.length === 0 && resolvableByNode(withExtension)) return { path: withExtension, external: true };
-      return { errors: [{ text: `Node cannot import "${args.path}" (from ${args.importer})` }] };
+      if (resolved.errors.length > 0) return { errors: resolved.errors };
+      const manifest = packageOf(resolved.path);
+      const deep = manifest.name !== undefined && args.path !== manifest.name;
+      return deep && manifest.exports === undefined ? { path: `${args.path}${extname(resolved.path)}`, external: true } : external;
     });
   },
 };
@@ -75,18 +78,19 @@ export function isServerBuildCurrent() {
 }
 
 /**
- * Builds into a new directory and then swaps it in, so that a process starting meanwhile never
- * loads half a build. Resolves with how long it took.
+ * Bundles `entryPoints` (name → source) into `outDir`: a new directory swapped in at the end, so
+ * that a process starting meanwhile never loads half a build. Resolves with how long it took.
+ * @param {{ entryPoints?: Record<string, string>, outDir?: string }} [options]
  */
-export async function buildServer() {
+export async function buildServer({ entryPoints = ENTRY_POINTS, outDir = SERVER_OUT_DIR } = {}) {
   const started = performance.now();
   const builtAt = Date.now();
   const { build } = await import("esbuild");
-  const next = `${SERVER_OUT_DIR}.next-${process.pid}`;
+  const next = `${outDir}.next-${process.pid}`;
   rmSync(next, { recursive: true, force: true });
   const result = await build({
     absWorkingDir: ROOT,
-    entryPoints: ENTRY_POINTS,
+    entryPoints,
     outdir: next,
     chunkNames: "[name]-[hash]",
     bundle: true,
@@ -100,9 +104,9 @@ export async function buildServer() {
     logLevel: "warning",
   });
   writeFileSync(join(next, "meta.json"), JSON.stringify({ builtAt, ...result.metafile }));
-  const old = `${SERVER_OUT_DIR}.old-${process.pid}`;
-  if (existsSync(SERVER_OUT_DIR)) renameSync(SERVER_OUT_DIR, old);
-  renameSync(next, SERVER_OUT_DIR);
+  const old = `${outDir}.old-${process.pid}`;
+  if (existsSync(outDir)) renameSync(outDir, old);
+  renameSync(next, outDir);
   rmSync(old, { recursive: true, force: true });
   return { ms: performance.now() - started };
 }
