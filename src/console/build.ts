@@ -8,7 +8,8 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const SOURCES = fileURLToPath(new URL(".", import.meta.url));
+// From the root, not from import.meta.url: `npm start` runs this compiled, from dist/server.
+const SOURCES = join(ROOT, "src/console");
 const OUT_DIR = join(ROOT, "dist/console");
 const STAMP = join(OUT_DIR, ".source-hash");
 

@@ -1,10 +1,13 @@
 // Shared helpers of the benchmarks: statistics, fresh PostgreSQL databases, the Redis of the
 // BullMQ runs, child processes, progress output. Nothing here measures anything.
 import { fork } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type Client, createClient } from "graphql-ws";
 import pg from "pg";
 import WebSocket from "ws";
 import type { StoreConfig } from "../../src/config";
+import { buildServer } from "../../src/scripts/build-server.js";
 import type { ServerOptions } from "./server-child";
 
 export const BENCH_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -212,10 +215,28 @@ export interface ServerHandle {
   stop(): Promise<void>;
 }
 
-/** Starts a taskgraph server (server-child.ts) on `store` in a child process (API only unless `extra` asks for a worker). */
-export function startServer(store: StoreConfig, extra: Omit<ServerOptions, "store"> = {}): Promise<ServerHandle> {
-  const script = new URL("./server-child.ts", import.meta.url).pathname;
-  const child = fork(script, [JSON.stringify({ ...extra, store })], { execArgv: childExecArgv(), stdio: ["ignore", "inherit", "inherit", "ipc"] });
+/** The bench modules whose functions run in the server process (ServerHandle.call). */
+const SERVER_MODULES = ["server-child", "memory", "latency", "queries", "throughput", "console"];
+let serverBuild: Promise<string> | undefined;
+
+/**
+ * The server child and those modules compiled by esbuild into dist/bench, once per benchmark
+ * process, as `npm start` runs compiled JavaScript (no TypeScript loader, whose wrappers cost memory).
+ */
+function compiledServerChild(): Promise<string> {
+  serverBuild ??= (async () => {
+    const outDir = fileURLToPath(new URL("../../dist/bench", import.meta.url));
+    const entryPoints = Object.fromEntries(SERVER_MODULES.map((name) => [name, fileURLToPath(new URL(`./${name}.ts`, import.meta.url))]));
+    await buildServer({ entryPoints, outDir });
+    return join(outDir, "server-child.js");
+  })();
+  return serverBuild;
+}
+
+/** Starts a taskgraph server (server-child.ts, compiled) on `store` in a child process (API only unless `extra` asks for a worker). */
+export async function startServer(store: StoreConfig, extra: Omit<ServerOptions, "store"> = {}): Promise<ServerHandle> {
+  const script = await compiledServerChild();
+  const child = fork(script, [JSON.stringify({ ...extra, store })], { execArgv: ["--expose-gc"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>();
   let nextId = 0;
   let exited = false;

@@ -3,6 +3,7 @@
 // It serves the app with no worker (API only) and a `bench` module with a no-op task; the parent
 // then asks it, over IPC, to call exported functions of bench modules with the app: fn(app, ...args).
 // The console part asks for a worker and the built-in `test` module too (ServerOptions).
+import { setFlagsFromString } from "node:v8";
 import { type Config, loadConfig, type StoreConfig } from "../../src/config";
 import { defineTestModule } from "../../src/modules/test";
 import { createTaskManager } from "../../src/runtime/manager";
@@ -37,6 +38,7 @@ export function liveSubscriptions(app: App): number {
 
 async function main() {
   const options = JSON.parse(process.argv[2] ?? "{}") as ServerOptions;
+  if (options.store.kind === "postgresql") setFlagsFromString("--liftoff-only"); // as src/main.ts does
   const config = { ...loadConfig({}), ...options.config, store: options.store, port: 0 };
   const worker = options.workerConcurrency ? { concurrency: options.workerConcurrency } : false;
   const manager = createTaskManager({ config, worker });
@@ -59,13 +61,16 @@ async function main() {
 }
 
 async function call(app: App, { module, fn, args }: CallMessage): Promise<unknown> {
-  const loaded = (await import(new URL(`./${module}`, import.meta.url).href)) as Record<string, unknown>;
+  // Compiled (common.ts startServer), the modules are dist/bench/<name>.js beside this file.
+  const file = import.meta.url.endsWith(".js") ? module.replace(/\.ts$/, ".js") : module;
+  const loaded = (await import(new URL(`./${file}`, import.meta.url).href)) as Record<string, unknown>;
   const target = loaded[fn];
   if (typeof target !== "function") throw new Error(`${module} has no exported function ${fn}`);
   return (await target(app, ...args)) as unknown;
 }
 
-if (process.argv[1] && import.meta.filename === process.argv[1]) {
+// By the script's name: compiled, this module's code may sit in a chunk that other modules share.
+if (/server-child\.[jt]s$/.test(process.argv[1] ?? "")) {
   main().catch((error: unknown) => {
     console.error(error);
     process.exit(1);
