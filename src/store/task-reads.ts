@@ -11,7 +11,7 @@ import { taskStateList } from "./sql";
 import type { PageArgs, PageInfo, TaskOrder } from "./pagination";
 import { DEFAULT_ORDER, planPage } from "./pagination";
 import type { TaskFilter } from "./task-filter";
-import { checkTaskFilter, taskFilterSql } from "./task-filter";
+import { checkTaskFilter, searchContains, taskFilterSql } from "./task-filter";
 
 export type TaskQuery = { include?: Prisma.TaskInclude; select?: Prisma.TaskSelect };
 
@@ -46,6 +46,13 @@ export async function getTask(prisma: PrismaClient, id: string, query: TaskQuery
   return task;
 }
 
+/** The filter as SQL, with the modules its keyword matches by name (a query of the few Module rows). */
+async function filterSql(prisma: PrismaClient, filter: TaskFilter): Promise<Prisma.Sql> {
+  const f = checkTaskFilter(filter);
+  const modules = f.search ? await prisma.module.findMany({ where: { name: searchContains(f.search.text) }, select: { name: true } }) : [];
+  return taskFilterSql(f, modules.map((m) => m.name));
+}
+
 /**
  * A page of tasks: the ids in one SQL statement (the filter and the cursor as index conditions,
  * ORDER BY … LIMIT), then the rows with what the GraphQL selection needs by primary key.
@@ -62,7 +69,7 @@ export async function listTasks(
     count?: boolean;
   },
 ): Promise<TaskPage> {
-  const where = taskFilterSql(checkTaskFilter(options.filter ?? {}));
+  const where = await filterSql(prisma, options.filter ?? {});
   const plan = planPage(options.orderBy ?? DEFAULT_ORDER, options.page ?? {}, options.maxPageSize);
   let counted: Promise<TaskCount> | undefined;
   const totalCount = () => (counted ??= countMatching(prisma, [where]).then(([count]) => count!));
@@ -119,7 +126,7 @@ export interface TaskCounts {
  * one statement; a category adds up its states.
  */
 export async function countTasks(prisma: PrismaClient, filter: TaskFilter = {}): Promise<TaskCounts> {
-  const where = taskFilterSql(checkTaskFilter(filter));
+  const where = await filterSql(prisma, filter);
   const [total, ...states] = await countMatching(prisma, [where, ...TASK_STATES.map((state) => Prisma.sql`${where} AND t.state IN (${taskStateList([state])})`)]);
   const byState = new Map<TaskState, number>(TASK_STATES.map((state, i) => [state, states[i]!.count]));
   const byCategory = new Map<TaskCategory, number>();
