@@ -12,7 +12,7 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from "vitest";
 import { openDatabase } from "../src/db/client";
 import type { StoreConfig } from "../src/config";
-import { PGliteAdapterFactory, PostgresAdapterFactory } from "../src/db/adapters";
+import { PGLITE_OPTIONS, PGliteAdapterFactory, PostgresAdapterFactory } from "../src/db/adapters";
 import {
   MIGRATIONS_DIR,
   MigrationError,
@@ -60,7 +60,7 @@ beforeAll(async () => {
     await admin.connect();
   } else {
     // initdb once (~2.5 s); every scenario loads a copy of the empty data dir (~0.5 s).
-    const base = new PGlite();
+    const base = new PGlite(PGLITE_OPTIONS);
     try {
       pgliteEmptyDump = await base.dumpDataDir("none");
     } finally {
@@ -103,7 +103,7 @@ async function emptyDatabase(): Promise<EmptyDatabase> {
       },
     };
   } else {
-    const pglite = await PGlite.create({ loadDataDir: pgliteEmptyDump! });
+    const pglite = await PGlite.create({ loadDataDir: pgliteEmptyDump!, ...PGLITE_OPTIONS });
     db = {
       factory: new PGliteAdapterFactory(pglite),
       query: async <T>(sql: string) => (await pglite.query<T>(sql)).rows,

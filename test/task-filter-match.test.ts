@@ -12,8 +12,8 @@ let snapshots: TaskSnapshot[];
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const LIST = `query ($filter: TaskFilter) {
-  tasks(filter: $filter, first: 500) { totalCount edges { node { id } } }
-  taskCounts(filter: $filter) { total byState { state count } }
+  tasks(filter: $filter, first: 500) { totalCount totalCountIsExact edges { node { id } } }
+  taskCounts(filter: $filter) { total isExact byState { state count } }
 }`;
 
 /** The API's filter (times as ISO strings) as the store's TaskFilter (times as Dates). */
@@ -174,6 +174,7 @@ test("tasks(filter) via the API and matchesTaskFilter over the tasks' snapshots 
     // taskCounts counts the same set, state by state.
     expect(result.data!.tasks.totalCount).toBe(kept.length);
     expect(result.data!.taskCounts.total).toBe(kept.length);
+    expect([result.data!.tasks.totalCountIsExact, result.data!.taskCounts.isExact]).toEqual([true, true]);
     for (const { state, count } of result.data!.taskCounts.byState as { state: string; count: number }[]) {
       expect({ filter, state, count }).toEqual({ filter, state, count: kept.filter((s) => s.state === state).length });
     }

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { PGliteAdapterFactory } from "../src/db/adapters";
+import { PGLITE_OPTIONS, PGliteAdapterFactory } from "../src/db/adapters";
 import { MIGRATIONS_DIR, applyMigrations } from "../src/db/migrator";
 import { z } from "zod";
 import { badInput } from "../src/domain/errors";
@@ -296,7 +296,7 @@ describe("setting up a task created from the catalogue", () => {
 describe("the migration that adds the catalogue", () => {
   test("backfills a type for every (module, type) already in Task", async () => {
     const dir = await mkdtemp(join(tmpdir(), "tg-task-types-"));
-    const pglite = new PGlite();
+    const pglite = new PGlite(PGLITE_OPTIONS);
     try {
       // The history up to the migration before it, on a database with tasks.
       await cp(MIGRATIONS_DIR, dir, { recursive: true });

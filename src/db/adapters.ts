@@ -5,13 +5,20 @@
 //   adapters get this wrong (PGlite's does not await; adapter-pg splits on ";").
 // - adapter-pg rejects PostgreSQL's internal "char" type (OID 18) read by the schema describer.
 import pg from "pg";
-import { PGlite } from "@electric-sql/pglite";
+import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { statementName } from "./prepared";
 import { DEFAULT_LOG_LEVEL } from "../config";
 import { createLogger, type Logger } from "../logger";
+
+/**
+ * What every PGlite instance is opened with: the contrib extensions the migrations create (pg_trgm
+ * for the task search's trigram indexes). A data dir that has them must be opened with them too.
+ */
+export const PGLITE_OPTIONS = { extensions: { pg_trgm } } satisfies PGliteOptions;
 
 type ScriptRunner = (sql: string) => Promise<unknown>;
 
@@ -31,7 +38,7 @@ export class PGliteAdapterFactory extends PrismaPGlite implements SqlMigrationAw
   }
   override async connectToShadowDb() {
     // A throwaway in-memory instance; closed by the adapter's dispose.
-    const shadow = new PGlite();
+    const shadow = new PGlite(PGLITE_OPTIONS);
     const adapter = await new PrismaPGlite(shadow).connect();
     const dispose = adapter.dispose.bind(adapter);
     adapter.dispose = async () => {

@@ -7,7 +7,7 @@ import pg from "pg";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { StoreConfig } from "../config";
 import { PrismaClient } from "../generated/prisma/client";
-import { PGliteAdapterFactory, PostgresAdapterFactory } from "./adapters";
+import { PGLITE_OPTIONS, PGliteAdapterFactory, PostgresAdapterFactory } from "./adapters";
 import { applyMigrations } from "./migrator";
 import { DEFAULT_LOG_LEVEL } from "../config";
 import { createLogger, type Logger } from "../logger";
@@ -52,10 +52,10 @@ export async function openDatabase(store: StoreConfig, options: OpenOptions = {}
     if (options.pglite) {
       pglite = options.pglite;
     } else if (store.dataDir === ":memory:") {
-      pglite = new PGlite();
+      pglite = new PGlite(PGLITE_OPTIONS);
     } else {
       await mkdir(store.dataDir, { recursive: true });
-      pglite = new PGlite(pgliteDir(store.dataDir));
+      pglite = new PGlite(pgliteDir(store.dataDir), PGLITE_OPTIONS);
     }
     await pglite.waitReady;
     factory = new PGliteAdapterFactory(pglite);

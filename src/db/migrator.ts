@@ -16,7 +16,7 @@ import { PGlite } from "@electric-sql/pglite";
 import type { ErrorRegistry, SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { MigrationList, SchemaEngine } from "@prisma/schema-engine-wasm/schema_engine_bg";
-import { PGliteAdapterFactory, PostgresAdapterFactory } from "./adapters";
+import { PGLITE_OPTIONS, PGliteAdapterFactory, PostgresAdapterFactory } from "./adapters";
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, "../..");
 export const MIGRATIONS_DIR = join(PROJECT_ROOT, "prisma/migrations");
@@ -190,7 +190,7 @@ export async function migrationStatus(factory: SqlMigrationAwareDriverAdapterFac
  * they agree. The migrations are replayed into a throwaway in-memory PGlite.
  */
 export async function diffMigrationsToSchema(dir = MIGRATIONS_DIR, schemaPath = SCHEMA_PATH): Promise<string | null> {
-  const scratch = new PGlite();
+  const scratch = new PGlite(PGLITE_OPTIONS);
   try {
     const files = [{ path: schemaPath, content: await readFile(schemaPath, "utf8") }];
     const from = existsSync(dir) ? { tag: "migrations" as const, ...(await migrationList(dir)) } : { tag: "empty" as const };

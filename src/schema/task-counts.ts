@@ -15,12 +15,17 @@ const CategoryCountType = builder.objectRef<TaskCounts["byCategory"][number]>("C
 });
 
 const TaskCountsType = builder.objectRef<TaskCounts>("TaskCounts").implement({
-  description: "The tasks a filter selects, counted: `total` equals `tasks(filter).totalCount` for the same filter.",
+  description:
+    "The tasks a filter selects, counted: `total` equals `tasks(filter).totalCount` for the same filter. Each count (the total, each state) is exact up to 1,000; above that it is PostgreSQL's estimate (at least 1,001) and `isExact` is false.",
   fields: (t) => ({
-    total: t.exposeInt("total", { description: "Every task the filter selects." }),
+    total: t.exposeInt("total", { description: "Every task the filter selects (exact up to 1,000, else estimated)." }),
+    isExact: t.exposeBoolean("exact", {
+      description:
+        "Whether every count here is exact. false: the total or some state's count is over 1,000 and estimated (a category adds its states' counts, so it is approximate if one of them is); show those as approximate.",
+    }),
     byCategory: t.field({
       type: [CategoryCountType],
-      description: "Every category (zeros included), in TaskCategory order: SCHEDULED, PENDING, FAILED, FINISHED.",
+      description: "Every category (zeros included), in TaskCategory order: SCHEDULED, PENDING, FAILED, FINISHED. The sum of its states' counts.",
       resolve: (counts) => counts.byCategory,
     }),
     byState: t.field({

@@ -15,7 +15,7 @@ import type { PageArgs, TaskFilter, TaskOrder, TaskQuery } from "../store";
 import { builder, type Context } from "./builder";
 import { OrderDirectionEnum, StepStateEnum, TaskActionEnum, TaskCategoryEnum, TaskKindEnum, TaskOrderFieldEnum, TaskStateEnum } from "./enums";
 import { hasPendingBelow, taskById, workerByName } from "./loaders";
-import { checkedMaxSize, totalCountOptions } from "./pagination";
+import { checkedMaxSize, totalCountIsExactOptions, totalCountOptions } from "./pagination";
 import { LOG_CONNECTION, LOG_ORDER, LogEntryConnection, LogFilterInput, logWhere, StepNode } from "./step";
 import { WorkerNode } from "./worker";
 
@@ -168,7 +168,16 @@ export const TaskConnection = builder.connectionObject(
     name: "TaskConnection",
     description: "A page of tasks.",
     fields: (t) => ({
-      totalCount: t.int(totalCountOptions("Tasks matching the filter, on all pages.")),
+      totalCount: t.int(
+        totalCountOptions(
+          "Tasks matching the filter, on all pages: exact up to 1,000; above that (`tasks` only, see totalCountIsExact) PostgreSQL's estimate, at least 1,001.",
+        ),
+      ),
+      totalCountIsExact: t.boolean(
+        totalCountIsExactOptions(
+          "Whether totalCount is exact. false when more than 1,000 tasks match a `tasks` filter: totalCount is then the planner's estimate (from table statistics, can be off by a wide margin; show it as approximate, e.g. \"about 79,000\" or \"1,000+\"). Counting exactly would read every matching row on each page.",
+        ),
+      ),
       journalCursor: t.string({
         description:
           "A taskEvents cursor from just before this page was read: subscribe with `after: journalCursor` (and the same filter as `task`) and no change made since is missed; an event the page already shows may come again (compare `version`). On `children`, taken when this field is read.",
@@ -369,7 +378,7 @@ export function taskConnectionField<Parent>(t: any, options: { description: stri
           orderBy: args.orderBy ? { field: args.orderBy.field, direction: args.orderBy.direction ?? "DESC" } : null,
           page: { first: args.first, after: args.after, last: args.last, before: args.before },
           query: queryFromInfo({ context: ctx, info, path: ["edges", "node"] }),
-          count: asksFor(info, "totalCount"),
+          count: asksFor(info, "totalCount") || asksFor(info, "totalCountIsExact"),
         });
         return { ...page, journalCursor };
       },

@@ -249,7 +249,7 @@ export class Store {
   listTasks(options: { filter?: TaskFilter; orderBy?: TaskOrder | null; page?: PageArgs; query?: TaskQuery; count?: boolean }) {
     return listTasks(this.prisma, { ...options, maxPageSize: this.config.maxPageSize });
   }
-  /** Tasks the filter selects (as listTasks), counted per state and category in one query. */
+  /** Tasks the filter selects (as listTasks), counted per state and category in one statement (exact up to EXACT_COUNT_LIMIT). */
   taskCounts(filter?: TaskFilter) {
     return countTasks(this.prisma, filter);
   }

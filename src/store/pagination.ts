@@ -1,4 +1,4 @@
-// Keyset (cursor) pagination for task lists, both directions, over any TaskOrder. Written by hand:
+// Keyset (cursor) pagination for task lists, both directions, over any TaskOrder, in SQL. Written by hand:
 // Prisma's own `cursor` option (and the libraries built on it) drops rows when the sort column is
 // nullable (startedAt, endedAt). The cursor is the sort value and the id of the edge's task, so a
 // page stays correct while tasks are added or change state between requests.
@@ -6,7 +6,8 @@ import { badInput } from "../domain/errors";
 import { isUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import { TASK_STATES } from "../domain/states";
-import type { Prisma, Task, TaskState } from "../generated/prisma/client";
+import type { Task, TaskState } from "../generated/prisma/client";
+import { Prisma } from "../generated/prisma/client";
 
 export const ORDER_FIELDS = ["CREATED_AT", "STARTED_AT", "ENDED_AT", "STATE", "MODULE"] as const;
 export type OrderField = (typeof ORDER_FIELDS)[number];
@@ -84,75 +85,74 @@ export function checkPageArgs(page: PageArgs, maxPageSize: number): { size: numb
   return { size: (forward ? first : last) ?? LIMITS.defaultPageSize, forward };
 }
 
-type Cmp = "gt" | "lt";
+/** The column a field sorts by, in SQL on `"Task" t`. */
+const COLUMN_SQL: Record<OrderField, Prisma.Sql> = {
+  CREATED_AT: Prisma.sql`t."createdAt"`,
+  STARTED_AT: Prisma.sql`t."startedAt"`,
+  ENDED_AT: Prisma.sql`t."endedAt"`,
+  STATE: Prisma.sql`t.state`,
+  MODULE: Prisma.sql`t."moduleName"`,
+};
+
+/** A cursor's sort value as an SQL value of the column's type (enums sort in declaration order). */
+function valueSql(order: TaskOrder, value: string): Prisma.Sql {
+  if (IS_DATE.has(order.field)) return Prisma.sql`${value}::timestamptz`;
+  if (order.field === "STATE") {
+    if (!TASK_STATES.includes(value as TaskState)) throw badInput("cursor is corrupt");
+    return Prisma.sql`${value}::"TaskState"`;
+  }
+  return Prisma.sql`${value}`;
+}
 
 /** Rows strictly after (value, id) when sorted by `dir` on the column then id, nulls at `nulls`. */
-function afterKey(order: TaskOrder, dir: Direction, nulls: "first" | "last", value: SortValue, id: string): Prisma.TaskWhereInput {
-  const cmp: Cmp = dir === "ASC" ? "gt" : "lt";
-  const column = COLUMN[order.field];
-  const nullable = NULLABLE.has(order.field);
-  const sameValueLaterId: Prisma.TaskWhereInput = { [column]: value === null ? null : typed(order, value), id: { [cmp]: id } };
+function afterKey(order: TaskOrder, dir: Direction, nulls: "first" | "last", value: SortValue, id: string): Prisma.Sql {
+  const cmp = Prisma.raw(dir === "ASC" ? ">" : "<");
+  const column = COLUMN_SQL[order.field];
   if (value === null) {
     // Among the nulls: only later ids; and when nulls come first, every non-null row as well.
-    return nulls === "first" ? { OR: [sameValueLaterId, { [column]: { not: null } }] } : sameValueLaterId;
+    const laterNull = Prisma.sql`(${column} IS NULL AND t.id ${cmp} ${id}::uuid)`;
+    return nulls === "first" ? Prisma.sql`(${laterNull} OR ${column} IS NOT NULL)` : laterNull;
   }
-  const or: Prisma.TaskWhereInput[] = [strictlyAfter(order, cmp, value), sameValueLaterId];
-  if (nullable && nulls === "last") or.push({ [column]: null });
-  return { OR: or };
+  // A row comparison: the index on the column bounds the scan (a null column compares as null: no row).
+  const later = Prisma.sql`(${column}, t.id) ${cmp} (${valueSql(order, value)}, ${id}::uuid)`;
+  return NULLABLE.has(order.field) && nulls === "last" ? Prisma.sql`(${later} OR ${column} IS NULL)` : later;
 }
 
-function typed(order: TaskOrder, value: string): Date | string {
-  return IS_DATE.has(order.field) ? new Date(value) : value;
-}
-
-function strictlyAfter(order: TaskOrder, cmp: Cmp, value: string): Prisma.TaskWhereInput {
-  if (order.field === "STATE") {
-    // Enums sort in declaration order in PostgreSQL, and Prisma has no gt/lt for enums.
-    const i = TASK_STATES.indexOf(value as TaskState);
-    if (i < 0) throw badInput("cursor is corrupt");
-    const later = cmp === "gt" ? TASK_STATES.slice(i + 1) : TASK_STATES.slice(0, i);
-    return { state: { in: [...later] } };
-  }
-  return { [COLUMN[order.field]]: { [cmp]: typed(order, value) } };
-}
-
-function orderByFor(order: TaskOrder, dir: Direction, nulls: "first" | "last"): Prisma.TaskOrderByWithRelationInput[] {
-  const sort = dir === "ASC" ? "asc" : "desc";
-  const column = COLUMN[order.field];
-  const first = NULLABLE.has(order.field) ? { [column]: { sort, nulls } } : { [column]: sort };
-  return [first, { id: sort }];
+function orderBySql(order: TaskOrder, dir: Direction, nulls: "first" | "last"): Prisma.Sql {
+  const sort = Prisma.raw(dir);
+  const nullsSql = Prisma.raw(NULLABLE.has(order.field) ? ` NULLS ${nulls.toUpperCase()}` : "");
+  return Prisma.sql`${COLUMN_SQL[order.field]} ${sort}${nullsSql}, t.id ${sort}`;
 }
 
 export interface PagePlan {
-  where: Prisma.TaskWhereInput;
-  orderBy: Prisma.TaskOrderByWithRelationInput[];
+  /** Rows after the cursor (with the filter: `WHERE filter AND after`); `true` without a cursor. */
+  after: Prisma.Sql;
+  orderBy: Prisma.Sql;
   take: number;
+  /** The columns `finish` reads from each row (for a query that selects columns). */
+  columns: (keyof Task)[];
   /** Apply to the rows fetched with this plan to get the page in display order. */
   finish(rows: Task[]): { rows: Task[]; pageInfo: PageInfo; cursors: string[] };
 }
 
 /**
- * Plans one findMany for a page. Forward: sort as asked, nulls last, rows after `after`.
+ * Plans one page of `"Task" t`. Forward: sort as asked, nulls last, rows after `after`.
  * Backward: sort reversed (nulls first), rows after `before` in that order, then reverse.
  * One extra row is fetched to learn whether another page exists.
  */
-export function planPage(filter: Prisma.TaskWhereInput, order: TaskOrder, page: PageArgs, maxPageSize: number): PagePlan {
+export function planPage(order: TaskOrder, page: PageArgs, maxPageSize: number): PagePlan {
   const { size, forward } = checkPageArgs(page, maxPageSize);
   const reversed: Direction = order.direction === "ASC" ? "DESC" : "ASC";
   const dir = forward ? order.direction : reversed;
   const nulls = forward ? "last" : "first";
   const cursorName = forward ? "after" : "before";
   const cursor = forward ? page.after : page.before;
-  const where: Prisma.TaskWhereInput = cursor
-    ? (() => {
-        const key = decodeCursor(order, cursor, cursorName);
-        return { AND: [filter, afterKey(order, dir, nulls, key.value, key.id)] };
-      })()
-    : filter;
+  const key = cursor ? decodeCursor(order, cursor, cursorName) : null;
   return {
-    where,
-    orderBy: orderByFor(order, dir, nulls),
+    after: key ? afterKey(order, dir, nulls, key.value, key.id) : Prisma.sql`true`,
+    orderBy: orderBySql(order, dir, nulls),
     take: size + 1,
+    columns: ["id", COLUMN[order.field]],
     finish(fetched) {
       const more = fetched.length > size;
       const rows = fetched.slice(0, size);

@@ -1,4 +1,4 @@
-// The API's TaskFilter, twice: as a Prisma where (taskWhere, for lists and counts) and in
+// The API's TaskFilter, twice: as SQL (taskFilterSql, for lists and counts) and in
 // TypeScript over a task snapshot (matchesTaskFilter, for the live feed). Both start from the same
 // validation (checkTaskFilter): a bad filter is BAD_USER_INPUT in either, and they give the same
 // answer for every task (test/task-filter-match.test.ts).
@@ -8,7 +8,9 @@ import { parseUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import type { TaskCategory, TaskState } from "../domain/states";
 import { CATEGORY_STATES } from "../domain/states";
-import type { Prisma, Task } from "../generated/prisma/client";
+import type { Task } from "../generated/prisma/client";
+import { Prisma } from "../generated/prisma/client";
+import { taskStateList } from "./sql";
 
 export interface TaskFilter {
   module?: string | null;
@@ -137,8 +139,7 @@ const dashed = (hex: string) => [...hex].map((digit, i) => ([8, 12, 16, 20].incl
  * The ids a search text names when it is an id prefix: 8 to 32 hex digits, written without dashes
  * or with them where a UUID has them ("0199ab12", "0199ab12-3c"). The ids from the prefix padded
  * with 0s to it padded with fs: a range on the primary key (uuid comparisons, no cast to text).
- * Shorter text is only a keyword. Beside the keyword's ILIKE branches (no trigram index) the plan
- * still scans the rows the other fields leave, as the keyword search always did.
+ * Shorter text is only a keyword.
  */
 function idPrefixRange(text: string): { from: string; to: string } | null {
   const lower = text.toLowerCase();
@@ -188,39 +189,53 @@ export function checkTaskFilter(filter: TaskFilter = {}): CheckedFilter {
 /** LIKE pattern characters are literal in a keyword search. */
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-const rangeWhere = ({ after, before }: TimeRange) =>
-  after || before ? { ...(after ? { gte: after } : {}), ...(before ? { lt: before } : {}) } : null;
+/** The `contains` of a keyword search, for Prisma (the modules whose name a search matches). */
+export const searchContains = (text: string) => ({ contains: escapeLike(text), mode: "insensitive" as const });
 
-export function taskWhere(filter: TaskFilter = {}): Prisma.TaskWhereInput {
-  const f = checkTaskFilter(filter);
-  const and: Prisma.TaskWhereInput[] = [];
-  if (!f.includeInternal) and.push({ isInternal: false });
-  if (f.module != null) and.push({ moduleName: f.module });
-  if (f.modules != null) and.push({ moduleName: { in: f.modules } });
-  if (f.types != null) and.push({ type: { in: f.types } });
-  if (f.states != null) and.push({ state: { in: f.states } });
-  if (f.category != null) and.push({ state: { in: [...CATEGORY_STATES[f.category]] } });
-  if (f.kind != null) and.push({ kind: f.kind });
-  if (f.target != null) and.push({ target: f.target });
-  if (f.targetPrefix != null) and.push({ target: { startsWith: escapeLike(f.targetPrefix) } });
-  for (const [key, value] of Object.entries(f.labels)) and.push({ labels: { path: [key], equals: value } });
+const timeRangeSql = (column: Prisma.Sql, { after, before }: TimeRange): Prisma.Sql[] => [
+  ...(after ? [Prisma.sql`${column} >= ${after.toISOString()}::timestamptz`] : []),
+  ...(before ? [Prisma.sql`${column} < ${before.toISOString()}::timestamptz`] : []),
+];
+
+const statesSql = (states: readonly TaskState[]) => Prisma.sql`t.state IN (${taskStateList(states)})`;
+
+/**
+ * The filter as an SQL condition on `"Task" t` (for lists and counts), each part written for an
+ * index: labels by containment (`@>`, the GIN index on labels); the keyword by ILIKE on the
+ * trigram-indexed columns, the module as the names of the modules it matches (`searchModules`, looked
+ * up beforehand in the Module table: literal names, so the planner can estimate the branch) and an
+ * id prefix as a range on the primary key, so that every branch of the OR is an index scan.
+ */
+export function taskFilterSql(f: CheckedFilter, searchModules: readonly string[] = []): Prisma.Sql {
+  const and: Prisma.Sql[] = [];
+  if (!f.includeInternal) and.push(Prisma.sql`NOT t."isInternal"`);
+  if (f.module != null) and.push(Prisma.sql`t."moduleName" = ${f.module}`);
+  if (f.modules != null) and.push(Prisma.sql`t."moduleName" = ANY(${f.modules}::text[])`);
+  if (f.types != null) and.push(Prisma.sql`t.type = ANY(${f.types}::text[])`);
+  if (f.states != null) and.push(f.states.length ? statesSql(f.states) : Prisma.sql`false`);
+  if (f.category != null) and.push(statesSql(CATEGORY_STATES[f.category]));
+  if (f.kind != null) and.push(Prisma.sql`t.kind = ${f.kind}::"TaskKind"`);
+  if (f.target != null) and.push(Prisma.sql`t.target = ${f.target}`);
+  if (f.targetPrefix != null) and.push(Prisma.sql`t.target LIKE ${`${escapeLike(f.targetPrefix)}%`}`);
+  if (Object.keys(f.labels).length > 0) and.push(Prisma.sql`t.labels @> ${JSON.stringify(f.labels)}::jsonb`);
   if (f.search) {
-    const contains = { contains: escapeLike(f.search.text), mode: "insensitive" as const };
-    const or: Prisma.TaskWhereInput[] = [{ name: contains }, { type: contains }, { moduleName: contains }, { target: contains }, { error: contains }];
+    const pattern = `%${escapeLike(f.search.text)}%`;
+    const or = [
+      Prisma.sql`t.name ILIKE ${pattern}`,
+      Prisma.sql`t.type ILIKE ${pattern}`,
+      Prisma.sql`t.target ILIKE ${pattern}`,
+      Prisma.sql`t.error ILIKE ${pattern}`,
+    ];
+    if (searchModules.length > 0) or.push(Prisma.sql`t."moduleName" IN (${Prisma.join(searchModules)})`);
     const range = f.search.idRange;
-    if (range) or.push({ id: range.from === range.to ? range.from : { gte: range.from, lte: range.to } });
-    and.push({ OR: or });
+    if (range) or.push(Prisma.sql`t.id BETWEEN ${range.from}::uuid AND ${range.to}::uuid`);
+    and.push(Prisma.sql`(${Prisma.join(or, " OR ")})`);
   }
-  const created = rangeWhere(f.created);
-  if (created) and.push({ createdAt: created });
-  const started = rangeWhere(f.started);
-  if (started) and.push({ startedAt: started });
-  const ended = rangeWhere(f.ended);
-  if (ended) and.push({ endedAt: ended });
-  if (f.parentId != null) and.push({ parentId: f.parentId });
-  if (f.rootsOnly) and.push({ parentId: null });
-  if (f.createdWithRunAt != null) and.push({ scheduledFor: f.createdWithRunAt ? { not: null } : null });
-  return and.length === 1 ? and[0]! : { AND: and };
+  and.push(...timeRangeSql(Prisma.sql`t."createdAt"`, f.created), ...timeRangeSql(Prisma.sql`t."startedAt"`, f.started), ...timeRangeSql(Prisma.sql`t."endedAt"`, f.ended));
+  if (f.parentId != null) and.push(Prisma.sql`t."parentId" = ${f.parentId}::uuid`);
+  if (f.rootsOnly) and.push(Prisma.sql`t."parentId" IS NULL`);
+  if (f.createdWithRunAt != null) and.push(f.createdWithRunAt ? Prisma.sql`t."scheduledFor" IS NOT NULL` : Prisma.sql`t."scheduledFor" IS NULL`);
+  return and.length ? Prisma.join(and, " AND ") : Prisma.sql`true`;
 }
 
 const inRange = (iso: string | null, { after, before }: TimeRange) => {
@@ -232,7 +247,7 @@ const inRange = (iso: string | null, { after, before }: TimeRange) => {
 
 const containsInsensitive = (value: string | null, text: string) => value !== null && value.toLowerCase().includes(text.toLowerCase());
 
-/** Whether the task is in what `taskWhere(filter)` selects: the same filter, checked the same way, in TypeScript. */
+/** Whether the task is in what `taskFilterSql` selects: the same filter, checked the same way, in TypeScript. */
 export function matchesTaskFilter(task: TaskSnapshot, filter: TaskFilter = {}): boolean {
   return matchesCheckedFilter(task, checkTaskFilter(filter));
 }

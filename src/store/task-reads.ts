@@ -11,16 +11,30 @@ import { taskStateList } from "./sql";
 import type { PageArgs, PageInfo, TaskOrder } from "./pagination";
 import { DEFAULT_ORDER, planPage } from "./pagination";
 import type { TaskFilter } from "./task-filter";
-import { taskWhere } from "./task-filter";
+import { checkTaskFilter, searchContains, taskFilterSql } from "./task-filter";
 
 export type TaskQuery = { include?: Prisma.TaskInclude; select?: Prisma.TaskSelect };
 
 export interface TaskPage {
   edges: { cursor: string; node: Task }[];
   pageInfo: PageInfo;
-  /** Counted only when asked for. */
-  totalCount: () => Promise<number>;
+  /** Counted only when asked for (see countMatching: exact up to EXACT_COUNT_LIMIT). */
+  totalCount: () => Promise<TaskCount>;
 }
+
+/** How many tasks match: exact up to EXACT_COUNT_LIMIT; above it, the planner's estimate. */
+export interface TaskCount {
+  count: number;
+  exact: boolean;
+}
+
+/**
+ * Counts are exact up to this many tasks: counting stops at the next row, so a count never reads
+ * more than this many (plus what the filter skips to find them). Above it a count is PostgreSQL's
+ * estimate for the filter (the plan's row estimate, from the table's statistics), at least one more
+ * than the limit, and flagged as approximate.
+ */
+export const EXACT_COUNT_LIMIT = 1_000;
 
 export async function findTask(prisma: PrismaClient, id: string, query: TaskQuery = {}): Promise<Task | null> {
   return prisma.task.findUnique({ ...query, where: { id: parseUuid(id) } } as Prisma.TaskFindUniqueArgs);
@@ -32,6 +46,17 @@ export async function getTask(prisma: PrismaClient, id: string, query: TaskQuery
   return task;
 }
 
+/** The filter as SQL, with the modules its keyword matches by name (a query of the few Module rows). */
+async function filterSql(prisma: PrismaClient, filter: TaskFilter): Promise<Prisma.Sql> {
+  const f = checkTaskFilter(filter);
+  const modules = f.search ? await prisma.module.findMany({ where: { name: searchContains(f.search.text) }, select: { name: true } }) : [];
+  return taskFilterSql(f, modules.map((m) => m.name));
+}
+
+/**
+ * A page of tasks: the ids in one SQL statement (the filter and the cursor as index conditions,
+ * ORDER BY … LIMIT), then the rows with what the GraphQL selection needs by primary key.
+ */
 export async function listTasks(
   prisma: PrismaClient,
   options: {
@@ -44,32 +69,71 @@ export async function listTasks(
     count?: boolean;
   },
 ): Promise<TaskPage> {
-  const where = taskWhere(options.filter ?? {});
-  const plan = planPage(where, options.orderBy ?? DEFAULT_ORDER, options.page ?? {}, options.maxPageSize);
-  let counted: Promise<number> | undefined;
-  const totalCount = () => (counted ??= prisma.task.count({ where }));
+  const where = await filterSql(prisma, options.filter ?? {});
+  const plan = planPage(options.orderBy ?? DEFAULT_ORDER, options.page ?? {}, options.maxPageSize);
+  let counted: Promise<TaskCount> | undefined;
+  const totalCount = () => (counted ??= countMatching(prisma, [where]).then(([count]) => count!));
   if (options.count) totalCount().catch(() => {}); // its error, if any, goes to whoever awaits it
-  const rows = await prisma.task.findMany({ ...options.query, where: plan.where, orderBy: plan.orderBy, take: plan.take } as Prisma.TaskFindManyArgs);
+  const ids = await prisma.$queryRaw<{ id: string }[]>`
+    SELECT t.id::text AS id FROM "Task" t WHERE ${where} AND ${plan.after} ORDER BY ${plan.orderBy} LIMIT ${plan.take}`;
+  const query = options.query ?? {};
+  // A selection of columns still needs those the cursors are made of.
+  const select = query.select && { ...query.select, ...Object.fromEntries(plan.columns.map((column) => [column, true])) };
+  const found = ids.length
+    ? await prisma.task.findMany({ ...query, ...(select ? { select } : {}), where: { id: { in: ids.map((r) => r.id) } } } as Prisma.TaskFindManyArgs)
+    : [];
+  const byId = new Map(found.map((row) => [row.id, row]));
+  // A task deleted between the two statements is left out.
+  const rows = ids.map((r) => byId.get(r.id)).filter((t): t is Task => t !== undefined);
   const { rows: nodes, cursors, pageInfo } = plan.finish(rows);
   return { edges: nodes.map((node, i) => ({ node, cursor: cursors[i]! })), pageInfo, totalCount };
 }
 
+/**
+ * How many tasks each condition selects, exactly when at most EXACT_COUNT_LIMIT: one statement that
+ * counts each up to one past the limit; then, for each over it, the planner's estimate (EXPLAIN,
+ * which plans without running), never below the limit + 1.
+ */
+async function countMatching(prisma: PrismaClient, conditions: Prisma.Sql[]): Promise<TaskCount[]> {
+  const capped = conditions.map(
+    (where, i) => Prisma.sql`(SELECT count(*)::int FROM (SELECT 1 FROM "Task" t WHERE ${where} LIMIT ${EXACT_COUNT_LIMIT + 1}) c) AS ${Prisma.raw(`c${i}`)}`,
+  );
+  const [row] = await prisma.$queryRaw<Record<string, number>[]>`SELECT ${Prisma.join(capped)}`;
+  return Promise.all(
+    conditions.map(async (where, i) => {
+      const count = row![`c${i}`]!;
+      if (count <= EXACT_COUNT_LIMIT) return { count, exact: true };
+      const [plan] = await prisma.$queryRaw<{ "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] }[]>`EXPLAIN (FORMAT JSON) SELECT 1 FROM "Task" t WHERE ${where}`;
+      const estimate = Math.round(plan!["QUERY PLAN"][0].Plan["Plan Rows"]);
+      return { count: Math.max(estimate, EXACT_COUNT_LIMIT + 1), exact: false };
+    }),
+  );
+}
+
 export interface TaskCounts {
   total: number;
+  /** Whether every count here is exact (see EXACT_COUNT_LIMIT). */
+  exact: boolean;
   /** Every category, in TASK_CATEGORIES order, zeros included. */
   byCategory: { category: TaskCategory; count: number }[];
   /** Every state, in TASK_STATES order, zeros included. */
   byState: { state: TaskState; count: number }[];
 }
 
-/** How many tasks the filter selects, per state and per category (a tab list's badges): one GROUP BY state. */
+/**
+ * How many tasks the filter selects, per state and per category (a tab list's badges). The total is
+ * counted as for `listTasks` (so it equals that page's totalCount) and each state on its own, all in
+ * one statement; a category adds up its states.
+ */
 export async function countTasks(prisma: PrismaClient, filter: TaskFilter = {}): Promise<TaskCounts> {
-  const groups = await prisma.task.groupBy({ by: ["state"], where: taskWhere(filter), _count: { _all: true } });
-  const byState = new Map<TaskState, number>(groups.map((g) => [g.state, g._count._all]));
+  const where = await filterSql(prisma, filter);
+  const [total, ...states] = await countMatching(prisma, [where, ...TASK_STATES.map((state) => Prisma.sql`${where} AND t.state IN (${taskStateList([state])})`)]);
+  const byState = new Map<TaskState, number>(TASK_STATES.map((state, i) => [state, states[i]!.count]));
   const byCategory = new Map<TaskCategory, number>();
   for (const [state, count] of byState) byCategory.set(categoryOf(state), (byCategory.get(categoryOf(state)) ?? 0) + count);
   return {
-    total: [...byState.values()].reduce((sum, count) => sum + count, 0),
+    total: total!.count,
+    exact: total!.exact && states.every((s) => s.exact),
     byCategory: TASK_CATEGORIES.map((category) => ({ category, count: byCategory.get(category) ?? 0 })),
     byState: TASK_STATES.map((state) => ({ state, count: byState.get(state) ?? 0 })),
   };

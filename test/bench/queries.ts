@@ -4,7 +4,9 @@
 // HTTP to a server in its own process: p50/p99 of sequential executions after a warm-up.
 // The rows are written with direct SQL (json_populate_recordset over the "Task" table, every
 // column of prisma/schema.prisma given); no events or steps (the queries do not read them).
+// A count over 1,000 is PostgreSQL's estimate (totalCountIsExact false): the table shows it as ~N.
 // Usage: npm run bench -- queries [tasks] [executions] [stores, e.g. postgresql,pglite]
+//        npm run bench -- queries-1m [executions]   (1,000,000 tasks, PostgreSQL only)
 import { v7 as uuidv7 } from "uuid";
 import type { StoreConfig } from "../../src/config";
 import type { Task } from "../../src/generated/prisma/client";
@@ -25,6 +27,8 @@ export interface QueryOptions {
   bigTree: number;
   warmup: number;
   stores: StorePlan[];
+  /** The section's title (the default part's when not given). */
+  title?: string;
 }
 
 /** PostgreSQL primarily; PGlite with fewer executions, to stay within the time budget. */
@@ -119,7 +123,22 @@ export interface SeedInfo {
 export async function seedQueryData(app: App, total: number, bigTree: number): Promise<SeedInfo> {
   const r = new Random(42);
   const now = Date.now();
-  const rows: TaskRow[] = [];
+  const prisma = app.db.prisma;
+  for (const module of MODULES) await app.store.ensureModule(module.name, `Benchmark data: ${module.name}`);
+  // Written 5,000 rows a statement as they are made (a million rows at once would not fit in memory);
+  // a JSON key per column, so no column falls back to NULL.
+  let rows: TaskRow[] = [];
+  let written = 0;
+  const made = () => written + rows.length;
+  const flush = async () => {
+    if (rows.length === 0) return;
+    await prisma.$executeRawUnsafe(`INSERT INTO "Task" SELECT * FROM json_populate_recordset(NULL::"Task", $1::json)`, JSON.stringify(rows));
+    written += rows.length;
+    rows = [];
+  };
+  const flushEvery = async () => {
+    if (rows.length >= 5_000) await flush();
+  };
   const sequence = new Map<string, number>();
   let parentId = "";
   let target = "";
@@ -203,10 +222,12 @@ export async function seedQueryData(app: App, total: number, bigTree: number): P
     for (let j = 0; j < steps; j++, bigCount++) {
       add({ module: upgrade, type: j % 2 ? "restart" : "drain", kind: "NODE", target: node.target!, state: childState(state, r), createdAt: bigStart + i, parent: node, sequenceNumber: bigRoot.sequenceNumber, labels: bigRoot.labels as Record<string, string>, internal: false });
     }
+    await flushEvery();
   }
 
   // Everything else: roots over 30 days; singletons, small trees, and trees with internal grandchildren.
-  while (rows.length < total) {
+  while (made() < total) {
+    await flushEvery();
     const module = r.pick(MODULES);
     const createdAt = now - r.int(30 * DAY);
     const recent = now - createdAt < DAY;
@@ -227,25 +248,20 @@ export async function seedQueryData(app: App, total: number, bigTree: number): P
     if (shape === "single") continue;
     const children = shape === "children" ? 1 + r.int(10) : 5 + r.int(16);
     const internal = r.next() < 0.5;
-    for (let c = 0; c < children && rows.length < total; c++) {
+    for (let c = 0; c < children && made() < total; c++) {
       const child = add({ module, type: r.pick(module.children), kind: "NODE", target: module.member(cluster, r), state: childState(state, r), createdAt: createdAt + c + 1, parent: root, sequenceNumber: root.sequenceNumber, labels: root.labels as Record<string, string>, internal: false });
         if (!parentId && children >= 10) {
         parentId = root.id;
         target = child.target!;
       }
       if (shape !== "grandchildren") continue;
-      for (let g = 1 + r.int(3); g > 0 && rows.length < total; g--) {
+      for (let g = 1 + r.int(3); g > 0 && made() < total; g--) {
         add({ module, type: r.pick(module.grandchildren), kind: "NODE", target: child.target!, state: childState(child.state as State, r), createdAt: createdAt + c + 1, parent: child, sequenceNumber: root.sequenceNumber, labels: root.labels as Record<string, string>, internal });
       }
     }
   }
 
-  const prisma = app.db.prisma;
-  for (const module of MODULES) await app.store.ensureModule(module.name, `Benchmark data: ${module.name}`);
-  // One statement per 5,000 rows; a JSON key per column, so no column falls back to NULL.
-  for (let i = 0; i < rows.length; i += 5_000) {
-    await prisma.$executeRawUnsafe(`INSERT INTO "Task" SELECT * FROM json_populate_recordset(NULL::"Task", $1::json)`, JSON.stringify(rows.slice(i, i + 5_000)));
-  }
+  await flush();
   for (const [name, last] of sequence) await prisma.module.update({ where: { name }, data: { lastSequenceNumber: last } });
   await prisma.$executeRawUnsafe(`ANALYZE "Task"`);
   const tenDaysAgo = new Date(now - 10 * DAY);
@@ -257,7 +273,7 @@ export async function seedQueryData(app: App, total: number, bigTree: number): P
     targetPrefix: "kafka-2/",
     createdAfter: tenDaysAgo.toISOString(),
     createdBefore: new Date(tenDaysAgo.getTime() + DAY).toISOString(),
-    tasks: rows.length,
+    tasks: written,
   };
 }
 
@@ -266,6 +282,7 @@ export async function seedQueryData(app: App, total: number, bigTree: number): P
 const LIST = `query ($filter: TaskFilter) {
   tasks(first: 50, filter: $filter) {
     totalCount
+    totalCountIsExact
     edges { node { id module { name } type name state target createdAt progress { fraction } availableActions } }
     pageInfo { hasNextPage endCursor }
   }
@@ -278,8 +295,8 @@ interface QueryCase {
   query: string;
   variables: (seed: SeedInfo) => Record<string, unknown>;
   executions: (plan: StorePlan) => number;
-  /** What one execution returns (checked once, so a query that matches nothing is noticed). */
-  size: (data: any) => number;
+  /** What one execution returns (checked once, so a query that matches nothing is noticed); `exact` false for an estimated count. */
+  size: (data: any) => { count: number; exact: boolean };
 }
 
 const listCase = (name: string, filter: (seed: SeedInfo) => Record<string, unknown>): QueryCase => ({
@@ -287,7 +304,7 @@ const listCase = (name: string, filter: (seed: SeedInfo) => Record<string, unkno
   query: LIST,
   variables: (seed) => ({ filter: filter(seed) }),
   executions: (plan) => plan.executions,
-  size: (data) => data.tasks.totalCount,
+  size: (data) => ({ count: data.tasks.totalCount, exact: data.tasks.totalCountIsExact }),
 });
 
 const CASES: QueryCase[] = [
@@ -311,23 +328,23 @@ const CASES: QueryCase[] = [
   listCase("search by id prefix", (s) => ({ search: s.parentId.slice(0, 13) })),
   {
     name: "taskCounts (tab badges), search",
-    query: `query ($filter: TaskFilter) { taskCounts(filter: $filter) { total byCategory { category count } byState { state count } } }`,
+    query: `query ($filter: TaskFilter) { taskCounts(filter: $filter) { total isExact byCategory { category count } byState { state count } } }`,
     variables: () => ({ filter: { search: "broker-3" } }),
     executions: (plan) => plan.executions,
-    size: (data) => data.taskCounts.total,
+    size: (data) => ({ count: data.taskCounts.total, exact: data.taskCounts.isExact }),
   },
   {
     name: "taskTree of the big tree",
     query: TREE,
     variables: (seed) => ({ id: seed.bigRootId }),
     executions: (plan) => plan.treeExecutions,
-    size: (data) => data.taskTree.length,
+    size: (data) => ({ count: data.taskTree.length, exact: true }),
   },
 ];
 
 async function timeQuery(server: ServerHandle, c: QueryCase, seed: SeedInfo, warmup: number, plan: StorePlan) {
   const variables = c.variables(seed);
-  let size = 0;
+  let size = { count: 0, exact: true };
   for (let i = 0; i < warmup; i++) size = c.size(await graphql(server.url, c.query, variables));
   const times: number[] = [];
   for (let i = 0; i < c.executions(plan); i++) {
@@ -339,6 +356,9 @@ async function timeQuery(server: ServerHandle, c: QueryCase, seed: SeedInfo, war
   return { size, p50: percentile(times, 50), p99: percentile(times, 99), executions: times.length };
 }
 
+
+/** A count as the table shows it: "~" before an estimate (totalCountIsExact false). */
+const matching = (size: { count: number; exact: boolean }) => `${size.exact ? "" : "~"}${fmt(size.count)}`;
 
 export async function querySection(options: QueryOptions): Promise<Section> {
   const results = new Map<string, Map<StoreConfig["kind"], Awaited<ReturnType<typeof timeQuery>>>>(CASES.map((c) => [c.name, new Map()]));
@@ -352,7 +372,7 @@ export async function querySection(options: QueryOptions): Promise<Section> {
       seeded.push(`${STORE_LABEL[kind]} ${((performance.now() - started) / 1000).toFixed(0)} s`);
       for (const c of CASES) {
         const result = await timeQuery(server, c, seed, options.warmup, plan);
-        progress(`  ${c.name}: p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms (${result.size} matching)`);
+        progress(`  ${c.name}: p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms (${matching(result.size)} matching)`);
         results.get(c.name)!.set(kind, result);
       }
     });
@@ -363,12 +383,12 @@ export async function querySection(options: QueryOptions): Promise<Section> {
     const first = byStore.values().next().value;
     return [
       c.name === CASES.at(-1)!.name ? "`taskTree`" : `\`tasks\`: ${c.name}`,
-      fmt(first?.size),
+      first ? matching(first.size) : "–",
       ...options.stores.flatMap(({ kind }) => [ms(byStore.get(kind)?.p50), ms(byStore.get(kind)?.p99)]),
     ];
   });
   return {
-    title: "3. Queries",
+    title: options.title ?? "3. Queries",
     caption:
       `${options.tasks.toLocaleString("en-US")} tasks in trees (one of ${options.bigTree.toLocaleString("en-US")} nodes; the rest 1 to ~80 tasks each, five modules, every state, ` +
       `targets, labels, internal helpers, 30 days). \`tasks(first: 50, filter)\` selecting \`totalCount\`, id, module, type, name, state, target, createdAt, ` +
@@ -393,4 +413,19 @@ export async function main(args: string[]): Promise<void> {
     return executions ? { kind, executions, treeExecutions: Math.max(5, Math.round(executions / 2)) } : plan;
   });
   console.log(renderSection(await querySection({ ...QUERY_DEFAULTS, tasks, bigTree, stores })));
+}
+
+/** The million-task run: PostgreSQL only (writing the data takes minutes; PGlite is sized for less). */
+export const MILLION_DEFAULTS: QueryOptions = {
+  ...QUERY_DEFAULTS,
+  tasks: 1_000_000,
+  stores: [{ kind: "postgresql", executions: 50, treeExecutions: 20 }],
+  title: "3b. Queries at 1,000,000 tasks",
+};
+
+/** npm run bench -- queries-1m [executions]: the same queries over 1,000,000 tasks on PostgreSQL. */
+export async function mainMillion(args: string[]): Promise<void> {
+  const executions = Number(args[0]) || undefined;
+  const stores = MILLION_DEFAULTS.stores.map((plan) => (executions ? { ...plan, executions, treeExecutions: Math.max(5, Math.round(executions / 2)) } : plan));
+  console.log(renderSection(await querySection({ ...MILLION_DEFAULTS, stores })));
 }

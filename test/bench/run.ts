@@ -3,6 +3,7 @@
 //   npm run bench -- throughput [N] [runs]
 //   npm run bench -- latency [subscribers] [tasks] [runs] [stores, e.g. postgresql,pglite]
 //   npm run bench -- queries [tasks] [executions] [stores]
+//   npm run bench -- queries-1m [executions]   (1,000,000 tasks, PostgreSQL; not part of the full run)
 //   npm run bench -- memory [subscribers per step] [steps]
 //   npm run bench -- console [tasks] [runs] [load tasks]   (needs Debian's chromium)
 // Progress goes to stderr; tables to stdout.
@@ -19,6 +20,7 @@ const PARTS: Record<string, (args: string[]) => Promise<void>> = {
   throughput: throughput.main,
   latency: latency.main,
   queries: queries.main,
+  "queries-1m": queries.mainMillion,
   memory: memory.main,
   console: consolePart.main,
 };
@@ -60,6 +62,7 @@ async function runAll(): Promise<void> {
       "npm run bench -- throughput [N] [runs]          # throughput and one-at-a-time creation, with the peers",
       "npm run bench -- latency [subscribers] [tasks] [runs] [postgresql,pglite]",
       "npm run bench -- queries [tasks] [executions] [postgresql,pglite]",
+      "npm run bench -- queries-1m [executions]          # the queries over 1,000,000 tasks, PostgreSQL only",
       "npm run bench -- memory [subscribers per step] [steps]",
       "npm run bench -- console [tasks] [runs] [load tasks]   # needs Debian's chromium; TASKGRAPH_DOCS_SCREENSHOTS=1 writes docs/console-list.png",
       "BENCH_DATABASE_URL=postgres://… BENCH_REDIS_DB=7 npm run bench   # other PostgreSQL / Redis database",

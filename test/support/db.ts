@@ -7,6 +7,7 @@ import { inject } from "vitest";
 import { loadConfig } from "../../src/config";
 import type { Database, OpenOptions } from "../../src/db/client";
 import { openDatabase } from "../../src/db/client";
+import { PGLITE_OPTIONS } from "../../src/db/adapters";
 import { Store } from "../../src/store";
 import { adminUrl } from "./global-setup";
 
@@ -29,7 +30,7 @@ export async function openTestDatabase(options: Omit<OpenOptions, "pglite" | "mi
     return db;
   }
   const dump = await readFile(inject("pgliteTemplate"));
-  const pglite = await PGlite.create({ loadDataDir: new Blob([dump]) });
+  const pglite = await PGlite.create({ loadDataDir: new Blob([dump]), ...PGLITE_OPTIONS });
   return openDatabase({ kind: "pglite", dataDir: ":memory:" }, { ...options, pglite, migrate: false });
 }
 

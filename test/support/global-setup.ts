@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
-import { PGliteAdapterFactory, PostgresAdapterFactory } from "../../src/db/adapters";
+import { PGLITE_OPTIONS, PGliteAdapterFactory, PostgresAdapterFactory } from "../../src/db/adapters";
 import { applyMigrations, PROJECT_ROOT } from "../../src/db/migrator";
 
 declare module "vitest" {
@@ -55,7 +55,7 @@ export default async function setup(project: TestProject) {
   const dir = join(PROJECT_ROOT, ".vitest-tmp");
   await mkdir(dir, { recursive: true });
   const path = join(dir, `template-${RUN_ID}.tar`);
-  const pglite = new PGlite();
+  const pglite = new PGlite(PGLITE_OPTIONS);
   await applyMigrations(new PGliteAdapterFactory(pglite));
   const dump = await pglite.dumpDataDir("none");
   await writeFile(path, Buffer.from(await dump.arrayBuffer()));
