@@ -520,6 +520,16 @@ describe("task trees in breadth-first order", () => {
     expect(await types(50)).toEqual(BFS);
   });
 
+  test("taskTree gives the same tasks, in the same order, whether it selects only task fields or relations too", async () => {
+    const FIELDS = `id type depth state category createdAt labels progress { completed total } ...on Task { isInternal }`;
+    const only = (await app.gql(`query ($id: ID!) { taskTree(id: $id) { ...T } } fragment T on Task { ${FIELDS} }`, { id: id.root })).data!.taskTree as any[];
+    const withRelation = (await app.gql(`query ($id: ID!) { taskTree(id: $id) { ${FIELDS} parent { id } } }`, { id: id.root })).data!.taskTree as any[];
+    expect(only.map((t) => t.type)).toEqual(BFS);
+    expect(only).toEqual(withRelation.map(({ parent: _parent, ...task }) => task));
+    const one = (await app.gql(`query ($id: ID!) { task(id: $id) { ${FIELDS} } }`, { id: id.c2 })).data!.task;
+    expect(only.find((t) => t.id === id.c2)).toEqual(one);
+  });
+
   test("taskTree of an inner task lists its subtree with depths counted from the root", async () => {
     const tree = (await app.gql(TREE, { id: id.a })).data!.taskTree as any[];
     expect(tree.map((t) => t.type)).toEqual(["a", "a1", "a2", "a3", "a1x"]);

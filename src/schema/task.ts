@@ -1,7 +1,7 @@
 // Task: the type, its progress and flow, the task connection, the queries that read tasks
 // (tasks, task, taskTree, waitForTask) and the mutations that start and control them.
 import { queryFromInfo } from "@pothos/plugin-prisma";
-import { type GraphQLResolveInfo, Kind } from "graphql";
+import { type GraphQLResolveInfo, Kind, type SelectionNode } from "graphql";
 import { taskActions } from "../domain/actions";
 import { TaskgraphError, badInput } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
@@ -11,6 +11,7 @@ import type { Step, Task } from "../generated/prisma/client";
 import { parseCountInput, testTaskType } from "../modules/test";
 import { MAX_WAIT_SECONDS, type StartTaskRequest } from "../runtime/manager";
 import { encodeEventCursor, type JournalCursor } from "../store/journal-reader";
+import type { TaskColumn } from "../store/task-tree";
 import type { PageArgs, TaskFilter, TaskOrder, TaskQuery } from "../store";
 import { builder, type Context } from "./builder";
 import { OrderDirectionEnum, StepStateEnum, TaskActionEnum, TaskCategoryEnum, TaskKindEnum, TaskOrderFieldEnum, TaskStateEnum } from "./enums";
@@ -204,6 +205,47 @@ builder.prismaObjectField(TaskNode, "children", (t) =>
     )
 );
 
+/**
+ * The Task columns each field of Task reads, for the fields that need no relation. A tree
+ * (taskTree, descendants) that selects only these reads only these columns in one statement; any
+ * other field (a relation) loads whole rows with what plugin-prisma asks for.
+ */
+const TREE_FIELD_COLUMNS: Partial<Record<string, readonly TaskColumn[]>> = {
+  __typename: [],
+  id: ["id"],
+  ...Object.fromEntries(
+    (["type", "name", "kind", "scope", "target", "labels", "state", "isAbortable", "isInternal", "sequenceNumber", "input", "result", "error",
+      "createdAt", "scheduledFor", "startedAt", "endedAt", "createdBy", "node", "depth", "version"] as const).map((column) => [column, [column]]),
+  ),
+  category: ["state"],
+  progress: ["progressUnits", "progressTotal", "progressCompleted"],
+  availableActions: ["state", "isAbortable", "abortRequestedAt"],
+  worker: ["state", "leaseOwner"],
+};
+
+/** The columns a list of tasks needs for the selection in `info`, or null when it asks for a relation. */
+function treeColumns(info: GraphQLResolveInfo): TaskColumn[] | null {
+  const columns = new Set<TaskColumn>();
+  const collect = (selections: readonly SelectionNode[]): boolean =>
+    selections.every((selection) => {
+      if (selection.kind === Kind.INLINE_FRAGMENT) return collect(selection.selectionSet.selections);
+      if (selection.kind === Kind.FRAGMENT_SPREAD) {
+        const fragment = info.fragments[selection.name.value];
+        return fragment !== undefined && collect(fragment.selectionSet.selections);
+      }
+      const needs = TREE_FIELD_COLUMNS[selection.name.value];
+      for (const column of needs ?? []) columns.add(column);
+      return needs !== undefined;
+    });
+  return info.fieldNodes.every((node) => collect(node.selectionSet?.selections ?? [])) ? [...columns] : null;
+}
+
+/** What taskTree reads for the selection: only the columns it needs, or whole rows with the relations. */
+const treeRead = (ctx: Context, info: GraphQLResolveInfo) => {
+  const columns = treeColumns(info);
+  return columns ? { columns } : { query: queryFromInfo({ context: ctx, info }) };
+};
+
 builder.prismaObjectField(TaskNode, "descendants", (t) =>
   t.field({
     type: [TaskNode],
@@ -216,7 +258,7 @@ builder.prismaObjectField(TaskNode, "descendants", (t) =>
       const tree = await ctx.store.taskTree(task.id, {
         maxDepth: args.maxDepth,
         includeFolded: args.includeFolded,
-        query: queryFromInfo({ context: ctx, info }),
+        ...treeRead(ctx, info),
       });
       return tree.slice(1);
     },
@@ -417,7 +459,7 @@ builder.queryFields((t) => ({
     resolve: async (_root, { id, maxDepth, includeFolded }, ctx, info) => {
       if (maxDepth != null && maxDepth < 0) throw badInput("maxDepth must be ≥ 0");
       try {
-        return await ctx.store.taskTree(parseUuid(String(id)), { maxDepth, includeFolded, query: queryFromInfo({ context: ctx, info }) });
+        return await ctx.store.taskTree(parseUuid(String(id)), { maxDepth, includeFolded, ...treeRead(ctx, info) });
       } catch (error) {
         if (error instanceof TaskgraphError && error.code === "NOT_FOUND") return null; // a lookup by id: null, as task(id)
         throw error;

@@ -22,7 +22,8 @@ import { readSettings, writeSettings } from "./settings";
 import * as controls from "./task-controls";
 import type { TaskFilter } from "./task-filter";
 import type { TaskCounts, TaskQuery } from "./task-reads";
-import { countTasks, findTask, getTask, listTasks, moduleStats, moduleTaskCounts, taskTree, withPendingDescendants } from "./task-reads";
+import { countTasks, findTask, getTask, listTasks, moduleStats, moduleTaskCounts, withPendingDescendants } from "./task-reads";
+import { taskTree, type TaskTreeOptions } from "./task-tree";
 import type { NewTask, TaskPatch } from "./task-writes";
 import type { LookupOptions, Role } from "./tokens";
 import { createApiToken, findLiveToken, listApiTokens, liveTokensExist, revokeApiToken, touchToken } from "./tokens";
@@ -253,7 +254,7 @@ export class Store {
   taskCounts(filter?: TaskFilter) {
     return countTasks(this.prisma, filter);
   }
-  taskTree(id: string, options?: { maxDepth?: number | null; includeFolded?: boolean | null; query?: TaskQuery }) {
+  taskTree(id: string, options?: TaskTreeOptions) {
     return taskTree(this.prisma, id, options);
   }
   withPendingDescendants(ids: readonly string[]) {

@@ -139,53 +139,6 @@ export async function countTasks(prisma: PrismaClient, filter: TaskFilter = {}):
   };
 }
 
-/**
- * The task and all its descendants (down to `maxDepth` levels below it) in breadth-first order,
- * siblings in creation order: ScyllaDB's recursive status. Internal tasks that finished
- * successfully are folded into their parent (left out, with what is below them) unless
- * `includeFolded`; failed ones stay visible. One recursive query walks the tree (an index lookup
- * per node) and returns the rows; when relations are asked for, it returns the ids and their order
- * and one more query loads the rows with those relations.
- */
-export async function taskTree(
-  prisma: PrismaClient,
-  id: string,
-  options: { maxDepth?: number | null; includeFolded?: boolean | null; query?: TaskQuery } = {},
-): Promise<Task[]> {
-  const rootId = parseUuid(id);
-  const maxDepth = options.maxDepth ?? 2_147_483_647;
-  const includeFolded = options.includeFolded ?? false;
-  const tree = Prisma.sql`
-    WITH RECURSIVE tree(id, level, path) AS (
-      SELECT t.id, 0, ARRAY[t.id] FROM "Task" t WHERE t.id = ${rootId}::uuid
-      UNION ALL
-      -- Each row's children by index lookup (OFFSET 0 keeps the subquery parameterised; as a plain
-      -- join the planner hashes the whole table at every level).
-      SELECT c.id, tree.level + 1, tree.path || c.id
-      FROM tree CROSS JOIN LATERAL (
-        SELECT c.id FROM "Task" c
-        WHERE c."parentId" = tree.id AND (${includeFolded}::boolean OR NOT (c."isInternal" AND c.state = 'SUCCEEDED'))
-        OFFSET 0
-      ) c
-      WHERE tree.level < ${maxDepth}::int
-    )`;
-  const query = options.query ?? {};
-  if (!query.select && (!query.include || Object.keys(query.include).length === 0)) {
-    // Only the task's own columns are wanted: the rows come with the walk, in one statement. The
-    // narrow (id, level, path) rows are sorted first and the whole rows joined in that order, so
-    // the server does not sort 10,000 wide rows (that spilled past work_mem to disk).
-    const rows = await prisma.$queryRaw<Task[]>`${tree}, ordered AS (SELECT id, level, path FROM tree ORDER BY level, path)
-      SELECT t.* FROM ordered o JOIN "Task" t ON t.id = o.id ORDER BY o.level, o.path`;
-    if (rows.length === 0) throw notFound("Task", id);
-    return rows;
-  }
-  const order = await prisma.$queryRaw<{ id: string }[]>`${tree} SELECT id::text AS id FROM tree ORDER BY level, path`;
-  if (order.length === 0) throw notFound("Task", id);
-  const rows = await prisma.task.findMany({ ...query, where: { id: { in: order.map((r) => r.id) } } } as Prisma.TaskFindManyArgs);
-  const byId = new Map(rows.map((row) => [row.id, row]));
-  return order.map((r) => byId.get(r.id)).filter((t): t is Task => t !== undefined);
-}
-
 export interface ModuleStats {
   name: string;
   description: string;
