@@ -6,6 +6,12 @@ export function StateBadge({ state }: { state: string }) {
 }
 
 const number = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+const compact = new Intl.NumberFormat(undefined, { notation: "compact", maximumSignificantDigits: 2 });
+
+/** A count as shown: exact, or "~79K" when the server estimated it (more than 1,000 matching). */
+export function countText(count: number, exact: boolean): string {
+  return exact ? String(count) : `~${compact.format(count)}`;
+}
 
 export interface ProgressValue {
   units: string | null;

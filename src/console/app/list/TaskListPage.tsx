@@ -5,7 +5,7 @@ import "./list.css";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useQuery } from "urql";
 import { Link, useLocation, useSearch } from "wouter";
-import { ErrorNote, ProgressBar, StateBadge, Time } from "../components/bits";
+import { countText, ErrorNote, ProgressBar, StateBadge, Time } from "../components/bits";
 import { rememberListUrl, useKeys } from "../keys";
 import { useSession } from "../session";
 import { BulkBar, noSelection, type Selection } from "./bulk";
@@ -152,6 +152,7 @@ export function TaskListPage() {
 
   const matching = tabCount(counts, view.tab);
   const total = matching ?? connection?.totalCount;
+  const totalExact = matching !== undefined ? counts!.isExact : (connection?.totalCountIsExact ?? true);
   const newCount = live.unseen.size;
   return (
     <main className="task-list">
@@ -175,7 +176,8 @@ export function TaskListPage() {
         <BulkBar
           selection={current}
           matching={matching}
-          onSelectAll={() => setSelection({ mode: "filter", filter, count: matching ?? 0 })}
+          matchingExact={totalExact}
+          onSelectAll={() => setSelection({ mode: "filter", filter, count: matching ?? 0, exact: totalExact })}
           onClear={() => setSelection(noSelection())}
           onDone={() => setSelection(noSelection())}
         />
@@ -225,7 +227,7 @@ export function TaskListPage() {
         {!connection && result.fetching && <p className="empty">Loading…</p>}
       </div>
       <nav className="pager" aria-label="Pages">
-        <span className="muted">{total === undefined ? "" : `${total} ${total === 1 ? "task" : "tasks"}`}</span>
+        <span className="muted">{total === undefined ? "" : `${countText(total, totalExact)} ${total === 1 ? "task" : "tasks"}`}</span>
         <button type="button" disabled={isFirstPage(view)} onClick={() => go({})}>
           First
         </button>
@@ -276,7 +278,11 @@ function Tabs({ current, counts, onChange }: { current: TabKey; counts: TaskCoun
             onClick={() => onChange(tab.key)}
           >
             {tab.label}
-            {count !== undefined && <span className="badge">{count}</span>}
+            {count !== undefined && (
+              <span className="badge" title={counts!.isExact ? undefined : "estimated"}>
+                {countText(count, counts!.isExact)}
+              </span>
+            )}
           </button>
         );
       })}

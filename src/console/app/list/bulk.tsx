@@ -5,7 +5,7 @@
 import { useState } from "react";
 import { type Client, useClient } from "urql";
 import { Link } from "wouter";
-import { ErrorNote } from "../components/bits";
+import { countText, ErrorNote } from "../components/bits";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { AbortTaskMutation, BulkTasksQuery, DeleteTaskMutation, RetryTaskMutation, type TaskAction } from "./queries";
 import type { TaskFilterInput } from "./view";
@@ -15,7 +15,7 @@ export type BulkKind = "retry" | "abort" | "delete";
 /** What is selected: tasks by id (with the actions each accepted when last seen), or the whole filter. */
 export type Selection =
   | { mode: "ids"; tasks: Map<string, readonly TaskAction[]> }
-  | { mode: "filter"; filter: TaskFilterInput; count: number };
+  | { mode: "filter"; filter: TaskFilterInput; count: number; exact: boolean };
 
 export const noSelection = (): Selection => ({ mode: "ids", tasks: new Map() });
 
@@ -119,6 +119,7 @@ const CONCURRENCY = 4;
 export function BulkBar({
   selection,
   matching,
+  matchingExact,
   onSelectAll,
   onClear,
   onDone,
@@ -126,6 +127,8 @@ export function BulkBar({
   selection: Selection;
   /** How many tasks match the view now (its tab's count). */
   matching: number | undefined;
+  /** Whether `matching` is exact (false: the server's estimate, over 1,000). */
+  matchingExact: boolean;
   onSelectAll(): void;
   onClear(): void;
   onDone(): void;
@@ -187,11 +190,13 @@ export function BulkBar({
       {size > 0 && (
         <div className="bulk-bar" role="group" aria-label="Bulk actions">
           <span className="bulk-count">
-            {selection.mode === "filter" ? `All ${size} matching ${size === 1 ? "task" : "tasks"} selected` : `${size} selected`}
+            {selection.mode === "filter"
+              ? `All ${countText(size, selection.exact)} matching ${size === 1 ? "task" : "tasks"} selected`
+              : `${size} selected`}
           </span>
           {selection.mode === "ids" && matching !== undefined && matching > size && (
             <button type="button" className="link" onClick={onSelectAll}>
-              Select all matching ({matching})
+              Select all matching ({countText(matching, matchingExact)})
             </button>
           )}
           <button type="button" className="link" onClick={onClear}>

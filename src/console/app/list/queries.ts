@@ -20,6 +20,7 @@ export const TaskListQuery = graphql(
     query TaskList($filter: TaskFilter, $orderBy: TaskOrder, $first: Int, $after: String, $last: Int, $before: String) {
       tasks(filter: $filter, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {
         totalCount
+        totalCountIsExact
         journalCursor
         edges { cursor node { ...ListRowFields } }
         pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
@@ -34,6 +35,7 @@ export const TaskCountsQuery = graphql(`
   query TaskTabCounts($filter: TaskFilter) {
     taskCounts(filter: $filter) {
       total
+      isExact
       byCategory { category count }
       byState { state count }
     }
