@@ -242,19 +242,17 @@ export async function insertTasks(
   }
   const ids = tasks.map((t) => t.id);
   const notice = noticeOf(ids, { w: tasks.some((t) => t.state === "QUEUED") });
-  const counted = [...rootsPerModule.keys()].sort(); // Module rows are locked in name order
+  const counted = [...rootsPerModule.keys()];
   const named = [...modules];
   const column = <T>(pick: (t: TaskRow) => T) => tasks.map(pick);
   const rows = await tx.$queryRaw<(Task & { _notified?: unknown })[]>`${PREPARED}
     WITH ${actorCte()}, known AS (
       SELECT count(*) AS n FROM "Module" WHERE name = ANY(${named}::text[])
-    ), "lockedModules" AS (
-      SELECT name FROM "Module" WHERE name = ANY(${counted}::text[]) AND (SELECT n FROM known) = ${named.length}
-      ORDER BY name FOR NO KEY UPDATE
     ), taken AS (
+      -- One UPDATE takes the row lock (a separate FOR UPDATE first deadlocked concurrent batches on the tuple lock).
       UPDATE "Module" m SET "lastSequenceNumber" = m."lastSequenceNumber" + c.n
-      FROM unnest(${counted}::text[], ${counted.map((m) => rootsPerModule.get(m)!)}::int[]) AS c(name, n), "lockedModules" l
-      WHERE m.name = c.name AND l.name = c.name
+      FROM unnest(${counted}::text[], ${counted.map((m) => rootsPerModule.get(m)!)}::int[]) AS c(name, n)
+      WHERE m.name = c.name AND (SELECT n FROM known) = ${named.length}
       RETURNING m.name, m."lastSequenceNumber" - c.n AS base
     ), input AS (
       SELECT * FROM unnest(
@@ -349,7 +347,7 @@ const STEP_SOURCES = new Map(STEP_STATES.map((to) => [to, STEP_STATES.filter((fr
 type SteppedRow = Step & {
   _found: boolean;
   _seen: number | null;
-  _locked: number | null;
+  _written: boolean;
   _taskState: TaskState | null;
   _leaseOwner: string | null;
   _from: StepState | null;
@@ -387,16 +385,15 @@ export async function moveStepRow(
   const error = to === "FAILED" ? (options.error ?? "failed") : null;
   const notice = noticeOf([id], { c: true })!;
   const now = new Date();
-  // The statement reads the step and its attempts in its snapshot, and locks the task row, which
-  // every write to steps locks first. A change committed between the snapshot and the lock shows
-  // as a newer version on the locked row than in the snapshot: then nothing is written and the
-  // statement runs again on a fresh snapshot.
+  // The statement reads the task, the step and its attempts in its snapshot, then bumps the task's
+  // version (its row lock, which every write to steps takes first) only if that version is still
+  // the snapshot's. A change committed in between fails that test: nothing is written and the
+  // statement runs again on a fresh snapshot. One lock per row: locking the row first and then
+  // updating it in the same statement deadlocked three writers of one row on the tuple lock.
   for (;;) {
     const rows = await db.$queryRaw<SteppedRow[]>`${PREPARED}
       WITH ${actorCte()}, seen AS (
-        SELECT version FROM "Task" WHERE id = ${id}::uuid
-      ), locked AS (
-        SELECT id, version, state, "leaseOwner" FROM "Task" WHERE id = ${id}::uuid FOR NO KEY UPDATE
+        SELECT version, state, "leaseOwner" FROM "Task" WHERE id = ${id}::uuid
       ), current AS (
         SELECT s.id, s.state, a.id AS "attemptId", a.number, a.kind, a.state AS "attemptState",
           (SELECT count(*) FROM "StepAttempt" e WHERE e."stepId" = s.id AND e.kind IN ('EXECUTE', 'RETRY')) AS executed
@@ -405,12 +402,13 @@ export async function moveStepRow(
         ) a ON true
         WHERE s."taskId" = ${id}::uuid AND s.key = ${stepKey}
       ), allowed AS (
-        SELECT c.* FROM current c, locked l, seen v
-        WHERE l.version = v.version AND c.state::text = ANY(${STEP_SOURCES.get(to)!}::text[])
-          AND (${options.leaseOwner ?? null}::text IS NULL OR l."leaseOwner" = ${options.leaseOwner ?? null}::text
-            OR (l."leaseOwner" IS NULL AND l.state <> 'RUNNING'))
+        SELECT c.* FROM current c WHERE c.state::text = ANY(${STEP_SOURCES.get(to)!}::text[])
       ), bumped AS (
-        UPDATE "Task" t SET version = t.version + 1 FROM allowed, actor WHERE t.id = ${id}::uuid
+        -- The lock: the UPDATE re-checks these on the row as it is now (a change since the snapshot fails the version test).
+        UPDATE "Task" t SET version = t.version + 1 FROM allowed, actor, seen v
+        WHERE t.id = ${id}::uuid AND t.version = v.version
+          AND (${options.leaseOwner ?? null}::text IS NULL OR t."leaseOwner" = ${options.leaseOwner ?? null}::text
+            OR (t."leaseOwner" IS NULL AND t.state <> 'RUNNING'))
         RETURNING t.*
       ), closed AS (
         UPDATE "StepAttempt" a SET state = CASE WHEN ${to}::text = 'FAILED' THEN 'FAILED' ELSE 'SUCCEEDED' END::"AttemptState",
@@ -438,16 +436,19 @@ export async function moveStepRow(
           'attemptKind', COALESCE((SELECT kind::text FROM opened), CASE WHEN c."attemptState" = 'RUNNING' THEN c.kind::text END)) AS "eventPayload"
         FROM bumped b, allowed c
       ), ${journalWrite("step", "changed", { type: eventType("STEP_CHANGED"), payload: Prisma.sql`"eventPayload"` }, noticeText(notice))}
-      SELECT s.*, c.id IS NOT NULL AS _found, v.version AS _seen, l.version AS _locked, l.state::text AS "_taskState",
-        l."leaseOwner" AS "_leaseOwner", c.state::text AS _from, (SELECT count(*) FROM "stepNotified") AS _notified
-      FROM (SELECT 1) one LEFT JOIN locked l ON true LEFT JOIN seen v ON true LEFT JOIN current c ON true LEFT JOIN stepped s ON true`;
+      SELECT s.*, c.id IS NOT NULL AS _found, v.version AS _seen, v.state::text AS "_taskState", v."leaseOwner" AS "_leaseOwner",
+        c.state::text AS _from, (SELECT count(*) FROM bumped) > 0 AS _written, (SELECT count(*) FROM "stepNotified") AS _notified
+      FROM (SELECT 1) one LEFT JOIN seen v ON true LEFT JOIN current c ON true LEFT JOIN stepped s ON true`;
     const row = rows[0]!;
-    if (row._locked === null) throw notFound("Task", taskId);
-    if (row._seen !== row._locked) continue; // changed meanwhile: read again
-    checkLease({ id, leaseOwner: row._leaseOwner, state: row._taskState! }, options.leaseOwner);
-    if (!row._found) throw notFound(`Step "${stepKey}" of task`, taskId);
-    assertStepTransition(row._from!, to, stepKey);
-    const { _found, _seen, _locked, _taskState, _leaseOwner, _from, _notified, ...step } = row;
+    if (!row._written) {
+      // Refused, as the snapshot saw the task and step; or changed since the snapshot: read again.
+      if (row._seen === null) throw notFound("Task", taskId);
+      checkLease({ id, leaseOwner: row._leaseOwner, state: row._taskState! }, options.leaseOwner);
+      if (!row._found) throw notFound(`Step "${stepKey}" of task`, taskId);
+      assertStepTransition(row._from!, to, stepKey);
+      continue;
+    }
+    const { _found, _seen, _written, _taskState, _leaseOwner, _from, _notified, ...step } = row;
     return { step: step as Step, notice };
   }
 }
