@@ -225,6 +225,53 @@ describe("createTask", () => {
     expect(await store.prismaForTests.task.count()).toBe(before);
   });
 
+  test("a bulk creation writes every task with its steps, subtree and CREATED event, in the order given, numbered in turn", async () => {
+    await store.ensureModule("bulk", "bulk creation");
+    const roots = await store.createTasks([
+      { module: "bulk", type: "first", steps: [{ key: "a" }, { key: "b", dependsOn: ["a"] }], labels: { team: "x" } },
+      { module: "bulk", type: "second", input: { n: 2 }, children: [{ type: "child", steps: [{ key: "only" }] }] },
+      { module: "bulk", type: "third", runAt: FAR_FUTURE() },
+    ]);
+    expect(roots.map((r) => [r.type, r.sequenceNumber, r.state])).toEqual([
+      ["first", 1, "QUEUED"],
+      ["second", 2, "QUEUED"],
+      ["third", 3, "SCHEDULED"],
+    ]);
+    expect(roots[0]!.labels).toEqual({ team: "x" });
+    expect(roots[1]!.input).toEqual({ n: 2 });
+    const steps = await store.steps(roots[0]!.id);
+    expect(steps.map((s) => [s.key, s.index, s.dependsOn, s.state])).toEqual([
+      ["a", 0, [], "WAITING"],
+      ["b", 1, ["a"], "WAITING"],
+    ]);
+    const [child] = await store.children(roots[1]!.id);
+    expect([child!.type, child!.sequenceNumber, child!.rootId, child!.depth]).toEqual(["child", 2, roots[1]!.id, 1]);
+    expect((await store.steps(child!.id)).map((s) => s.key)).toEqual(["only"]);
+    // One CREATED event each, version 1, with the task's snapshot, in the order given (each root's subtree after it).
+    const events = await store.prismaForTests.taskEvent.findMany({ where: { module: "bulk" }, orderBy: { id: "asc" } });
+    expect(events.map((e) => [e.taskId, e.type, e.version])).toEqual(
+      [roots[0]!, roots[1]!, child!, roots[2]!].map((t) => [t.id, "CREATED", 1]),
+    );
+    expect(events[2]!.payload).toEqual({ state: "QUEUED", parentId: roots[1]!.id, type: "child", name: "child" });
+    expect(events[0]!.task).toMatchObject({ id: roots[0]!.id, module: "bulk", state: "QUEUED", labels: { team: "x" } });
+    expect((events[3]!.task as { createdWithRunAt: boolean }).createdWithRunAt).toBe(true);
+  });
+
+  test("a bulk creation with one bad spec or one unknown module writes none of the batch", async () => {
+    await store.ensureModule("bulk-refused", "refused batches");
+    const count = () => store.prismaForTests.task.count({ where: { moduleName: "bulk-refused" } });
+    const sequence = async () => (await store.prismaForTests.module.findUniqueOrThrow({ where: { name: "bulk-refused" } })).lastSequenceNumber;
+    const ok = { module: "bulk-refused", type: "ok" };
+    await refusal(store.createTasks([ok, { module: "bulk-refused", type: "" }, ok]), "BAD_USER_INPUT");
+    await refusal(store.createTasks([ok, { module: "bulk-refused", type: "x", children: [{ module: "no-such-module", type: "y" }] }]), "NOT_FOUND");
+    await refusal(store.createTasks([ok, { module: "no-such-module", type: "x" }]), "NOT_FOUND");
+    expect(await count()).toBe(0);
+    expect(await sequence()).toBe(0);
+    expect(await store.prismaForTests.taskEvent.count({ where: { module: "bulk-refused" } })).toBe(0);
+    await store.createTasks([ok, ok]);
+    expect([await count(), await sequence()]).toEqual([2, 2]);
+  });
+
   test("adding a child keeps the parent's journal contiguous (one event per version)", async () => {
     const parent = await store.createTask({ module: "create", type: "journal-parent" });
     await store.createTask({ module: "create", type: "journal-child" }, { parentId: parent.id });

@@ -32,7 +32,7 @@ import * as taskTypes from "./task-types";
 import type { ResolvedStep } from "../domain/flow";
 import { listWorkers, registerWorker, removeWorker, taskStates, workerHeartbeat } from "./workers";
 import type { LogLine } from "./task-writes";
-import { appendLog, createTask, createTasks, resumeLostStep, setProgress, setStepProgress, spawnChild, transitionStep, transitionTask } from "./task-writes";
+import { appendLog, createTasks, insertTasks, moveStepRow, resumeLostStep, setProgress, setStepProgress, spawnChild, transitionTask } from "./task-writes";
 
 export type { NewTask, TaskPatch, TaskFilter, TaskOrder, PageArgs, TaskQuery, TaskCounts, Settings, Tx };
 export type { DeleteResult } from "./task-controls";
@@ -109,12 +109,19 @@ export class Store {
       INSERT INTO "Module" ("name", "description") VALUES (${name}, ${description})
       ON CONFLICT ("name") DO UPDATE SET "description" = CASE WHEN EXCLUDED."description" <> '' THEN EXCLUDED."description" ELSE "Module"."description" END`;
   }
-  createTask(spec: NewTask, options?: { parentId?: string }) {
-    return this.transaction((tx) => createTask(tx, spec, options));
+  async createTask(spec: NewTask, options?: { parentId?: string }) {
+    const [root] = await this.createTasks([spec], options);
+    return root!;
   }
-  /** Many tasks in one transaction (the bulk path). */
-  createTasks(specs: NewTask[], options?: { parentId?: string }) {
-    return this.transaction((tx) => createTasks(tx, specs, options));
+  /**
+   * Many tasks at once (the bulk path): without a parent ONE statement, atomic by itself (no
+   * BEGIN/COMMIT round trips); with one, a transaction that locks the parent first.
+   */
+  async createTasks(specs: NewTask[], options?: { parentId?: string }) {
+    if (options?.parentId) return this.transaction((tx) => createTasks(tx, specs, options));
+    const { roots, notice } = await insertTasks(this.prisma, specs);
+    this.committed(notice);
+    return roots;
   }
   /**
    * The child of `parentId` known by `spawnKey`: created now, or the one a previous run of the
@@ -135,8 +142,11 @@ export class Store {
   transitionTask(taskId: string, to: TaskState, patch?: TaskPatch) {
     return this.transaction((tx) => transitionTask(tx, taskId, to, patch));
   }
-  transitionStep(taskId: string, stepKey: string, to: StepState, options?: { error?: string; leaseOwner?: string }) {
-    return this.transaction((tx) => transitionStep(tx, taskId, stepKey, to, options));
+  /** One statement (see task-writes.ts transitionStep). */
+  async transitionStep(taskId: string, stepKey: string, to: StepState, options?: { error?: string; leaseOwner?: string }) {
+    const { step, notice } = await moveStepRow(this.prisma, taskId, stepKey, to, options);
+    this.committed(notice);
+    return step;
   }
   /** A step left RUNNING by a lost worker: its attempt FAILED and a new one RUNNING, together. */
   resumeLostStep(taskId: string, stepKey: string, leaseOwner: string) {

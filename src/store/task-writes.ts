@@ -8,13 +8,13 @@ import { resolveFlow } from "../domain/flow";
 import { newId, parseUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import type { StepState, TaskState } from "../domain/states";
-import { assertStepTransition, assertTaskTransition, isEnded, LOST_STEP_ERROR } from "../domain/states";
+import { assertStepTransition, assertTaskTransition, canTransitionStep, isEnded, LOST_STEP_ERROR, STEP_STATES } from "../domain/states";
 import type { LogLevel, Step, Task, TaskKind } from "../generated/prisma/client";
 import { Prisma } from "../generated/prisma/client";
 import { PREPARED } from "../db/prepared";
 import { actorCte } from "./actor";
 import type { ChangeNotice, Tx } from "./journal-writer";
-import { appendEvents, eventType, journalWrite, noticeOf, noticeText } from "./journal-writer";
+import { appendEvents, eventType, journalWrite, noticeOf, noticeText, publishAfterCommit } from "./journal-writer";
 
 export interface NewTask {
   module: string;
@@ -125,26 +125,54 @@ export async function spawnChild(tx: Tx, spec: NewTask, parentId: string, spawnK
 }
 
 /**
- * Creates several tasks (each with its steps and subtree) in one transaction and a few
- * statements, whatever their number: the bulk path. Each new root takes the next sequence
- * number of its module; with `parentId` they all join that task's tree. Returns the roots, in
- * the order given.
+ * Creates several tasks (each with its steps and subtree) in one transaction: the bulk path. Each
+ * new root takes the next sequence number of its module; with `parentId` they all join that
+ * task's tree. Returns the roots, in the order given.
  */
 export async function createTasks(tx: Tx, specs: NewTask[], options: { parentId?: string } = {}): Promise<Task[]> {
-  if (specs.length === 0) return [];
+  const { roots, notice } = await insertTasks(tx, specs, options);
+  publishAfterCommit(tx, notice);
+  return roots;
+}
+
+/** A task row as insertTasks builds it (every column it writes). */
+type TaskRow = Omit<Prisma.TaskCreateManyInput, "sequenceNumber" | "input" | "labels" | "createdAt" | "scheduledFor"> & {
+  input: string | null;
+  labels: string;
+  scheduledFor: Date | null;
+  /** The module whose next sequence number this root takes, or null: `sequence` is the number itself. */
+  sequenceOf: string | null;
+  /** With `sequenceOf`: 1 for the module's first new root of the batch, 2 for the next, … */
+  sequence: number;
+};
+
+/**
+ * The bulk path: validates every spec first (a refusal writes nothing), then writes the tasks,
+ * their steps, their CREATED events (each with its task snapshot and the actor) and the NOTIFY in
+ * ONE statement, atomic by itself. Sequence numbers are taken in the same statement, and only
+ * when every module named exists (otherwise nothing is written: NOT_FOUND). With `parentId` the
+ * caller's transaction first locks the parent. Returns the roots and the notice sent.
+ */
+export async function insertTasks(
+  tx: Tx,
+  specs: NewTask[],
+  options: { parentId?: string } = {},
+): Promise<{ roots: Task[]; notice: ChangeNotice | null }> {
+  if (specs.length === 0) return { roots: [], notice: null };
   const parent = options.parentId ? await lockWithoutChange(tx, options.parentId) : null;
   if (parent && (isEnded(parent.state as TaskState) || parent.abortRequestedAt)) {
     const why = parent.abortRequestedAt ? "being aborted" : parent.state;
     throw new TaskgraphError("INVALID_STATE", `Task ${parent.id} is ${why}: it can no longer get children`, { taskId: parent.id });
   }
-  const sequenceNumbers = parent ? specs.map(() => parent.sequenceNumber) : await nextSequenceNumbers(tx, specs.map((s) => s.module));
   const now = new Date();
-  const tasks: Prisma.TaskCreateManyInput[] = [];
-  const steps: Prisma.StepCreateManyInput[] = [];
+  const tasks: TaskRow[] = [];
+  const steps: { id: string; taskId: string; key: string; name: string; index: number; dependsOn: string }[] = [];
   const rootIds: string[] = [];
   const modules = new Set<string>();
+  /** New roots so far per module: each takes the module's next sequence number. */
+  const rootsPerModule = new Map<string, number>();
   // A child records who started its tree (createdBy) unless it says otherwise.
-  type Parent = { id: string; rootId: string; depth: number; kind: TaskKind; moduleName: string; createdBy: string | null };
+  type Parent = { id: string; rootId: string; depth: number; kind: TaskKind; moduleName: string; createdBy: string | null; sequence: number; sequenceOf: string | null };
   const parentInfo: Parent | null = parent && {
     id: parent.id,
     rootId: parent.rootId,
@@ -152,87 +180,130 @@ export async function createTasks(tx: Tx, specs: NewTask[], options: { parentId?
     kind: parent.kind,
     moduleName: parent.moduleName,
     createdBy: parent.createdBy,
+    sequence: parent.sequenceNumber,
+    sequenceOf: null,
   };
-  specs.forEach((spec, i) => {
-    const sequenceNumber = sequenceNumbers[i]!;
+  for (const spec of specs) {
     // Breadth-first, so UUIDv7 ids (creation order) list siblings in the order given.
     const queue: { spec: NewChildTask; parent: Parent | null }[] = [{ spec, parent: parentInfo }];
     for (let item = queue.shift(); item; item = queue.shift()) {
       const { spec: s, parent: p } = item;
       checkTaskSpec(s, p);
       const id = newId();
-      if (item.spec === spec) rootIds.push(id);
       const moduleName = s.module ?? p?.moduleName ?? spec.module;
       modules.add(moduleName);
+      // A new root takes its module's next number; a child shares its root's.
+      let sequence = p?.sequence ?? 0;
+      let sequenceOf = p?.sequenceOf ?? null;
+      if (item.spec === spec) rootIds.push(id);
+      if (!p) {
+        sequence = (rootsPerModule.get(moduleName) ?? 0) + 1;
+        sequenceOf = moduleName;
+        rootsPerModule.set(moduleName, sequence);
+      }
       const scheduled = s.runAt != null && s.runAt.getTime() > now.getTime();
+      const kind = s.kind ?? "NODE";
+      const createdBy = s.createdBy ?? p?.createdBy ?? null;
+      const rootId = p?.rootId ?? id;
+      const depth = p ? p.depth + 1 : 0;
       tasks.push({
         id,
         moduleName,
         type: s.type,
         name: s.name ?? s.type,
-        kind: s.kind ?? "NODE",
+        kind,
         scope: s.scope ?? (s.kind === "CLUSTER" ? "cluster" : "node"),
         target: s.target ?? null,
-        labels: s.labels ?? {},
+        labels: JSON.stringify(s.labels ?? {}),
         state: scheduled ? "SCHEDULED" : "QUEUED",
         isAbortable: s.isAbortable ?? true,
         isInternal: s.isInternal ?? false,
         isUserTask: s.isUserTask ?? p === null,
-        sequenceNumber,
+        sequenceOf,
+        sequence,
         parentId: p?.id ?? null,
-        rootId: p?.rootId ?? id,
-        depth: p ? p.depth + 1 : 0,
-        input: jsonOrNull(s.input),
+        rootId,
+        depth,
+        input: s.input == null ? null : JSON.stringify(s.input),
         progressUnits: s.progressUnits ?? null,
         progressTotal: s.progressTotal ?? null,
-        createdAt: now,
         scheduledFor: s.runAt ?? null,
-        createdBy: s.createdBy ?? p?.createdBy ?? null,
+        createdBy,
         node: s.node ?? null,
         spawnKey: s.spawnKey ?? null,
         needsSetup: s.needsSetup ?? false,
       });
       for (const step of resolveFlow(s.steps ?? [])) {
-        steps.push({ id: newId(), taskId: id, key: step.key, name: step.name, index: step.index, dependsOn: step.dependsOn });
+        steps.push({ id: newId(), taskId: id, key: step.key, name: step.name, index: step.index, dependsOn: JSON.stringify(step.dependsOn) });
       }
-      const self = { id, rootId: p?.rootId ?? id, depth: p ? p.depth + 1 : 0, kind: s.kind ?? "NODE", moduleName, createdBy: s.createdBy ?? p?.createdBy ?? null };
+      const self: Parent = { id, rootId, depth, kind, moduleName, createdBy, sequence, sequenceOf };
       for (const child of s.children ?? []) queue.push({ spec: { ...child, module: child.module ?? moduleName }, parent: self });
     }
-  });
-  // Roots' modules exist (their sequence numbers were just taken); other modules are checked here.
-  const unchecked = parent ? [...modules] : [...modules].filter((m) => !specs.some((spec) => spec.module === m));
-  if (unchecked.length && (await tx.module.count({ where: { name: { in: unchecked } } })) !== unchecked.length) {
-    throw notFound("Module", unchecked.join(", "));
   }
-  const created = await tx.task.createManyAndReturn({ data: tasks });
-  if (steps.length) await tx.step.createMany({ data: steps });
-  await appendEvents(
-    tx,
-    tasks.map((t) => ({
-      task: { id: t.id, rootId: t.rootId, moduleName: t.moduleName, version: 1 },
-      type: "CREATED" as const,
-      payload: { state: t.state, parentId: t.parentId ?? null, type: t.type, name: t.name },
-    })),
-  );
-  const byId = new Map(created.map((r) => [r.id, r]));
-  return rootIds.map((id) => byId.get(id)!);
-}
-
-/** Takes the next sequence number of each root's module, one per root, in order. */
-async function nextSequenceNumbers(tx: Tx, modules: string[]): Promise<number[]> {
-  const counts = new Map<string, number>();
-  for (const m of modules) counts.set(m, (counts.get(m) ?? 0) + 1);
-  const next = new Map<string, number>();
-  for (const [name, count] of counts) {
-    const [module] = await tx.module.updateManyAndReturn({ where: { name }, data: { lastSequenceNumber: { increment: count } } });
-    if (!module) throw notFound("Module", name);
-    next.set(name, module.lastSequenceNumber - count + 1);
+  const ids = tasks.map((t) => t.id);
+  const notice = noticeOf(ids, { w: tasks.some((t) => t.state === "QUEUED") });
+  const counted = [...rootsPerModule.keys()];
+  const named = [...modules];
+  const column = <T>(pick: (t: TaskRow) => T) => tasks.map(pick);
+  const rows = await tx.$queryRaw<(Task & { _notified?: unknown })[]>`${PREPARED}
+    WITH ${actorCte()}, known AS (
+      SELECT count(*) AS n FROM "Module" WHERE name = ANY(${named}::text[])
+    ), taken AS (
+      -- One UPDATE takes the row lock (a separate FOR UPDATE first deadlocked concurrent batches on the tuple lock).
+      UPDATE "Module" m SET "lastSequenceNumber" = m."lastSequenceNumber" + c.n
+      FROM unnest(${counted}::text[], ${counted.map((m) => rootsPerModule.get(m)!)}::int[]) AS c(name, n)
+      WHERE m.name = c.name AND (SELECT n FROM known) = ${named.length}
+      RETURNING m.name, m."lastSequenceNumber" - c.n AS base
+    ), input AS (
+      SELECT * FROM unnest(
+        ${ids}::uuid[], ${column((t) => t.moduleName)}::text[], ${column((t) => t.type)}::text[], ${column((t) => t.name)}::text[],
+        ${column((t) => t.kind)}::text[], ${column((t) => t.scope)}::text[], ${column((t) => t.target)}::text[],
+        ${column((t) => t.labels)}::text[], ${column((t) => t.state)}::text[], ${column((t) => t.isAbortable)}::boolean[],
+        ${column((t) => t.isInternal)}::boolean[], ${column((t) => t.isUserTask)}::boolean[], ${column((t) => t.sequenceOf)}::text[],
+        ${column((t) => t.sequence)}::int[], ${column((t) => t.parentId)}::uuid[], ${column((t) => t.rootId)}::uuid[],
+        ${column((t) => t.depth)}::int[], ${column((t) => t.input)}::text[], ${column((t) => t.progressUnits)}::text[],
+        ${column((t) => t.progressTotal)}::float8[], ${column((t) => t.scheduledFor?.toISOString() ?? null)}::timestamptz[],
+        ${column((t) => t.createdBy)}::text[], ${column((t) => t.node)}::text[], ${column((t) => t.spawnKey)}::text[],
+        ${column((t) => t.needsSetup)}::boolean[]
+      ) AS i(id, "moduleName", type, name, kind, scope, target, labels, state, "isAbortable", "isInternal", "isUserTask",
+        "sequenceOf", sequence, "parentId", "rootId", depth, input, "progressUnits", "progressTotal", "scheduledFor",
+        "createdBy", node, "spawnKey", "needsSetup")
+    ), inserted AS (
+      INSERT INTO "Task" (id, "moduleName", type, name, kind, scope, target, labels, state, "isAbortable", "isInternal",
+        "isUserTask", "sequenceNumber", "parentId", "rootId", depth, input, "progressUnits", "progressTotal", "createdAt",
+        "scheduledFor", "createdBy", node, "spawnKey", "needsSetup")
+      SELECT i.id, i."moduleName", i.type, i.name, i.kind::"TaskKind", i.scope, i.target, i.labels::jsonb, i.state::"TaskState",
+        i."isAbortable", i."isInternal", i."isUserTask", CASE WHEN i."sequenceOf" IS NULL THEN i.sequence ELSE t.base + i.sequence END,
+        i."parentId", i."rootId", i.depth, i.input::jsonb, i."progressUnits", i."progressTotal", ${now}::timestamptz,
+        i."scheduledFor", i."createdBy", i.node, i."spawnKey", i."needsSetup"
+      FROM input i LEFT JOIN taken t ON t.name = i."sequenceOf", actor
+      WHERE (SELECT n FROM known) = ${named.length} AND (i."sequenceOf" IS NULL OR t.base IS NOT NULL)
+      RETURNING *
+    ), "insertedSteps" AS (
+      INSERT INTO "Step" (id, "taskId", key, name, index, "dependsOn")
+      SELECT s.id, s."taskId", s.key, s.name, s.index, ARRAY(SELECT jsonb_array_elements_text(s."dependsOn"::jsonb))
+      FROM unnest(${steps.map((s) => s.id)}::uuid[], ${steps.map((s) => s.taskId)}::uuid[], ${steps.map((s) => s.key)}::text[],
+        ${steps.map((s) => s.name)}::text[], ${steps.map((s) => s.index)}::int[], ${steps.map((s) => s.dependsOn)}::text[])
+        AS s(id, "taskId", key, name, index, "dependsOn")
+      WHERE s."taskId" IN (SELECT id FROM inserted)
+    ), ${journalWrite(
+      "created",
+      "inserted",
+      {
+        type: eventType("CREATED"),
+        payload: Prisma.sql`jsonb_build_object('state', state, 'parentId', "parentId", 'type', type, 'name', name)`,
+        orderBy: Prisma.sql`id`, // UUIDv7: the order the tasks were built in
+      },
+      notice ? noticeText(notice) : Prisma.sql`''`,
+    )}
+    SELECT inserted.*, (SELECT count(*) FROM "createdNotified") AS _notified FROM inserted WHERE id = ANY(${rootIds}::uuid[])`;
+  if (rows.length === 0) {
+    const found = await tx.module.findMany({ where: { name: { in: named } }, select: { name: true } });
+    const missing = named.filter((m) => !found.some((f) => f.name === m));
+    throw notFound("Module", (missing.length ? missing : named).join(", "));
   }
-  return modules.map((m) => {
-    const n = next.get(m)!;
-    next.set(m, n + 1);
-    return n;
-  });
+  const byId = new Map(rows.map(({ _notified, ...task }) => [task.id, task as Task]));
+  return { roots: rootIds.map((id) => byId.get(id)!), notice };
 }
 
 /** Moves a task to `to`, setting start/end times, and records the change. */
@@ -270,9 +341,25 @@ export async function transitionTask(tx: Tx, taskId: string, to: TaskState, patc
   return updated;
 }
 
+/** The from-states each step state can be entered from (the state machine, as statement parameters). */
+const STEP_SOURCES = new Map(STEP_STATES.map((to) => [to, STEP_STATES.filter((from) => canTransitionStep(from, to))]));
+
+type SteppedRow = Step & {
+  _found: boolean;
+  _seen: number | null;
+  _written: boolean;
+  _taskState: TaskState | null;
+  _leaseOwner: string | null;
+  _from: StepState | null;
+  _notified?: unknown;
+};
+
 /**
  * Moves a step to `to`. Entering RUNNING opens an attempt (EXECUTE the first time, RETRY after),
- * entering ROLLING_BACK opens a ROLLBACK attempt; leaving either closes the open attempt.
+ * entering ROLLING_BACK opens a ROLLBACK attempt; leaving either closes the open attempt. The
+ * version bump, the step, its attempts, the STEP_CHANGED event and the NOTIFY are ONE statement
+ * (atomic by itself; it also runs inside a caller's transaction). With `leaseOwner`, refused
+ * (CONFLICT) unless that claim still holds the task.
  */
 export async function transitionStep(
   tx: Tx,
@@ -281,57 +368,89 @@ export async function transitionStep(
   to: StepState,
   options: { error?: string; leaseOwner?: string } = {},
 ): Promise<Step> {
-  const task = await lockAndBump(tx, taskId);
-  checkLease(task, options.leaseOwner);
-  const step = await tx.step.findUnique({
-    where: { taskId_key: { taskId, key: stepKey } },
-    include: { attempts: { orderBy: { number: "desc" }, take: 1 } },
-  });
-  if (!step) throw notFound(`Step "${stepKey}" of task`, taskId);
-  const from = step.state as StepState;
-  assertStepTransition(from, to, stepKey);
-  const now = new Date();
-  const open = step.attempts[0]?.state === "RUNNING" ? step.attempts[0] : undefined;
+  const { step, notice } = await moveStepRow(tx, taskId, stepKey, to, options);
+  publishAfterCommit(tx, notice);
+  return step;
+}
+
+/** transitionStep's statement; returns the notice for the caller to publish once committed. */
+export async function moveStepRow(
+  db: Pick<Tx, "$queryRaw">,
+  taskId: string,
+  stepKey: string,
+  to: StepState,
+  options: { error?: string; leaseOwner?: string } = {},
+): Promise<{ step: Step; notice: ChangeNotice }> {
+  const id = parseUuid(taskId, "taskId");
   const error = to === "FAILED" ? (options.error ?? "failed") : null;
-  if (open) {
-    await tx.stepAttempt.update({
-      where: { id: open.id },
-      data: { state: to === "FAILED" ? "FAILED" : "SUCCEEDED", endedAt: now, error },
-    });
+  const notice = noticeOf([id], { c: true })!;
+  const now = new Date();
+  // The statement reads the task, the step and its attempts in its snapshot, then bumps the task's
+  // version (its row lock, which every write to steps takes first) only if that version is still
+  // the snapshot's. A change committed in between fails that test: nothing is written and the
+  // statement runs again on a fresh snapshot. One lock per row: locking the row first and then
+  // updating it in the same statement deadlocked three writers of one row on the tuple lock.
+  for (;;) {
+    const rows = await db.$queryRaw<SteppedRow[]>`${PREPARED}
+      WITH ${actorCte()}, seen AS (
+        SELECT version, state, "leaseOwner" FROM "Task" WHERE id = ${id}::uuid
+      ), current AS (
+        SELECT s.id, s.state, a.id AS "attemptId", a.number, a.kind, a.state AS "attemptState",
+          (SELECT count(*) FROM "StepAttempt" e WHERE e."stepId" = s.id AND e.kind IN ('EXECUTE', 'RETRY')) AS executed
+        FROM "Step" s LEFT JOIN LATERAL (
+          SELECT id, number, kind, state FROM "StepAttempt" WHERE "stepId" = s.id ORDER BY number DESC LIMIT 1
+        ) a ON true
+        WHERE s."taskId" = ${id}::uuid AND s.key = ${stepKey}
+      ), allowed AS (
+        SELECT c.* FROM current c WHERE c.state::text = ANY(${STEP_SOURCES.get(to)!}::text[])
+      ), bumped AS (
+        -- The lock: the UPDATE re-checks these on the row as it is now (a change since the snapshot fails the version test).
+        UPDATE "Task" t SET version = t.version + 1 FROM allowed, actor, seen v
+        WHERE t.id = ${id}::uuid AND t.version = v.version
+          AND (${options.leaseOwner ?? null}::text IS NULL OR t."leaseOwner" = ${options.leaseOwner ?? null}::text
+            OR (t."leaseOwner" IS NULL AND t.state <> 'RUNNING'))
+        RETURNING t.*
+      ), closed AS (
+        UPDATE "StepAttempt" a SET state = CASE WHEN ${to}::text = 'FAILED' THEN 'FAILED' ELSE 'SUCCEEDED' END::"AttemptState",
+          "endedAt" = ${now}::timestamptz, error = ${error}::text
+        FROM allowed c WHERE a.id = c."attemptId" AND c."attemptState" = 'RUNNING' AND EXISTS (SELECT 1 FROM bumped)
+      ), opened AS (
+        INSERT INTO "StepAttempt" (id, "stepId", "taskId", number, kind, "startedAt")
+        SELECT ${newId()}::uuid, c.id, ${id}::uuid, COALESCE(c.number, 0) + 1,
+          (CASE WHEN ${to}::text = 'ROLLING_BACK' THEN 'ROLLBACK' WHEN c.executed = 0 THEN 'EXECUTE' ELSE 'RETRY' END)::"AttemptKind", ${now}::timestamptz
+        FROM allowed c WHERE ${to}::text IN ('RUNNING', 'ROLLING_BACK') AND EXISTS (SELECT 1 FROM bumped)
+        RETURNING number, kind
+      ), stepped AS (
+        UPDATE "Step" s SET state = ${to}::text::"StepState",
+          "startedAt" = CASE WHEN ${to}::text = 'RUNNING' THEN ${now}::timestamptz ELSE s."startedAt" END,
+          -- each attempt reports its own progress
+          "progressCompleted" = CASE WHEN ${to}::text IN ('RUNNING', 'ROLLING_BACK') THEN 0 ELSE s."progressCompleted" END,
+          "progressTotal" = CASE WHEN ${to}::text IN ('RUNNING', 'ROLLING_BACK') THEN NULL ELSE s."progressTotal" END,
+          "endedAt" = CASE WHEN ${to}::text IN ('RUNNING', 'ROLLING_BACK') THEN NULL ELSE ${now}::timestamptz END,
+          error = CASE WHEN ${to}::text IN ('FAILED', 'RUNNING') THEN ${error}::text ELSE s.error END
+        FROM allowed c WHERE s.id = c.id AND EXISTS (SELECT 1 FROM bumped)
+        RETURNING s.*
+      ), changed AS (
+        SELECT b.*, jsonb_build_object('stepKey', ${stepKey}::text, 'from', c.state::text, 'to', ${to}::text, 'error', ${error}::text,
+          'attempt', COALESCE((SELECT number FROM opened), CASE WHEN c."attemptState" = 'RUNNING' THEN c.number END),
+          'attemptKind', COALESCE((SELECT kind::text FROM opened), CASE WHEN c."attemptState" = 'RUNNING' THEN c.kind::text END)) AS "eventPayload"
+        FROM bumped b, allowed c
+      ), ${journalWrite("step", "changed", { type: eventType("STEP_CHANGED"), payload: Prisma.sql`"eventPayload"` }, noticeText(notice))}
+      SELECT s.*, c.id IS NOT NULL AS _found, v.version AS _seen, v.state::text AS "_taskState", v."leaseOwner" AS "_leaseOwner",
+        c.state::text AS _from, (SELECT count(*) FROM bumped) > 0 AS _written, (SELECT count(*) FROM "stepNotified") AS _notified
+      FROM (SELECT 1) one LEFT JOIN seen v ON true LEFT JOIN current c ON true LEFT JOIN stepped s ON true`;
+    const row = rows[0]!;
+    if (!row._written) {
+      // Refused, as the snapshot saw the task and step; or changed since the snapshot: read again.
+      if (row._seen === null) throw notFound("Task", taskId);
+      checkLease({ id, leaseOwner: row._leaseOwner, state: row._taskState! }, options.leaseOwner);
+      if (!row._found) throw notFound(`Step "${stepKey}" of task`, taskId);
+      assertStepTransition(row._from!, to, stepKey);
+      continue;
+    }
+    const { _found, _seen, _written, _taskState, _leaseOwner, _from, _notified, ...step } = row;
+    return { step: step as Step, notice };
   }
-  let attempt: { number: number; kind: string } | null = null;
-  if (to === "RUNNING" || to === "ROLLING_BACK") {
-    const executed = await tx.stepAttempt.count({ where: { stepId: step.id, kind: { in: ["EXECUTE", "RETRY"] } } });
-    attempt = await tx.stepAttempt.create({
-      data: {
-        id: newId(),
-        stepId: step.id,
-        taskId,
-        number: (step.attempts[0]?.number ?? 0) + 1,
-        kind: to === "ROLLING_BACK" ? "ROLLBACK" : executed === 0 ? "EXECUTE" : "RETRY",
-        startedAt: now,
-      },
-    });
-  }
-  const opening = to === "RUNNING" || to === "ROLLING_BACK";
-  const updated = await tx.step.update({
-    where: { id: step.id },
-    data: {
-      state: to,
-      ...(to === "RUNNING" ? { startedAt: now } : {}),
-      ...(opening ? { progressCompleted: 0, progressTotal: null } : {}), // each attempt reports its own progress
-      endedAt: opening ? null : now,
-      ...(to === "FAILED" || to === "RUNNING" ? { error } : {}),
-    },
-  });
-  await appendEvents(tx, [
-    {
-      task,
-      type: "STEP_CHANGED",
-      payload: { stepKey, from, to, error, attempt: attempt?.number ?? open?.number ?? null, attemptKind: attempt?.kind ?? open?.kind ?? null },
-    },
-  ]);
-  return updated;
 }
 
 /**
@@ -339,7 +458,7 @@ export async function transitionStep(
  * (resumed elsewhere), or it was handed back (RUNNING with no lease: the worker stopped or gave
  * up). A task ended by someone else (no lease, not RUNNING) still gets its running step's outcome.
  */
-function checkLease(task: Task, leaseOwner: string | undefined) {
+function checkLease(task: Pick<Task, "id" | "leaseOwner" | "state">, leaseOwner: string | undefined) {
   if (leaseOwner === undefined || task.leaseOwner === leaseOwner) return;
   if (task.leaseOwner !== null || task.state === "RUNNING") {
     throw new TaskgraphError("CONFLICT", `Task ${task.id} is no longer held by ${leaseOwner}`, { taskId: task.id });

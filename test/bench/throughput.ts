@@ -16,22 +16,39 @@ import { defineBenchTask } from "./server-child";
 
 export const TASKGRAPH_CONCURRENCY = 32;
 
+/** What a throughput run executes: a no-op task, or a flow of three no-op steps, one after another. */
+export type BenchWork = "noop" | "flow3";
+
+/** bench/flow3: three steps a → b → c, each a no-op (each step is its own durable unit: attempts, events). */
+function defineBenchWork(manager: ReturnType<typeof createTaskManager>) {
+  defineBenchTask(manager);
+  manager.defineTask({
+    module: "bench",
+    type: "flow3",
+    steps: [
+      { key: "a", run: () => null },
+      { key: "b", dependsOn: ["a"], run: () => null },
+      { key: "c", dependsOn: ["b"], run: () => null },
+    ],
+  });
+}
+
 /**
- * Creates `n` bench/noop tasks in bulk (1,000 per transaction), then starts one worker and waits
- * until every task has SUCCEEDED, or `capMs` after the worker started (then the rate is of the
- * tasks done by then).
+ * Creates `n` bench/noop (or bench/flow3) tasks in bulk (1,000 per call), then starts one worker
+ * and waits until every task has SUCCEEDED, or `capMs` after the worker started (then the rate is
+ * of the tasks done by then).
  */
-export async function measureThroughput(store: StoreConfig, n: number, concurrency = TASKGRAPH_CONCURRENCY, capMs = Infinity) {
+export async function measureThroughput(store: StoreConfig, n: number, concurrency = TASKGRAPH_CONCURRENCY, capMs = Infinity, work: BenchWork = "noop") {
   const config = { ...loadConfig({}), store };
   const db = await openDatabase(store);
   const creator = createTaskManager({ config, db, worker: false });
-  defineBenchTask(creator);
+  defineBenchWork(creator);
   await creator.start();
-  const createPerSecond = await timeBatches(n, (count) => creator.startTasks(Array.from({ length: count }, () => ({ module: "bench", type: "noop" }))));
+  const createPerSecond = await timeBatches(n, (count) => creator.startTasks(Array.from({ length: count }, () => ({ module: "bench", type: work }))));
   await creator.stop();
 
   const runner = createTaskManager({ config, db, worker: { concurrency, pollMs: 1000 } });
-  defineBenchTask(runner);
+  defineBenchWork(runner);
   const runStart = performance.now();
   await runner.start();
   const { ms, left } = await waitUntilDone(() => db.prisma.task.count({ where: { state: { not: "SUCCEEDED" } } }), capMs, runStart);
@@ -59,19 +76,27 @@ interface Contender {
   measure: (n: number, capMs: number) => Promise<ThroughputResult>;
 }
 
+const PLAIN = "taskgraph, PostgreSQL";
+const FLOWS = "taskgraph, PostgreSQL, 3-step flows";
+
 /** TASKGRAPH_CONCURRENCY for no-op tasks: the slots a finished batch frees are the next claim's size. */
 export const TASKGRAPH_TUNED_CONCURRENCY = 256;
 
-const taskgraphOn = (kind: StoreConfig["kind"], concurrency = TASKGRAPH_CONCURRENCY) => (n: number, capMs: number) =>
+const taskgraphOn = (kind: StoreConfig["kind"], concurrency = TASKGRAPH_CONCURRENCY, work: BenchWork = "noop") => (n: number, capMs: number) =>
   kind === "pglite"
-    ? runInChild<ThroughputResult>("throughput.ts", "measureThroughput", [{ kind, dataDir: ":memory:" }, n, concurrency, capMs])
-    : withFreshPostgres((url) => runInChild<ThroughputResult>("throughput.ts", "measureThroughput", [{ kind, url }, n, concurrency, capMs]));
+    ? runInChild<ThroughputResult>("throughput.ts", "measureThroughput", [{ kind, dataDir: ":memory:" }, n, concurrency, capMs, work])
+    : withFreshPostgres((url) => runInChild<ThroughputResult>("throughput.ts", "measureThroughput", [{ kind, url }, n, concurrency, capMs, work]));
 
 const pgPeer = (fn: string, ...extra: unknown[]) => (n: number, capMs: number) =>
   withFreshPostgres((url) => runInChild<ThroughputResult>("peers.ts", fn, [url, n, ...extra, capMs]));
 
 const CONTENDERS: Contender[] = [
-  { name: "taskgraph, PostgreSQL", config: `1 worker process, concurrency ${TASKGRAPH_CONCURRENCY}; full history`, measure: taskgraphOn("postgresql") },
+  { name: PLAIN, config: `1 worker process, concurrency ${TASKGRAPH_CONCURRENCY}; full history`, measure: taskgraphOn("postgresql") },
+  {
+    name: FLOWS,
+    config: `bench/flow3: 3 no-op steps a → b → c; 1 worker process, concurrency ${TASKGRAPH_CONCURRENCY}; full history`,
+    measure: taskgraphOn("postgresql", TASKGRAPH_CONCURRENCY, "flow3"),
+  },
   { name: "taskgraph, PGlite (in memory)", config: `1 worker process, concurrency ${TASKGRAPH_CONCURRENCY}; full history`, measure: taskgraphOn("pglite") },
   {
     name: "taskgraph, PostgreSQL, tuned",
@@ -94,6 +119,7 @@ const CONTENDERS: Contender[] = [
 ];
 
 const TUNED = "graphile-worker 0.17, tuned";
+
 
 export interface ThroughputOptions {
   n: number;
@@ -128,6 +154,9 @@ export async function throughputSection({ n, runs, capMs }: ThroughputOptions): 
     }
     return [c.name, c.config, fmt(median(rs.map((r) => r.createPerSecond))), fmt(rate(c.name)) + mark, `${(rate(c.name) / tuned).toFixed(2)}×`];
   });
+  notes.push(
+    `${FLOWS}: executed/s counts flows (each 3 steps), ${(rate(FLOWS) / rate(PLAIN)).toFixed(2)}× the plain tasks/s of ${PLAIN} (target ≥ 0.5×).`,
+  );
   notes.push(
     `pg-boss waits out its polling interval between fetches even with a backlog, so this configuration cannot exceed ${PG_BOSS_OPTIONS.workers} × ${PG_BOSS_OPTIONS.batchSize} / ${PG_BOSS_OPTIONS.pollingIntervalSeconds} s = ${fmt((PG_BOSS_OPTIONS.workers * PG_BOSS_OPTIONS.batchSize) / PG_BOSS_OPTIONS.pollingIntervalSeconds)} jobs/s; with its defaults (batchSize 1, 2 s) it runs 0.5 jobs/s.`,
   );
