@@ -51,20 +51,17 @@ export class PGliteAdapterFactory extends PrismaPGlite implements SqlMigrationAw
 
 /** A pool that maps the internal "char" type (OID 18) to text (OID 25) so adapter-pg accepts catalog rows. */
 function charAsTextPool(config: pg.PoolConfig, log: Logger): pg.Pool {
-  const pool = new pg.Pool(config);
+  // No JIT: the store's statements are short, and the planner's guess for a recursive walk (a
+  // tree's pending descendants) went over jit_above_cost, compiling ~150 ms for a query that runs
+  // in under 1 ms. pg-pool runs onConnect before it hands a new connection out.
+  const pool = new pg.Pool({ ...config, onConnect: async (client) => void (await client.query("SET jit = off")) });
   // An idle connection dropped by the server (restart, failover, DROP DATABASE … FORCE) must not
   // crash the process; the pool replaces it on the next query.
   pool.on("error", (error) => log.warn(`idle PostgreSQL connection lost: ${error.message}`));
   // So must one dropped while checked out between two statements (an open transaction): pg emits the
   // error on the client, which nobody else listens to. The statement in flight, if any, fails on its
   // own; the pool discards the broken client when it is released.
-  pool.on("connect", (client) => {
-    client.on("error", (error) => log.warn(`PostgreSQL connection lost while in use: ${error.message}`));
-    // No JIT: the store's statements are short, and the planner's guess for a recursive walk (a
-    // tree's pending descendants) went over jit_above_cost, compiling ~150 ms for a query that
-    // runs in under 1 ms. Queued before any other statement on this connection.
-    client.query("SET jit = off").catch((error: Error) => log.warn(`could not turn JIT off: ${error.message}`));
-  });
+  pool.on("connect", (client) => client.on("error", (error) => log.warn(`PostgreSQL connection lost while in use: ${error.message}`)));
   const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<pg.QueryResult>;
   Object.assign(pool, {
     async query(...args: unknown[]) {

@@ -17,7 +17,7 @@ import type { Client } from "graphql-ws";
 import type { StoreConfig } from "../../src/config";
 import type { App } from "../../src/server";
 import { fmt, graphql, median, openSubscribers, progress, type ServerHandle, sleep, STORE_LABEL, withFreshPostgres, withServer } from "./common";
-import type { Section } from "./results";
+import { recordTarget, type Section } from "./results";
 import { renderSection } from "./results";
 
 export interface MemoryOptions {
@@ -146,6 +146,12 @@ export async function memorySection(options: MemoryOptions): Promise<Section> {
       const rss = perSubscription((m) => m.rss);
       const heap = perSubscription((m) => m.heapUsed);
       const last = readings.at(-1)!;
+      const label = STORE_LABEL[kind];
+      recordTarget({ figure: `memory per idle subscription (${label})`, now: `${fmt(rss, 1)} KB RSS, ${fmt(heap, 1)} KB heap`, target: "≤ 10 KB", met: rss <= 10 });
+      recordTarget({ figure: `\`npm start\` to ready on an existing store (${label})`, now: `${fmt(start.readyMs)} ms`, target: "≤ 800 ms", met: start.readyMs <= 800 });
+      const rssTarget = kind === "postgresql" ? 150 : 400;
+      const idle = start.rss / 2 ** 20;
+      recordTarget({ figure: `idle server RSS after start (${label})`, now: `${fmt(idle)} MiB`, target: `≤ ${rssTarget} MiB`, met: idle <= rssTarget });
       rows.push([`taskgraph, ${STORE_LABEL[kind]}`, fmt(start.readyMs), `${fmt(start.rss / 2 ** 20)} MiB`, `${fmt(last.memory.rss / 2 ** 20)} MiB`, fmt(rss, 1), fmt(heap, 1), fmt((rss * 1000) / 1024, 1)]);
     });
   }

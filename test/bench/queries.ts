@@ -12,7 +12,7 @@ import type { StoreConfig } from "../../src/config";
 import type { Task } from "../../src/generated/prisma/client";
 import type { App } from "../../src/server";
 import { fmt, graphql, parseStores, percentile, progress, type ServerHandle, withServer, STORE_LABEL } from "./common";
-import type { Section } from "./results";
+import { recordTarget, type Section } from "./results";
 import { renderSection } from "./results";
 
 export interface StorePlan {
@@ -378,6 +378,7 @@ export async function querySection(options: QueryOptions): Promise<Section> {
     });
   }
   const ms = (v: number | undefined) => (v === undefined ? "–" : v < 10 ? v.toFixed(1) : fmt(v));
+  recordQueryTargets(options, results);
   const rows = CASES.map((c) => {
     const byStore = results.get(c.name)!;
     const first = byStore.values().next().value;
@@ -400,6 +401,27 @@ export async function querySection(options: QueryOptions): Promise<Section> {
     header: ["query", "matching (totalCount / nodes)", ...options.stores.flatMap(({ kind }) => [`${STORE_LABEL[kind]} p50 ms`, `${STORE_LABEL[kind]} p99 ms`])],
     rows,
   };
+}
+
+/** Issue 16's targets: every `tasks` filter's p99 at a million tasks, and the big taskTree's p50 (PostgreSQL). */
+function recordQueryTargets(options: QueryOptions, results: Map<string, Map<StoreConfig["kind"], { p50: number; p99: number }>>): void {
+  const tree = CASES.at(-1)!.name;
+  const onPostgres = (name: string) => results.get(name)!.get("postgresql");
+  if (options.tasks >= 1_000_000) {
+    const lists = CASES.filter((c) => c.name !== tree && onPostgres(c.name)).map((c) => ({ name: c.name, p99: onPostgres(c.name)!.p99 }));
+    if (lists.length === 0) return;
+    const worst = lists.reduce((a, b) => (b.p99 > a.p99 ? b : a));
+    const over = lists.filter((l) => l.p99 > 20).map((l) => l.name);
+    recordTarget({
+      figure: "`tasks` first page + totalCount, every filter, p99 at 1,000,000 tasks (PostgreSQL)",
+      now: `worst ${fmt(worst.p99)} ms (${worst.name}); over 20 ms: ${over.length ? over.join(", ") : "none"}`,
+      target: "≤ 20 ms",
+      met: over.length === 0,
+    });
+  } else if (onPostgres(tree)) {
+    const p50 = onPostgres(tree)!.p50;
+    recordTarget({ figure: `\`taskTree\` of a ${options.bigTree.toLocaleString("en-US")}-node tree, p50 (PostgreSQL)`, now: `${fmt(p50)} ms`, target: "≤ 60 ms", met: p50 <= 60 });
+  }
 }
 
 /** npm run bench -- queries [tasks] [executions] [stores]: the same executions on every store given. */

@@ -51,6 +51,7 @@ async function runAll(): Promise<void> {
   add(await throughput.singleAddSection(throughput.SINGLE_ADD_DEFAULTS));
   add(await latency.latencySection(latency.LATENCY_DEFAULTS));
   add(await queries.querySection(queries.QUERY_DEFAULTS));
+  add(await queries.querySection(queries.MILLION_DEFAULTS));
   add(await memory.memorySection(memory.MEMORY_DEFAULTS));
   add(await consolePart.consoleSection(consolePart.CONSOLE_DEFAULTS));
   const wallSeconds = (performance.now() - started) / 1000;

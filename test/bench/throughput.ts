@@ -10,7 +10,7 @@ import type { App } from "../../src/server";
 import type { ServerHandle } from "./common";
 import { fmt, graphql, median, progress, runInChild, STORE_LABEL, timeBatches, timeSingleAdds, waitUntilDone, withFreshPostgres, withServer } from "./common";
 import { PG_BOSS_OPTIONS, type ThroughputResult } from "./peers";
-import type { Section } from "./results";
+import { recordTarget, type Section } from "./results";
 import { renderSection } from "./results";
 import { defineBenchTask } from "./server-child";
 
@@ -157,6 +157,23 @@ export async function throughputSection({ n, runs, capMs }: ThroughputOptions): 
   notes.push(
     `${FLOWS}: executed/s counts flows (each 3 steps), ${(rate(FLOWS) / rate(PLAIN)).toFixed(2)}× the plain tasks/s of ${PLAIN} (target ≥ 0.5×).`,
   );
+  const created = (name: string) => median(results.get(name)!.map((r) => r.createPerSecond));
+  const ratios = [PLAIN, "taskgraph, PostgreSQL, tuned"].map((name) => rate(name) / tuned);
+  recordTarget({
+    figure: "executed/s vs graphile-worker tuned (full history kept), same run",
+    now: ratios.map((r) => `${r.toFixed(2)}×`).join(" (concurrency 256: ") + ")",
+    target: "≥ 0.5×",
+    met: Math.max(...ratios) >= 0.5,
+  });
+  const bulk = created(PLAIN) / created(TUNED);
+  recordTarget({
+    figure: "bulk creation/s vs graphile-worker `addJobs`, same run",
+    now: `${fmt(created(PLAIN))} vs ${fmt(created(TUNED))}: ${bulk.toFixed(2)}×`,
+    target: "≥ 0.5×",
+    met: bulk >= 0.5,
+  });
+  const flows = rate(FLOWS) / rate(PLAIN);
+  recordTarget({ figure: "3-step flows executed/s", now: `${fmt(rate(FLOWS))}/s, ${flows.toFixed(2)}× plain tasks/s`, target: "≥ 0.5× plain tasks/s", met: flows >= 0.5 });
   notes.push(
     `pg-boss waits out its polling interval between fetches even with a backlog, so this configuration cannot exceed ${PG_BOSS_OPTIONS.workers} × ${PG_BOSS_OPTIONS.batchSize} / ${PG_BOSS_OPTIONS.pollingIntervalSeconds} s = ${fmt((PG_BOSS_OPTIONS.workers * PG_BOSS_OPTIONS.batchSize) / PG_BOSS_OPTIONS.pollingIntervalSeconds)} jobs/s; with its defaults (batchSize 1, 2 s) it runs 0.5 jobs/s.`,
   );
@@ -202,6 +219,8 @@ export async function singleAddSection({ count, runs }: SingleAddOptions): Promi
   progress("one-at-a-time: BullMQ add");
   rows.push({ name: "BullMQ 6", how: "`queue.add()` one by one", rates: await runInChild("peers.ts", "bullmqSingleAdd", [count, runs]) });
   const reference = median(rows.find((r) => r.name.startsWith("graphile-worker"))!.rates);
+  const overHttp = median(rows[0]!.rates);
+  recordTarget({ figure: "`startTask` over HTTP, sequential (PostgreSQL)", now: `${fmt(overHttp)}/s`, target: "≥ 600/s", met: overHttp >= 600 });
   return {
     title: "1b. One-at-a-time creation",
     caption: `${count} creations one after another (each waits for the previous), after 50 to warm up; median of ${runs} runs. taskgraph's mutation goes through HTTP and GraphQL to a server in another process; the peers' calls are in-process library calls (as is taskgraph's manager.startTask row).`,
