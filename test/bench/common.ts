@@ -236,7 +236,7 @@ function compiledServerChild(): Promise<string> {
 /** Starts a taskgraph server (server-child.ts, compiled) on `store` in a child process (API only unless `extra` asks for a worker). */
 export async function startServer(store: StoreConfig, extra: Omit<ServerOptions, "store"> = {}): Promise<ServerHandle> {
   const script = await compiledServerChild();
-  const child = fork(script, [JSON.stringify({ ...extra, store })], { execArgv: ["--expose-gc"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(script, [JSON.stringify({ ...extra, store })], { execArgv: ["--expose-gc", ...(process.env.BENCH_SERVER_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_SERVER_PROF}`] : [])], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>();
   let nextId = 0;
   let exited = false;

@@ -10,7 +10,7 @@ import type { StoreConfig } from "../../src/config";
 import { createTaskManager, type TaskManager } from "../../src/runtime/manager";
 import type { App } from "../../src/server";
 import { defineTestModule } from "../../src/modules/test";
-import { fmt, median, openSubscribers, parseStores, percentile, progress, type ServerHandle, STORE_LABEL, withServer } from "./common";
+import { fmt, median, openSubscribers, waitFor, parseStores, percentile, progress, type ServerHandle, STORE_LABEL, withServer } from "./common";
 import { recordTarget, type Section } from "./results";
 import { renderSection } from "./results";
 
@@ -110,6 +110,8 @@ export async function measureLatencyOnce(server: ServerHandle, shape: Shape, sub
   const clientCpu = (clientCpuUsed.user + clientCpuUsed.system) / 1000 / wallMs;
   await server.call("latency.ts", "stopLatencyWorker");
   await Promise.all(clients.map((c) => c.dispose()));
+  // The next run counts its subscriptions from here: wait until the server has dropped these.
+  await waitFor("the last run's subscriptions to end", 60_000, async () => (await server.call<number>("server-child.ts", "liveSubscriptions")) === 0);
   latencies.sort((a, b) => a - b);
   return {
     p50: percentile(latencies, 50),

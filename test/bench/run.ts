@@ -3,7 +3,7 @@
 //   npm run bench -- throughput [N] [runs]
 //   npm run bench -- latency [subscribers] [tasks] [runs] [stores, e.g. postgresql,pglite]
 //   npm run bench -- queries [tasks] [executions] [stores]
-//   npm run bench -- queries-1m [executions]   (1,000,000 tasks, PostgreSQL; not part of the full run)
+//   npm run bench -- queries-1m [executions]   (1,000,000 tasks, PostgreSQL only)
 //   npm run bench -- memory [subscribers per step] [steps]
 //   npm run bench -- console [tasks] [runs] [load tasks]   (needs Debian's chromium)
 // Progress goes to stderr; tables to stdout.
@@ -67,6 +67,7 @@ async function runAll(): Promise<void> {
       "npm run bench -- memory [subscribers per step] [steps]",
       "npm run bench -- console [tasks] [runs] [load tasks]   # needs Debian's chromium; TASKGRAPH_DOCS_SCREENSHOTS=1 writes docs/console-list.png",
       "BENCH_DATABASE_URL=postgres://… BENCH_REDIS_DB=7 npm run bench   # other PostgreSQL / Redis database",
+      "BENCH_SERVER_PROF=/tmp/prof npm run bench -- latency   # CPU profiles of the benchmark servers (--cpu-prof) in that directory",
     ],
   });
   progress(`done in ${Math.round(wallSeconds)} s; wrote ${path}`);
