@@ -201,8 +201,9 @@ export class TaskManager {
     const taskId = parseUuid(id);
     const deadline = Date.now() + timeoutSeconds * 1000;
     for (;;) {
-      // Re-checked at the deadline: then it times out.
-      const next = nextChange(this.bus, (change) => touches(change, taskId), { recheckMs: Math.max(0, deadline - Date.now()) });
+      // Only a control change (state, steps, abort, deletion) can end the wait: progress and log
+      // lines, most of a running task's changes, cost no read. Re-checked at the deadline: then it times out.
+      const next = nextChange(this.bus, (change) => change.control && touches(change, taskId), { recheckMs: Math.max(0, deadline - Date.now()) });
       try {
         const task = await this.store.getTask(taskId);
         if (isEnded(task.state) && !task.abortRequestedAt) return task;

@@ -3,6 +3,7 @@
 // limit, the token still valid) and prepared with Yoga's envelop, so it meets the same plugins as
 // over HTTP; every refusal is an error for that operation only, with the code it has over HTTP.
 import type { Server } from "node:http";
+import type { Duplex } from "node:stream";
 import { type ExecutionArgs, GraphQLError } from "graphql";
 import type { Context as WsContext, ServerOptions, SubscribePayload } from "graphql-ws";
 import { type Extra as WsExtra, useServer } from "graphql-ws/use/ws";
@@ -43,7 +44,10 @@ export function attachGraphqlWs(server: Server, parts: WebSocketParts): { dispos
       done(false, 403, foreignOriginMessage(String(req.headers.origin)).replace(/^Refused: /, ""));
     },
   });
-  wss.on("connection", (socket) => quietClientProtocolErrors(socket, parts.log));
+  wss.on("connection", (socket) => {
+    quietClientProtocolErrors(socket, parts.log);
+    coalesceSends(socket);
+  });
   return useServer(graphqlWsOptions(parts), wss);
 }
 
@@ -168,6 +172,48 @@ function quietClientProtocolErrors(socket: WebSocket, log: Logger): void {
   }) as typeof socket.emit;
 }
 
+/** Unsent bytes past which a subscription's next event waits until its socket has taken them. */
+const SEND_HIGH_WATER_BYTES = 64 * 1024;
+/** Sockets corked in this turn of the event loop, uncorked together at its end. */
+const corkedSockets = new Set<Duplex>();
+const IGNORE = () => {};
+
+function uncorkAll(): void {
+  const sockets = [...corkedSockets];
+  corkedSockets.clear(); // a socket corked again while these flush belongs to the next turn
+  for (const socket of sockets) socket.uncork();
+}
+
+/**
+ * The frames sent to one socket in one turn of the event loop leave in one write (one system
+ * call, the largest cost of a live event here) instead of one write each: the socket is corked at
+ * its first frame and uncorked once the turn's callbacks have run. graphql-ws asks for a
+ * subscription's next event only when the last send completes, so a send completes at once while
+ * the socket holds less than SEND_HIGH_WATER_BYTES unsent (a burst of queued events goes out
+ * together), and only once written beyond that: a client that stops reading still stalls only its
+ * own subscriptions (closeWhenStalled). A failed write is not reported to the sender: the socket
+ * closes, which ends its subscriptions.
+ */
+function coalesceSends(socket: WebSocket): void {
+  const raw = (socket as unknown as { _socket?: Duplex })._socket; // ws's net.Socket under the WebSocket
+  if (!raw || typeof raw.cork !== "function") return;
+  const send = socket.send.bind(socket);
+  socket.send = ((data: unknown, options?: unknown, callback?: (error?: Error) => void) => {
+    if (typeof options === "function") {
+      callback = options as (error?: Error) => void;
+      options = {};
+    }
+    if (!corkedSockets.has(raw) && !raw.destroyed) {
+      if (corkedSockets.size === 0) setImmediate(uncorkAll);
+      raw.cork();
+      corkedSockets.add(raw);
+    }
+    if (!callback || socket.bufferedAmount >= SEND_HIGH_WATER_BYTES) return send(data as never, (options ?? {}) as never, callback as never);
+    send(data as never, (options ?? {}) as never, IGNORE);
+    queueMicrotask(callback);
+  }) as typeof socket.send;
+}
+
 function withoutHttpExtension(error: GraphQLError): GraphQLError {
   if (!error.extensions?.http) return error;
   const { http: _http, ...extensions } = error.extensions;
@@ -191,8 +237,9 @@ export const CLOSE_SUBSCRIBER_TOO_SLOW = 4001;
 
 /**
  * Subscriptions are pulled: graphql-ws asks for the next event only once the previous one was
- * written to the socket, so a client that stops reading stalls only its own subscription and the
- * server holds at most one event for it (events wait in the journal). A subscriber stalled longer
+ * handed to the socket (coalesceSends: written, once the socket holds SEND_HIGH_WATER_BYTES
+ * unsent), so a client that stops reading stalls only its own subscription and the server holds
+ * a bounded amount for it (those bytes and the events executed ahead; the rest wait in the journal). A subscriber stalled longer
  * than `stallMs` is closed with CLOSE_SUBSCRIBER_TOO_SLOW; it can reconnect and resume with `after`.
  */
 async function closeWhenStalled(result: unknown, socket: WebSocket, stallMs: number): Promise<unknown> {

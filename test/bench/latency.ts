@@ -123,6 +123,9 @@ export async function measureLatencyOnce(server: ServerHandle, shape: Shape, sub
   };
 }
 
+/** BENCH_LATENCY_SHAPES=task (or module) runs one shape only, e.g. to profile it. */
+const SHAPES = (process.env.BENCH_LATENCY_SHAPES?.split(",") ?? ["task", "module"]) as Shape[];
+
 const SHAPE_LABEL: Record<Shape, string> = {
   task: "one task each (`filter: {taskId}`)",
   module: "whole module each (`filter: {module}`)",
@@ -133,7 +136,7 @@ export async function latencySection(options: LatencyOptions): Promise<Section> 
   const rows: string[][] = [];
   for (const kind of options.stores) {
     await withServer(kind, async (server) => {
-      for (const shape of ["task", "module"] as const) {
+      for (const shape of SHAPES) {
         const results: LatencyRun[] = [];
         for (let run = 1; run <= runs; run++) {
           progress(`latency ${STORE_LABEL[kind]}, ${shape} shape: run ${run}/${runs} (${subscribers} subscribers, ${tasks} tasks × ${rounds[shape]} rounds)`);
