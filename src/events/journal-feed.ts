@@ -63,6 +63,14 @@ export class FeedSubscription {
   }
 }
 
+/** Each live event's batch: the events one read of the journal handed to every subscriber. */
+const batches = new WeakMap<TaskEvent, readonly TaskEvent[]>();
+
+/** The events read with this live event (its batch), or undefined for an event not from a live feed (a replay). */
+export function batchOf(event: TaskEvent): readonly TaskEvent[] | undefined {
+  return batches.get(event);
+}
+
 export class JournalFeed {
   private cursor!: JournalCursor;
   private readonly subscribers = new Set<FeedSubscription>();
@@ -151,6 +159,7 @@ export class JournalFeed {
         // A subscriber that wants them joined meanwhile: it receives this batch too.
         if (!previous && this.wantPreviousTasks()) previous = await this.previousTasks(batch);
         // Synchronous from here: a subscriber registered now sees exactly the events after its position.
+        for (const event of batch) batches.set(event, batch);
         for (const [i, event] of batch.entries()) {
           this.cursor = { txid: event.txid, id: event.id };
           for (const subscription of this.subscribers) subscription.offer(event, previous?.[i]);

@@ -3,7 +3,7 @@
 // They batch but never cache: a subscription keeps one context for all its events, and each event
 // must read the task as it is then, not as the first event found it.
 import DataLoader from "dataloader";
-import type { Task, TaskType, Worker } from "../generated/prisma/client";
+import type { Module, Task, TaskType, Worker } from "../generated/prisma/client";
 import type { TaskState } from "../domain/states";
 import type { Context } from "./builder";
 
@@ -30,6 +30,10 @@ function byKey<T>(keys: readonly string[], rows: T[], keyOf: (row: T) => string)
 /** Whole task rows by id (null: deleted). */
 export const taskById = (ctx: Context) =>
   perRequest<Task | null>(ctx, "taskById", async (ids) => byKey(ids, await ctx.store.tasksByIds(ids), (t) => t.id));
+
+/** Module rows by name (a task's module always exists: tasks reference it). */
+export const moduleByName = (ctx: Context) =>
+  perRequest<Module | null>(ctx, "moduleByName", async (names) => byKey(names, await ctx.store.modulesByNames(names), (m) => m.name));
 
 /** Worker rows by name (null: the worker has stopped and removed its row). */
 export const workerByName = (ctx: Context) =>

@@ -3,6 +3,7 @@
 // live feed; taskUpdated sends a task's snapshot at once, then again on every change (re-read when
 // the change bus mentions it, with a slow fallback re-read).
 import { nextChange, touches } from "../events/change-bus";
+import { batchOf } from "../events/journal-feed";
 import { parseUuid } from "../domain/ids";
 import type { JournalCursor, JournalFilter } from "../store/journal-reader";
 import { decodeEventCursor, encodeEventCursor, isBefore, matchesFilter } from "../store/journal-reader";
@@ -154,13 +155,30 @@ function asSent(set: TaskSet, event: TaskEvent): LeavingEvent {
 
 /**
  * An event's task as it is now, read once per event object: the live feed hands all its
- * subscribers the same object, so 1,000 subscribers of one event cost one read, not 1,000.
+ * subscribers the same object, so 1,000 subscribers of one event cost one read, not 1,000. A live
+ * event's task is read with those of its whole batch (one query for the events of one journal
+ * read): a subscriber takes its events one at a time, and a read per event, one after another,
+ * is what kept a busy list page behind its events.
  */
 const tasksOfEvents = new WeakMap<TaskEvent, Promise<Task | null>>();
+const tasksOfBatches = new WeakMap<readonly TaskEvent[], Promise<Map<string, Task>>>();
 function taskOfEvent(event: TaskEvent, ctx: Context): Promise<Task | null> {
   let task = tasksOfEvents.get(event);
-  if (!task) tasksOfEvents.set(event, (task = taskById(ctx).load(event.taskId)));
+  if (!task) {
+    const batch = batchOf(event);
+    task = batch ? tasksOfBatch(batch, ctx).then((tasks) => tasks.get(event.taskId) ?? null) : taskById(ctx).load(event.taskId);
+    tasksOfEvents.set(event, task);
+  }
   return task;
+}
+
+function tasksOfBatch(batch: readonly TaskEvent[], ctx: Context): Promise<Map<string, Task>> {
+  let tasks = tasksOfBatches.get(batch);
+  if (!tasks) {
+    tasks = ctx.store.tasksWithModulesByIds([...new Set(batch.map((e) => e.taskId))]).then((rows) => new Map(rows.map((t) => [t.id, t])));
+    tasksOfBatches.set(batch, tasks);
+  }
+  return tasks;
 }
 
 /**

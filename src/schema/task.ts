@@ -7,7 +7,7 @@ import { TaskgraphError, badInput } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
 import { flowEdges } from "../domain/flow";
 import { categoryOf, isEnded } from "../domain/states";
-import type { Step, Task } from "../generated/prisma/client";
+import type { Module, Step, Task } from "../generated/prisma/client";
 import { parseCountInput, testTaskType } from "../modules/test";
 import { MAX_WAIT_SECONDS, type StartTaskRequest } from "../runtime/manager";
 import { encodeEventCursor, type JournalCursor } from "../store/journal-reader";
@@ -15,7 +15,8 @@ import type { TaskColumn } from "../store/task-tree";
 import type { PageArgs, TaskFilter, TaskOrder, TaskQuery } from "../store";
 import { builder, type Context } from "./builder";
 import { OrderDirectionEnum, StepStateEnum, TaskActionEnum, TaskCategoryEnum, TaskKindEnum, TaskOrderFieldEnum, TaskStateEnum } from "./enums";
-import { hasPendingBelow, taskById, workerByName } from "./loaders";
+import { hasPendingBelow, moduleByName, taskById, workerByName } from "./loaders";
+import { ModuleType } from "./module";
 import { checkedMaxSize, totalCountIsExactOptions, totalCountOptions } from "./pagination";
 import { LOG_CONNECTION, LOG_ORDER, LogEntryConnection, LogFilterInput, logWhere, StepNode } from "./step";
 import { WorkerNode } from "./worker";
@@ -94,7 +95,12 @@ export const TaskNode = builder.prismaNode("Task", {
   nullable: true, // node(id) of a well-formed id of nothing is null (Relay)
   description: "A background operation. Tasks form trees (root = the whole operation) and may carry ordered steps.",
   fields: (t) => ({
-    module: t.relation("module", { description: "The module the task's type belongs to." }),
+    module: t.field({
+      type: ModuleType,
+      description: "The module the task's type belongs to.",
+      // A live event's task comes with its module (read with the batch); otherwise one batched read per request.
+      resolve: async (task, _args, ctx) => (task as Task & { module?: Module }).module ?? (await moduleByName(ctx).load(task.moduleName))!,
+    }),
     type: t.exposeString("type", { description: "The task type's name within its module (see taskType)." }),
     name: t.exposeString("name", { description: "For people: given at start, or made by the type from the input; default the type." }),
     kind: t.expose("kind", { type: TaskKindEnum, description: "Whether it runs on one node or spans the cluster." }),
@@ -221,6 +227,7 @@ const TREE_FIELD_COLUMNS: Partial<Record<string, readonly TaskColumn[]>> = {
   progress: ["progressUnits", "progressTotal", "progressCompleted"],
   availableActions: ["state", "isAbortable", "abortRequestedAt"],
   worker: ["state", "leaseOwner"],
+  module: ["moduleName"],
 };
 
 /** The columns a list of tasks needs for the selection in `info`, or null when it asks for a relation. */

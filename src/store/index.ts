@@ -167,8 +167,11 @@ export class Store {
     return version;
   }
   /** With `leaseOwner`, refused (CONFLICT) unless that claim still holds the task. */
-  appendLog(taskId: string, entry: LogLine, options: { leaseOwner?: string } = {}) {
-    return this.transaction((tx) => appendLog(tx, taskId, entry, options));
+  /** One statement (no transaction held across round trips); returns the line's id. */
+  async appendLog(taskId: string, entry: LogLine, options: { leaseOwner?: string } = {}) {
+    const { id, notice } = await appendLog(this.prisma, taskId, entry, options);
+    this.committed(notice);
+    return id;
   }
   writeSettings(changes: Partial<Settings>) {
     return writeSettings(this.prisma, changes, this.defaults);
@@ -276,6 +279,14 @@ export class Store {
   /** Whole task rows by id, in no particular order; missing ids are left out (batched edge loads). */
   tasksByIds(ids: readonly string[]) {
     return this.prisma.task.findMany({ where: { id: { in: [...ids] } } });
+  }
+  /** The same, each with its module row (a live batch's tasks: Task.module then costs no read). */
+  tasksWithModulesByIds(ids: readonly string[]) {
+    return this.prisma.task.findMany({ where: { id: { in: [...ids] } }, include: { module: true } });
+  }
+  /** Module rows by name, in no particular order (batched edge loads). */
+  modulesByNames(names: readonly string[]) {
+    return this.prisma.module.findMany({ where: { name: { in: [...names] } } });
   }
   /** Modules by name; `query`: plugin-prisma's selection. */
   listModules(query: { select?: Prisma.ModuleSelect; include?: Prisma.ModuleInclude } = {}) {

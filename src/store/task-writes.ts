@@ -563,46 +563,67 @@ export interface LogLine {
 }
 
 /**
- * Appends a log line to a task, or to a step's current attempt, with its LOG_APPENDED event in
- * the same transaction. The event names the step and the attempt (ids and number) and the time.
+ * Appends a log line to a task, or to a step's current attempt, with its LOG_APPENDED event: one
+ * statement (like setProgress), so a running task's log line holds no transaction open across
+ * round trips (an open write transaction holds back every live subscriber: the journal is read
+ * in commit order). The event names the step and the attempt (ids and number) and the time.
+ * Inside a transaction (`db` a Tx) it is one statement of it; its notice is published after commit.
  */
 export async function appendLog(
-  tx: Tx,
+  db: Pick<Tx, "$queryRaw">,
   taskId: string,
   entry: LogLine,
   options: { wake?: boolean; control?: boolean; leaseOwner?: string } = {},
-): Promise<string> {
+): Promise<{ id: string; notice: ChangeNotice }> {
   const message = entry.message.length > LIMITS.logMessageLength ? `${entry.message.slice(0, LIMITS.logMessageLength)}…` : entry.message;
   const stack = entry.stack == null ? null : entry.stack.slice(0, LIMITS.logMessageLength);
-  const task = await lockAndBump(tx, taskId);
-  checkLease(task, options.leaseOwner);
-  let stepId: string | null = null;
-  let attempt: { id: string; number: number; kind: string } | null = null;
-  if (entry.stepKey) {
-    const step = await tx.step.findUnique({
-      where: { taskId_key: { taskId, key: entry.stepKey } },
-      include: { attempts: { orderBy: { number: "desc" }, take: 1, select: { id: true, number: true, kind: true } } },
-    });
-    if (!step) throw notFound(`Step "${entry.stepKey}" of task`, taskId);
-    stepId = step.id;
-    attempt = step.attempts[0] ?? null;
-  }
-  const id = newId();
+  const id = parseUuid(taskId, "taskId");
+  const stepKey = entry.stepKey ?? null;
+  const leaseOwner = options.leaseOwner ?? null;
+  const logId = newId();
   const level = entry.level ?? "INFO";
   const time = new Date();
-  await tx.logEntry.create({ data: { id, taskId, stepId, attemptId: attempt?.id ?? null, level, message, stack, time } });
-  const payload = {
-    logId: id,
-    level,
-    message,
-    stepKey: entry.stepKey ?? null,
-    // Node ids, as the API shows them (node(id) takes them): `Step:<uuid>`, `StepAttempt:<uuid>`.
-    stepId: stepId && `Step:${stepId}`,
-    attemptId: attempt && `StepAttempt:${attempt.id}`,
-    attempt: attempt?.number ?? null,
-    attemptKind: attempt?.kind ?? null,
-    time: time.toISOString(),
-  };
-  await appendEvents(tx, [{ task, type: "LOG_APPENDED", payload, wake: options.wake, control: options.control }]);
-  return id;
+  const notice = noticeOf([id], { w: options.wake, c: options.control })!;
+  // `before`: the task as the statement found it, to say why nothing was written. The UPDATE
+  // checks the lease again on the row it locks (the latest version).
+  const [row] = await db.$queryRaw<{ written: number; taskExists: boolean; stepExists: boolean; leaseOwner: string | null; state: string | null }[]>`${PREPARED}
+    WITH ${actorCte()}, before AS (
+      SELECT "leaseOwner", state::text AS state FROM "Task" WHERE id = ${id}::uuid
+    ), step AS (
+      SELECT s.id FROM "Step" s WHERE s."taskId" = ${id}::uuid AND s.key = ${stepKey}::text
+    ), attempt AS (
+      SELECT a.id, a.number, a.kind::text AS kind FROM "StepAttempt" a WHERE a."stepId" = (SELECT id FROM step) ORDER BY a.number DESC LIMIT 1
+    ), updated AS (
+      UPDATE "Task" t SET version = t.version + 1 FROM actor
+      WHERE t.id = ${id}::uuid
+        AND (${leaseOwner}::text IS NULL OR t."leaseOwner" = ${leaseOwner}::text OR (t."leaseOwner" IS NULL AND t.state <> 'RUNNING'))
+        AND (${stepKey}::text IS NULL OR EXISTS (SELECT 1 FROM step))
+      RETURNING t.*
+    ), logged AS (
+      INSERT INTO "LogEntry" (id, "taskId", "stepId", "attemptId", level, message, stack, time)
+      SELECT ${logId}::uuid, id, (SELECT id FROM step), (SELECT id FROM attempt), ${level}::"LogLevel", ${message}, ${stack}::text, ${time}::timestamptz
+      FROM updated
+      RETURNING id
+    ), ${journalWrite(
+      "log",
+      "updated",
+      {
+        type: eventType("LOG_APPENDED"),
+        // Node ids, as the API shows them (node(id) takes them): `Step:<uuid>`, `StepAttempt:<uuid>`.
+        payload: Prisma.sql`jsonb_build_object('logId', ${logId}::text, 'level', ${level}::text, 'message', ${message}::text, 'stepKey', ${stepKey}::text,
+          'stepId', (SELECT 'Step:' || id FROM step), 'attemptId', (SELECT 'StepAttempt:' || id FROM attempt),
+          'attempt', (SELECT number FROM attempt), 'attemptKind', (SELECT kind FROM attempt), 'time', ${time.toISOString()}::text)`,
+      },
+      noticeText(notice),
+    )}
+    SELECT (SELECT count(*) FROM logged)::int AS written, (SELECT count(*) FROM "logNotified") AS _notified,
+      EXISTS (SELECT 1 FROM before) AS "taskExists", EXISTS (SELECT 1 FROM step) AS "stepExists",
+      (SELECT "leaseOwner" FROM before) AS "leaseOwner", (SELECT state FROM before) AS state`;
+  if (!row || row.written === 0) {
+    if (!row?.taskExists) throw notFound("Task", taskId);
+    if (stepKey !== null && !row.stepExists) throw notFound(`Step "${stepKey}" of task`, taskId);
+    throw new TaskgraphError("CONFLICT", `Task ${id} is no longer held by ${leaseOwner}`, { taskId: id });
+  }
+  publishAfterCommit(db as Tx, notice);
+  return { id: logId, notice };
 }
