@@ -127,19 +127,21 @@ export async function claimTasks(tx: Pick<Tx, "$queryRaw">, options: ClaimOption
 
 const promotedNoticeSql = noticeSql({ w: true, c: true });
 
-/** SCHEDULED tasks whose time has come become QUEUED (Kafka's Scheduled tasks tab). */
-export async function promoteDueTasks(tx: Tx): Promise<number> {
-  const rows = await tx.$queryRaw<{ id: string }[]>`
-    WITH due AS (
+/**
+ * SCHEDULED tasks whose time has come become QUEUED (Kafka's Scheduled tasks tab), with their
+ * events: one statement, outside any transaction (no write held open across round trips).
+ */
+export async function promoteDueTasks(db: Pick<Tx, "$queryRaw">): Promise<{ promoted: number; notice: ChangeNotice | null }> {
+  const rows = await db.$queryRaw<{ id: string }[]>`
+    WITH ${actorCte()}, due AS (
       SELECT id, state FROM "Task" WHERE state = 'SCHEDULED' AND "scheduledFor" <= now()
       ORDER BY "scheduledFor" LIMIT 1000 FOR UPDATE SKIP LOCKED
     ), promoted AS (
-      UPDATE "Task" t SET state = 'QUEUED', version = t.version + 1 FROM due WHERE t.id = due.id
+      UPDATE "Task" t SET state = 'QUEUED', version = t.version + 1 FROM due, actor WHERE t.id = due.id
       RETURNING t.*, due.state AS previous
     ), ${journalWrite("promoted", "promoted", { type: eventType("STATE_CHANGED"), payload: stateChangedPayload(Prisma.sql`previous`, "QUEUED") }, promotedNoticeSql)}
     SELECT id::text AS id, (SELECT count(*) FROM "promotedNotified") AS _notified FROM promoted`;
-  publishAfterCommit(tx, noticeOf(rows.map((r) => r.id), { w: true, c: true }));
-  return rows.length;
+  return { promoted: rows.length, notice: noticeOf(rows.map((r) => r.id), { w: true, c: true }) };
 }
 
 /** A task and the lease token its claim wrote into leaseOwner. */
@@ -148,10 +150,10 @@ export interface Lease {
   owner: string;
 }
 
-/** Extends leases still held; returns the ids of those (a missing one was lost or ended). */
-export async function renewLeases(tx: Tx, leases: Lease[], leaseMs: number): Promise<string[]> {
+/** Extends leases still held; returns the ids of those (a missing one was lost or ended). One statement, no transaction. */
+export async function renewLeases(db: Pick<Tx, "$queryRaw">, leases: Lease[], leaseMs: number): Promise<string[]> {
   if (leases.length === 0) return [];
-  const rows = await tx.$queryRaw<{ id: string }[]>`
+  const rows = await db.$queryRaw<{ id: string }[]>`
     UPDATE "Task" t SET "leaseExpiresAt" = now() + make_interval(secs => ${leaseMs / 1000}::float8)
     FROM unnest(${leases.map((l) => l.taskId)}::uuid[], ${leases.map((l) => l.owner)}::text[]) AS l(id, owner)
     WHERE t.id = l.id AND t."leaseOwner" = l.owner

@@ -222,11 +222,13 @@ export class Store {
     for (const notice of notices) this.committed(notice);
     return { done, claimed };
   }
-  promoteDueTasks() {
-    return this.transaction((tx) => claims.promoteDueTasks(tx));
+  async promoteDueTasks() {
+    const { promoted, notice } = await claims.promoteDueTasks(this.prisma);
+    this.committed(notice);
+    return promoted;
   }
   renewLeases(leases: claims.Lease[], leaseMs: number) {
-    return this.transaction((tx) => claims.renewLeases(tx, leases, leaseMs));
+    return claims.renewLeases(this.prisma, leases, leaseMs);
   }
   /** Hands the tasks back (see claims.releaseLeases); `note` is logged on each one handed back. */
   releaseLeases(leases: claims.Lease[], note?: string) {
