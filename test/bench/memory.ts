@@ -97,7 +97,7 @@ function startOn(kind: StoreConfig["kind"], runs: number): Promise<{ readyMs: nu
     try {
       return await timedStarts("PGlite", runs, { TASKGRAPH_DATA_DIR: dataDir, DATABASE_URL: "" }); // an empty DATABASE_URL: PGlite
     } finally {
-      await rm(dataDir, { recursive: true, force: true });
+      await rm(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }); // the last server may still be writing as it exits
     }
   })();
 }
