@@ -8,7 +8,7 @@ import { notFound } from "../domain/errors";
 import type { StepState, TaskState } from "../domain/states";
 import type { Prisma, PrismaClient, Task, TaskEvent } from "../generated/prisma/client";
 import * as claims from "./claims";
-import { currentActor, setActorSql } from "./actor";
+import { currentActor, setActorSql, SYSTEM_ACTOR } from "./actor";
 import type { Completion } from "./completions";
 import { completeAndClaim, completeTasks } from "./completions";
 import type { ChangeNotice, Tx } from "./journal-writer";
@@ -32,7 +32,8 @@ import * as taskTypes from "./task-types";
 import type { ResolvedStep } from "../domain/flow";
 import { listWorkers, registerWorker, removeWorker, taskStates, workerHeartbeat } from "./workers";
 import type { LogLine } from "./task-writes";
-import { appendLog, createTasks, insertTasks, moveStepRow, resumeLostStep, setProgress, setStepProgress, spawnChild, transitionTask } from "./task-writes";
+import { appendLog, checkProgress, createTasks, insertTasks, moveStepRow, resumeLostStep, setProgressMany, setStepProgress, spawnChild, transitionTask } from "./task-writes";
+import { ProgressBatch } from "./progress-batch";
 
 export type { NewTask, TaskPatch, TaskFilter, TaskOrder, PageArgs, TaskQuery, TaskCounts, Settings, Tx };
 export type { DeleteResult } from "./task-controls";
@@ -51,6 +52,11 @@ export class Store {
   private readonly prisma: PrismaClient;
   readonly kind: Database["kind"];
   private readonly defaults: Settings;
+  private readonly progressBatch = new ProgressBatch(async (writes) => {
+    const { stored, notice } = await setProgressMany(this.prisma, writes);
+    this.committed(notice);
+    return stored;
+  });
 
   constructor(
     db: Database,
@@ -152,10 +158,9 @@ export class Store {
   resumeLostStep(taskId: string, stepKey: string, leaseOwner: string) {
     return this.transaction((tx) => resumeLostStep(tx, taskId, stepKey, leaseOwner));
   }
+  /** Stored with the other tasks' reports that arrive meanwhile (ProgressBatch): one statement for them all. */
   async setProgress(taskId: string, completed: number, total?: number | null) {
-    const { progress, notice } = await setProgress(this.prisma, taskId, completed, total);
-    this.committed(notice);
-    return progress;
+    return this.progressBatch.set(checkProgress({ taskId, completed, total, actor: currentActor() ?? SYSTEM_ACTOR }));
   }
   /**
    * A running step's own progress and, with `task`, the task's progress derived from its steps, in

@@ -12,7 +12,7 @@ import { assertStepTransition, assertTaskTransition, canTransitionStep, isEnded,
 import type { LogLevel, Step, Task, TaskKind } from "../generated/prisma/client";
 import { Prisma } from "../generated/prisma/client";
 import { PREPARED } from "../db/prepared";
-import { actorCte } from "./actor";
+import { type Actor, actorCte } from "./actor";
 import type { ChangeNotice, Tx } from "./journal-writer";
 import { appendEvents, eventType, journalWrite, noticeOf, noticeText, publishAfterCommit } from "./journal-writer";
 
@@ -483,28 +483,50 @@ const PROGRESS_PAYLOAD = Prisma.sql`jsonb_build_object('completed', "progressCom
  * transaction matters to subscribers: the journal is read only below the oldest transaction still
  * running (journal-reader.ts), so every open write transaction holds back every later event.
  */
-export async function setProgress(
+/** One task's progress to store (setProgressMany). */
+export interface ProgressWrite {
+  taskId: string;
+  completed: number;
+  /** undefined: the total is left as it is. */
+  total?: number | null;
+  /** Who reports it (the events record it); one batch has one actor. */
+  actor: Actor;
+}
+
+/** The checks of a progress report, before it is written: a bad one is BAD_USER_INPUT for its caller alone. */
+export function checkProgress(write: ProgressWrite): ProgressWrite {
+  if (!Number.isFinite(write.completed) || write.completed < 0) throw badInput("progress completed must be a finite number ≥ 0");
+  if (write.total != null && (!Number.isFinite(write.total) || write.total < 0)) throw badInput("progress total must be a finite number ≥ 0");
+  return { ...write, taskId: parseUuid(write.taskId, "taskId") };
+}
+
+/**
+ * Sets the progress of many tasks (checked, each task once, one actor) in one statement: each task's version
+ * is bumped and one PROGRESSED event appended, with one NOTIFY for them all. The rows are locked in
+ * id order, as every statement that locks several tasks does. A task that is gone is left out of
+ * the result.
+ */
+export async function setProgressMany(
   db: Pick<Tx, "$queryRaw">,
-  taskId: string,
-  completed: number,
-  total?: number | null,
-): Promise<{ progress: { completed: number; total: number | null; version: number }; notice: ChangeNotice }> {
-  if (!Number.isFinite(completed) || completed < 0) throw badInput("progress completed must be a finite number ≥ 0");
-  if (total != null && (!Number.isFinite(total) || total < 0)) throw badInput("progress total must be a finite number ≥ 0");
-  const id = parseUuid(taskId, "taskId");
-  const notice = noticeOf([id])!;
-  const rows = await db.$queryRaw<{ completed: number; total: number | null; version: number }[]>`${PREPARED}
-    WITH ${actorCte()}, updated AS (
-      UPDATE "Task" t SET version = t.version + 1, "progressCompleted" = ${completed}::float8,
-        "progressTotal" = CASE WHEN ${total !== undefined} THEN ${total ?? null}::float8 ELSE t."progressTotal" END
-      FROM actor WHERE t.id = ${id}::uuid
+  writes: readonly ProgressWrite[],
+): Promise<{ stored: Map<string, { completed: number; total: number | null; version: number }>; notice: ChangeNotice | null }> {
+  const notice = noticeOf(writes.map((w) => w.taskId));
+  if (!notice) return { stored: new Map(), notice };
+  const rows = await db.$queryRaw<{ id: string; completed: number; total: number | null; version: number }[]>`${PREPARED}
+    WITH ${actorCte(writes[0]!.actor)}, input AS (
+      SELECT * FROM unnest(${writes.map((w) => w.taskId)}::uuid[], ${writes.map((w) => w.completed)}::float8[],
+        ${writes.map((w) => w.total ?? null)}::float8[], ${writes.map((w) => w.total !== undefined)}::bool[]) AS i(id, completed, total, "setsTotal")
+    ), locked AS (
+      SELECT t.id FROM "Task" t WHERE t.id IN (SELECT id FROM input) ORDER BY t.id FOR NO KEY UPDATE
+    ), updated AS (
+      UPDATE "Task" t SET version = t.version + 1, "progressCompleted" = i.completed,
+        "progressTotal" = CASE WHEN i."setsTotal" THEN i.total ELSE t."progressTotal" END
+      FROM input i, actor WHERE t.id = i.id AND t.id IN (SELECT id FROM locked)
       RETURNING t.*
-    ), ${journalWrite("progress", "updated", { type: eventType("PROGRESSED"), payload: PROGRESS_PAYLOAD }, noticeText(notice))}
-    SELECT "progressCompleted" AS completed, "progressTotal" AS total, version, (SELECT count(*) FROM "progressNotified") AS _notified
+    ), ${journalWrite("progress", "updated", { type: eventType("PROGRESSED"), payload: PROGRESS_PAYLOAD, orderBy: Prisma.sql`id` }, noticeText(notice))}
+    SELECT id::text AS id, "progressCompleted" AS completed, "progressTotal" AS total, version, (SELECT count(*) FROM "progressNotified") AS _notified
     FROM updated`;
-  const row = rows[0];
-  if (!row) throw notFound("Task", taskId);
-  return { progress: { completed: row.completed, total: row.total, version: row.version }, notice };
+  return { stored: new Map(rows.map(({ id, completed, total, version }) => [id, { completed, total, version }])), notice };
 }
 
 /**
