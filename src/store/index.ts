@@ -53,9 +53,9 @@ export class Store {
   readonly kind: Database["kind"];
   private readonly defaults: Settings;
   private readonly progressBatch = new ProgressBatch(async (writes) => {
-    const { stored, notice } = await setProgressMany(this.prisma, writes);
-    this.committed(notice);
-    return stored;
+    const { stored, busy, notice } = await setProgressMany(this.prisma, writes);
+    if (stored.size > 0) this.committed(notice);
+    return { stored, busy };
   });
 
   constructor(

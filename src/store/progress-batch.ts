@@ -21,13 +21,18 @@ interface Pending {
 
 /** Reports per statement, at most. */
 const MAX_PER_BATCH = 500;
+/** The pause before trying again reports whose tasks another transaction held locked. */
+const BUSY_RETRY_MS = 10;
 
 export class ProgressBatch {
   private queue: Pending[] = [];
   private writing = false;
 
-  /** `store` writes one batch (each task at most once) and says what it stored, by task id. */
-  constructor(private readonly store: (writes: ProgressWrite[]) => Promise<Map<string, StoredProgress>>) {}
+  /**
+   * `store` writes one batch (each task at most once) and says what it stored, by task id, and
+   * which tasks it skipped because another transaction held them (tried again).
+   */
+  constructor(private readonly store: (writes: ProgressWrite[]) => Promise<{ stored: Map<string, StoredProgress>; busy: Set<string> }>) {}
 
   /** Resolves once this report is stored; NOT_FOUND when the task is gone, or the batch's error. */
   set(write: ProgressWrite): Promise<StoredProgress> {
@@ -42,15 +47,21 @@ export class ProgressBatch {
     try {
       while (this.queue.length > 0) {
         const batch = this.take();
+        const retry: Pending[] = [];
         try {
-          const stored = await this.store(batch.map((p) => p.write));
-          for (const { write, resolve, reject } of batch) {
-            const progress = stored.get(write.taskId);
-            if (progress) resolve(progress);
-            else reject(notFound("Task", write.taskId));
+          const { stored, busy } = await this.store(batch.map((p) => p.write));
+          for (const pending of batch) {
+            const progress = stored.get(pending.write.taskId);
+            if (progress) pending.resolve(progress);
+            else if (busy.has(pending.write.taskId)) retry.push(pending);
+            else pending.reject(notFound("Task", pending.write.taskId));
           }
         } catch (error) {
           for (const pending of batch) pending.reject(error);
+        }
+        if (retry.length > 0) {
+          this.queue = [...retry, ...this.queue]; // first again: a task's reports stay in order
+          await new Promise((resolve) => setTimeout(resolve, BUSY_RETRY_MS));
         }
       }
     } finally {

@@ -501,32 +501,41 @@ export function checkProgress(write: ProgressWrite): ProgressWrite {
 }
 
 /**
- * Sets the progress of many tasks (checked, each task once, one actor) in one statement: each task's version
- * is bumped and one PROGRESSED event appended, with one NOTIFY for them all. The rows are locked in
- * id order, as every statement that locks several tasks does. A task that is gone is left out of
- * the result.
+ * Sets the progress of many tasks (checked, each task once, one actor) in one statement: each
+ * task's version is bumped and one PROGRESSED event appended, with one NOTIFY for them all. A row
+ * another transaction holds locked is skipped, not waited for (`busy`: the caller tries it again):
+ * waiting for several rows in one statement could deadlock with a transaction that locks the same
+ * tasks in another order (an abort of a tree). A task that is gone is in neither result.
  */
 export async function setProgressMany(
   db: Pick<Tx, "$queryRaw">,
   writes: readonly ProgressWrite[],
-): Promise<{ stored: Map<string, { completed: number; total: number | null; version: number }>; notice: ChangeNotice | null }> {
+): Promise<{ stored: Map<string, { completed: number; total: number | null; version: number }>; busy: Set<string>; notice: ChangeNotice | null }> {
   const notice = noticeOf(writes.map((w) => w.taskId));
-  if (!notice) return { stored: new Map(), notice };
-  const rows = await db.$queryRaw<{ id: string; completed: number; total: number | null; version: number }[]>`${PREPARED}
+  if (!notice) return { stored: new Map(), busy: new Set(), notice };
+  const rows = await db.$queryRaw<{ id: string; stored: boolean; completed: number | null; total: number | null; version: number | null }[]>`${PREPARED}
     WITH ${actorCte(writes[0]!.actor)}, input AS (
       SELECT * FROM unnest(${writes.map((w) => w.taskId)}::uuid[], ${writes.map((w) => w.completed)}::float8[],
         ${writes.map((w) => w.total ?? null)}::float8[], ${writes.map((w) => w.total !== undefined)}::bool[]) AS i(id, completed, total, "setsTotal")
     ), locked AS (
-      SELECT t.id FROM "Task" t WHERE t.id IN (SELECT id FROM input) ORDER BY t.id FOR NO KEY UPDATE
+      SELECT t.id FROM "Task" t WHERE t.id IN (SELECT id FROM input) ORDER BY t.id FOR NO KEY UPDATE SKIP LOCKED
     ), updated AS (
       UPDATE "Task" t SET version = t.version + 1, "progressCompleted" = i.completed,
         "progressTotal" = CASE WHEN i."setsTotal" THEN i.total ELSE t."progressTotal" END
       FROM input i, actor WHERE t.id = i.id AND t.id IN (SELECT id FROM locked)
       RETURNING t.*
     ), ${journalWrite("progress", "updated", { type: eventType("PROGRESSED"), payload: PROGRESS_PAYLOAD, orderBy: Prisma.sql`id` }, noticeText(notice))}
-    SELECT id::text AS id, "progressCompleted" AS completed, "progressTotal" AS total, version, (SELECT count(*) FROM "progressNotified") AS _notified
-    FROM updated`;
-  return { stored: new Map(rows.map(({ id, completed, total, version }) => [id, { completed, total, version }])), notice };
+    SELECT id::text AS id, true AS stored, "progressCompleted" AS completed, "progressTotal" AS total, version, (SELECT count(*) FROM "progressNotified") AS _notified
+    FROM updated
+    UNION ALL
+    SELECT t.id::text, false, NULL, NULL, NULL, 0 FROM "Task" t WHERE t.id IN (SELECT id FROM input) AND t.id NOT IN (SELECT id FROM updated)`;
+  const stored = new Map<string, { completed: number; total: number | null; version: number }>();
+  const busy = new Set<string>();
+  for (const row of rows) {
+    if (row.stored) stored.set(row.id, { completed: row.completed!, total: row.total, version: row.version! });
+    else busy.add(row.id);
+  }
+  return { stored, busy, notice };
 }
 
 /**
