@@ -239,7 +239,7 @@ export const CLOSE_SUBSCRIBER_TOO_SLOW = 4001;
  * Subscriptions are pulled: graphql-ws asks for the next event only once the previous one was
  * handed to the socket (coalesceSends: written, once the socket holds SEND_HIGH_WATER_BYTES
  * unsent), so a client that stops reading stalls only its own subscription and the server holds
- * a bounded amount for it (those bytes and the events executed ahead; the rest wait in the journal). A subscriber stalled longer
+ * a bounded amount for it (those bytes and one event; the rest wait in the journal). A subscriber stalled longer
  * than `stallMs` is closed with CLOSE_SUBSCRIBER_TOO_SLOW; it can reconnect and resume with `after`.
  */
 async function closeWhenStalled(result: unknown, socket: WebSocket, stallMs: number): Promise<unknown> {

@@ -4,14 +4,7 @@
 // tasks reporting ten times a second cost a few statements, commits and NOTIFYs a second instead
 // of a thousand (each a round trip of a busy process, and a turn at the server's NOTIFY lock).
 import { notFound } from "../domain/errors";
-import type { ProgressWrite } from "./task-writes";
-
-/** What a task's progress is once stored. */
-export interface StoredProgress {
-  completed: number;
-  total: number | null;
-  version: number;
-}
+import type { ProgressWrite, StoredProgress } from "./task-writes";
 
 interface Pending {
   write: ProgressWrite;

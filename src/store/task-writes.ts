@@ -483,6 +483,13 @@ const PROGRESS_PAYLOAD = Prisma.sql`jsonb_build_object('completed', "progressCom
  * transaction matters to subscribers: the journal is read only below the oldest transaction still
  * running (journal-reader.ts), so every open write transaction holds back every later event.
  */
+/** What a task's progress is once stored. */
+export interface StoredProgress {
+  completed: number;
+  total: number | null;
+  version: number;
+}
+
 /** One task's progress to store (setProgressMany). */
 export interface ProgressWrite {
   taskId: string;
@@ -510,7 +517,7 @@ export function checkProgress(write: ProgressWrite): ProgressWrite {
 export async function setProgressMany(
   db: Pick<Tx, "$queryRaw">,
   writes: readonly ProgressWrite[],
-): Promise<{ stored: Map<string, { completed: number; total: number | null; version: number }>; busy: Set<string>; notice: ChangeNotice | null }> {
+): Promise<{ stored: Map<string, StoredProgress>; busy: Set<string>; notice: ChangeNotice | null }> {
   const notice = noticeOf(writes.map((w) => w.taskId));
   if (!notice) return { stored: new Map(), busy: new Set(), notice };
   const rows = await db.$queryRaw<{ id: string; stored: boolean; completed: number | null; total: number | null; version: number | null }[]>`${PREPARED}
@@ -529,7 +536,7 @@ export async function setProgressMany(
     FROM updated
     UNION ALL
     SELECT t.id::text, false, NULL, NULL, NULL, 0 FROM "Task" t WHERE t.id IN (SELECT id FROM input) AND t.id NOT IN (SELECT id FROM updated)`;
-  const stored = new Map<string, { completed: number; total: number | null; version: number }>();
+  const stored = new Map<string, StoredProgress>();
   const busy = new Set<string>();
   for (const row of rows) {
     if (row.stored) stored.set(row.id, { completed: row.completed!, total: row.total, version: row.version! });
