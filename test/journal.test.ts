@@ -5,7 +5,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Store } from "../src/store";
-import { journalHead, readJournal } from "../src/store/journal-reader";
+import { journalHead, readJournal, widenXid } from "../src/store/journal-reader";
 import { adminUrl } from "./support/global-setup";
 import { openTestStore, storeKind } from "./support/db";
 
@@ -61,5 +61,47 @@ describe.skipIf(storeKind !== "postgresql")("the journal's horizon", () => {
       await other.query("ROLLBACK");
       await other.end();
     }
+  });
+
+  test("transactions beginning while the horizon is read never send a new subscriber back to old events", async () => {
+    const before = await journalHead(store.prismaForTests);
+    const [{ name }] = await store.prismaForTests.$queryRaw<{ name: string }[]>`SELECT current_database() AS name`;
+    // Writers on this database taking transaction ids as fast as they can: some begin between the horizon
+    // statement's snapshot and its read of pg_stat_activity.
+    const writers = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const client = new pg.Client({ connectionString: adminUrl(process.env.TEST_DATABASE_URL!, name) });
+        await client.connect();
+        return client;
+      }),
+    );
+    let writing = true;
+    const loops = writers.map(async (client) => {
+      while (writing) {
+        await client.query("BEGIN");
+        await client.query("SELECT pg_current_xact_id()");
+        await client.query("COMMIT");
+      }
+    });
+    try {
+      const heads: bigint[] = [];
+      for (let i = 0; i < 300; i++) heads.push((await journalHead(store.prismaForTests)).txid);
+      expect(heads.filter((txid) => txid < before.txid)).toEqual([]);
+    } finally {
+      writing = false;
+      await Promise.all(loops);
+      await Promise.all(writers.map((client) => client.end()));
+    }
+  });
+});
+
+describe("transaction ids from pg_stat_activity (32 bits) placed next to the snapshot's", () => {
+  const epoch = 1n << 32n;
+  test("an id below xmax in the same epoch, one that began after the snapshot, one from the epoch before", () => {
+    expect(widenXid(900n, 1_000n)).toBe(900n);
+    expect(widenXid(1_005n, 1_000n)).toBe(1_005n); // above xmax: never older than the snapshot
+    expect(widenXid(epoch - 2n, epoch + 3n)).toBe(epoch - 2n);
+    expect(widenXid(2n, epoch - 3n)).toBe(epoch + 2n);
+    expect(widenXid(1_000n, 5n * epoch + 1_200n)).toBe(5n * epoch + 1_000n);
   });
 });

@@ -54,21 +54,35 @@ const LAST_CURSOR: JournalCursor = { txid: 9_223_372_036_854_775_807n, id: 9_223
  * the next statement's snapshot, so the read sees its events.
  */
 async function journalHorizon(prisma: Pick<PrismaClient, "$queryRaw">): Promise<bigint> {
-  const [row] = await prisma.$queryRaw<{ horizon: string }[]>`${PREPARED}
-    WITH snapshot AS (
-      SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin, pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax
-    ), running AS (
+  const [row] = await prisma.$queryRaw<{ xmin: string; xmax: string; hidden: boolean; running: string[] }[]>`${PREPARED}
+    WITH running AS (
       SELECT backend_xid::text::bigint AS xid, query = '<insufficient privilege>' AS hidden
       FROM pg_stat_activity
       WHERE datname = current_database() AND backend_type IN ('client backend', 'standalone backend')
         AND (backend_xid IS NOT NULL OR query = '<insufficient privilege>')
     )
-    SELECT (CASE WHEN EXISTS (SELECT 1 FROM running WHERE hidden) THEN s.xmin
-      -- backend_xid has 32 bits: put it in the epoch of the snapshot's xmax (or the one before)
-      ELSE LEAST(s.xmax, (SELECT min((((s.xmax >> 32) - CASE WHEN r.xid > (s.xmax & 4294967295) THEN 1 ELSE 0 END) << 32) | r.xid) FROM running r))
-    END)::text AS horizon
-    FROM snapshot s`;
-  return BigInt(row!.horizon);
+    SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, pg_snapshot_xmax(pg_current_snapshot())::text AS xmax,
+      COALESCE(bool_or(hidden), false) AS hidden, COALESCE(array_agg(xid::text) FILTER (WHERE xid IS NOT NULL), '{}') AS running
+    FROM running`;
+  const xmax = BigInt(row!.xmax);
+  if (row!.hidden) return BigInt(row!.xmin);
+  let horizon = xmax;
+  for (const xid of row!.running) {
+    const full = widenXid(BigInt(xid), xmax);
+    if (full < horizon) horizon = full;
+  }
+  return horizon;
+}
+
+/**
+ * A 32-bit transaction id (pg_stat_activity's backend_xid) as the 64-bit id nearest to `xmax`.
+ * Running transactions are within 2^31 of it on either side: pg_stat_activity is read after the
+ * statement's snapshot, so a transaction that began in between has an id at or above xmax (it
+ * is then no horizon: xmax is), and one near an epoch boundary belongs to the epoch before.
+ */
+export function widenXid(xid32: bigint, xmax: bigint): bigint {
+  const distance = (((xmax & 0xffff_ffffn) - xid32 + 0x8000_0000n) & 0xffff_ffffn) - 0x8000_0000n;
+  return xmax - distance;
 }
 
 /** A cursor just before everything not yet final: subscribing from here misses nothing new. */
