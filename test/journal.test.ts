@@ -65,7 +65,7 @@ describe.skipIf(storeKind !== "postgresql")("the journal's horizon", () => {
 
   test("transactions beginning while the horizon is read never send a new subscriber back to old events", async () => {
     const before = await journalHead(store.prismaForTests);
-    const [{ name }] = await store.prismaForTests.$queryRaw<{ name: string }[]>`SELECT current_database() AS name`;
+    const [{ name }] = await store.prismaForTests.$queryRaw<[{ name: string }]>`SELECT current_database() AS name`;
     // Writers on this database taking transaction ids as fast as they can: some begin between the horizon
     // statement's snapshot and its read of pg_stat_activity.
     const writers = await Promise.all(
