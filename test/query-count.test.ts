@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createClient, type Client } from "graphql-ws";
+import WebSocket from "ws";
 import { startTestApp, type TestApp } from "./support/app";
 
 // Listing N tasks with their steps, attempts, children and logs must cost the same number of SQL
@@ -63,5 +65,64 @@ describe("listing tasks with nested fields runs a constant number of SQL queries
     const node = result.data!.tasks.edges[0].node;
     expect(node.children.totalCount).toBe(2);
     expect(node.children.edges.map((e: any) => e.node.type)).toEqual(["drain", "check"]);
+  });
+});
+
+// A list page resuming with `after` replays the events since then, each with its `task`: the tasks
+// are read once per replayed batch, not once per event (which left a busy page seconds behind).
+describe("replaying events with their task runs a constant number of SQL queries", () => {
+  let app: TestApp;
+  let client: Client;
+  const queries: string[] = [];
+
+  beforeAll(async () => {
+    app = await startTestApp({ onQuery: (sql) => void (sql.includes('"ApiToken"') || queries.push(sql)) });
+    const { url } = await app.start(0);
+    client = createClient({ url: url.replace("http", "ws"), webSocketImpl: WebSocket, retryAttempts: 0 });
+  });
+  afterAll(async () => {
+    await client.dispose();
+    await app.stop();
+  });
+
+  /** Writes `n` tasks' CREATED events in module `module`; returns the cursor from before them. */
+  async function eventsAfterCursor(module: string, n: number): Promise<string> {
+    await app.store.ensureModule(module);
+    const before = await app.gql(`{ tasks(first: 1) { journalCursor } }`);
+    for (let i = 0; i < n; i++) await app.store.createTask({ module, type: "job", target: `node-${i}` });
+    return before.data!.tasks.journalCursor;
+  }
+
+  async function replayQueries(module: string, n: number): Promise<number> {
+    const after = await eventsAfterCursor(module, n);
+    queries.length = 0;
+    let received = 0;
+    await new Promise<void>((resolve, reject) => {
+      const stop = client.subscribe<{ taskEvents: { task: { id: string; state: string; module: { name: string } } | null } }>(
+        {
+          query: `subscription ($filter: TaskEventFilter, $after: String) { taskEvents(filter: $filter, after: $after) { cursor task { id state module { name } } } }`,
+          variables: { filter: { module }, after },
+        },
+        {
+          next: (result) => {
+            if (result.errors || !result.data!.taskEvents.task) return reject(new Error(JSON.stringify(result)));
+            if (++received === n) {
+              stop();
+              resolve();
+            }
+          },
+          error: reject,
+          complete: () => {},
+        },
+      );
+    });
+    return queries.length;
+  }
+
+  test("20 and 200 replayed events cost about the same number of queries", async () => {
+    const twenty = await replayQueries("replay-small", 20);
+    const twoHundred = await replayQueries("replay-large", 200);
+    console.log(`SQL queries: ${twenty} for 20 replayed events, ${twoHundred} for 200`);
+    expect(twoHundred).toBeLessThanOrEqual(twenty + 3); // + the live feed's reads, if its timer fires meanwhile
   });
 });

@@ -63,10 +63,15 @@ export class FeedSubscription {
   }
 }
 
-/** Each live event's batch: the events one read of the journal handed to every subscriber. */
+/** Each event's batch: the events one read of the journal returned (the live feed's or a replay's). */
 const batches = new WeakMap<TaskEvent, readonly TaskEvent[]>();
 
-/** The events read with this live event (its batch), or undefined for an event not from a live feed (a replay). */
+/** Remembers that these events were read together, so that what they need is read once for all of them. */
+export function recordBatch(batch: readonly TaskEvent[]): void {
+  for (const event of batch) batches.set(event, batch);
+}
+
+/** The events read with this one (its batch), or undefined for an event not read by a feed or a replay. */
 export function batchOf(event: TaskEvent): readonly TaskEvent[] | undefined {
   return batches.get(event);
 }
@@ -159,7 +164,7 @@ export class JournalFeed {
         // A subscriber that wants them joined meanwhile: it receives this batch too.
         if (!previous && this.wantPreviousTasks()) previous = await this.previousTasks(batch);
         // Synchronous from here: a subscriber registered now sees exactly the events after its position.
-        for (const event of batch) batches.set(event, batch);
+        recordBatch(batch);
         for (const [i, event] of batch.entries()) {
           this.cursor = { txid: event.txid, id: event.id };
           for (const subscription of this.subscribers) subscription.offer(event, previous?.[i]);

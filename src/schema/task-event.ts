@@ -3,7 +3,7 @@
 // live feed; taskUpdated sends a task's snapshot at once, then again on every change (re-read when
 // the change bus mentions it, with a slow fallback re-read).
 import { nextChange, touches } from "../events/change-bus";
-import { batchOf } from "../events/journal-feed";
+import { batchOf, recordBatch } from "../events/journal-feed";
 import { parseUuid } from "../domain/ids";
 import type { JournalCursor, JournalFilter } from "../store/journal-reader";
 import { decodeEventCursor, encodeEventCursor, isBefore, matchesFilter } from "../store/journal-reader";
@@ -155,9 +155,9 @@ function asSent(set: TaskSet, event: TaskEvent): LeavingEvent {
 
 /**
  * An event's task as it is now, read once per event object: the live feed hands all its
- * subscribers the same object, so 1,000 subscribers of one event cost one read, not 1,000. A live
+ * subscribers the same object, so 1,000 subscribers of one event cost one read, not 1,000. An
  * event's task is read with those of its whole batch (one query for the events of one journal
- * read): a subscriber takes its events one at a time, and a read per event, one after another,
+ * read, live or replayed): a subscriber takes its events one at a time, and a read per event, one after another,
  * is what kept a busy list page behind its events.
  */
 const tasksOfEvents = new WeakMap<TaskEvent, Promise<Task | null>>();
@@ -278,6 +278,7 @@ builder.subscriptionFields((t) => ({
           for (;;) {
             const batch = await ctx.store.readJournal(last!, filter, BATCH, live.position);
             const previous = taskSet ? await ctx.store.previousTasks(batch, known) : null;
+            recordBatch(batch); // each event's task is read with those of the whole batch
             for (const [i, event] of batch.entries()) {
               last = { txid: event.txid, id: event.id };
               if (!taskSet) yield event;

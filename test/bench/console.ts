@@ -167,17 +167,18 @@ export async function runLoadWorker(url: string, concurrency: number, ms: number
 }
 
 /** A graphql-ws subscriber in this process with the page's filter; stop() gives the events received. */
-function probe(server: ServerHandle, withTask: boolean) {
+function probe(server: ServerHandle, withTask: boolean, after: string | null = null) {
   const client = createClient({ url: server.url.replace(/^http/, "ws"), webSocketImpl: WebSocket, retryAttempts: 0 });
   let count = 0;
   const dispose = client.subscribe(
     {
-      query: `subscription ($filter: TaskEventFilter) { taskEvents(filter: $filter) { cursor type taskId leavesFilter ${withTask ? "task { id state progress { completed total } }" : ""} } }`,
-      variables: { filter: { task: { category: "PENDING" }, types: ["CREATED", "STATE_CHANGED", "PROGRESSED", "DELETED"] } },
+      query: `subscription ($filter: TaskEventFilter, $after: String) { taskEvents(filter: $filter, after: $after) { cursor type taskId leavesFilter ${withTask ? "task { id state progress { completed total } }" : ""} } }`,
+      variables: { filter: { task: { category: "PENDING" }, types: ["CREATED", "STATE_CHANGED", "PROGRESSED", "DELETED"] }, after },
     },
     { next: () => void count++, error: (e) => progress(`  probe error ${String(e)}`), complete: () => {} },
   );
-  return { withTask, stop: () => { dispose(); void client.dispose(); return count; } };
+  const label = `${withTask ? "with" : "without"} task${after ? ", after the list's journalCursor" : ""}`;
+  return { label, stop: () => { dispose(); void client.dispose(); return count; } };
 }
 
 const START = `mutation ($input: StartTaskInput!) { startTask(input: $input) { id } }`;
@@ -275,7 +276,9 @@ export async function measureConsole(options: ConsoleOptions): Promise<ConsoleRe
       await sleep(1_000);
       progress(`console: collecting frames for ${options.measureMs / 1000} s`);
       // BENCH_DEBUG: the same subscription from Node, without and with the `task` field, to compare.
-      const probes = process.env.BENCH_DEBUG ? [probe(server, false), probe(server, true)] : [];
+      const listCursor = async () =>
+        (await graphql<{ tasks: { journalCursor: string } }>(server.url, `{ tasks(first: 1, filter: { category: PENDING }) { journalCursor } }`)).tasks.journalCursor;
+      const probes = process.env.BENCH_DEBUG ? [probe(server, false), probe(server, true), probe(server, true, await listCursor())] : [];
       const journalBefore = await server.call<number>("console.ts", "journalEvents");
       const cpuBefore = await server.call<number>("console.ts", "serverCpuMs");
       await page.evaluate(() => (window as unknown as { __bench: { collect(): void } }).__bench.collect());
@@ -283,7 +286,7 @@ export async function measureConsole(options: ConsoleOptions): Promise<ConsoleRe
       const collected = await page.evaluate(() => (window as unknown as { __bench: { stop(): Collected } }).__bench.stop());
       const cpuUsed = (await server.call<number>("console.ts", "serverCpuMs")) - cpuBefore;
       const journalWritten = (await server.call<number>("console.ts", "journalEvents")) - journalBefore;
-      for (const p of probes) progress(`  Node subscriber ${p.withTask ? "with" : "without"} task: ${p.stop()} events`);
+      for (const p of probes) progress(`  Node subscriber ${p.label}: ${p.stop()} events`);
       progress(`console: ${collected.nexts} next messages counted in the page, ${journalWritten} events journaled in ${(collected.ms / 1000).toFixed(1)} s`);
       let screenshot: string | undefined;
       if (process.env.TASKGRAPH_DOCS_SCREENSHOTS === "1") {
