@@ -8,7 +8,7 @@ import { TaskgraphError } from "../domain/errors";
 import { type Logger, noteOutage } from "../logger";
 import type { TaskEvent } from "../generated/prisma/client";
 import type { Store } from "../store";
-import type { JournalCursor } from "../store/journal-reader";
+import { isBefore, type JournalCursor } from "../store/journal-reader";
 import type { ChangeBus } from "./change-bus";
 
 const BATCH = 1_000;
@@ -83,8 +83,10 @@ export class JournalFeed {
   private readonly knownTasks = new Map<string, unknown>();
   private reading = false;
   private again = false;
-  /** Changes came while nobody listened: the position is behind; caught up on the next subscribe. */
+  /** Changes came while nobody listened: the position is behind; moved to the head on the next subscribe. */
   private behind = false;
+  /** The move to the head in progress: subscribers wait for it, so that none starts behind it. */
+  private skipping: Promise<void> | undefined;
   private unsubscribe = () => {};
   private timer?: NodeJS.Timeout;
 
@@ -112,7 +114,7 @@ export class JournalFeed {
   }
 
   async subscribe(keep: (event: TaskEvent, previousTask: unknown) => boolean, options: { previousTask?: boolean } = {}): Promise<FeedSubscription> {
-    if (this.behind) await this.read(); // so "live" starts about now, not at the last subscriber
+    if (this.behind || this.skipping) await (this.skipping ??= this.skipToHead()); // so "live" starts now, not at the last subscriber
     const subscription = new FeedSubscription(this, keep, this.cursor, options.previousTask === true);
     this.subscribers.add(subscription);
     return subscription;
@@ -148,14 +150,29 @@ export class JournalFeed {
     return batch.length ? this.store.previousTasks(batch, this.knownTasks) : [];
   }
 
-  private async read() {
-    if (this.reading) {
-      this.again = true;
-      while (this.reading) await new Promise((r) => setTimeout(r, 5));
-      return;
-    }
+  /**
+   * Nobody listened while events were written: nothing is owed to anyone, so the position moves to
+   * the journal's head instead of reading everything since (after a busy quiet spell that could be
+   * millions of events, and the first subscriber would wait for all of them). A subscriber with
+   * `after` replays its own past from the journal.
+   */
+  private async skipToHead(): Promise<void> {
+    while (this.reading) await new Promise((r) => setTimeout(r, 5)); // a read that began before the last subscriber left
     this.reading = true;
-    this.behind = false;
+    try {
+      const head = await this.store.journalHead();
+      if (isBefore(this.cursor, head)) this.cursor = head;
+      this.knownTasks.clear(); // what it knew is stale by now
+      this.behind = false;
+    } finally {
+      this.reading = false;
+      this.skipping = undefined;
+    }
+    if (this.again) this.poke();
+  }
+
+  private async read() {
+    this.reading = true;
     try {
       do {
         this.again = false;
