@@ -113,6 +113,13 @@ export async function collectedMemory(_app: App): Promise<NodeJS.MemoryUsage> {
   return process.memoryUsage();
 }
 
+/** In the server process: a heap snapshot written to `path` (BENCH_HEAPSNAP: what an idle subscription holds). */
+export async function heapSnapshot(_app: App, path: string): Promise<string> {
+  const { writeHeapSnapshot } = await import("node:v8");
+  globalThis.gc?.();
+  return writeHeapSnapshot(path);
+}
+
 async function subscribe(server: ServerHandle, clients: Client[], count: number): Promise<void> {
   const opened = await openSubscribers(server, count, (client) =>
     client.subscribe(
@@ -132,6 +139,8 @@ export async function memorySection(options: MemoryOptions): Promise<Section> {
       await subscribe(server, clients, options.warmup); // the code paths of a subscription are loaded and warm
       const readings: { subscribers: number; memory: NodeJS.MemoryUsage }[] = [];
       readings.push({ subscribers: clients.length, memory: await server.call<NodeJS.MemoryUsage>("memory.ts", "collectedMemory") });
+      const snapshots = process.env.BENCH_HEAPSNAP; // a directory: heap snapshots before the first step and after the last
+      if (snapshots) progress(`  ${await server.call<string>("memory.ts", "heapSnapshot", join(snapshots, `${kind}-${clients.length}.heapsnapshot`))}`);
       for (let step = 1; step <= options.steps; step++) {
         progress(`memory ${STORE_LABEL[kind]}: step ${step}/${options.steps} (+${options.perStep} idle subscribers)`);
         await subscribe(server, clients, options.perStep);
@@ -139,6 +148,7 @@ export async function memorySection(options: MemoryOptions): Promise<Section> {
         const [before, after] = readings.slice(-2).map((r) => r.memory) as [NodeJS.MemoryUsage, NodeJS.MemoryUsage];
         progress(`  RSS ${fmt((after.rss - before.rss) / 2 ** 20, 1)} MiB, heap ${fmt((after.heapUsed - before.heapUsed) / 2 ** 20, 1)} MiB`);
       }
+      if (snapshots) progress(`  ${await server.call<string>("memory.ts", "heapSnapshot", join(snapshots, `${kind}-${clients.length}.heapsnapshot`))}`);
       await Promise.all(clients.map((c) => c.dispose()));
       /** KB per subscription: the median over the steps of (growth / subscribers added). */
       const perSubscription = (of: (m: NodeJS.MemoryUsage) => number) =>
