@@ -166,19 +166,26 @@ export async function runLoadWorker(url: string, concurrency: number, ms: number
   await manager.stop();
 }
 
+/** The list page's selection of the ListEvents subscription (src/console/app/list/queries.ts). */
+const PAGE_SELECTION =
+  "version payload task { id name type target state category isInternal version module { id name } progress { id units total completed fraction } createdAt startedAt endedAt scheduledFor kind availableActions }";
+
 /** A graphql-ws subscriber in this process with the page's filter; stop() gives the events received. */
-function probe(server: ServerHandle, withTask: boolean, after: string | null = null) {
+function probe(server: ServerHandle, withTask: boolean | "page", after: string | null = null) {
   const client = createClient({ url: server.url.replace(/^http/, "ws"), webSocketImpl: WebSocket, retryAttempts: 0 });
   let count = 0;
+  const started = performance.now();
+  const marks: string[] = [];
+  const tick = setInterval(() => marks.push(`${((performance.now() - started) / 1000).toFixed(0)}s:${count}`), 2000);
   const dispose = client.subscribe(
     {
-      query: `subscription ($filter: TaskEventFilter, $after: String) { taskEvents(filter: $filter, after: $after) { cursor type taskId leavesFilter ${withTask ? "task { id state progress { completed total } }" : ""} } }`,
+      query: `subscription ($filter: TaskEventFilter, $after: String) { taskEvents(filter: $filter, after: $after) { cursor type taskId leavesFilter ${withTask === "page" ? PAGE_SELECTION : withTask ? "task { id state progress { completed total } }" : ""} } }`,
       variables: { filter: { task: { category: "PENDING" }, types: ["CREATED", "STATE_CHANGED", "PROGRESSED", "DELETED"] }, after },
     },
-    { next: () => void count++, error: (e) => progress(`  probe error ${String(e)}`), complete: () => {} },
+    { next: () => void count++, error: (e) => progress(`  probe error ${e instanceof Error ? e.message : JSON.stringify(e)}`), complete: () => {} },
   );
-  const label = `${withTask ? "with" : "without"} task${after ? ", after the list's journalCursor" : ""}`;
-  return { label, stop: () => { dispose(); void client.dispose(); return count; } };
+  const label = `${withTask === "page" ? "with the page's selection" : withTask ? "with task" : "without task"}${after ? ", after the list's journalCursor" : ""}`;
+  return { label, stop: () => { clearInterval(tick); dispose(); void client.dispose(); return `${count} (${marks.join(" ")})`; } };
 }
 
 const START = `mutation ($input: StartTaskInput!) { startTask(input: $input) { id } }`;
@@ -275,10 +282,11 @@ export async function measureConsole(options: ConsoleOptions): Promise<ConsoleRe
       await page.waitForSelector(ROW, { timeout: 60_000 });
       await sleep(1_000);
       progress(`console: collecting frames for ${options.measureMs / 1000} s`);
-      // BENCH_DEBUG: the same subscription from Node, without and with the `task` field, to compare.
+      // BENCH_DEBUG: the same subscription from Node (without `task`, with a small and with the page's
+      // selection of it), to compare. They share the machine with the page: expect every figure lower.
       const listCursor = async () =>
         (await graphql<{ tasks: { journalCursor: string } }>(server.url, `{ tasks(first: 1, filter: { category: PENDING }) { journalCursor } }`)).tasks.journalCursor;
-      const probes = process.env.BENCH_DEBUG ? [probe(server, false), probe(server, true), probe(server, true, await listCursor())] : [];
+      const probes = process.env.BENCH_DEBUG ? [probe(server, false), probe(server, true), probe(server, "page"), probe(server, "page", await listCursor())] : [];
       const journalBefore = await server.call<number>("console.ts", "journalEvents");
       const cpuBefore = await server.call<number>("console.ts", "serverCpuMs");
       await page.evaluate(() => (window as unknown as { __bench: { collect(): void } }).__bench.collect());
@@ -362,7 +370,7 @@ export async function consoleSection(options: ConsoleOptions): Promise<Section> 
               (r.serverCores >= 0.85
                 ? `The server's process was busy (${r.serverCores.toFixed(2)} of a core: Node runs the API on one): the limit is the server's fan-out, not the page's. `
                 : `The server's process used ${r.serverCores.toFixed(2)} of a core: with the machine's cores shared by the browser, PostgreSQL and the workers, it waited for the CPU or the database. `) +
-              "`BENCH_DEBUG=1` adds two Node subscribers with the page's filter (without and with the `task` field), to compare with what the page receives.",
+              "`BENCH_DEBUG=1` adds four Node subscribers with the page's filter (without `task`, with a small selection of it, with the page's selection and with it from the list's journalCursor), to compare with what the page receives; they take CPU from the page and the server.",
           ]
         : []),
     ],
