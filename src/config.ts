@@ -67,6 +67,12 @@ export interface Config {
    * an API token. Empty (the default): same origin only, no CORS headers (server/origin.ts).
    */
   corsOrigins: "*" | readonly string[];
+  /** Serve Prometheus metrics at /metrics (TASKGRAPH_METRICS). */
+  metrics: boolean;
+  /** A bearer token that may read /metrics and nothing else (TASKGRAPH_METRICS_TOKEN); null: none. */
+  metricsToken: string | null;
+  /** How old the store-wide gauges (tasks per state, oldest queued task, …) may be when scraped. */
+  metricsRefreshSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -125,6 +131,13 @@ function processRole(env: Env): ProcessRole {
 }
 
 /** TASKGRAPH_CORS_ORIGINS: "*", or origins (scheme://host[:port]) normalized as browsers send them. */
+function metricsToken(env: Env): string | null {
+  const token = env.TASKGRAPH_METRICS_TOKEN;
+  if (token === undefined || token === "") return null;
+  if (token.length < 16 || /\s/.test(token)) throw new ConfigError("TASKGRAPH_METRICS_TOKEN must be at least 16 characters, without spaces");
+  return token;
+}
+
 function corsOrigins(env: Env): "*" | readonly string[] {
   const entries = (env.TASKGRAPH_CORS_ORIGINS ?? "").split(",").map((entry) => entry.trim()).filter(Boolean);
   if (entries.length === 1 && entries[0] === "*") return "*";
@@ -174,5 +187,8 @@ export function loadConfig(env: Env = process.env): Config {
     mutationsPerMinute: integer(env, "TASKGRAPH_MUTATIONS_PER_MINUTE", 600, 0, 1_000_000),
     maxOperationsPerConnection: integer(env, "TASKGRAPH_MAX_OPERATIONS_PER_CONNECTION", 100, 1, 100_000),
     corsOrigins: corsOrigins(env),
+    metrics: boolean(env, "TASKGRAPH_METRICS", true),
+    metricsToken: metricsToken(env),
+    metricsRefreshSeconds: integer(env, "TASKGRAPH_METRICS_REFRESH_SECONDS", 15, 1, 3_600),
   };
 }

@@ -3,6 +3,7 @@ import { setFlagsFromString } from "node:v8";
 import { ConfigError, loadConfig } from "./config";
 import { MigrationError } from "./db/migrator";
 import { createLogger } from "./logger";
+import { startTracing } from "./otel";
 import { defineTestModule } from "./modules/test";
 import { writePidFile } from "./pid-file";
 import { createTaskManager } from "./runtime/manager";
@@ -21,6 +22,7 @@ async function main() {
   // server ~200 MB → ~145 MB). PGlite's Postgres is wasm too, and runs every query: it keeps the tier.
   // Set before the first query compiles the module.
   if (config.store.kind === "postgresql") setFlagsFromString("--liftoff-only");
+  const stopTracing = await startTracing(logger);
   let stop: () => Promise<void>;
   let migrations: string[];
   let endpoint = "";
@@ -42,6 +44,7 @@ async function main() {
   const stopServing = stop;
   stop = async () => {
     await stopServing();
+    await stopTracing();
     removePidFile();
   };
   const migrated = migrations.length ? `, applied ${migrations.length} migration(s)` : "";

@@ -71,6 +71,7 @@ export async function openDatabase(store: StoreConfig, options: OpenOptions = {}
   let appliedMigrations: string[] = [];
   try {
     if (options.migrate ?? true) appliedMigrations = await applyMigrations(factory);
+    if (appliedMigrations.length > 0) log.info({ migrations: appliedMigrations }, "migrations applied");
   } catch (error) {
     await closeDriver();
     throw error;

@@ -18,6 +18,8 @@ import { TaskRegistry } from "./registry";
 import type { WorkerOptions } from "./worker";
 import { Worker } from "./worker";
 import { createLogger, type Logger } from "../logger";
+import { TaskMetrics } from "./metrics";
+import { currentTraceparent } from "./tracing";
 
 export interface TaskManagerOptions {
   config?: Config;
@@ -61,6 +63,8 @@ export class TaskManager {
   readonly registry = new TaskRegistry();
   readonly config: Config;
   readonly logger: Logger;
+  /** Prometheus metrics of this manager's work (served at /metrics by its server). */
+  readonly metrics: TaskMetrics;
   private database?: Database;
   private changeBus?: ChangeBus;
   private journalFeed?: JournalFeed;
@@ -71,6 +75,7 @@ export class TaskManager {
   constructor(private readonly options: TaskManagerOptions = {}) {
     this.config = options.config ?? loadConfig();
     this.logger = options.logger ?? createLogger(this.config.logLevel);
+    this.metrics = new TaskMetrics(this.config.metricsRefreshSeconds * 1000);
     // Catalogue writes one after the other, in the order of definition: a type's module is stored
     // before the type (the row refers to it), and two writes of one module never race.
     this.registry.onModule((module) =>
@@ -146,9 +151,11 @@ export class TaskManager {
           killAfterLostAttempt: this.config.testKillAfterLostAttempt,
           ...this.options.worker,
         };
-        this.worker = new Worker(this.taskStore, this.registry, this.changeBus, options, log.child({ component: "worker" }));
+        this.worker = new Worker(this.taskStore, this.registry, this.changeBus, options, log.child({ component: "worker" }), this.metrics);
         await this.worker.start();
       }
+      const worker = this.worker;
+      this.metrics.attach(this.taskStore, worker && (() => worker.slots()));
     })();
     return this.startedOnce;
   }
@@ -189,6 +196,7 @@ export class TaskManager {
       runAt: request.runAt ?? null,
       createdBy: request.createdBy ?? null,
       isUserTask: request.userStarted ?? false,
+      traceparent: currentTraceparent(), // the request's trace, continued by the task's runs
     });
     return request.name != null ? { ...spec, name: request.name } : spec;
   }

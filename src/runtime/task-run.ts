@@ -24,6 +24,8 @@ import type { StepDefinition, TaskDefinition, TaskRegistry } from "./registry";
 import { toJson } from "./registry";
 import { relativeStack } from "./stack";
 import type { Logger } from "../logger";
+import type { AttemptKind, TaskMetrics } from "./metrics";
+import { contextOf, currentTraceparent, inSpan, markActiveSpanFailed, taskAttributes } from "./tracing";
 
 export interface RunEnvironment {
   store: Store;
@@ -31,6 +33,8 @@ export interface RunEnvironment {
   bus: ChangeBus;
   /** The worker's process log; the run's lines carry its taskId. */
   logger: Logger;
+  /** The manager's metrics: the run's outcome and its step attempts are counted there. */
+  metrics: TaskMetrics;
   /** Safety net while waiting for children, in case a notification is missed. */
   recheckMs: number;
   /** How long a claim or renewal of the lease holds: store calls are retried until then. */
@@ -81,6 +85,9 @@ export class TaskRun {
   /** A store call failed until the lease was about to run out: the run gave up. */
   gaveUpOnStore = false;
 
+  /** When this run began (the claim), for its duration. */
+  private readonly runStarted = performance.now();
+
   /** True while the task code waits for its children. */
   waiting = false;
   /** The run's success is being recorded in a batch: change notices need no look meanwhile. */
@@ -114,9 +121,14 @@ export class TaskRun {
   }
 
   async execute(): Promise<void> {
-    const { store, registry } = this.env;
-    const task = this.claimed ?? (await this.io(() => store.findTask(this.taskId)));
+    const task = this.claimed ?? (await this.io(() => this.env.store.findTask(this.taskId)));
     if (!task || task.leaseOwner !== this.leaseToken) return;
+    // The run continues the trace of the request that created the task (its stored traceparent).
+    await inSpan("taskgraph.task.run", { ...taskAttributes(task), "taskgraph.lease": this.leaseToken }, () => this.run(task), contextOf(task.traceparent));
+  }
+
+  private async run(task: Task): Promise<void> {
+    const { store, registry } = this.env;
     this.task = task;
     const definition = registry.get(task.moduleName, task.type);
     if (!definition) return; // claims only take known types; a definition removed meanwhile waits for another worker
@@ -274,6 +286,12 @@ export class TaskRun {
 
   /** Runs one step; `resumed`: it is RUNNING already (a new attempt was opened when it was resumed). */
   private async runStep(row: Step, resumed = false) {
+    // The store opens an EXECUTE attempt for a step never run, a RETRY attempt otherwise.
+    const kind: AttemptKind = resumed || row.startedAt ? "retry" : "execute";
+    await inSpan("taskgraph.step.attempt", this.stepAttributes(row.key, kind), () => this.runStepAttempt(row, kind, resumed));
+  }
+
+  private async runStepAttempt(row: Step, kind: AttemptKind, resumed: boolean) {
     if (!resumed && !(await this.moveStep(row.key, "RUNNING"))) {
       this.stopLaunching = true;
       return;
@@ -302,6 +320,7 @@ export class TaskRun {
       // Refused when the step was terminated or the task taken away meanwhile: then stop.
       const recorded = error ? await this.moveStep(row.key, "FAILED", { error: error.message }) : await this.moveStep(row.key, "SUCCEEDED");
       if (!recorded) this.stopLaunching = true;
+      else this.attemptEnded(kind, error);
     } finally {
       this.controller.signal.removeEventListener("abort", stop);
       this.stepControllers.delete(row.key);
@@ -309,7 +328,11 @@ export class TaskRun {
   }
 
   /** Rolls a step back: its rollback function in a ROLLBACK attempt (or a note that there is none). */
-  private async rollbackStep(key: string, alreadyRollingBack = false) {
+  private rollbackStep(key: string, alreadyRollingBack = false): Promise<void> {
+    return inSpan("taskgraph.step.attempt", this.stepAttributes(key, "rollback"), () => this.rollbackStepAttempt(key, alreadyRollingBack));
+  }
+
+  private async rollbackStepAttempt(key: string, alreadyRollingBack: boolean) {
     if (!alreadyRollingBack && !(await this.moveStep(key, "ROLLING_BACK"))) return;
     const definition = this.stepDefs.get(key);
     let error: Error | undefined;
@@ -327,10 +350,20 @@ export class TaskRun {
     await this.settle();
     if (error) {
       await this.writeLog("ERROR", error.message, key, error.stack);
-      await this.moveStep(key, "FAILED", { error: `Rollback failed: ${error.message}` });
-    } else {
-      await this.moveStep(key, "ROLLED_BACK");
+      if (await this.moveStep(key, "FAILED", { error: `Rollback failed: ${error.message}` })) this.attemptEnded("rollback", error);
+    } else if (await this.moveStep(key, "ROLLED_BACK")) {
+      this.attemptEnded("rollback");
     }
+  }
+
+  private stepAttributes(key: string, kind: AttemptKind) {
+    return { ...taskAttributes(this.task), "taskgraph.step.key": key, "taskgraph.attempt.kind": kind };
+  }
+
+  /** A step attempt's outcome was recorded: counted, and its span marked when it failed. */
+  private attemptEnded(kind: AttemptKind, error?: Error) {
+    this.env.metrics.stepAttemptEnded(this.task, kind, error ? "failed" : "succeeded");
+    if (error) markActiveSpanFailed(error.message);
   }
 
   // ── aborting ───────────────────────────────────────────────────────────────
@@ -434,7 +467,7 @@ export class TaskRun {
     this.completing = true;
     try {
       const recorded = await this.env.complete({ taskId: this.taskId, leaseOwner: this.leaseToken, result });
-      if (recorded) this.processLog.debug({ state: "SUCCEEDED" }, "task ended");
+      if (recorded) this.ended("SUCCEEDED");
       return recorded;
     } finally {
       this.completing = false;
@@ -453,9 +486,7 @@ export class TaskRun {
       // SUCCEEDED/FAILED must not swallow an abort accepted a moment ago: then abort instead.
       const ifNotAborted = to !== "CANCELED";
       await this.io(() => this.env.store.transitionTask(this.taskId, to, { ...patch, ifLeaseOwner: this.leaseToken, ifNotAborted }));
-      // A failed task is the task's outcome, not the server's trouble: info, with its error message.
-      if (to === "SUCCEEDED") this.processLog.debug({ state: to }, "task ended");
-      else this.processLog.info({ state: to, error: patch.error ?? undefined }, "task ended");
+      this.ended(to, patch.error ?? undefined);
     } catch (error) {
       if (!(error instanceof TaskgraphError)) throw error;
       if (error.details.reason === "abortRequested") {
@@ -464,6 +495,17 @@ export class TaskRun {
       }
       // Otherwise someone else decided first (terminated, deleted, lease lost): theirs stands.
     }
+  }
+
+  /**
+   * This run ended the task: one log line (a failed task is the task's outcome, not the server's
+   * trouble: info, with its error message), its outcome counted, its span marked when not a success.
+   */
+  private ended(state: "SUCCEEDED" | "FAILED" | "CANCELED", error?: string) {
+    const durationMs = Math.round(performance.now() - this.runStarted);
+    this.processLog.info({ module: this.task.moduleName, type: this.task.type, state, durationMs, error }, "task ended");
+    this.env.metrics.taskFinished(this.task, state.toLowerCase() as Lowercase<typeof state>, durationMs / 1000);
+    if (state !== "SUCCEEDED") markActiveSpanFailed(error ?? state);
   }
 
   /**
@@ -619,6 +661,7 @@ export class TaskRun {
       node: options.node ?? this.task.node,
       target: options.target ?? null,
       ...(options.name ? { name: options.name } : {}),
+      traceparent: currentTraceparent(), // the child's runs continue this run's (or step's) trace
     });
     const spawnKey = key;
     return (await this.io(() => this.env.store.spawnChild(spec, this.taskId, spawnKey))).task.id;

@@ -16,6 +16,7 @@ import type { TaskRegistry } from "./registry";
 import { CompletionQueue } from "./completion-queue";
 import { TaskRun } from "./task-run";
 import type { Logger } from "../logger";
+import type { TaskMetrics } from "./metrics";
 
 /**
  * A worker's settings: the manager fills them from the Config (where the defaults live), and a test
@@ -73,6 +74,7 @@ export class Worker {
     private readonly options: WorkerOptions,
     /** The manager's log for workers ({ component: "worker" }); lines add this worker's name, a task's its taskId. */
     log: Logger,
+    private readonly metrics: TaskMetrics,
   ) {
     this.name = this.options.name ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
     this.log = log.child({ worker: this.name });
@@ -81,6 +83,12 @@ export class Worker {
 
   get runningTaskIds(): string[] {
     return [...this.running.keys()];
+  }
+
+  /** Slots running a task, and slots free to claim one (a run waiting for its children takes none). */
+  slots(): { busy: number; free: number } {
+    const busy = [...this.running.values()].filter((run) => !run.waiting).length;
+    return { busy, free: Math.max(0, this.options.concurrency - busy) };
   }
 
   /** Timers, polls and runs started here carry the worker as the actor of what they write. */
@@ -153,8 +161,7 @@ export class Worker {
         const batch = this.completions.take(MAX_COMPLETIONS_PER_STATEMENT);
         // A run waiting for its children needs no slot: otherwise parents could fill every slot.
         // The runs whose success is in `batch` still count: the statement adds the slots it frees.
-        const busy = [...this.running.values()].filter((run) => !run.waiting).length;
-        const free = this.stopping ? 0 : this.options.concurrency - busy;
+        const free = this.stopping ? 0 : this.slots().free;
         const { modules, types } = this.registry.claimable();
         const claiming = !this.stopping && types.length > 0;
         if (batch.length === 0 && (!claiming || free <= 0)) break;
@@ -173,7 +180,10 @@ export class Worker {
         } finally {
           CompletionQueue.settle(batch, done); // on failure: none recorded, each run takes the careful path
         }
-        for (const { id, task } of claimed) this.launch(id, token, task);
+        for (const { id, task, firstStart } of claimed) {
+          if (firstStart) this.metrics.taskStarted(task, (task.startedAt!.getTime() - (task.scheduledFor ?? task.createdAt).getTime()) / 1000);
+          this.launch(id, token, task);
+        }
         if (claiming && claimed.length === Math.max(0, free) + done.length) this.pollAgain = true;
         if (this.completions.size > 0) this.pollAgain = true;
       } while (this.pollAgain && (!this.stopping || this.completions.size > 0));
@@ -216,6 +226,7 @@ export class Worker {
         registry: this.registry,
         bus: this.bus,
         logger: this.log,
+        metrics: this.metrics,
         recheckMs: this.options.pollMs,
         leaseMs: this.options.leaseMs,
         ...(this.options.killAfterLostAttempt ? { afterLostAttempt: () => process.kill(process.pid, "SIGKILL") } : {}),

@@ -1,4 +1,4 @@
-// The HTTP request handler: /health (the store answers or not), request body limits, the web
+// The HTTP request handler: /health (the store answers or not), /metrics (metrics.ts), request body limits, the web
 // console (a GET of anything but /graphql: console.ts), and everything else to Yoga. graphql-ws
 // shares the same node:http server (websocket.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -13,9 +13,11 @@ export interface HttpParts {
   db: Database;
   store: Store;
   yoga: Yoga;
+  /** GET /metrics (metrics.ts metricsHandler). */
+  metrics: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
-export function httpHandler({ config, db, store, yoga }: HttpParts): (req: IncomingMessage, res: ServerResponse) => void {
+export function httpHandler({ config, db, store, yoga, metrics }: HttpParts): (req: IncomingMessage, res: ServerResponse) => void {
   async function health(): Promise<{ status: number; body: unknown }> {
     try {
       await store.ping();
@@ -33,6 +35,10 @@ export function httpHandler({ config, db, store, yoga }: HttpParts): (req: Incom
       void health().then(({ status, body }) => {
         res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
       });
+      return;
+    }
+    if (path === "/metrics" && (req.method === "GET" || req.method === "HEAD")) {
+      metrics(req, res);
       return;
     }
     // Bodies are bounded by their declared length; a body without one (chunked) is not taken,

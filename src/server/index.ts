@@ -17,6 +17,7 @@ import type { TaskManager, TaskManagerOptions } from "../runtime/manager";
 import { createTaskManager } from "../runtime/manager";
 import type { Store } from "../store";
 import { httpHandler } from "./http";
+import { graphqlMetrics, metricsHandler } from "./metrics";
 import { attachGraphqlWs } from "./websocket";
 import { createTaskgraphYoga, type Yoga } from "./yoga";
 
@@ -63,8 +64,10 @@ export async function buildApp(options: BuildOptions = {}): Promise<App> {
   const authenticator = new Authenticator(store);
   const sessions = new SessionWatch(authenticator);
   const rateLimit = mutationRateLimit(config.mutationsPerMinute, config.redisUrl);
-  const yoga = createTaskgraphYoga({ config, store, manager, authenticator, sessions, rateLimit, log });
-  const server = createServer(httpHandler({ config, db, store, yoga }));
+  const graphql = graphqlMetrics(manager.metrics);
+  const yoga = createTaskgraphYoga({ config, store, manager, authenticator, sessions, rateLimit, log, metricsPlugins: graphql.plugins });
+  const metrics = metricsHandler({ config, authenticator, metrics: manager.metrics, graphql: graphql.registry, log });
+  const server = createServer(httpHandler({ config, db, store, yoga, metrics }));
   const sockets = attachGraphqlWs(server, { config, yoga, authenticator, sessions, log });
   let stopping: Promise<void> | undefined;
 

@@ -58,15 +58,35 @@ export async function sharedSubscribe(args: ExecutionArgs): Promise<AsyncIterabl
 }
 
 function executeShared(event: unknown, key: string | null, args: ExecutionArgs): Promise<ExecutionResult> | ExecutionResult {
-  if (key === null || typeof event !== "object" || event === null) return execute({ ...args, rootValue: event });
+  if (key === null || typeof event !== "object" || event === null) return executeEvent(event, args);
   let results = resultsByEvent.get(event);
   if (!results) resultsByEvent.set(event, (results = new Map()));
   let result = results.get(key);
   if (!result) {
-    result = execute({ ...args, rootValue: event });
+    result = executeEvent(event, args);
     results.set(key, result);
   }
   return result;
+}
+
+/** When the event each result was executed for was written (for taskgraph_event_delivery_seconds). */
+const writtenAtByResult = new WeakMap<ExecutionResult, Date>();
+
+/** When the event a subscription's result comes from was written (a journal event's createdAt), if known. */
+export function eventWrittenAt(result: ExecutionResult): Date | undefined {
+  return writtenAtByResult.get(result);
+}
+
+function executeEvent(event: unknown, args: ExecutionArgs): Promise<ExecutionResult> | ExecutionResult {
+  const result = execute({ ...args, rootValue: event });
+  // Journal events only (they have a txid): taskUpdated's tasks carry a createdAt too, of the task.
+  const { txid, createdAt: writtenAt } = (event ?? {}) as { txid?: unknown; createdAt?: unknown };
+  if (typeof txid !== "bigint" || !(writtenAt instanceof Date)) return result;
+  const mark = (done: ExecutionResult) => {
+    writtenAtByResult.set(done, writtenAt);
+    return done;
+  };
+  return result instanceof Promise ? result.then(mark) : mark(result);
 }
 
 /** What identifies an interchangeable execution; null when the caller's role is unknown (not shared). */

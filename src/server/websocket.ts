@@ -56,7 +56,7 @@ export function graphqlWsOptions(parts: WebSocketParts): ServerOptions<Record<st
   const { config, authenticator, sessions, log } = parts;
   return {
     execute: (args: any) => args.rootValue.execute(args),
-    subscribe: (args: any) => closeWhenStalled(args.rootValue.subscribe(args), args.rootValue.socket, config.subscriberStallMs) as any,
+    subscribe: (args: any) => closeWhenStalled(args.rootValue.subscribe(args), args.rootValue.socket, config.subscriberStallMs, log) as any,
     onConnect: async (ctx) => {
       const socket = ctx.extra.socket;
       // An origin allowed only by TASKGRAPH_CORS_ORIGINS=* needs a token (not the loopback's protected mode).
@@ -242,10 +242,10 @@ export const CLOSE_SUBSCRIBER_TOO_SLOW = 4001;
  * a bounded amount for it (those bytes and one event; the rest wait in the journal). A subscriber stalled longer
  * than `stallMs` is closed with CLOSE_SUBSCRIBER_TOO_SLOW; it can reconnect and resume with `after`.
  */
-async function closeWhenStalled(result: unknown, socket: WebSocket, stallMs: number): Promise<unknown> {
+async function closeWhenStalled(result: unknown, socket: WebSocket, stallMs: number, log: Logger): Promise<unknown> {
   const resolved = await result;
   if (!resolved || typeof resolved !== "object" || !(Symbol.asyncIterator in resolved)) return resolved;
-  return new StallGuard((resolved as AsyncIterable<unknown>)[Symbol.asyncIterator](), socket, stallMs);
+  return new StallGuard((resolved as AsyncIterable<unknown>)[Symbol.asyncIterator](), socket, stallMs, log);
 }
 
 /** The iterator closeWhenStalled hands graphql-ws (a class: idle subscriptions should cost little). */
@@ -256,6 +256,7 @@ class StallGuard implements AsyncIterableIterator<unknown> {
     private readonly inner: AsyncIterator<unknown>,
     private readonly socket: WebSocket,
     private readonly stallMs: number,
+    private readonly log: Logger,
   ) {}
 
   [Symbol.asyncIterator](): this {
@@ -266,7 +267,7 @@ class StallGuard implements AsyncIterableIterator<unknown> {
     clearTimeout(this.timer);
     const step = await this.inner.next();
     if (!step.done) {
-      this.timer = setTimeout(StallGuard.close, this.stallMs, this.socket);
+      this.timer = setTimeout(StallGuard.close, this.stallMs, this);
       this.timer.unref();
     }
     return step;
@@ -283,7 +284,8 @@ class StallGuard implements AsyncIterableIterator<unknown> {
     throw error;
   }
 
-  private static close(socket: WebSocket): void {
-    socket.close(CLOSE_SUBSCRIBER_TOO_SLOW, "Subscriber too slow: reconnect and resume with after");
+  private static close(guard: StallGuard): void {
+    guard.log.warn({ stalledMs: guard.stallMs }, "a subscriber stopped taking events: its connection is closed (it may resume with after)");
+    guard.socket.close(CLOSE_SUBSCRIBER_TOO_SLOW, "Subscriber too slow: reconnect and resume with after");
   }
 }

@@ -21,6 +21,8 @@ import { useCsrfPrevention } from "./csrf";
 import { renderOfflineGraphiQL } from "./graphiql";
 import { useOriginPolicy } from "./origin";
 import { useSharedSubscriptionExecution } from "./shared-execution";
+import { useOperationTracing } from "./operation-tracing";
+import { useRequestLog } from "./request-log";
 
 export type Yoga = YogaServerInstance<Record<string, unknown>, Context>;
 
@@ -32,9 +34,11 @@ export interface YogaParts {
   sessions: SessionWatch;
   rateLimit: MutationRateLimit;
   log: Logger;
+  /** The GraphQL server's metrics plugins (server/metrics.ts graphqlMetrics). */
+  metricsPlugins: Plugin[];
 }
 
-export function createTaskgraphYoga({ config, store, manager, authenticator, sessions, rateLimit, log }: YogaParts): Yoga {
+export function createTaskgraphYoga({ config, store, manager, authenticator, sessions, rateLimit, log, metricsPlugins }: YogaParts): Yoga {
   const { maskError, logging } = errorHandling(log);
   return createYoga<Record<string, unknown>, Context>({
     schema,
@@ -51,6 +55,10 @@ export function createTaskgraphYoga({ config, store, manager, authenticator, ses
     graphiql: config.graphiql ? { title: "taskgraph", defaultQuery: EXAMPLE_QUERY, subscriptionsProtocol: "WS" } : false,
     renderGraphiQL: renderOfflineGraphiQL,
     plugins: [
+      // A request id for every request (x-request-id), and one log line per mutation (request-log.ts).
+      useRequestLog(log),
+      // Request counts and phase timings; live subscriptions and their delivery time (metrics.ts).
+      ...metricsPlugins,
       // Browser pages of other origins are refused unless TASKGRAPH_CORS_ORIGINS lists them (origin.ts).
       useOriginPolicy(config),
       // Who is asking, before anything else runs (auth/transport.ts).
@@ -74,6 +82,8 @@ export function createTaskgraphYoga({ config, store, manager, authenticator, ses
       useOperationAuthorization(),
       rateLimit.plugin,
       useActor(),
+      // A span per query and mutation, continuing the caller's traceparent (operation-tracing.ts).
+      useOperationTracing(),
       // A live event is executed once per distinct (operation, variables, role), not once per subscriber.
       useSharedSubscriptionExecution(),
     ],

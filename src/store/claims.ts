@@ -23,6 +23,8 @@ export interface Claimed {
   previousState: "QUEUED" | "RUNNING" | "FAILED";
   /** The task as the claim left it (RUNNING under the new lease, or as it was): no need to read it again. */
   task: Task;
+  /** Its first start (the claim set startedAt): how long it waited since it was created or due is known. */
+  firstStart: boolean;
 }
 
 /**
@@ -47,7 +49,7 @@ export interface ClaimOptions {
   types: string[];
 }
 
-export type ClaimedRow = Task & { _previous: Claimed["previousState"] | null };
+export type ClaimedRow = Task & { _previous: Claimed["previousState"] | null; _firstStart: boolean | null };
 
 /**
  * The CTEs of a claim, for one statement: `claimed` holds the claimed rows (t.* and _previous),
@@ -86,19 +88,19 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
         "leaseExpiresAt" = now() + make_interval(secs => ${options.leaseMs / 1000}::float8),
         version = t.version + CASE WHEN c.previous = 'QUEUED' THEN 1 ELSE 0 END
       FROM candidates c, actor WHERE t.id = c.id
-      RETURNING t.*, c.previous::text AS _previous
+      RETURNING t.*, c.previous::text AS _previous, t."startedAt" = now() AS "_firstStart"
     ), ${journalWrite("claim", "claimed", { type: eventType("STATE_CHANGED"), payload: stateChangedPayload(Prisma.sql`_previous`, "RUNNING"), where: Prisma.sql`_previous = 'QUEUED'` }, claimNoticeSql)}`;
 }
 
 /** The claimed rows of a statement built with claimCtes, and their notice. */
 export function claimedOf(rows: ClaimedRow[]): { claimed: Claimed[]; notice: ChangeNotice | null } {
   const claimed: Claimed[] = [];
-  for (const { _previous, ...rest } of rows) {
+  for (const { _previous, _firstStart, ...rest } of rows) {
     if (_previous === null) continue; // not a claimed row
     const task = rest as Task & { _notified?: unknown; _done?: unknown };
     delete task._notified;
     delete task._done;
-    claimed.push({ id: task.id, previousState: _previous, task });
+    claimed.push({ id: task.id, previousState: _previous, task, firstStart: _firstStart === true });
   }
   claimed.sort((a, b) => a.task.createdAt.getTime() - b.task.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { claimed, notice: claimNotice(claimed) };

@@ -113,7 +113,7 @@ export async function completeAndClaim(
     WITH ${actorCte()}, ${completionCtes(input)}, ${claimCtes(claim, limit, input.map((c) => c.taskId))}
     SELECT claimed.*, NULL::text[] AS _done, 0::bigint AS _notified FROM claimed
     UNION ALL
-    SELECT (NULL::"Task").*, NULL::text, (SELECT array_agg(id::text || ' ' || owner) FROM done),
+    SELECT (NULL::"Task").*, NULL::text, NULL::boolean, (SELECT array_agg(id::text || ' ' || owner) FROM done),
       (SELECT count(*) FROM "doneNotified") + (SELECT count(*) FROM "claimNotified")`;
   const summary = rows.find((r) => r._previous === null);
   const completed = doneOf(completions, summary?._done ?? []);

@@ -31,6 +31,7 @@ import type { TaskTypeEntry } from "./task-types";
 import * as taskTypes from "./task-types";
 import type { ResolvedStep } from "../domain/flow";
 import { listWorkers, registerWorker, removeWorker, taskStates, workerHeartbeat } from "./workers";
+import { readStoreFigures } from "./metrics-reads";
 import type { LogLine } from "./task-writes";
 import { appendLog, checkProgress, createTasks, insertTasks, moveStepRow, resumeLostStep, setProgressMany, setStepProgress, spawnChild, transitionTask } from "./task-writes";
 import { ProgressBatch } from "./progress-batch";
@@ -408,6 +409,10 @@ export class Store {
     return workerHeartbeat(this.prisma, name, taskTypes);
   }
   /** `query`: plugin-prisma's selection. */
+  /** The figures the metrics read from the store: task counts, oldest queued tasks, live workers, journal size (one statement). */
+  storeFigures() {
+    return readStoreFigures(this.prisma);
+  }
   listWorkers(query?: { select?: Prisma.WorkerSelect }) {
     return listWorkers(this.prisma, query);
   }

@@ -46,6 +46,7 @@ const IS_TIMESTAMP: Record<TaskColumn, boolean> = {
   leaseExpiresAt: true,
   spawnKey: false,
   needsSetup: false,
+  traceparent: false,
   version: false,
 };
 export const TASK_COLUMNS = Object.keys(IS_TIMESTAMP) as TaskColumn[];

@@ -41,6 +41,8 @@ export interface NewTask {
   spawnKey?: string | null;
   /** Created from the catalogue: the claiming worker parses the input and creates input-dependent steps first. */
   needsSetup?: boolean;
+  /** The W3C trace context it was created in (its children given here share it): its runs continue that trace. */
+  traceparent?: string | null;
 }
 
 /** A child is in its parent's module unless it says otherwise. */
@@ -232,6 +234,7 @@ export async function insertTasks(
         node: s.node ?? null,
         spawnKey: s.spawnKey ?? null,
         needsSetup: s.needsSetup ?? false,
+        traceparent: s.traceparent ?? spec.traceparent ?? null,
       });
       for (const step of resolveFlow(s.steps ?? [])) {
         steps.push({ id: newId(), taskId: id, key: step.key, name: step.name, index: step.index, dependsOn: JSON.stringify(step.dependsOn) });
@@ -264,18 +267,18 @@ export async function insertTasks(
         ${column((t) => t.depth)}::int[], ${column((t) => t.input)}::text[], ${column((t) => t.progressUnits)}::text[],
         ${column((t) => t.progressTotal)}::float8[], ${column((t) => t.scheduledFor?.toISOString() ?? null)}::timestamptz[],
         ${column((t) => t.createdBy)}::text[], ${column((t) => t.node)}::text[], ${column((t) => t.spawnKey)}::text[],
-        ${column((t) => t.needsSetup)}::boolean[]
+        ${column((t) => t.needsSetup)}::boolean[], ${column((t) => t.traceparent)}::text[]
       ) AS i(id, "moduleName", type, name, kind, scope, target, labels, state, "isAbortable", "isInternal", "isUserTask",
         "sequenceOf", sequence, "parentId", "rootId", depth, input, "progressUnits", "progressTotal", "scheduledFor",
-        "createdBy", node, "spawnKey", "needsSetup")
+        "createdBy", node, "spawnKey", "needsSetup", traceparent)
     ), inserted AS (
       INSERT INTO "Task" (id, "moduleName", type, name, kind, scope, target, labels, state, "isAbortable", "isInternal",
         "isUserTask", "sequenceNumber", "parentId", "rootId", depth, input, "progressUnits", "progressTotal", "createdAt",
-        "scheduledFor", "createdBy", node, "spawnKey", "needsSetup")
+        "scheduledFor", "createdBy", node, "spawnKey", "needsSetup", traceparent)
       SELECT i.id, i."moduleName", i.type, i.name, i.kind::"TaskKind", i.scope, i.target, i.labels::jsonb, i.state::"TaskState",
         i."isAbortable", i."isInternal", i."isUserTask", CASE WHEN i."sequenceOf" IS NULL THEN i.sequence ELSE t.base + i.sequence END,
         i."parentId", i."rootId", i.depth, i.input::jsonb, i."progressUnits", i."progressTotal", ${now}::timestamptz,
-        i."scheduledFor", i."createdBy", i.node, i."spawnKey", i."needsSetup"
+        i."scheduledFor", i."createdBy", i.node, i."spawnKey", i."needsSetup", i.traceparent
       FROM input i LEFT JOIN taken t ON t.name = i."sequenceOf", actor
       WHERE (SELECT n FROM known) = ${named.length} AND (i."sequenceOf" IS NULL OR t.base IS NOT NULL)
       RETURNING *

@@ -195,6 +195,7 @@ export async function seedQueryData(app: App, total: number, bigTree: number): P
       leaseExpiresAt: state === "RUNNING" ? new Date(now + DAY) : null,
       spawnKey: null,
       needsSetup: false,
+      traceparent: null,
       version: ENDED.has(state) ? 3 : state === "RUNNING" ? 2 : 1,
     };
     rows.push(row);

@@ -1,0 +1,129 @@
+// /metrics: Prometheus text format of the process (prom-client's default metrics), the manager's
+// task metrics (runtime/metrics.ts) and the GraphQL server's (@graphql-yoga/plugin-prometheus:
+// requests and phase timings; live subscriptions and their delivery time, below). Who may scrape:
+// clients on this machine while no API token exists (protected mode), anyone with an API token of
+// any role, or the dedicated TASKGRAPH_METRICS_TOKEN (a scraper needs no API token).
+import { timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { getOperationAST, type ExecutionResult } from "graphql";
+import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
+import type { Plugin } from "graphql-yoga";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import type { Authenticator } from "../auth/principal";
+import { connectionCredentials } from "../auth/transport";
+import type { Config } from "../config";
+import { isDatabaseUnavailable } from "../db/availability";
+import { RETRY_AFTER_SECONDS, TaskgraphError } from "../domain/errors";
+import { type Logger, noteOutage } from "../logger";
+import type { TaskMetrics } from "../runtime/metrics";
+import { eventWrittenAt } from "./shared-execution";
+
+let processRegistry: Registry | undefined;
+/** The process's own metrics (CPU, memory, event loop lag, GC): registered once per process, whatever the number of servers in it. */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+/** The GraphQL server's metrics of one app: its own registry (an app is built per manager, possibly more than once in a test). */
+export function graphqlMetrics(metrics: TaskMetrics): { registry: Registry; plugins: Plugin[] } {
+  const registry = new Registry();
+  const plugins: Plugin[] = [
+    usePrometheus({
+      registry,
+      endpoint: false, // served by metricsHandler, behind its access rule
+      // Bounded labels only: the operation's type, never its name (clients choose names) or the URL.
+      labels: { operationName: false, url: false, path: false, fieldName: false, typeName: false, returnType: false },
+      metrics: {
+        graphql_envelop_request_time_summary: false,
+        graphql_envelop_deprecated_field: false,
+        graphql_envelop_schema_change: false,
+      },
+    }) as Plugin,
+    useSubscriptionMetrics(metrics),
+  ];
+  return { registry, plugins };
+}
+
+/**
+ * Live subscriptions, over graphql-ws and SSE alike: open ones per root field, and for each event
+ * handed to a subscriber, the time since the event was written (taskgraph_event_delivery_seconds).
+ */
+function useSubscriptionMetrics(metrics: TaskMetrics): Plugin {
+  return {
+    onSubscribe({ args }) {
+      const operation = getOperationAST(args.document, args.operationName);
+      const field = operation?.selectionSet.selections.find((s) => s.kind === "Field");
+      const name = field?.kind === "Field" ? field.name.value : "unknown";
+      return {
+        onSubscribeResult({ result }) {
+          if (!result || typeof result !== "object" || !(Symbol.asyncIterator in result)) return;
+          metrics.subscriptionOpened(name);
+          return {
+            onNext({ result: next }) {
+              const writtenAt = eventWrittenAt(next as ExecutionResult);
+              if (writtenAt) metrics.eventDelivered((Date.now() - writtenAt.getTime()) / 1000);
+            },
+            onEnd() {
+              metrics.subscriptionClosed(name);
+            },
+          };
+        },
+      };
+    },
+  };
+}
+
+export interface MetricsParts {
+  config: Config;
+  authenticator: Authenticator;
+  metrics: TaskMetrics;
+  /** The app's GraphQL metrics (graphqlMetrics). */
+  graphql: Registry;
+  log: Logger;
+}
+
+/** GET /metrics: 200 with the metrics, 401 without a right to them, 404 when TASKGRAPH_METRICS=false. */
+export function metricsHandler({ config, authenticator, metrics, graphql, log }: MetricsParts): (req: IncomingMessage, res: ServerResponse) => void {
+  const json = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) =>
+    res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+  return (req, res) => {
+    if (!config.metrics) return json(res, 404, "NOT_FOUND", "Metrics are turned off on this server (TASKGRAPH_METRICS=false)");
+    void (async () => {
+      try {
+        if (!hasMetricsToken(config, req)) await authenticator.authenticate(connectionCredentials(req, undefined));
+      } catch (error) {
+        if (error instanceof TaskgraphError) {
+          return json(res, 401, error.code, `${error.message} (or TASKGRAPH_METRICS_TOKEN, for /metrics only)`, { "www-authenticate": 'Bearer realm="taskgraph"' });
+        }
+        if (isDatabaseUnavailable(error)) {
+          noteOutage(log, error);
+          return json(res, 503, "UNAVAILABLE", "The store is unavailable: API tokens cannot be checked (TASKGRAPH_METRICS_TOKEN can)", {
+            "retry-after": String(RETRY_AFTER_SECONDS),
+          });
+        }
+        log.error({ err: error }, "metrics: authentication failed");
+        return json(res, 500, "INTERNAL_SERVER_ERROR", "Unexpected error.");
+      }
+      const registry = Registry.merge([processMetrics(), metrics.registry, graphql]);
+      try {
+        const text = await registry.metrics();
+        res.writeHead(200, { "content-type": registry.contentType }).end(text);
+      } catch (error) {
+        log.error({ err: error }, "metrics: collecting failed");
+        json(res, 500, "INTERNAL_SERVER_ERROR", "Unexpected error.");
+      }
+    })();
+  };
+}
+
+/** The request carries TASKGRAPH_METRICS_TOKEN as its bearer token (compared in constant time). */
+function hasMetricsToken(config: Config, req: IncomingMessage): boolean {
+  if (!config.metricsToken) return false;
+  const given = Buffer.from(/^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? "")?.[1] ?? "");
+  const expected = Buffer.from(config.metricsToken);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
