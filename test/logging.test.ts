@@ -6,6 +6,7 @@ import { createTaskManager, defineTestModule } from "../src/index";
 import { TaskManager } from "../src/runtime/manager";
 import { openTestDatabase } from "./support/db";
 import { LEVEL, recordingLogger } from "./support/log";
+import { startTestApp } from "./support/app";
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -34,7 +35,8 @@ describe("the process log", () => {
     expect(about.map((line) => line.msg)).toEqual(["task started", "task ended"]);
     expect(about.every((line) => line.component === "worker" && typeof line.worker === "string")).toBe(true);
     expect(about[0]).toMatchObject({ level: LEVEL.debug, module: "test", type: "count" });
-    expect(about[1]).toMatchObject({ level: LEVEL.info, state: "FAILED", error: "Failed at round 1, as asked (failAtRound)" });
+    expect(about[1]).toMatchObject({ level: LEVEL.info, module: "test", type: "count", state: "FAILED", error: "Failed at round 1, as asked (failAtRound)" });
+    expect(about[1]!.durationMs).toBeGreaterThanOrEqual(10); // one round of 10 ms at least
     // No line mentions the task without carrying its id.
     expect(lines.filter((line) => JSON.stringify(line).includes(taskId) && line.taskId !== taskId)).toEqual([]);
   });
@@ -45,6 +47,48 @@ describe("the process log", () => {
     expect(info.lines.every((line) => line.level >= LEVEL.info)).toBe(true);
     const warn = await runFailingTask("WARN");
     expect(warn.lines.filter((line) => line.taskId === warn.taskId)).toEqual([]);
+  });
+
+  test("a succeeding task's end is an info line too, with its module, type and duration", async () => {
+    const log = recordingLogger("info");
+    const app = await startTestApp({ logger: log.logger, worker: { pollMs: 50, housekeepingMs: 100 } });
+    stops.push(() => app.stop());
+    const task = await app.manager.startTask({ module: "test", type: "count", input: { rounds: 2, roundMs: 5 } });
+    await app.manager.waitForTask(task.id, 30);
+    const ended = log.lines.filter((line) => line.taskId === task.id && line.msg === "task ended");
+    expect(ended).toEqual([expect.objectContaining({ level: LEVEL.info, module: "test", type: "count", state: "SUCCEEDED", component: "worker" })]);
+    expect(ended[0]!.durationMs).toBeGreaterThanOrEqual(10);
+  });
+
+  test("every mutation is one info line with its request id, actor, ids and outcome; the request id comes back in x-request-id", async () => {
+    const log = recordingLogger("info");
+    const app = await startTestApp({ logger: log.logger });
+    stops.push(() => app.stop());
+    const post = (query: string, headers: Record<string, string> = {}) =>
+      app.yoga.fetch("http://localhost/graphql", { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ query }) });
+    const started = await post(`mutation { createTestTask(input: { rounds: 1 }) { id } }`, { "x-request-id": "deploy-42" });
+    expect(started.headers.get("x-request-id")).toBe("deploy-42");
+    const id = ((await started.json()) as { data: { createTestTask: { id: string } } }).data.createTestTask.id;
+    const missing = "01900000-0000-7000-8000-000000000000";
+    const refused = await post(`mutation { abortTask(id: "${missing}") { id } }`, { "x-request-id": "not a sane id!" });
+    const generated = refused.headers.get("x-request-id");
+    expect(generated).toMatch(/^[0-9a-f-]{36}$/); // a new one: the given one was not sane
+    const lines = log.lines.filter((line) => line.msg === "mutation");
+    expect(lines).toEqual([
+      expect.objectContaining({ level: LEVEL.info, component: "server", requestId: "deploy-42", actor: "local", role: "ADMIN", mutation: "createTestTask", resultId: id, outcome: "ok" }),
+      expect.objectContaining({ level: LEVEL.info, requestId: generated, actor: "local", mutation: "abortTask", id: missing, outcome: "NOT_FOUND" }),
+    ]);
+  });
+
+  test("a database's migrations are logged when they are applied", async () => {
+    const log = recordingLogger("info");
+    const manager = createTaskManager({ config: { ...loadConfig({}), store: { kind: "pglite", dataDir: ":memory:" } }, logger: log.logger, worker: false });
+    await manager.start();
+    stops.push(() => manager.stop());
+    const line = log.lines.find((l) => l.msg === "migrations applied");
+    expect(line).toMatchObject({ level: LEVEL.info, component: "db" });
+    expect(line!.migrations).toEqual(manager.db.appliedMigrations);
+    expect((line!.migrations as string[]).length).toBeGreaterThan(10);
   });
 
   test("without a logger of its own, a manager logs at LOG_LEVEL; a bad LOG_LEVEL stops start-up with its name", () => {

@@ -4,12 +4,14 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import WebSocket from "ws";
 import { CLOSE_SUBSCRIBER_TOO_SLOW } from "../src/server";
 import { startTestApp, type TestApp } from "./support/app";
+import { LEVEL, recordingLogger } from "./support/log";
 
 let app: TestApp;
 let url: string;
+const log = recordingLogger("info");
 
 beforeAll(async () => {
-  app = await startTestApp({ config: { subscriberStallMs: 500 } });
+  app = await startTestApp({ config: { subscriberStallMs: 500 }, logger: log.logger });
   ({ url } = await app.start(0));
 });
 afterAll(() => app.stop());
@@ -71,4 +73,7 @@ test("a client that stops reading is closed with 4001 and was never sent more th
   // The 16 MB backlog stayed in the journal: only what fit in the socket buffers was sent.
   expect(received).toBeGreaterThan(0);
   expect(received).toBeLessThan(EVENTS / 2);
+  // The operator sees why in the log: one warning from the server.
+  const closedLines = log.lines.filter((line) => line.msg.includes("stopped taking events"));
+  expect(closedLines).toEqual([expect.objectContaining({ level: LEVEL.warn, component: "server", stalledMs: 500 })]);
 });
