@@ -71,6 +71,8 @@ export interface Config {
   metrics: boolean;
   /** A bearer token that may read /metrics and nothing else (TASKGRAPH_METRICS_TOKEN); null: none. */
   metricsToken: string | null;
+  /** A worker-only process (TASKGRAPH_ROLE=work) serves /metrics on this port (TASKGRAPH_METRICS_PORT; 0 = any free one); null: it serves nothing. */
+  metricsPort: number | null;
   /** How old the store-wide gauges (tasks per state, oldest queued task, …) may be when scraped. */
   metricsRefreshSeconds: number;
 }
@@ -189,6 +191,7 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins: corsOrigins(env),
     metrics: boolean(env, "TASKGRAPH_METRICS", true),
     metricsToken: metricsToken(env),
+    metricsPort: env.TASKGRAPH_METRICS_PORT ? integer(env, "TASKGRAPH_METRICS_PORT", 0, 0, 65535) : null,
     metricsRefreshSeconds: integer(env, "TASKGRAPH_METRICS_REFRESH_SECONDS", 15, 1, 3_600),
   };
 }

@@ -8,6 +8,7 @@ import { defineTestModule } from "./modules/test";
 import { writePidFile } from "./pid-file";
 import { createTaskManager } from "./runtime/manager";
 import { buildApp } from "./server";
+import { startWorkerMetricsServer } from "./server/metrics";
 
 // TASKGRAPH_ROLE: all (API + worker, the default), serve (API only), work (worker only).
 // The "ready" lines are plain text on stdout for people and scripts (tests wait for them);
@@ -30,9 +31,13 @@ async function main() {
     const manager = createTaskManager({ config, logger });
     defineTestModule(manager);
     await manager.start();
-    stop = () => manager.stop();
+    const metrics = await startWorkerMetricsServer(manager, logger.child({ component: "server" }));
+    stop = async () => {
+      metrics?.server.close();
+      await manager.stop();
+    };
     migrations = manager.db.appliedMigrations;
-    endpoint = `worker ${manager.workerName} running, concurrency ${config.concurrency}`;
+    endpoint = `worker ${manager.workerName} running, concurrency ${config.concurrency}${metrics ? `\nMetrics: ${metrics.url}` : ""}`;
   } else {
     const app = await buildApp({ config, logger, worker: config.processRole === "all" ? {} : false });
     const { url } = await app.start();

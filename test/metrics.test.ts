@@ -4,7 +4,11 @@
 import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import WebSocket from "ws";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { codes, startTestApp, type TestApp } from "./support/app";
+import { killAll, startProcess } from "./support/processes";
 
 interface Sample {
   name: string;
@@ -213,6 +217,24 @@ describe("/metrics access", () => {
       expect(JSON.parse(response.text).errors[0].extensions.code).toBe("NOT_FOUND");
     } finally {
       await off.stop();
+    }
+  });
+});
+
+describe("a worker-only process", () => {
+  test("serves /metrics on TASKGRAPH_METRICS_PORT (and nothing else), with its own worker's slots", { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "taskgraph-metrics-"));
+    const worker = await startProcess({ TASKGRAPH_ROLE: "work", TASKGRAPH_DATA_DIR: dir, TASKGRAPH_MIGRATE_ON_START: "true", TASKGRAPH_METRICS_PORT: "0", TASKGRAPH_CONCURRENCY: "3" });
+    try {
+      const url = /Metrics: (\S+)/.exec(worker.log())![1]!;
+      const { status, samples } = await scrape(url);
+      expect(status).toBe(200);
+      expect(value(samples, "taskgraph_worker_slots", { state: "free" })).toBe(3);
+      expect(value(samples, "taskgraph_workers_alive")).toBe(1);
+      expect((await fetch(new URL("/graphql", url))).status).toBe(404);
+    } finally {
+      await killAll([worker]);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

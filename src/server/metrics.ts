@@ -4,18 +4,19 @@
 // clients on this machine while no API token exists (protected mode), anyone with an API token of
 // any role, or the dedicated TASKGRAPH_METRICS_TOKEN (a scraper needs no API token).
 import { timingSafeEqual } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { getOperationAST, type ExecutionResult } from "graphql";
 import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
 import type { Plugin } from "graphql-yoga";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import type { Authenticator } from "../auth/principal";
 import { connectionCredentials } from "../auth/transport";
 import type { Config } from "../config";
 import { isDatabaseUnavailable } from "../db/availability";
 import { RETRY_AFTER_SECONDS, TaskgraphError } from "../domain/errors";
 import { type Logger, noteOutage } from "../logger";
 import type { TaskMetrics } from "../runtime/metrics";
+import type { TaskManager } from "../runtime/manager";
+import { Authenticator } from "../auth/principal";
 import { eventWrittenAt } from "./shared-execution";
 
 let processRegistry: Registry | undefined;
@@ -118,6 +119,26 @@ export function metricsHandler({ config, authenticator, metrics, graphql, log }:
       }
     })();
   };
+}
+
+/**
+ * A worker-only process (TASKGRAPH_ROLE=work) has no API, but its runs are counted there: with
+ * TASKGRAPH_METRICS_PORT it serves /metrics alone on that port (several workers on one host each
+ * take their own). Resolves with the server once it listens; null when there is none to serve.
+ */
+export async function startWorkerMetricsServer(manager: TaskManager, log: Logger): Promise<{ server: Server; url: string } | null> {
+  const { config } = manager;
+  const port = config.metricsPort;
+  if (!config.metrics || port === null) return null;
+  const handler = metricsHandler({ config, authenticator: new Authenticator(manager.store), metrics: manager.metrics, graphql: new Registry(), log });
+  const server = createServer((req, res) => {
+    if ((req.url ?? "").split("?")[0] === "/metrics") return handler(req, res);
+    res.writeHead(404, { "content-type": "text/plain" }).end("A worker process serves /metrics only\n");
+  });
+  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(port, config.host, resolve));
+  const listening = (server.address() as { port: number }).port;
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  return { server, url: `http://${host}:${listening}/metrics` };
 }
 
 /** The request carries TASKGRAPH_METRICS_TOKEN as its bearer token (compared in constant time). */
