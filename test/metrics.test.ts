@@ -5,6 +5,8 @@ import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import WebSocket from "ws";
 import { mkdtempSync, rmSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { PROJECT_ROOT } from "../src/db/migrator";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { codes, startTestApp, type TestApp } from "./support/app";
@@ -129,8 +131,14 @@ describe("/metrics while tasks run", () => {
     expect(delta("graphql_envelop_request", { operationType: "mutation" })).toBe(9);
   });
 
-  test("every label is bounded: no task id or other unbounded value, no operation name", async () => {
-    const { samples, type } = await scrape(url);
+  test("every label is bounded: no task id or other unbounded value, no operation name; the dashboard's metrics exist", async () => {
+    const { samples, type, text } = await scrape(url);
+    // docs/grafana-dashboard.json and the README's queries name only metrics this server has.
+    const served = new Set([...text.matchAll(/^# HELP (\S+)/gm)].map((m) => m[1]));
+    const docs = (await readFile(join(PROJECT_ROOT, "docs/grafana-dashboard.json"), "utf8")) + (await readFile(join(PROJECT_ROOT, "README.md"), "utf8"));
+    const named = new Set([...docs.matchAll(/\b((?:taskgraph|graphql_envelop|graphql_yoga)_\w+)/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, "")));
+    expect(named.size).toBeGreaterThan(10);
+    for (const name of named) expect(served.has(name), name).toBe(true);
     expect(type).toMatch(/^text\/plain; version=0\.0\.4/);
     const allowed = new Set(["module", "type", "state", "outcome", "kind", "operation", "le", "quantile", "operationType", "method", "statusCode", "phase", "version", "major", "minor", "patch", "space", "code"]);
     const ours = samples.filter((s) => s.name.startsWith("taskgraph_") || s.name.startsWith("graphql_"));

@@ -49,20 +49,12 @@ export class TaskMetrics {
       labelNames: ["module", "type", "kind", "outcome"],
       registers,
     });
-    this.queueSeconds = new Histogram({
-      name: "taskgraph_task_queue_seconds",
-      help: "From a task's creation (or its runAt, when scheduled) to its first start by a worker of this process.",
-      labelNames: ["module", "type"],
-      buckets: TASK_SECONDS_BUCKETS,
-      registers,
-    });
-    this.runSeconds = new Histogram({
-      name: "taskgraph_task_run_seconds",
-      help: "How long the runs that ended a task took in this process (claim to end).",
-      labelNames: ["module", "type"],
-      buckets: TASK_SECONDS_BUCKETS,
-      registers,
-    });
+    const taskHistogram = (name: string, help: string) => new Histogram({ name, help, labelNames: ["module", "type"], buckets: TASK_SECONDS_BUCKETS, registers });
+    this.queueSeconds = taskHistogram(
+      "taskgraph_task_queue_seconds",
+      "From a task's creation (or its runAt, when scheduled) to its first start by a worker of this process.",
+    );
+    this.runSeconds = taskHistogram("taskgraph_task_run_seconds", "How long the runs that ended a task took in this process (claim to end).");
     this.deliverySeconds = new Histogram({
       name: "taskgraph_event_delivery_seconds",
       help: "From an event's write to its hand-over to a live subscriber's socket (taskEvents subscriptions of this server).",

@@ -39,7 +39,7 @@ export function liveSubscriptions(app: App): number {
 async function main() {
   const options = JSON.parse(process.argv[2] ?? "{}") as ServerOptions;
   if (options.store.kind === "postgresql") setFlagsFromString("--liftoff-only"); // as src/main.ts does
-  const config = { ...loadConfig({}), ...options.config, store: options.store, port: 0 };
+  const config = { ...loadConfig({ LOG_LEVEL: "warn" }), ...options.config, store: options.store, port: 0 }; // no info line per request or task in the figures
   const worker = options.workerConcurrency ? { concurrency: options.workerConcurrency } : false;
   const manager = createTaskManager({ config, worker });
   defineBenchTask(manager);

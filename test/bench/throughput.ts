@@ -39,7 +39,8 @@ function defineBenchWork(manager: ReturnType<typeof createTaskManager>) {
  * of the tasks done by then).
  */
 export async function measureThroughput(store: StoreConfig, n: number, concurrency = TASKGRAPH_CONCURRENCY, capMs = Infinity, work: BenchWork = "noop") {
-  const config = { ...loadConfig({}), store };
+  // warn: every task's end is an info line; the engine is measured here, not stdout (the peers log nothing either).
+  const config = { ...loadConfig({ LOG_LEVEL: "warn" }), store };
   const db = await openDatabase(store);
   const creator = createTaskManager({ config, db, worker: false });
   defineBenchWork(creator);
