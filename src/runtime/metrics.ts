@@ -57,7 +57,7 @@ export class TaskMetrics {
     this.runSeconds = taskHistogram("taskgraph_task_run_seconds", "How long the runs that ended a task took in this process (claim to end).");
     this.deliverySeconds = new Histogram({
       name: "taskgraph_event_delivery_seconds",
-      help: "From an event's write to its hand-over to a live subscriber's socket (taskEvents subscriptions of this server).",
+      help: "From an event's write to its hand-over to a graphql-ws subscriber's connection on this server (taskEvents).",
       buckets: DELIVERY_SECONDS_BUCKETS,
       registers,
     });

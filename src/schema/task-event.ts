@@ -16,6 +16,7 @@ import { TaskSet } from "../events/task-set";
 import type { Task, TaskEvent } from "../generated/prisma/client";
 import type { Context } from "./builder";
 import type { TaskFilter } from "../store/task-filter";
+import type { TaskMetrics } from "../runtime/metrics";
 
 const BATCH = 500;
 const FALLBACK_MS = 1000;
@@ -197,16 +198,29 @@ class EventStream<T> implements AsyncIterableIterator<T>, Interruptible {
   private interrupt: ((error: Error) => void) | undefined;
   private readonly inner: AsyncGenerator<T>;
 
-  constructor(make: (stream: Interruptible) => AsyncGenerator<T>) {
+  /** Counted in `metrics` as an open subscription of `field` until it ends (taskgraph_subscriptions). */
+  constructor(
+    make: (stream: Interruptible) => AsyncGenerator<T>,
+    private readonly metrics: TaskMetrics,
+    private readonly field: string,
+  ) {
     this.inner = make(this);
+    metrics.subscriptionOpened(field);
   }
 
   [Symbol.asyncIterator](): this {
     return this;
   }
 
-  next(): Promise<IteratorResult<T>> {
-    return this.inner.next();
+  async next(): Promise<IteratorResult<T>> {
+    try {
+      const step = await this.inner.next();
+      if (step.done) this.close(); // ended by itself (a deleted task's taskUpdated)
+      return step;
+    } catch (error) {
+      this.close(); // ended by an error
+      throw error;
+    }
   }
 
   return(value?: unknown): Promise<IteratorResult<T>> {
@@ -230,6 +244,7 @@ class EventStream<T> implements AsyncIterableIterator<T>, Interruptible {
   }
 
   private close(): void {
+    if (!this.closed) this.metrics.subscriptionClosed(this.field);
     this.closed = true;
     this.interrupt?.(new Error("subscription closed"));
     this.interrupt = undefined;
@@ -298,7 +313,7 @@ builder.subscriptionFields((t) => ({
       } finally {
         live.close();
       }
-    }),
+    }, ctx.manager.metrics, "taskEvents"),
     resolve: (event) => event,
   }),
   taskUpdated: t.field({
@@ -326,7 +341,7 @@ builder.subscriptionFields((t) => ({
           next.dispose();
         }
       }
-    }),
+    }, ctx.manager.metrics, "taskUpdated"),
     resolve: (task) => task,
   }),
 }));

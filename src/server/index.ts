@@ -57,18 +57,17 @@ function serverManager(options: TaskManagerOptions): TaskManager {
 /** Serves a task manager: starts it (store, bus, worker) and builds the HTTP app around it. */
 export async function buildApp(options: BuildOptions = {}): Promise<App> {
   const manager = options.manager ?? serverManager(options);
-  await manager.start();
+  const [graphql] = await Promise.all([graphqlMetrics(), manager.start()]);
   const { config, store, db } = manager;
   const logger = options.logger ?? manager.logger;
   const log = logger.child({ component: "server" });
   const authenticator = new Authenticator(store);
   const sessions = new SessionWatch(authenticator);
   const rateLimit = mutationRateLimit(config.mutationsPerMinute, config.redisUrl);
-  const graphql = graphqlMetrics(manager.metrics);
   const yoga = createTaskgraphYoga({ config, store, manager, authenticator, sessions, rateLimit, log, metricsPlugins: graphql.plugins });
   const metrics = metricsHandler({ config, authenticator, metrics: manager.metrics, graphql: graphql.registry, log });
   const server = createServer(httpHandler({ config, db, store, yoga, metrics }));
-  const sockets = attachGraphqlWs(server, { config, yoga, authenticator, sessions, log });
+  const sockets = attachGraphqlWs(server, { config, yoga, authenticator, sessions, log, metrics: manager.metrics });
   let stopping: Promise<void> | undefined;
 
   return {

@@ -1,12 +1,12 @@
 // /metrics: Prometheus text format of the process (prom-client's default metrics), the manager's
 // task metrics (runtime/metrics.ts) and the GraphQL server's (@graphql-yoga/plugin-prometheus:
-// requests and phase timings; live subscriptions and their delivery time, below). Who may scrape:
+// requests and phase timings). Who may scrape:
 // clients on this machine while no API token exists (protected mode), anyone with an API token of
-// any role, or the dedicated TASKGRAPH_METRICS_TOKEN (a scraper needs no API token).
+// any role, or the dedicated TASKGRAPH_METRICS_TOKEN (a scraper needs no API token). Open
+// subscriptions are counted by their streams (schema/task-event.ts), deliveries where graphql-ws
+// sends them (websocket.ts): nothing is added per subscription.
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { getOperationAST, type ExecutionResult } from "graphql";
-import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
 import type { Plugin } from "graphql-yoga";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { connectionCredentials } from "../auth/transport";
@@ -17,7 +17,6 @@ import { type Logger, noteOutage } from "../logger";
 import type { TaskMetrics } from "../runtime/metrics";
 import type { TaskManager } from "../runtime/manager";
 import { Authenticator } from "../auth/principal";
-import { eventWrittenAt } from "./shared-execution";
 
 let processRegistry: Registry | undefined;
 /** The process's own metrics (CPU, memory, event loop lag, GC): registered once per process, whatever the number of servers in it. */
@@ -30,7 +29,9 @@ function processMetrics(): Registry {
 }
 
 /** The GraphQL server's metrics of one app: its own registry (an app is built per manager, possibly more than once in a test). */
-export function graphqlMetrics(metrics: TaskMetrics): { registry: Registry; plugins: Plugin[] } {
+export async function graphqlMetrics(): Promise<{ registry: Registry; plugins: Plugin[] }> {
+  // Imported here, while the manager starts (buildApp): it costs ~150 ms of start-up otherwise.
+  const { usePrometheus } = await import("@graphql-yoga/plugin-prometheus");
   const registry = new Registry();
   const plugins: Plugin[] = [
     usePrometheus({
@@ -44,38 +45,8 @@ export function graphqlMetrics(metrics: TaskMetrics): { registry: Registry; plug
         graphql_envelop_schema_change: false,
       },
     }) as Plugin,
-    useSubscriptionMetrics(metrics),
   ];
   return { registry, plugins };
-}
-
-/**
- * Live subscriptions, over graphql-ws and SSE alike: open ones per root field, and for each event
- * handed to a subscriber, the time since the event was written (taskgraph_event_delivery_seconds).
- */
-function useSubscriptionMetrics(metrics: TaskMetrics): Plugin {
-  return {
-    onSubscribe({ args }) {
-      const operation = getOperationAST(args.document, args.operationName);
-      const field = operation?.selectionSet.selections.find((s) => s.kind === "Field");
-      const name = field?.kind === "Field" ? field.name.value : "unknown";
-      return {
-        onSubscribeResult({ result }) {
-          if (!result || typeof result !== "object" || !(Symbol.asyncIterator in result)) return;
-          metrics.subscriptionOpened(name);
-          return {
-            onNext({ result: next }) {
-              const writtenAt = eventWrittenAt(next as ExecutionResult);
-              if (writtenAt) metrics.eventDelivered((Date.now() - writtenAt.getTime()) / 1000);
-            },
-            onEnd() {
-              metrics.subscriptionClosed(name);
-            },
-          };
-        },
-      };
-    },
-  };
 }
 
 export interface MetricsParts {

@@ -18,6 +18,8 @@ import type { TaskgraphError } from "../domain/errors";
 import { type Logger, logClientMistake, noteOutage } from "../logger";
 import { unavailableError } from "../schema/errors";
 import type { Yoga } from "./yoga";
+import type { TaskMetrics } from "../runtime/metrics";
+import { eventWrittenAt } from "./shared-execution";
 
 export interface WebSocketParts {
   config: Config;
@@ -25,6 +27,8 @@ export interface WebSocketParts {
   authenticator: Authenticator;
   sessions: SessionWatch;
   log: Logger;
+  /** Where each event handed to a subscriber is timed (taskgraph_event_delivery_seconds). */
+  metrics: TaskMetrics;
 }
 
 type ConnectionContext = WsContext<Record<string, unknown> | undefined, WsExtra>;
@@ -53,7 +57,7 @@ export function attachGraphqlWs(server: Server, parts: WebSocketParts): { dispos
 
 /** The graphql-ws server's options. */
 export function graphqlWsOptions(parts: WebSocketParts): ServerOptions<Record<string, unknown> | undefined, WsExtra> {
-  const { config, authenticator, sessions, log } = parts;
+  const { config, authenticator, sessions, log, metrics } = parts;
   return {
     execute: (args: any) => args.rootValue.execute(args),
     subscribe: (args: any) => closeWhenStalled(args.rootValue.subscribe(args), args.rootValue.socket, config.subscriberStallMs, log) as any,
@@ -78,7 +82,11 @@ export function graphqlWsOptions(parts: WebSocketParts): ServerOptions<Record<st
       return true;
     },
     // `extensions.http` tells Yoga the HTTP status of an error; it means nothing on a WebSocket.
-    onNext: (_ctx, _id, _payload, _args, result) => withoutHttpExtensions(result),
+    onNext: (_ctx, _id, _payload, _args, result) => {
+      const writtenAt = eventWrittenAt(result);
+      if (writtenAt) metrics.eventDelivered((Date.now() - writtenAt.getTime()) / 1000);
+      return withoutHttpExtensions(result);
+    },
     onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttpExtension),
     onSubscribe: async (ctx, _id, params) => {
       // Nothing a client sends on an open connection closes it: every refusal, and any
