@@ -39,7 +39,13 @@ export async function graphqlMetrics(): Promise<{ registry: Registry; plugins: P
       endpoint: false, // served by metricsHandler, behind its access rule
       // Bounded labels only: the operation's type, never its name (clients choose names) or the URL.
       labels: { operationName: false, url: false, path: false, fieldName: false, typeName: false, returnType: false },
+      // Queries and mutations only: hooks on the subscribe phase cost every open subscription
+      // closures of its own (~3 KB each); subscriptions have taskgraph_subscriptions instead.
       metrics: {
+        graphql_envelop_request: ["execute"],
+        graphql_envelop_request_duration: ["execute"],
+        graphql_envelop_error_result: ["parse", "validate", "context", "execute"],
+        graphql_envelop_phase_subscribe: false,
         graphql_envelop_request_time_summary: false,
         graphql_envelop_deprecated_field: false,
         graphql_envelop_schema_change: false,
