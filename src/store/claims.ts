@@ -61,13 +61,13 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
   return Prisma.sql`kinds AS (
       SELECT * FROM unnest(${options.modules}::text[], ${options.types}::text[]) AS k(module, type)
     ), queued AS (
-      SELECT id, "createdAt", state FROM "Task"
+      SELECT id, "createdAt", state, "startedAt" FROM "Task"
       WHERE state = 'QUEUED' AND ("moduleName" || '', type || '') IN (SELECT module, type FROM kinds)
       ORDER BY "createdAt", id
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     ), handedBack AS (
-      SELECT id, "createdAt", state FROM "Task"
+      SELECT id, "createdAt", state, "startedAt" FROM "Task"
       WHERE ((state = 'RUNNING' AND ("leaseExpiresAt" IS NULL OR "leaseExpiresAt" < now()))
           OR (state = 'FAILED' AND "abortRequestedAt" IS NOT NULL AND "rollbackOnAbort"
               AND ("leaseExpiresAt" IS NULL OR "leaseExpiresAt" < now())))
@@ -77,7 +77,7 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     ), candidates AS (
-      SELECT id, state AS previous FROM (SELECT * FROM handedBack UNION ALL SELECT * FROM queued) c
+      SELECT id, state AS previous, "startedAt" IS NULL AS "firstStart" FROM (SELECT * FROM handedBack UNION ALL SELECT * FROM queued) c
       ORDER BY "createdAt", id
       LIMIT ${limit}
     ), claimed AS (
@@ -88,7 +88,7 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
         "leaseExpiresAt" = now() + make_interval(secs => ${options.leaseMs / 1000}::float8),
         version = t.version + CASE WHEN c.previous = 'QUEUED' THEN 1 ELSE 0 END
       FROM candidates c, actor WHERE t.id = c.id
-      RETURNING t.*, c.previous::text AS _previous, t."startedAt" = now() AS "_firstStart"
+      RETURNING t.*, c.previous::text AS _previous, c."firstStart" AS "_firstStart"
     ), ${journalWrite("claim", "claimed", { type: eventType("STATE_CHANGED"), payload: stateChangedPayload(Prisma.sql`_previous`, "RUNNING"), where: Prisma.sql`_previous = 'QUEUED'` }, claimNoticeSql)}`;
 }
 
