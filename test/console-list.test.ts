@@ -471,7 +471,8 @@ describe.skipIf(!onPglite || !hasChromium)("the console's task list in Chromium"
     await sockets[0]!.close({ code: 1012, reason: "restart" });
     const resynced = page.getByRole("status").filter({ hasText: "Resynchronised" });
     await expect.poll(() => resynced.count(), { timeout: 20_000 }).toBe(1);
-    expect(listQueries.length).toBeGreaterThan(queriesBefore);
+    // The refetch leaves with the notice; the browser reports its request to this process a moment later.
+    await expect.poll(() => listQueries.length, { timeout: 10_000 }).toBeGreaterThan(queriesBefore);
     // Live again from the new page's position: a task started now appears and finishes.
     const second = await startNamed("expiry two", 1, 0);
     await expect.poll(() => shownState(page, second), { timeout: 10_000 }).toBe("SUCCEEDED");
