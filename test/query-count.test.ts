@@ -147,7 +147,10 @@ describe("the first subscriber after a quiet spell", () => {
     await app.stop();
   });
 
-  /** Writes `unwatched` events with no subscriber, then subscribes; the queries until a new event arrives. */
+  /**
+   * Writes `unwatched` events with no subscriber, then subscribes; the journal reads (SELECTs of
+   * TaskEvent, not the writes of the tasks created to see an event) until a new event arrives.
+   */
   async function queriesToFirstEvent(unwatched: number): Promise<number> {
     for (let i = 0; i < unwatched; i += 500) await app.store.createTasks(Array.from({ length: Math.min(500, unwatched - i) }, () => ({ module: "quiet", type: "backlog" })));
     queries.length = 0;
@@ -163,7 +166,7 @@ describe("the first subscriber after a quiet spell", () => {
         while (!seen.includes(task.id) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
       }
       expect(seen.length).toBeGreaterThan(0);
-      return queries.length;
+      return queries.filter((sql) => sql.includes('"TaskEvent"') && !/\bINSERT\b/i.test(sql)).length;
     } finally {
       stop();
       await new Promise((r) => setTimeout(r, 100)); // the subscription ends: nobody listens again
@@ -173,7 +176,7 @@ describe("the first subscriber after a quiet spell", () => {
   test("starts at once after 10 or 4,000 unwatched events, reading none of them", async () => {
     const few = await queriesToFirstEvent(10);
     const many = await queriesToFirstEvent(4_000);
-    console.log(`SQL queries to the first event: ${few} after 10 unwatched events, ${many} after 4,000`);
+    console.log(`journal reads to the first event: ${few} after 10 unwatched events, ${many} after 4,000`);
     expect(many).toBeLessThanOrEqual(few + 1);
   });
 });
