@@ -62,6 +62,11 @@ export function isLoopbackHost(host: string): boolean {
   return name === "localhost" || name.endsWith(".localhost") || isLoopback(name);
 }
 
+/** The token of an `Authorization: Bearer <token>` header, or null when the header is not of that form. */
+export function bearerToken(authorization: string): string | null {
+  return /^Bearer +(\S+) *$/i.exec(authorization)?.[1] ?? null;
+}
+
 const unauthenticated = (message: string) => new TaskgraphError("UNAUTHENTICATED", message);
 
 /** How often a token's lastUsedAt is written (not on every request). */
@@ -78,9 +83,9 @@ export class Authenticator {
    */
   async authenticate(credentials: Credentials, lookup: LookupOptions = {}): Promise<Principal> {
     if (credentials.authorization !== null) {
-      const match = /^Bearer +(\S+) *$/i.exec(credentials.authorization);
-      if (!match) throw unauthenticated("The Authorization header must be `Bearer <token>`");
-      const token = await this.tokens.findLiveToken(match[1]!, lookup);
+      const secret = bearerToken(credentials.authorization);
+      if (!secret) throw unauthenticated("The Authorization header must be `Bearer <token>`");
+      const token = await this.tokens.findLiveToken(secret, lookup);
       if (!token) throw unauthenticated("Unknown or revoked API token");
       this.touch(token.id);
       return { name: token.name, role: token.role, tokenId: token.id };

@@ -5,7 +5,8 @@
 // OTEL_EXPORTER_OTLP_ENDPOINT is set) every call here is the API's no-op.
 import { type Context, context, type Attributes, propagation, ROOT_CONTEXT, SpanStatusCode, trace } from "@opentelemetry/api";
 
-const tracer = () => trace.getTracer("taskgraph");
+// A proxy: it uses whichever tracer provider is registered when a span starts, even a later one.
+const tracer = trace.getTracer("taskgraph");
 
 /** The active trace context as a W3C traceparent (stored on tasks created in it), or null outside any sampled trace. */
 export function currentTraceparent(): string | null {
@@ -24,7 +25,7 @@ export function contextOf(traceparent: string | null | undefined): Context {
  * active for what `work` does; the span ends with it, with an ERROR status if it throws.
  */
 export function inSpan<T>(name: string, attributes: Attributes, work: () => Promise<T>, parent: Context = context.active()): Promise<T> {
-  return tracer().startActiveSpan(name, { attributes }, parent, async (span) => {
+  return tracer.startActiveSpan(name, { attributes }, parent, async (span) => {
     try {
       return await work();
     } catch (error) {

@@ -16,7 +16,7 @@ import { RETRY_AFTER_SECONDS, TaskgraphError } from "../domain/errors";
 import { type Logger, noteOutage } from "../logger";
 import type { TaskMetrics } from "../runtime/metrics";
 import type { TaskManager } from "../runtime/manager";
-import { Authenticator } from "../auth/principal";
+import { Authenticator, bearerToken } from "../auth/principal";
 
 let processRegistry: Registry | undefined;
 /** The process's own metrics (CPU, memory, event loop lag, GC): registered once per process, whatever the number of servers in it. */
@@ -68,6 +68,7 @@ export interface MetricsParts {
 export function metricsHandler({ config, authenticator, metrics, graphql, log }: MetricsParts): (req: IncomingMessage, res: ServerResponse) => void {
   const json = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) =>
     res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+  let registry: Registry | undefined; // the three registries as one, merged at the first scrape
   return (req, res) => {
     if (!config.metrics) return json(res, 404, "NOT_FOUND", "Metrics are turned off on this server (TASKGRAPH_METRICS=false)");
     void (async () => {
@@ -86,7 +87,7 @@ export function metricsHandler({ config, authenticator, metrics, graphql, log }:
         log.error({ err: error }, "metrics: authentication failed");
         return json(res, 500, "INTERNAL_SERVER_ERROR", "Unexpected error.");
       }
-      const registry = Registry.merge([processMetrics(), metrics.registry, graphql]);
+      registry ??= Registry.merge([processMetrics(), metrics.registry, graphql]);
       try {
         const text = await registry.metrics();
         res.writeHead(200, { "content-type": registry.contentType }).end(text);
@@ -121,7 +122,7 @@ export async function startWorkerMetricsServer(manager: TaskManager, log: Logger
 /** The request carries TASKGRAPH_METRICS_TOKEN as its bearer token (compared in constant time). */
 function hasMetricsToken(config: Config, req: IncomingMessage): boolean {
   if (!config.metricsToken) return false;
-  const given = Buffer.from(/^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? "")?.[1] ?? "");
+  const given = Buffer.from(bearerToken(req.headers.authorization ?? "") ?? "");
   const expected = Buffer.from(config.metricsToken);
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
