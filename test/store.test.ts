@@ -1228,6 +1228,31 @@ describe("claims and batched completions", () => {
     await store.transitionTask(first[2]!.id, "CANCELED");
   });
 
+  test("a run's step does not start once the task's abort is requested (the write refuses it, nothing changes); its own step changes are announced as its own", async () => {
+    const notices: { t: unknown; c?: 1; o?: string }[] = [];
+    const { Store: StoreClass } = await import("../src/store");
+    const announcing = new StoreClass(shared.db, store.config, (notice) => notices.push(notice as never));
+    const task = await announcing.createTask({ module: "batch", type: "job", steps: [{ key: "a" }, { key: "b", dependsOn: ["a"] }] });
+    const [claimed] = await announcing.claimTasks({ worker: "w8#1", leaseMs: 30_000, limit: 5, ...kinds, modules: ["batch"] });
+    expect(claimed!.id).toBe(task.id);
+    const lease = claimed!.task.leaseOwner!;
+    notices.length = 0;
+    const started = await announcing.transitionStep(task.id, "a", "RUNNING", { leaseOwner: lease });
+    expect(started.executions).toBe(1); // the attempt number the step's code sees
+    expect(notices).toEqual([{ t: [task.id], c: 1, o: lease }]);
+    await announcing.transitionStep(task.id, "a", "SUCCEEDED", { leaseOwner: lease });
+    await announcing.abortTask(task.id);
+    const before = await row(store, task.id);
+    await expect(announcing.transitionStep(task.id, "b", "RUNNING", { leaseOwner: lease })).rejects.toMatchObject({
+      code: "INVALID_STATE",
+      details: { reason: "abortRequested" },
+    });
+    expect(await row(store, task.id)).toEqual(before);
+    expect((await store.steps(task.id)).find((s) => s.key === "b")!.state).toBe("WAITING");
+    // The run then ends it CANCELED, as its abort asks.
+    await store.transitionTask(task.id, "CANCELED", { ifLeaseOwner: lease });
+  });
+
   test("claims and completions are announced once committed, each once, with the ids that changed", async () => {
     const notices: unknown[] = [];
     const { Store: StoreClass } = await import("../src/store");

@@ -15,6 +15,8 @@ export interface Change {
   wake: boolean;
   /** A task's state or steps changed, or an abort was requested: whoever runs it must look. */
   control: boolean;
+  /** The lease token of the run that made the change itself (it need not look), if a run did. */
+  by?: string;
 }
 
 export type ChangeHandler = (change: Change) => void;
@@ -119,7 +121,7 @@ function parse(payload: string | null): Change {
   if (payload === null) return { taskIds: "all", wake: true, control: true }; // reconnected: assume everything
   try {
     const notice = JSON.parse(payload) as ChangeNotice;
-    return { taskIds: notice.t === "*" ? "all" : new Set(notice.t), wake: notice.w === 1, control: notice.c === 1 };
+    return { taskIds: notice.t === "*" ? "all" : new Set(notice.t), wake: notice.w === 1, control: notice.c === 1, by: notice.o };
   } catch {
     return { taskIds: "all", wake: true, control: true };
   }

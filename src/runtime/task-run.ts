@@ -15,7 +15,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { TaskgraphError, coerceError } from "../domain/errors";
 import { isEnded, LOST_STEP_ERROR, ROLLBACK_STEP_STATES, type StepState } from "../domain/states";
 import type { LogLevel, Prisma, Step, Task } from "../generated/prisma/client";
-import { nextChange, touches, type ChangeBus } from "../events/change-bus";
+import { nextChange, touches, type Change, type ChangeBus } from "../events/change-bus";
 import type { Completion, Store } from "../store";
 import type { ChildOutcome, SpawnOptions, StepContext, TaskContext } from "./context";
 import { makeLogger, taskInfo } from "./context";
@@ -70,6 +70,8 @@ export class TaskRun {
   private progress!: ProgressReporter;
   /** Each running step's reporter (its ctx.progress), by key. */
   private readonly stepReporters = new Map<string, ProgressReporter>();
+  /** Each step's execution count as its last transition in this run returned it (its attempt number; taken once). */
+  private readonly executions = new Map<string, number>();
   /** The progress of each step's current attempt as last stored, for the task's derived progress. */
   private readonly stepProgress = new Map<string, { completed: number; total: number | null }>();
   /** The task's progress as last stored (a flow writes its derived progress only when it moves). */
@@ -188,9 +190,10 @@ export class TaskRun {
     }
   }
 
-  /** The store says this task changed (state, steps, abort request): react. */
-  onChange(): void {
+  /** The store says this task changed (state, steps, abort request): react, unless the change is this run's own write. */
+  onChange(change?: Change): void {
     if (this.completing) return; // the outcome is in; if it is refused, the careful path reads afresh
+    if (change?.by === this.leaseToken) return;
     void this.checkControl().catch((error: unknown) => this.processLog.warn(coerceError(error).message));
   }
 
@@ -240,7 +243,8 @@ export class TaskRun {
     const resumed = new Set<string>();
     for (const row of rows.filter((r) => r.state === "RUNNING")) {
       try {
-        await this.io(() => store.resumeLostStep(this.taskId, row.key, this.leaseToken));
+        const step = await this.io(() => store.resumeLostStep(this.taskId, row.key, this.leaseToken));
+        this.executions.set(row.key, step.executions);
       } catch (error) {
         if (!(error instanceof TaskgraphError)) throw error;
         if (error.code === "CONFLICT") this.onLeaseLost();
@@ -253,9 +257,12 @@ export class TaskRun {
     // Steps handed back by retryTask / rerunStep: roll them back (latest first), then run them again.
     for (const row of rows.filter((r) => r.state === "ROLLING_BACK").reverse()) await this.rollbackStep(row.key, true);
 
+    // No re-read before each batch of steps: starting a step (moveStep RUNNING) is refused once the
+    // task is no longer ours, RUNNING and without an abort request, and change notices stop the
+    // steps that run.
     const running = new Map<string, Promise<void>>();
     for (;;) {
-      if (!this.stopLaunching && !this.stepFailed && (await this.checkControl())) {
+      if (!this.stopLaunching && !this.stepFailed) {
         for (const row of rows) {
           if (running.has(row.key) || this.stopLaunching) continue;
           const state = this.stepStates.get(row.key)!;
@@ -271,6 +278,10 @@ export class TaskRun {
     }
 
     await this.settle();
+    // Every step done by this run's own writes: the batch records the success if the task is still
+    // ours, RUNNING and not aborted; anything else is decided below from a fresh read.
+    const allDone = [...this.stepStates.values()].every((state) => DONE.has(state));
+    if (allDone && !this.stopLaunching && (await this.completeInBatch(null))) return;
     const fresh = await this.stillOurs();
     if (!fresh) return;
     if (fresh.abortRequestedAt) return this.finishAbort(fresh);
@@ -440,10 +451,11 @@ export class TaskRun {
     if (this.leaseLost) return false; // handed back or taken over: the next run records it
     let tries = 0;
     try {
-      await this.io(() => {
+      const step = await this.io(() => {
         tries++;
         return this.env.store.transitionStep(this.taskId, key, to, { ...options, leaseOwner: this.leaseToken });
       });
+      this.executions.set(key, step.executions);
       this.stepStates.set(key, to);
       if (to === "RUNNING" || to === "ROLLING_BACK") this.stepProgress.delete(key); // a new attempt starts from 0
       this.writeFlowProgress();
@@ -635,7 +647,11 @@ export class TaskRun {
   /** 1 on the first run of this task (or step), 2 after one retry, … */
   private async attemptNumber(step?: Step): Promise<number> {
     const { store } = this.env;
-    if (step) return this.io(() => store.executions(step.id));
+    if (step) {
+      const known = this.executions.get(step.key);
+      this.executions.delete(step.key);
+      return known ?? this.io(() => store.executions(step.id));
+    }
     // A retry is an event leaving FAILED, which needs a change into FAILED before it: with every
     // change bumping the version from 1 (CREATED), a task at version 2 or less was never retried.
     if (this.task.version <= 2) return 1;

@@ -279,7 +279,7 @@ export class Worker {
     if (change.wake) void this.poll();
     if (!change.control) return;
     for (const [taskId, run] of this.running) {
-      if (change.taskIds === "all" || change.taskIds.has(taskId)) run.onChange();
+      if (change.taskIds === "all" || change.taskIds.has(taskId)) run.onChange(change);
     }
   }
 

@@ -347,7 +347,12 @@ export async function transitionTask(tx: Tx, taskId: string, to: TaskState, patc
 /** The from-states each step state can be entered from (the state machine, as statement parameters). */
 const STEP_SOURCES = new Map(STEP_STATES.map((to) => [to, STEP_STATES.filter((from) => canTransitionStep(from, to))]));
 
+/** A step as a transition left it, with the number of times it has been executed (EXECUTE and RETRY attempts). */
+export type MovedStep = Step & { executions: number };
+
 type SteppedRow = Step & {
+  executions: number;
+  _abortRequested: boolean | null;
   _found: boolean;
   _seen: number | null;
   _written: boolean;
@@ -362,7 +367,9 @@ type SteppedRow = Step & {
  * entering ROLLING_BACK opens a ROLLBACK attempt; leaving either closes the open attempt. The
  * version bump, the step, its attempts, the STEP_CHANGED event and the NOTIFY are ONE statement
  * (atomic by itself; it also runs inside a caller's transaction). With `leaseOwner`, refused
- * (CONFLICT) unless that claim still holds the task.
+ * (CONFLICT) unless that claim still holds the task, and a step is not started (RUNNING) in a task
+ * that is no longer RUNNING or whose abort was requested (INVALID_STATE): the write is the run's
+ * check before each step, so a missed notification cannot start a step after an abort.
  */
 export async function transitionStep(
   tx: Tx,
@@ -370,7 +377,7 @@ export async function transitionStep(
   stepKey: string,
   to: StepState,
   options: { error?: string; leaseOwner?: string } = {},
-): Promise<Step> {
+): Promise<MovedStep> {
   const { step, notice } = await moveStepRow(tx, taskId, stepKey, to, options);
   publishAfterCommit(tx, notice);
   return step;
@@ -383,10 +390,12 @@ export async function moveStepRow(
   stepKey: string,
   to: StepState,
   options: { error?: string; leaseOwner?: string } = {},
-): Promise<{ step: Step; notice: ChangeNotice }> {
+): Promise<{ step: MovedStep; notice: ChangeNotice }> {
   const id = parseUuid(taskId, "taskId");
   const error = to === "FAILED" ? (options.error ?? "failed") : null;
-  const notice = noticeOf([id], { c: true })!;
+  // A worker's own write: its run knows of it already and needs no look (`o`).
+  const notice = noticeOf([id], { c: true, o: options.leaseOwner })!;
+  const startsUnderLease = to === "RUNNING" && options.leaseOwner !== undefined;
   const now = new Date();
   // The statement reads the task, the step and its attempts in its snapshot, then bumps the task's
   // version (its row lock, which every write to steps takes first) only if that version is still
@@ -396,7 +405,7 @@ export async function moveStepRow(
   for (;;) {
     const rows = await db.$queryRaw<SteppedRow[]>`${PREPARED}
       WITH ${actorCte()}, seen AS (
-        SELECT version, state, "leaseOwner" FROM "Task" WHERE id = ${id}::uuid
+        SELECT version, state, "leaseOwner", "abortRequestedAt" IS NOT NULL AS "abortRequested" FROM "Task" WHERE id = ${id}::uuid
       ), current AS (
         SELECT s.id, s.state, a.id AS "attemptId", a.number, a.kind, a.state AS "attemptState",
           (SELECT count(*) FROM "StepAttempt" e WHERE e."stepId" = s.id AND e.kind IN ('EXECUTE', 'RETRY')) AS executed
@@ -412,6 +421,7 @@ export async function moveStepRow(
         WHERE t.id = ${id}::uuid AND t.version = v.version
           AND (${options.leaseOwner ?? null}::text IS NULL OR t."leaseOwner" = ${options.leaseOwner ?? null}::text
             OR (t."leaseOwner" IS NULL AND t.state <> 'RUNNING'))
+          AND (NOT ${startsUnderLease}::boolean OR (t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL))
         RETURNING t.*
       ), closed AS (
         UPDATE "StepAttempt" a SET state = CASE WHEN ${to}::text = 'FAILED' THEN 'FAILED' ELSE 'SUCCEEDED' END::"AttemptState",
@@ -439,7 +449,9 @@ export async function moveStepRow(
           'attemptKind', COALESCE((SELECT kind::text FROM opened), CASE WHEN c."attemptState" = 'RUNNING' THEN c.kind::text END)) AS "eventPayload"
         FROM bumped b, allowed c
       ), ${journalWrite("step", "changed", { type: eventType("STEP_CHANGED"), payload: Prisma.sql`"eventPayload"` }, noticeText(notice))}
-      SELECT s.*, c.id IS NOT NULL AS _found, v.version AS _seen, v.state::text AS "_taskState", v."leaseOwner" AS "_leaseOwner",
+      SELECT s.*, (c.executed + (SELECT count(*) FROM opened WHERE kind <> 'ROLLBACK'))::int AS executions,
+        c.id IS NOT NULL AS _found, v.version AS _seen, v.state::text AS "_taskState", v."leaseOwner" AS "_leaseOwner",
+        v."abortRequested" AS "_abortRequested",
         c.state::text AS _from, (SELECT count(*) FROM bumped) > 0 AS _written, (SELECT count(*) FROM "stepNotified") AS _notified
       FROM (SELECT 1) one LEFT JOIN seen v ON true LEFT JOIN current c ON true LEFT JOIN stepped s ON true`;
     const row = rows[0]!;
@@ -449,10 +461,14 @@ export async function moveStepRow(
       checkLease({ id, leaseOwner: row._leaseOwner, state: row._taskState! }, options.leaseOwner);
       if (!row._found) throw notFound(`Step "${stepKey}" of task`, taskId);
       assertStepTransition(row._from!, to, stepKey);
+      if (startsUnderLease && (row._abortRequested || row._taskState !== "RUNNING")) {
+        const reason = row._abortRequested ? "abortRequested" : "taskNotRunning";
+        throw new TaskgraphError("INVALID_STATE", `Step "${stepKey}" does not start: task ${taskId} ${row._abortRequested ? "is being aborted" : "is not running"}`, { reason });
+      }
       continue;
     }
-    const { _found, _seen, _written, _taskState, _leaseOwner, _from, _notified, ...step } = row;
-    return { step: step as Step, notice };
+    const { _found, _seen, _written, _taskState, _leaseOwner, _from, _notified, _abortRequested, ...step } = row;
+    return { step: step as MovedStep, notice };
   }
 }
 
@@ -473,7 +489,7 @@ function checkLease(task: Pick<Task, "id" | "leaseOwner" | "state">, leaseOwner:
  * ONE transaction, so the decision to resume survives a crash right after it (the next worker
  * finds the step RUNNING again and does the same).
  */
-export async function resumeLostStep(tx: Tx, taskId: string, stepKey: string, leaseOwner: string): Promise<Step> {
+export async function resumeLostStep(tx: Tx, taskId: string, stepKey: string, leaseOwner: string): Promise<MovedStep> {
   await transitionStep(tx, taskId, stepKey, "FAILED", { error: LOST_STEP_ERROR, leaseOwner });
   return transitionStep(tx, taskId, stepKey, "RUNNING", { leaseOwner });
 }
