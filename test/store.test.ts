@@ -1229,7 +1229,7 @@ describe("claims and batched completions", () => {
   });
 
   test("a run's step does not start once the task's abort is requested (the write refuses it, nothing changes); its own step changes are announced as its own", async () => {
-    const notices: { t: unknown; c?: 1; o?: string }[] = [];
+    const notices: { t: unknown; c?: 1; o?: string[] }[] = [];
     const { Store: StoreClass } = await import("../src/store");
     const announcing = new StoreClass(shared.db, store.config, (notice) => notices.push(notice as never));
     const task = await announcing.createTask({ module: "batch", type: "job", steps: [{ key: "a" }, { key: "b", dependsOn: ["a"] }] });
@@ -1239,7 +1239,7 @@ describe("claims and batched completions", () => {
     notices.length = 0;
     const started = await announcing.transitionStep(task.id, "a", "RUNNING", { leaseOwner: lease });
     expect(started.executions).toBe(1); // the attempt number the step's code sees
-    expect(notices).toEqual([{ t: [task.id], c: 1, o: lease }]);
+    expect(notices).toEqual([{ t: [task.id], c: 1, o: [lease] }]);
     await announcing.transitionStep(task.id, "a", "SUCCEEDED", { leaseOwner: lease });
     await announcing.abortTask(task.id);
     const before = await row(store, task.id);
@@ -1251,6 +1251,46 @@ describe("claims and batched completions", () => {
     expect((await store.steps(task.id)).find((s) => s.key === "b")!.state).toBe("WAITING");
     // The run then ends it CANCELED, as its abort asks.
     await store.transitionTask(task.id, "CANCELED", { ifLeaseOwner: lease });
+  });
+
+  test("runs' step changes arriving together are stored together, each as its one-at-a-time write would be; a refused one gets its own answer", async () => {
+    const notices: { t: unknown; c?: 1; o?: string[] }[] = [];
+    const { Store: StoreClass } = await import("../src/store");
+    const announcing = new StoreClass(shared.db, store.config, (notice) => notices.push(notice as never));
+    const tasks = await announcing.createTasks(
+      Array.from({ length: 21 }, () => ({ module: "batch", type: "job", steps: [{ key: "a" }, { key: "b", dependsOn: ["a"] }] })),
+    );
+    const claimed = await announcing.claimTasks({ worker: "w9#1", leaseMs: 30_000, limit: 21, ...kinds });
+    expect(claimed).toHaveLength(21);
+    const lease = new Map(claimed.map((c) => [c.id, c.task.leaseOwner!]));
+    const move = (id: string, key: string, to: "RUNNING" | "SUCCEEDED" | "FAILED", owner = lease.get(id)!, error?: string) =>
+      announcing.transitionStep(id, key, to, { leaseOwner: owner, error });
+    const [stale, ...rest] = tasks;
+    notices.length = 0;
+    const outcomes = await Promise.allSettled([move(stale!.id, "a", "RUNNING", "w0#0"), ...rest.map((t) => move(t.id, "a", "RUNNING"))]);
+    expect(outcomes[0]).toMatchObject({ status: "rejected", reason: { code: "CONFLICT" } }); // not its lease
+    expect(outcomes.slice(1).every((o) => o.status === "fulfilled" && o.value.state === "RUNNING" && o.value.executions === 1)).toBe(true);
+    // 20 changes in a few statements, each announced as its run's own.
+    expect(notices.length).toBeLessThanOrEqual(3);
+    for (const t of rest) expect(notices.some((n) => (n.t as string[]).includes(t.id) && n.o!.includes(lease.get(t.id)!))).toBe(true);
+    await Promise.all(rest.map((t, i) => (i % 2 ? move(t.id, "a", "SUCCEEDED") : move(t.id, "a", "FAILED", undefined, "disk full"))));
+    for (const [i, t] of rest.entries()) {
+      const events = await store.events(t.id);
+      const steps = events.filter((e) => e.type === "STEP_CHANGED").map((e) => e.payload);
+      const to = i % 2 ? "SUCCEEDED" : "FAILED";
+      expect(steps).toEqual([
+        { stepKey: "a", from: "WAITING", to: "RUNNING", error: null, attempt: 1, attemptKind: "EXECUTE" },
+        { stepKey: "a", from: "RUNNING", to, error: i % 2 ? null : "disk full", attempt: 1, attemptKind: "EXECUTE" },
+      ]);
+      const step = (await store.steps(t.id)).find((s) => s.key === "a")!;
+      expect(step).toMatchObject({ state: to, error: i % 2 ? null : "disk full" });
+      expect(step.endedAt).not.toBeNull();
+      const attempts = await store.prismaForTests.stepAttempt.findMany({ where: { stepId: step.id } });
+      expect(attempts).toMatchObject([{ number: 1, kind: "EXECUTE", state: to }]);
+      await expectContiguousJournal(store, t.id);
+    }
+    expect((await store.steps(stale!.id)).map((s) => s.state)).toEqual(["WAITING", "WAITING"]);
+    for (const t of tasks) await store.transitionTask(t.id, "CANCELED");
   });
 
   test("claims and completions are announced once committed, each once, with the ids that changed", async () => {

@@ -15,8 +15,8 @@ export interface Change {
   wake: boolean;
   /** A task's state or steps changed, or an abort was requested: whoever runs it must look. */
   control: boolean;
-  /** The lease token of the run that made the change itself (it need not look), if a run did. */
-  by?: string;
+  /** The lease tokens of the runs that made the changes themselves (they need not look), if runs did. */
+  by?: readonly string[];
 }
 
 export type ChangeHandler = (change: Change) => void;

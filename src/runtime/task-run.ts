@@ -193,7 +193,7 @@ export class TaskRun {
   /** The store says this task changed (state, steps, abort request): react, unless the change is this run's own write. */
   onChange(change?: Change): void {
     if (this.completing) return; // the outcome is in; if it is refused, the careful path reads afresh
-    if (change?.by === this.leaseToken) return;
+    if (change?.by?.includes(this.leaseToken)) return;
     void this.checkControl().catch((error: unknown) => this.processLog.warn(coerceError(error).message));
   }
 
@@ -247,8 +247,14 @@ export class TaskRun {
         this.executions.set(row.key, step.executions);
       } catch (error) {
         if (!(error instanceof TaskgraphError)) throw error;
-        if (error.code === "CONFLICT") this.onLeaseLost();
-        return; // taken over, or the task changed meanwhile: nothing of ours to run
+        if (error.code === "CONFLICT") {
+          this.onLeaseLost();
+          return; // taken over: nothing of ours to run
+        }
+        // Aborted since the claim (the step is not started again): the abort is finished instead.
+        const fresh = await this.stillOurs();
+        if (fresh?.abortRequestedAt) return this.finishAbort(fresh);
+        return;
       }
       resumed.add(row.key);
       this.env.afterLostAttempt?.();
@@ -332,6 +338,9 @@ export class TaskRun {
       const recorded = error ? await this.moveStep(row.key, "FAILED", { error: error.message }) : await this.moveStep(row.key, "SUCCEEDED");
       if (!recorded) this.stopLaunching = true;
       else this.attemptEnded(kind, error);
+      // The flow's progress this moved is stored before the next step starts: both lock the task's
+      // row, and the one that finds it locked would wait for another batch.
+      await this.writes;
     } finally {
       this.controller.signal.removeEventListener("abort", stop);
       this.stepControllers.delete(row.key);

@@ -8,11 +8,11 @@ import { notFound } from "../domain/errors";
 import type { StepState, TaskState } from "../domain/states";
 import type { Prisma, PrismaClient, Task, TaskEvent } from "../generated/prisma/client";
 import * as claims from "./claims";
-import { currentActor, setActorSql, SYSTEM_ACTOR } from "./actor";
+import { currentActor, setActorSql, SYSTEM_ACTOR, withActor } from "./actor";
 import type { Completion } from "./completions";
 import { completeAndClaim, completeTasks } from "./completions";
 import type { ChangeNotice, Tx } from "./journal-writer";
-import { collectNotices } from "./journal-writer";
+import { collectNotices, MAX_IDS_PER_NOTIFY } from "./journal-writer";
 import type { PageArgs, TaskOrder } from "./pagination";
 import type { JournalCursor, JournalFilter } from "./journal-reader";
 import { journalHead, previousTasks, prunedThrough, pruneJournal, readJournal, readTaskHistory } from "./journal-reader";
@@ -33,8 +33,9 @@ import type { ResolvedStep } from "../domain/flow";
 import { listWorkers, registerWorker, removeWorker, taskStates, workerHeartbeat } from "./workers";
 import { readStoreFigures } from "./metrics-reads";
 import type { LogLine } from "./task-writes";
-import { appendLog, checkProgress, createTasks, insertTasks, moveStepRow, resumeLostStep, setProgressMany, setStepProgress, spawnChild, transitionTask } from "./task-writes";
-import { ProgressBatch } from "./progress-batch";
+import type { ProgressWrite, StepMove } from "./task-writes";
+import { appendLog, checkProgress, createTasks, insertTasks, moveStepRow, moveStepRows, resumeLostStep, setProgressMany, setStepProgress, spawnChild, transitionTask } from "./task-writes";
+import { WriteBatch } from "./write-batch";
 
 export type { NewTask, TaskPatch, TaskFilter, TaskOrder, PageArgs, TaskQuery, TaskCounts, Settings, Tx };
 export type { DeleteResult } from "./task-controls";
@@ -53,11 +54,31 @@ export class Store {
   private readonly prisma: PrismaClient;
   readonly kind: Database["kind"];
   private readonly defaults: Settings;
-  private readonly progressBatch = new ProgressBatch(async (writes) => {
-    const { stored, busy, notice } = await setProgressMany(this.prisma, writes);
-    if (stored.size > 0) this.committed(notice);
-    return { stored, busy };
-  });
+  private readonly progressBatch = new WriteBatch(
+    async (writes: ProgressWrite[]) => {
+      const { stored, busy, notice } = await setProgressMany(this.prisma, writes);
+      if (stored.size > 0) this.committed(notice);
+      return { stored, busy };
+    },
+    async (write) => {
+      throw notFound("Task", write.taskId);
+    },
+    500,
+  );
+  /** Runs' step changes, many tasks' in one statement (moveStepRows); 100 at most, as a notice names at most 100 tasks. */
+  private readonly stepBatch = new WriteBatch(
+    async (moves: StepMove[]) => {
+      const { stored, busy, notice } = await moveStepRows(this.prisma, moves);
+      this.committed(notice);
+      return { stored, busy };
+    },
+    async ({ taskId, stepKey, to, error, leaseOwner, actor }) => {
+      const { step, notice } = await withActor(actor, () => moveStepRow(this.prisma, taskId, stepKey, to, { error, leaseOwner }));
+      this.committed(notice);
+      return step;
+    },
+    MAX_IDS_PER_NOTIFY,
+  );
 
   constructor(
     db: Database,
@@ -149,8 +170,15 @@ export class Store {
   transitionTask(taskId: string, to: TaskState, patch?: TaskPatch) {
     return this.transaction((tx) => transitionTask(tx, taskId, to, patch));
   }
-  /** One statement (see task-writes.ts transitionStep). */
+  /**
+   * One statement (see task-writes.ts transitionStep). A run's change (with `leaseOwner`) is
+   * stored with the other runs' changes that arrive meanwhile (moveStepRows).
+   */
   async transitionStep(taskId: string, stepKey: string, to: StepState, options?: { error?: string; leaseOwner?: string }) {
+    if (options?.leaseOwner) {
+      const { leaseOwner, error } = options;
+      return this.stepBatch.write({ taskId, stepKey, to, error, leaseOwner, actor: currentActor() ?? SYSTEM_ACTOR });
+    }
     const { step, notice } = await moveStepRow(this.prisma, taskId, stepKey, to, options);
     this.committed(notice);
     return step;
@@ -159,9 +187,9 @@ export class Store {
   resumeLostStep(taskId: string, stepKey: string, leaseOwner: string) {
     return this.transaction((tx) => resumeLostStep(tx, taskId, stepKey, leaseOwner));
   }
-  /** Stored with the other tasks' reports that arrive meanwhile (ProgressBatch): one statement for them all. */
+  /** Stored with the other tasks' reports that arrive meanwhile (a WriteBatch): one statement for them all. */
   async setProgress(taskId: string, completed: number, total?: number | null) {
-    return this.progressBatch.set(checkProgress({ taskId, completed, total, actor: currentActor() ?? SYSTEM_ACTOR }));
+    return this.progressBatch.write(checkProgress({ taskId, completed, total, actor: currentActor() ?? SYSTEM_ACTOR }));
   }
   /**
    * A running step's own progress and, with `task`, the task's progress derived from its steps, in

@@ -40,8 +40,8 @@ export interface ChangeNotice {
   w?: 1;
   /** 1 when the worker running one of the tasks must look (state or step changed, abort requested). */
   c?: 1;
-  /** The lease token of the run whose own write this is: that run knows of it and need not look. */
-  o?: string;
+  /** The lease tokens of the runs whose own writes these are (each task's by its run): they know of them and need not look. */
+  o?: string[];
 }
 
 const CONTROL_TYPES = new Set<TaskEventType>(["STATE_CHANGED", "STEP_CHANGED", "DELETED"]);
@@ -146,12 +146,12 @@ export function noticeSql(flags: { w?: boolean; c?: Prisma.Sql | boolean }): Pri
 }
 
 /** The notice for a change to these tasks (what noticeSql sends from inside a statement). */
-export function noticeOf(ids: string[], flags: { w?: boolean; c?: boolean; o?: string } = {}): ChangeNotice | null {
+export function noticeOf(ids: string[], flags: { w?: boolean; c?: boolean; o?: string[] } = {}): ChangeNotice | null {
   if (ids.length === 0) return null;
   return {
     t: ids.length > MAX_IDS_PER_NOTIFY ? "*" : ids,
     ...(flags.w ? { w: 1 as const } : {}),
     ...(flags.c ? { c: 1 as const } : {}),
-    ...(flags.o ? { o: flags.o } : {}),
+    ...(flags.o?.length ? { o: flags.o } : {}),
   };
 }

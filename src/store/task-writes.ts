@@ -394,7 +394,7 @@ export async function moveStepRow(
   const id = parseUuid(taskId, "taskId");
   const error = to === "FAILED" ? (options.error ?? "failed") : null;
   // A worker's own write: its run knows of it already and needs no look (`o`).
-  const notice = noticeOf([id], { c: true, o: options.leaseOwner })!;
+  const notice = noticeOf([id], { c: true, o: options.leaseOwner ? [options.leaseOwner] : [] })!;
   const startsUnderLease = to === "RUNNING" && options.leaseOwner !== undefined;
   const now = new Date();
   // The statement reads the task, the step and its attempts in its snapshot, then bumps the task's
@@ -470,6 +470,104 @@ export async function moveStepRow(
     const { _found, _seen, _written, _taskState, _leaseOwner, _from, _notified, _abortRequested, ...step } = row;
     return { step: step as MovedStep, notice };
   }
+}
+
+/** One run's step change, for moveStepRows: under its lease, as its worker. */
+export interface StepMove {
+  taskId: string;
+  stepKey: string;
+  to: StepState;
+  error?: string;
+  leaseOwner: string;
+  actor: Actor;
+}
+
+/** Each target step state with the states it may be entered from, as rows the statement joins. */
+const STEP_SOURCE_PAIRS = [...STEP_SOURCES].flatMap(([to, froms]) => froms.map((from) => [to, from] as const));
+
+/**
+ * The step changes of many runs (one per task) in ONE statement: what moveStepRow does for one,
+ * for each task whose row it can lock at once (SKIP LOCKED) and that nobody changed since the
+ * statement's snapshot (the version test), under the run's lease, with the same source states,
+ * attempts, STEP_CHANGED events and one NOTIFY for all (naming the runs whose own writes they
+ * are). The others are not written: `busy` lists those another transaction held; everything
+ * else (a refusal, a change since the snapshot) goes the one-at-a-time way, which says why.
+ */
+export async function moveStepRows(
+  db: Pick<Tx, "$queryRaw">,
+  moves: readonly StepMove[],
+): Promise<{ stored: Map<string, MovedStep>; busy: Set<string>; notice: ChangeNotice | null }> {
+  const ids = moves.map((m) => parseUuid(m.taskId, "taskId"));
+  const notice = noticeOf(ids, { c: true, o: moves.map((m) => m.leaseOwner) });
+  if (!notice) return { stored: new Map(), busy: new Set(), notice };
+  const now = new Date();
+  const rows = await db.$queryRaw<(MovedStep & { _written: boolean; _notified?: unknown })[]>`${PREPARED}
+    WITH ${actorCte(moves[0]!.actor)}, input AS (
+      SELECT * FROM unnest(${ids}::uuid[], ${moves.map((m) => m.stepKey)}::text[], ${moves.map((m) => m.to)}::text[],
+        ${moves.map((m) => (m.to === "FAILED" ? (m.error ?? "failed") : null))}::text[], ${moves.map((m) => m.leaseOwner)}::text[],
+        ${moves.map(() => newId())}::uuid[])
+        WITH ORDINALITY AS i(id, key, "to", error, owner, "attemptId", ord)
+    ), sources AS (
+      SELECT * FROM unnest(${STEP_SOURCE_PAIRS.map((p) => p[0])}::text[], ${STEP_SOURCE_PAIRS.map((p) => p[1])}::text[]) AS p("to", "from")
+    ), seen AS (
+      SELECT t.id, t.version FROM "Task" t WHERE t.id IN (SELECT id FROM input)
+    ), locked AS (
+      -- The row as it is now (after any change committed since the snapshot): only an unchanged one is written.
+      SELECT t.id FROM "Task" t JOIN input i ON i.id = t.id JOIN seen v ON v.id = t.id
+      WHERE t.version = v.version AND t."leaseOwner" = i.owner
+        AND (i."to" <> 'RUNNING' OR (t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL))
+      ORDER BY t.id FOR NO KEY UPDATE OF t SKIP LOCKED
+    ), current AS (
+      SELECT i.id, i.key, i."to", i.error, i.ord, i."attemptId" AS "newAttemptId", s.id AS "stepId", s.state::text AS "from", a.id AS "attemptId", a.number, a.kind, a.state AS "attemptState",
+        (SELECT count(*) FROM "StepAttempt" e WHERE e."stepId" = s.id AND e.kind IN ('EXECUTE', 'RETRY')) AS executed
+      FROM input i JOIN "Step" s ON s."taskId" = i.id AND s.key = i.key
+        JOIN sources p ON p."to" = i."to" AND p."from" = s.state::text
+        LEFT JOIN LATERAL (SELECT id, number, kind, state FROM "StepAttempt" WHERE "stepId" = s.id ORDER BY number DESC LIMIT 1) a ON true
+      WHERE i.id IN (SELECT id FROM locked)
+    ), bumped AS (
+      UPDATE "Task" t SET version = t.version + 1 FROM current c, actor WHERE t.id = c.id
+      RETURNING t.*
+    ), closed AS (
+      UPDATE "StepAttempt" a SET state = CASE WHEN c."to" = 'FAILED' THEN 'FAILED' ELSE 'SUCCEEDED' END::"AttemptState",
+        "endedAt" = ${now}::timestamptz, error = c.error
+      FROM current c WHERE a.id = c."attemptId" AND c."attemptState" = 'RUNNING'
+    ), opened AS (
+      INSERT INTO "StepAttempt" (id, "stepId", "taskId", number, kind, "startedAt")
+      SELECT c."newAttemptId", c."stepId", c.id, COALESCE(c.number, 0) + 1,
+        (CASE WHEN c."to" = 'ROLLING_BACK' THEN 'ROLLBACK' WHEN c.executed = 0 THEN 'EXECUTE' ELSE 'RETRY' END)::"AttemptKind", ${now}::timestamptz
+      FROM current c WHERE c."to" IN ('RUNNING', 'ROLLING_BACK')
+      RETURNING "stepId", number, kind
+    ), stepped AS (
+      UPDATE "Step" s SET state = c."to"::"StepState",
+        "startedAt" = CASE WHEN c."to" = 'RUNNING' THEN ${now}::timestamptz ELSE s."startedAt" END,
+        "progressCompleted" = CASE WHEN c."to" IN ('RUNNING', 'ROLLING_BACK') THEN 0 ELSE s."progressCompleted" END,
+        "progressTotal" = CASE WHEN c."to" IN ('RUNNING', 'ROLLING_BACK') THEN NULL ELSE s."progressTotal" END,
+        "endedAt" = CASE WHEN c."to" IN ('RUNNING', 'ROLLING_BACK') THEN NULL ELSE ${now}::timestamptz END,
+        error = CASE WHEN c."to" IN ('FAILED', 'RUNNING') THEN c.error ELSE s.error END
+      FROM current c WHERE s.id = c."stepId"
+      RETURNING s.*
+    ), changed AS (
+      SELECT b.*, c.ord, jsonb_build_object('stepKey', c.key, 'from', c."from", 'to', c."to", 'error', c.error,
+          'attempt', COALESCE(o.number, CASE WHEN c."attemptState" = 'RUNNING' THEN c.number END),
+          'attemptKind', COALESCE(o.kind::text, CASE WHEN c."attemptState" = 'RUNNING' THEN c.kind::text END)) AS "eventPayload"
+      FROM bumped b JOIN current c ON c.id = b.id LEFT JOIN opened o ON o."stepId" = c."stepId"
+    ), ${journalWrite("steps", "changed", { type: eventType("STEP_CHANGED"), payload: Prisma.sql`"eventPayload"`, orderBy: Prisma.sql`ord` }, noticeText(notice))}
+    SELECT s.*, (c.executed + CASE WHEN o.kind IN ('EXECUTE', 'RETRY') THEN 1 ELSE 0 END)::int AS executions, true AS _written,
+      (SELECT count(*) FROM "stepsNotified") AS _notified
+    FROM stepped s JOIN current c ON c."stepId" = s.id LEFT JOIN opened o ON o."stepId" = s.id
+    UNION ALL
+    -- Not written because another transaction holds the row: tried again in the next batch.
+    SELECT s.*, 0, false, 0 FROM "Step" s JOIN input i ON s."taskId" = i.id AND s.key = i.key
+    WHERE i.id NOT IN (SELECT id FROM current) AND i.id IN (
+      SELECT t.id FROM "Task" t JOIN seen v ON v.id = t.id WHERE t.version = v.version AND t.id NOT IN (SELECT id FROM locked)
+        AND EXISTS (SELECT 1 FROM input j WHERE j.id = t.id AND t."leaseOwner" = j.owner AND (j."to" <> 'RUNNING' OR (t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL))))`;
+  const stored = new Map<string, MovedStep>();
+  const busy = new Set<string>();
+  for (const { _written, _notified, ...step } of rows) {
+    if (_written) stored.set(step.taskId, step as MovedStep);
+    else busy.add(step.taskId);
+  }
+  return { stored, busy, notice: stored.size > 0 ? notice : null };
 }
 
 /**
