@@ -165,7 +165,18 @@ describe("random interleavings of the control mutations keep the state machines'
       if (chance(0.4)) input.failAtRound = int(1, rounds);
       if (chance(0.1)) input.abortable = false;
     }
+    // Some operations share a target (an exclusive key): they wait their turn, or are refused.
+    if (chance(0.3)) {
+      input.exclusiveKey = pick(["broker-1", "broker-2"]);
+      if (chance(0.3)) input.exclusiveMode = "REFUSE";
+      if (chance(0.3)) input.priority = int(-5, 5);
+    }
     const result = await app.gql(`mutation ($input: CreateTestTaskInput!) { createTestTask(input: $input) { id } }`, { input });
+    if (input.exclusiveMode === "REFUSE" && codes(result)[0] === "CONFLICT") {
+      opLog.push(`create ${kind} ${JSON.stringify(input)} → CONFLICT (the key is held)`);
+      outcomes.set("create CONFLICT", (outcomes.get("create CONFLICT") ?? 0) + 1);
+      return;
+    }
     if (result.errors) throw failure(`createTestTask(${JSON.stringify(input)}) failed: ${JSON.stringify(result.errors)}`);
     opLog.push(`create ${kind} ${JSON.stringify(input)} → ${result.data!.createTestTask.id}`);
   }
@@ -263,6 +274,22 @@ describe("random interleavings of the control mutations keep the state machines'
         WHERE "abortRequestedAt" IS NOT NULL AND NOT (state = 'RUNNING' OR (state = 'FAILED' AND "rollbackOnAbort"))`,
     );
 
+    // Exclusive keys: a key is held only by a RUNNING task of that key, and a run in progress (a
+    // RUNNING task under a lease) holds its key: two tasks of one key never run at once. A task
+    // aborted without rollback is claimed only to end, without its key.
+    report(
+      "exclusive key held by a task that is not RUNNING with that key",
+      await prisma.$queryRaw`
+        SELECT k.key, k."holderId"::text AS holder, t.state::text, t."exclusiveKey" FROM "ExclusiveKey" k LEFT JOIN "Task" t ON t.id = k."holderId"
+        WHERE k."holderId" IS NOT NULL AND (t.id IS NULL OR t.state <> 'RUNNING' OR t."exclusiveKey" IS DISTINCT FROM k.key)`,
+    );
+    report(
+      "task running under a lease without holding its exclusive key",
+      await prisma.$queryRaw`
+        SELECT t.id::text, t."exclusiveKey", k."holderId"::text AS holder FROM "Task" t LEFT JOIN "ExclusiveKey" k ON k.key = t."exclusiveKey"
+        WHERE t.state = 'RUNNING' AND t."leaseOwner" IS NOT NULL AND t."exclusiveKey" IS NOT NULL AND k."holderId" IS DISTINCT FROM t.id
+          AND NOT (t."abortRequestedAt" IS NOT NULL AND NOT t."rollbackOnAbort")`,
+    );
     report(
       "RUNNING attempt of a step that is neither RUNNING nor ROLLING_BACK",
       await prisma.$queryRaw`

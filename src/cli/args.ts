@@ -22,6 +22,12 @@ export function parsePositiveInt(value: string): number {
   return Number(value);
 }
 
+/** A whole number, negative allowed (the server checks its range). */
+export function parseInteger(value: string): number {
+  if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError("expected a whole number");
+  return Number(value);
+}
+
 /** A time: ISO 8601, or a duration meaning that long ago (`past`) or from now (`future`). */
 export function parseTime(direction: "past" | "future") {
   return (value: string): Date => {

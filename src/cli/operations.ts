@@ -41,6 +41,9 @@ export interface TaskRow {
   error: string | null;
   progress: Progress;
   availableActions: string[];
+  priority: number;
+  exclusiveKey: string | null;
+  blockedBy: { id: string; name: string } | null;
 }
 
 export interface StepRow {
@@ -99,7 +102,7 @@ export interface PageInfo {
 const TASK_ROW = `fragment TaskRow on Task {
   id module { name } type name kind scope target labels state category isAbortable isInternal sequenceNumber
   createdAt scheduledFor startedAt endedAt createdBy node depth root { id } version error availableActions
-  progress { units total completed fraction }
+  progress { units total completed fraction } priority exclusiveKey blockedBy { id name }
 }`;
 
 const STEP_ROW = `fragment StepRow on Step {

@@ -7,6 +7,7 @@ import {
   collectLabel,
   parseChoice,
   parseDuration,
+  parseInteger,
   parseJsonInput,
   parsePositiveInt,
   parseTime,
@@ -289,12 +290,27 @@ interface StartOptions extends WaitOptions {
   label?: Record<string, string>;
   at?: Date;
   wait?: boolean;
+  priority?: number;
+  exclusive?: string;
+  refuse?: boolean;
 }
 
 async function start(ctx: Context, module: string, type: string, o: StartOptions): Promise<number | void> {
   if (!o.wait && (o.timeout !== undefined || o.quiet)) throw badArguments("--timeout and --quiet go with --wait");
+  if (o.refuse && !o.exclusive) throw badArguments("--refuse goes with --exclusive");
   const { startTask: task } = await ctx.api.request<{ startTask: TaskRow }>(START_TASK, {
-    input: { module, type, input: o.input, name: o.name, target: o.target, labels: o.label, runAt: o.at?.toISOString() },
+    input: {
+      module,
+      type,
+      input: o.input,
+      name: o.name,
+      target: o.target,
+      labels: o.label,
+      runAt: o.at?.toISOString(),
+      priority: o.priority,
+      exclusiveKey: o.exclusive,
+      exclusiveMode: o.refuse ? "REFUSE" : undefined,
+    },
   });
   if (!o.wait) return ctx.out.json ? ctx.out.printJson(task) : ctx.out.print(task.id);
   if (!ctx.out.json && !o.quiet) ctx.out.print(task.id);
@@ -494,6 +510,9 @@ export function tasksCommand(): Command {
     .option("--target <target>", "what the task acts on")
     .option("--label <key=value>", "a label (repeatable)", collectLabel)
     .addOption(new Option("--at <time>", "run at this time: ISO, or a duration from now (10m)").argParser(parseTime("future")))
+    .option("--priority <n>", "-1000 to 1000: higher is claimed first (default: the type's, else 0)", parseInteger)
+    .option("--exclusive <key>", "never run at once with another task of this key (waits its turn)")
+    .option("--refuse", "with --exclusive: fail at once (exit 1, CONFLICT) while a pending task has the key")
     .option("--wait", "follow it to its end; exit as `tasks wait` does")
     .option("--timeout <seconds>", "with --wait: give up after this long (exit 124)", parseDuration)
     .option("-q, --quiet", "with --wait: print nothing; only the exit code")
@@ -502,6 +521,7 @@ export function tasksCommand(): Command {
       EXAMPLES([
         `taskgraph tasks start test count --input '{"rounds":5,"roundMs":500}' --wait`,
         "id=$(taskgraph tasks start test flow --input @flow.json --label env=prod)",
+        "taskgraph tasks start kafka restart-broker --target broker-3 --exclusive broker-3 --priority 100",
       ]),
     )
     .action(action(start));

@@ -55,6 +55,12 @@ export interface StartTaskRequest {
    * Default false here; the GraphQL mutations set it.
    */
   userStarted?: boolean;
+  /** Claimed before tasks of lower priority (default: the type's, else 0). */
+  priority?: number | null;
+  /** Overrides the type's exclusive key: tasks with the same key never run at once. */
+  exclusiveKey?: string | null;
+  /** With exclusiveKey: WAIT (default) or REFUSE (CONFLICT while a pending task has the key). */
+  exclusiveMode?: "WAIT" | "REFUSE" | null;
 }
 
 export const MAX_WAIT_SECONDS = 3_600;
@@ -197,6 +203,9 @@ export class TaskManager {
       createdBy: request.createdBy ?? null,
       isUserTask: request.userStarted ?? false,
       traceparent: currentTraceparent(), // the request's trace, continued by the task's runs
+      priority: request.priority ?? undefined,
+      exclusiveKey: request.exclusiveKey ?? undefined,
+      exclusiveMode: request.exclusiveMode ?? undefined,
     });
     return request.name != null ? { ...spec, name: request.name } : spec;
   }

@@ -29,6 +29,14 @@ export interface StepDefinition<Input = unknown> {
   rollback?(ctx: StepContext<Input>): Promise<unknown> | unknown;
 }
 
+/** Tasks with the same key never run at once (exclusive targets: one operation per broker at a time). */
+export interface ExclusivePolicy<Input = unknown> {
+  /** "target": the task's target is the key; or the key computed from the input (null: none). */
+  key: "target" | ((input: Input) => string | null | undefined);
+  /** WAIT (default): queued until the key is free (Task.blockedBy); REFUSE: starting it fails with CONFLICT while a pending task has the key. */
+  mode?: "WAIT" | "REFUSE";
+}
+
 export interface TaskDefinition<Input = unknown> {
   module: string;
   type: string;
@@ -56,6 +64,10 @@ export interface TaskDefinition<Input = unknown> {
   steps?: StepDefinition<Input>[] | ((input: Input) => StepDefinition<Input>[]);
   /** A single piece of work (a task without steps). Its return value is the task's result. */
   run?(ctx: TaskContext<Input>): Promise<unknown> | unknown;
+  /** One task per key at a time, across every worker (see ExclusivePolicy). */
+  exclusive?: ExclusivePolicy<Input>;
+  /** Its tasks' priority unless startTask gives one (default 0; higher is claimed first). */
+  priority?: number;
 }
 
 const NAME = /^[a-z0-9][a-z0-9_.-]{0,99}$/;
@@ -112,6 +124,10 @@ export class TaskRegistry {
       hasSteps: Boolean(definition.steps),
       flow,
       inputSchema: definition.inputJsonSchema ?? (definition.input ? standardJsonSchema(definition.input) : null),
+      exclusive: definition.exclusive
+        ? { by: definition.exclusive.key === "target" ? "target" : "input", mode: definition.exclusive.mode ?? "WAIT" }
+        : null,
+      priority: definition.priority ?? 0,
     };
   }
 
@@ -159,13 +175,16 @@ export class TaskRegistry {
       return fromCatalogue(stored, rawInput, extra);
     }
     const input = await this.parseInput(definition, rawInput);
+    const policy = definition.exclusive;
     return {
       kind: definition.kind ?? "NODE",
       name: definition.name?.(input) ?? type,
       isAbortable: typeof definition.abortable === "function" ? definition.abortable(input) : (definition.abortable ?? true),
       progressUnits: definition.progressUnits ?? null,
       steps: definition.steps ? this.flowOf(definition, input).resolved : [],
-      ...extra,
+      ...(definition.priority !== undefined ? { priority: definition.priority } : {}),
+      ...(policy ? { exclusiveKey: (policy.key === "target" ? extra.target : policy.key(input)) ?? null, exclusiveMode: policy.mode ?? "WAIT" } : {}),
+      ...withoutUndefined(extra),
       module,
       type,
       input: toJson(input),
@@ -206,6 +225,8 @@ function fromCatalogue(stored: TaskType, rawInput: unknown, extra: Omit<Partial<
   const input = rawInput === undefined ? null : rawInput;
   if (stored.inputSchema != null) validateJsonSchema(stored.inputSchema as Record<string, unknown>, input, stored.key, stored.key);
   const flow = (stored.flow ?? null) as FlowStep[] | null;
+  // A key computed from the input needs the definition: only a target key is known from here.
+  const exclusive = stored.exclusive as { by: "target" | "input"; mode: "WAIT" | "REFUSE" } | null;
   return {
     kind: stored.kind,
     name: stored.name,
@@ -213,11 +234,18 @@ function fromCatalogue(stored: TaskType, rawInput: unknown, extra: Omit<Partial<
     progressUnits: stored.progressUnits,
     steps: flow ? resolveFlow(flow) : [],
     needsSetup: true,
-    ...extra,
+    priority: stored.priority,
+    ...(exclusive?.by === "target" ? { exclusiveKey: extra.target ?? null, exclusiveMode: exclusive.mode } : {}),
+    ...withoutUndefined(extra),
     module: stored.moduleName,
     type: stored.name,
     input: toJson(input),
   };
+}
+
+/** The fields given (a field set to undefined does not override a default). */
+function withoutUndefined<T extends object>(fields: T): Partial<T> {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
 /** Inputs and results are JSON; anything else (undefined, functions) is stored as null. */

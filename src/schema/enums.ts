@@ -30,6 +30,14 @@ export const TaskCategoryEnum = builder.enumType("TaskCategory", {
     FINISHED: "SUCCEEDED.",
   }),
 });
+export const ExclusiveModeEnum = builder.enumType("ExclusiveMode", {
+  description: "What a task does when another pending task has its exclusive key.",
+  values: {
+    WAIT: { description: "It waits its turn: QUEUED (Task.blockedBy names the holder) until the key is free." },
+    REFUSE: { description: "It is refused at once with CONFLICT (extensions.blockedBy names the task in the way)." },
+  } as const,
+});
+
 export const TaskKindEnum = builder.enumType("TaskKind", {
   description: "Where a task runs.",
   values: {

@@ -31,6 +31,13 @@ function byKey<T>(keys: readonly string[], rows: T[], keyOf: (row: T) => string)
 export const taskById = (ctx: Context) =>
   perRequest<Task | null>(ctx, "taskById", async (ids) => byKey(ids, await ctx.store.tasksByIds(ids), (t) => t.id));
 
+/** The id of the task holding each exclusive key (null: free). */
+export const keyHolder = (ctx: Context) =>
+  perRequest<string | null>(ctx, "keyHolder", async (keys) => {
+    const holders = await ctx.store.keyHolders(keys);
+    return keys.map((key) => holders.get(key) ?? null);
+  });
+
 /** Module rows by name (a task's module always exists: tasks reference it). */
 export const moduleByName = (ctx: Context) =>
   perRequest<Module | null>(ctx, "moduleByName", async (names) => byKey(names, await ctx.store.modulesByNames(names), (m) => m.name));

@@ -4,7 +4,7 @@ import type { Task, TaskType } from "../generated/prisma/client";
 import type { FlowStep } from "../store";
 import { taskTypeKey } from "../store";
 import { builder } from "./builder";
-import { TaskKindEnum } from "./enums";
+import { ExclusiveModeEnum, TaskKindEnum } from "./enums";
 import { ModuleType } from "./module";
 import { taskTypeByKey, taskTypeServed } from "./loaders";
 import { TaskNode, taskConnectionField } from "./task";
@@ -25,6 +25,8 @@ function entryFromTask(task: Task): TaskType {
     hasSteps: false,
     flow: null,
     inputSchema: null,
+    exclusive: null,
+    priority: 0,
     updatedAt: task.createdAt,
   };
 }
@@ -35,6 +37,27 @@ const TaskTypeStep = builder.objectRef<FlowStep>("TaskTypeStep").implement({
     key: t.exposeString("key", { description: "The step's key, unique in the flow." }),
     name: t.exposeString("name", { description: "The step's display name." }),
     dependsOn: t.exposeStringList("dependsOn", { description: "Keys of the steps it waits for ([]: none)." }),
+  }),
+});
+
+interface ExclusiveShape {
+  by: "target" | "input";
+  mode: "WAIT" | "REFUSE";
+}
+
+const ExclusiveKeySourceEnum = builder.enumType("ExclusiveKeySource", {
+  description: "Where a task type takes its tasks' exclusive key from.",
+  values: {
+    TARGET: { description: "The task's target: one operation per target at a time." },
+    INPUT: { description: "Computed from the input by the type's definition (only a process that defines the type can start one with its key)." },
+  } as const,
+});
+
+const ExclusivePolicyRef = builder.objectRef<ExclusiveShape>("ExclusivePolicy").implement({
+  description: "A task type's exclusive targets: its tasks with the same key never run at once, across every worker.",
+  fields: (t) => ({
+    keyFrom: t.field({ type: ExclusiveKeySourceEnum, description: "Where the key comes from.", resolve: (p) => (p.by === "target" ? "TARGET" : "INPUT") }),
+    mode: t.field({ type: ExclusiveModeEnum, description: "Whether a task waits for the key (WAIT) or is refused while it is held (REFUSE).", resolve: (p) => p.mode }),
   }),
 });
 
@@ -66,6 +89,13 @@ export const TaskTypeNode = builder.prismaNode("TaskType", {
       description: "The JSON Schema (draft 2020-12) startTask checks the input against; null when the type publishes none.",
       resolve: (type) => type.inputSchema ?? null,
     }),
+    exclusive: t.field({
+      type: ExclusivePolicyRef,
+      nullable: true,
+      description: "One task per key at a time (exclusive targets); null: its tasks may run at once (a startTask may still give a key).",
+      resolve: (type) => (type.exclusive as ExclusiveShape | null) ?? null,
+    }),
+    priority: t.exposeInt("priority", { description: "Its tasks' priority unless startTask gives one (higher is claimed first)." }),
     workers: t.prismaField({
       type: ["Worker"],
       description: "Live workers (heartbeat within the last 60 s) that run this type, most recent heartbeat first.",

@@ -6,7 +6,7 @@ import { taskActions } from "../domain/actions";
 import { TaskgraphError, badInput } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
 import { flowEdges } from "../domain/flow";
-import { categoryOf, isEnded } from "../domain/states";
+import { categoryOf, isEnded, isPending, type TaskState } from "../domain/states";
 import type { Module, Step, Task } from "../generated/prisma/client";
 import { parseCountInput, testTaskType } from "../modules/test";
 import { MAX_WAIT_SECONDS, type StartTaskRequest } from "../runtime/manager";
@@ -14,8 +14,8 @@ import { encodeEventCursor, type JournalCursor } from "../store/journal-reader";
 import type { TaskColumn } from "../store/task-tree";
 import type { PageArgs, TaskFilter, TaskOrder, TaskQuery } from "../store";
 import { builder, type Context } from "./builder";
-import { OrderDirectionEnum, StepStateEnum, TaskActionEnum, TaskCategoryEnum, TaskKindEnum, TaskOrderFieldEnum, TaskStateEnum } from "./enums";
-import { hasPendingBelow, moduleByName, taskById, workerByName } from "./loaders";
+import { ExclusiveModeEnum, OrderDirectionEnum, StepStateEnum, TaskActionEnum, TaskCategoryEnum, TaskKindEnum, TaskOrderFieldEnum, TaskStateEnum } from "./enums";
+import { hasPendingBelow, keyHolder, moduleByName, taskById, workerByName } from "./loaders";
 import { ModuleType } from "./module";
 import { checkedMaxSize, totalCountIsExactOptions, totalCountOptions } from "./pagination";
 import { LOG_CONNECTION, LOG_ORDER, LogEntryConnection, LogFilterInput, logWhere, StepNode } from "./step";
@@ -126,6 +126,24 @@ export const TaskNode = builder.prismaNode("Task", {
     node: t.exposeString("node", { nullable: true, description: "The node the task runs on." }),
     depth: t.exposeInt("depth", { description: "0 for a root task." }),
     version: t.exposeInt("version", { description: "Bumped by every change; events carry it too." }),
+    priority: t.exposeInt("priority", {
+      description: "Claimed before tasks of lower priority (-1,000 to 1,000; default the type's, else 0; a child gets its parent's); equal priorities oldest first.",
+    }),
+    exclusiveKey: t.exposeString("exclusiveKey", {
+      nullable: true,
+      description: "Tasks with the same key never run at once, across every worker (an exclusive target, e.g. a broker); null: none.",
+    }),
+    blockedBy: t.prismaField({
+      type: "Task",
+      nullable: true,
+      description:
+        "While it waits for its exclusiveKey (QUEUED, or resumed after a retry): the task holding the key (the one running on that target); null otherwise.",
+      resolve: async (_query, task, _args, ctx) => {
+        if (!task.exclusiveKey || !isPending(task.state as TaskState)) return null;
+        const holder = await keyHolder(ctx).load(task.exclusiveKey);
+        return holder && holder !== task.id ? taskById(ctx).load(holder) : null;
+      },
+    }),
     progress: t.field({
       type: ProgressType,
       description:
@@ -221,7 +239,7 @@ const TREE_FIELD_COLUMNS: Partial<Record<string, readonly TaskColumn[]>> = {
   id: ["id"],
   ...Object.fromEntries(
     (["type", "name", "kind", "scope", "target", "labels", "state", "isAbortable", "isInternal", "sequenceNumber", "input", "result", "error",
-      "createdAt", "scheduledFor", "startedAt", "endedAt", "createdBy", "node", "depth", "version"] as const).map((column) => [column, [column]]),
+      "createdAt", "scheduledFor", "startedAt", "endedAt", "createdBy", "node", "depth", "version", "priority", "exclusiveKey"] as const).map((column) => [column, [column]]),
   ),
   category: ["state"],
   progress: ["progressUnits", "progressTotal", "progressCompleted"],
@@ -487,6 +505,22 @@ builder.queryFields((t) => ({
   }),
 }));
 
+type InputFieldBuilder = PothosSchemaTypes.InputFieldBuilder<typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never, "InputObject">;
+
+/** The operation-policy fields of StartTaskInput and CreateTestTaskInput. */
+function policyInputFields(t: InputFieldBuilder) {
+  return {
+    priority: t.int({ description: "-1,000 to 1,000: a higher priority is claimed first (an emergency restart jumps the queue); default the type's, else 0." }),
+    exclusiveKey: t.string({
+      description: "Tasks with the same key never run at once (e.g. the broker an operation acts on); default the type's (its target, when the type says so).",
+    }),
+    exclusiveMode: t.field({
+      type: ExclusiveModeEnum,
+      description: "With a key: WAIT (default) queues the task until the key is free; REFUSE fails at once with CONFLICT while a pending task has the key.",
+    }),
+  };
+}
+
 const CreateTestTaskInput = builder.inputType("CreateTestTaskInput", {
   description: "openATTIC's test task: counts `rounds` rounds of `roundMs`. `steps` makes it a flow, `children` a tree.",
   fields: (t) => ({
@@ -497,6 +531,7 @@ const CreateTestTaskInput = builder.inputType("CreateTestTaskInput", {
     children: t.int({ description: "A CLUSTER root with this many node tasks (up to 1,000), each with an internal grandchild." }),
     abortable: t.boolean({ defaultValue: true, description: "Whether abortTask is accepted." }),
     runAt: t.field({ type: "DateTime", description: "Run at this time (SCHEDULED until then)." }),
+    ...policyInputFields(t),
   }),
 });
 
@@ -510,8 +545,14 @@ const StartTaskInput = builder.inputType("StartTaskInput", {
     target: t.string({ description: "What the task acts on (broker-3, keyspace.table, …)." }),
     labels: t.field({ type: "JSONObject", description: "String values only." }),
     runAt: t.field({ type: "DateTime", description: "Run at this time (SCHEDULED until then); omitted or past: now." }),
+    ...policyInputFields(t),
   }),
 });
+
+/** What policyInputFields asked, for startTask. */
+function policyOf(input: { priority?: number | null; exclusiveKey?: string | null; exclusiveMode?: "WAIT" | "REFUSE" | null }) {
+  return { priority: input.priority ?? null, exclusiveKey: input.exclusiveKey ?? null, exclusiveMode: input.exclusiveMode ?? null };
+}
 
 const DeleteTaskResult = builder
   .objectRef<{ deletedIds: string[]; task: unknown }>("DeleteTaskResult")
@@ -543,7 +584,7 @@ builder.mutationFields((t) => ({
       if (!ctx.manager.registry.get("test", type)) {
         throw new TaskgraphError("NOT_FOUND", "This server has no test module: a program embedding taskgraph adds it with defineTestModule(manager)");
       }
-      return startForCaller(ctx, query, { module: "test", type, input: parsed, runAt: input.runAt ?? null });
+      return startForCaller(ctx, query, { module: "test", type, input: parsed, runAt: input.runAt ?? null, ...policyOf(input) });
     },
   }),
   startTask: t.prismaField({
@@ -559,6 +600,7 @@ builder.mutationFields((t) => ({
         target: input.target ?? null,
         labels: input.labels ?? null,
         runAt: input.runAt ?? null,
+        ...policyOf(input),
       });
     },
   }),

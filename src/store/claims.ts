@@ -28,14 +28,18 @@ export interface Claimed {
 }
 
 /**
- * Claims up to `limit` tasks of the given (module, type) pairs, oldest first: QUEUED tasks, and
- * tasks handed back to the workers (RUNNING or a FAILED one to roll back) with no live lease.
- * QUEUED ones become RUNNING, with their STATE_CHANGED event, and the NOTIFY goes out, all in ONE
- * statement (atomic by itself: no BEGIN/COMMIT round trips), which returns the claimed rows whole.
+ * Claims up to `limit` tasks of the given (module, type) pairs, highest priority first, then
+ * oldest first: QUEUED tasks, and tasks handed back to the workers (RUNNING or a FAILED one to roll
+ * back) with no live lease. A task with an exclusive key starts only with its key: the claim takes
+ * it (ExclusiveKey.holderId) in the same statement, one task per key, and skips a task whose key
+ * another holds. QUEUED ones become RUNNING, with their STATE_CHANGED event, and the NOTIFY goes
+ * out, all in ONE statement (atomic by itself: no BEGIN/COMMIT round trips), which returns the
+ * claimed rows whole.
  *
- * The two kinds are looked up separately so each scan uses the (state, createdAt, id) index in
- * order and stops after `limit` rows, whatever the number of finished tasks kept in history (one
- * scan with the three states OR-ed together walked every row by creation time and filtered).
+ * The two kinds are looked up separately so each scan uses its index in order ((state, priority,
+ * createdAt, id) and (state, createdAt, id)) and stops after `limit` rows, whatever the number of
+ * finished tasks kept in history (one scan with the three states OR-ed together walked every row
+ * by creation time and filtered).
  * The (module, type) test is written so no index can serve it (`|| ''`): without statistics (PGlite
  * never analyzes, a fresh PostgreSQL table) the planner otherwise fetched every task of the type
  * through the type index and sorted them all, ~50 ms per claim at 10,000 tasks.
@@ -58,17 +62,23 @@ export type ClaimedRow = Task & { _previous: Claimed["previousState"] | null; _f
  * in the same statement). The statement must define actorCte() first: the claim's events record it.
  */
 export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sql, exclude: string[] = []): Prisma.Sql {
+  // A task whose exclusive key another task holds waits (Task.blockedBy) and takes no claim's place.
+  const keyFree = Prisma.sql`("exclusiveKey" IS NULL OR NOT EXISTS (
+        SELECT 1 FROM "ExclusiveKey" k WHERE k.key = "Task"."exclusiveKey" AND k."holderId" IS NOT NULL AND k."holderId" <> "Task".id))`;
+  // Work that does not act on the target needs no key: a FAILED task's rollback claim is the
+  // exception below; an aborted task (without rollback) only ends, and must not wait for the key.
+  const skipsKey = Prisma.sql`(state = 'FAILED' OR ("abortRequestedAt" IS NOT NULL AND NOT "rollbackOnAbort"))`;
   return Prisma.sql`kinds AS (
       SELECT * FROM unnest(${options.modules}::text[], ${options.types}::text[]) AS k(module, type)
     ), queued AS (
-      SELECT id, "createdAt", state, "startedAt" FROM "Task"
-      WHERE state = 'QUEUED' AND ("moduleName" || '', type || '') IN (SELECT module, type FROM kinds)
-      ORDER BY "createdAt", id
+      SELECT id, "createdAt", state, "startedAt", priority, "exclusiveKey", false AS "skipsKey" FROM "Task"
+      WHERE state = 'QUEUED' AND ("moduleName" || '', type || '') IN (SELECT module, type FROM kinds) AND ${keyFree}
+      ORDER BY priority DESC, "createdAt", id
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     ), handedBack AS (
-      SELECT id, "createdAt", state, "startedAt" FROM "Task"
-      WHERE ((state = 'RUNNING' AND ("leaseExpiresAt" IS NULL OR "leaseExpiresAt" < now()))
+      SELECT id, "createdAt", state, "startedAt", priority, "exclusiveKey", ${skipsKey} AS "skipsKey" FROM "Task"
+      WHERE ((state = 'RUNNING' AND ("leaseExpiresAt" IS NULL OR "leaseExpiresAt" < now()) AND (${keyFree} OR ${skipsKey}))
           OR (state = 'FAILED' AND "abortRequestedAt" IS NOT NULL AND "rollbackOnAbort"
               AND ("leaseExpiresAt" IS NULL OR "leaseExpiresAt" < now())))
         AND ("moduleName" || '', type || '') IN (SELECT module, type FROM kinds)
@@ -77,9 +87,25 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     ), candidates AS (
-      SELECT id, state AS previous, "startedAt" IS NULL AS "firstStart" FROM (SELECT * FROM handedBack UNION ALL SELECT * FROM queued) c
-      ORDER BY "createdAt", id
+      SELECT id, state AS previous, "startedAt" IS NULL AS "firstStart", "exclusiveKey" AS key, "skipsKey",
+        row_number() OVER (PARTITION BY "exclusiveKey", "skipsKey" ORDER BY priority DESC, "createdAt", id) AS "keyRank"
+      FROM (SELECT * FROM handedBack UNION ALL SELECT * FROM queued) c
+      ORDER BY priority DESC, "createdAt", id
       LIMIT ${limit}
+    ), wanted AS (
+      -- The key of each keyed task to start, the first of each key.
+      SELECT key, id FROM candidates WHERE key IS NOT NULL AND NOT "skipsKey" AND "keyRank" = 1
+    ), "freeKeys" AS (
+      -- Locked, never waited for; a key taken since this statement's snapshot is seen taken (re-checked on the locked row).
+      SELECT k.key FROM "ExclusiveKey" k JOIN wanted w ON w.key = k.key
+      WHERE k."holderId" IS NULL OR k."holderId" = w.id
+      ORDER BY k.key FOR UPDATE OF k SKIP LOCKED
+    ), "takenKeys" AS (
+      UPDATE "ExclusiveKey" k SET "holderId" = w.id, "heldSince" = CASE WHEN k."holderId" = w.id THEN k."heldSince" ELSE now() END
+      FROM "freeKeys" f JOIN wanted w ON w.key = f.key WHERE k.key = f.key
+      RETURNING k."holderId" AS id
+    ), chosen AS (
+      SELECT * FROM candidates c WHERE c.key IS NULL OR c."skipsKey" OR c.id IN (SELECT id FROM "takenKeys")
     ), claimed AS (
       UPDATE "Task" t SET
         state = CASE WHEN c.previous = 'QUEUED' THEN 'RUNNING'::"TaskState" ELSE t.state END,
@@ -87,7 +113,7 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
         "leaseOwner" = ${options.worker},
         "leaseExpiresAt" = now() + make_interval(secs => ${options.leaseMs / 1000}::float8),
         version = t.version + CASE WHEN c.previous = 'QUEUED' THEN 1 ELSE 0 END
-      FROM candidates c, actor WHERE t.id = c.id
+      FROM chosen c, actor WHERE t.id = c.id
       RETURNING t.*, c.previous::text AS _previous, c."firstStart" AS "_firstStart"
     ), ${journalWrite("claim", "claimed", { type: eventType("STATE_CHANGED"), payload: stateChangedPayload(Prisma.sql`_previous`, "RUNNING"), where: Prisma.sql`_previous = 'QUEUED'` }, claimNoticeSql)}`;
 }
@@ -97,9 +123,10 @@ export function claimedOf(rows: ClaimedRow[]): { claimed: Claimed[]; notice: Cha
   const claimed: Claimed[] = [];
   for (const { _previous, _firstStart, ...rest } of rows) {
     if (_previous === null) continue; // not a claimed row
-    const task = rest as Task & { _notified?: unknown; _done?: unknown };
+    const task = rest as Task & { _notified?: unknown; _done?: unknown; _keyFreed?: unknown };
     delete task._notified;
     delete task._done;
+    delete task._keyFreed;
     claimed.push({ id: task.id, previousState: _previous, task, firstStart: _firstStart === true });
   }
   claimed.sort((a, b) => a.task.createdAt.getTime() - b.task.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -107,14 +134,18 @@ export function claimedOf(rows: ClaimedRow[]): { claimed: Claimed[]; notice: Cha
 }
 
 /**
- * Claims up to `limit` tasks of the given (module, type) pairs, oldest first: QUEUED tasks, and
- * tasks handed back to the workers (RUNNING or a FAILED one to roll back) with no live lease.
- * QUEUED ones become RUNNING, with their STATE_CHANGED event, and the NOTIFY goes out, all in ONE
- * statement (atomic by itself: no BEGIN/COMMIT round trips), which returns the claimed rows whole.
+ * Claims up to `limit` tasks of the given (module, type) pairs, highest priority first, then
+ * oldest first: QUEUED tasks, and tasks handed back to the workers (RUNNING or a FAILED one to roll
+ * back) with no live lease. A task with an exclusive key starts only with its key: the claim takes
+ * it (ExclusiveKey.holderId) in the same statement, one task per key, and skips a task whose key
+ * another holds. QUEUED ones become RUNNING, with their STATE_CHANGED event, and the NOTIFY goes
+ * out, all in ONE statement (atomic by itself: no BEGIN/COMMIT round trips), which returns the
+ * claimed rows whole.
  *
- * The two kinds are looked up separately so each scan uses the (state, createdAt, id) index in
- * order and stops after `limit` rows, whatever the number of finished tasks kept in history (one
- * scan with the three states OR-ed together walked every row by creation time and filtered).
+ * The two kinds are looked up separately so each scan uses its index in order ((state, priority,
+ * createdAt, id) and (state, createdAt, id)) and stops after `limit` rows, whatever the number of
+ * finished tasks kept in history (one scan with the three states OR-ed together walked every row
+ * by creation time and filtered).
  * The (module, type) test is written so no index can serve it (`|| ''`): without statistics (PGlite
  * never analyzes, a fresh PostgreSQL table) the planner otherwise fetched every task of the type
  * through the type index and sorted them all, ~50 ms per claim at 10,000 tasks.

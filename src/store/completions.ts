@@ -36,8 +36,9 @@ export interface Completion {
 /** The most completions one statement takes (arrays of parameters, one each). */
 export const MAX_COMPLETIONS_PER_STATEMENT = 1_000;
 
-// Listeners: waitForTask, subscriptions, and parents waiting for their children (c: the state changed).
-const completionNoticeSql = noticeSql({ c: true });
+// Listeners: waitForTask, subscriptions, and parents waiting for their children (c: the state changed);
+// workers (w) when a task frees an exclusive key: a task waiting for it can start, in any process.
+const completionNoticeSql = noticeSql({ c: true, w: Prisma.sql`bool_or("exclusiveKey" IS NOT NULL)` });
 
 /** Rows are locked in id order, as every other multi-row write here does. */
 function sorted(completions: Completion[]): Completion[] {
@@ -71,10 +72,10 @@ function completionCtes(completions: Completion[]): Prisma.Sql {
     ), ${journalWrite("done", "done", { type: eventType("STATE_CHANGED"), payload: stateChangedPayload(Prisma.sql`previous`, "SUCCEEDED", Prisma.sql`error`) }, completionNoticeSql)}`;
 }
 
-function doneOf(completions: Completion[], recorded: string[]): { done: Completion[]; notice: ChangeNotice | null } {
+function doneOf(completions: Completion[], recorded: string[], keyFreed: boolean): { done: Completion[]; notice: ChangeNotice | null } {
   const keys = new Set(recorded);
   const done = completions.filter((c) => keys.has(`${c.taskId} ${c.leaseOwner}`));
-  return { done, notice: noticeOf([...new Set(done.map((c) => c.taskId))], { c: true }) };
+  return { done, notice: noticeOf([...new Set(done.map((c) => c.taskId))], { c: true, w: keyFreed }) };
 }
 
 /**
@@ -87,10 +88,10 @@ export async function completeTasks(
 ): Promise<{ done: Completion[]; notice: ChangeNotice | null }> {
   if (completions.length === 0) return { done: [], notice: null };
   const input = sorted(completions);
-  const rows = await tx.$queryRaw<{ id: string; owner: string }[]>`${PREPARED}
+  const rows = await tx.$queryRaw<{ id: string; owner: string; keyed: boolean }[]>`${PREPARED}
     WITH ${actorCte()}, ${completionCtes(input)}
-    SELECT id::text AS id, owner, (SELECT count(*) FROM "doneNotified") AS _notified FROM done`;
-  return doneOf(completions, rows.map((r) => `${r.id} ${r.owner}`));
+    SELECT id::text AS id, owner, "exclusiveKey" IS NOT NULL AS keyed, (SELECT count(*) FROM "doneNotified") AS _notified FROM done`;
+  return doneOf(completions, rows.map((r) => `${r.id} ${r.owner}`), rows.some((r) => r.keyed));
 }
 
 /**
@@ -109,14 +110,14 @@ export async function completeAndClaim(
   const input = sorted(completions);
   const limit = Prisma.sql`(${Math.max(0, claim.free)}::int + (SELECT count(*) FROM done))::int`;
   // One result: the claimed rows, then one row (all Task columns null) carrying what was completed.
-  const rows = await tx.$queryRaw<(ClaimedRow & { _done: string[] | null })[]>`${PREPARED}
+  const rows = await tx.$queryRaw<(ClaimedRow & { _done: string[] | null; _keyFreed: boolean | null })[]>`${PREPARED}
     WITH ${actorCte()}, ${completionCtes(input)}, ${claimCtes(claim, limit, input.map((c) => c.taskId))}
-    SELECT claimed.*, NULL::text[] AS _done, 0::bigint AS _notified FROM claimed
+    SELECT claimed.*, NULL::text[] AS _done, NULL::boolean AS "_keyFreed", 0::bigint AS _notified FROM claimed
     UNION ALL
     SELECT (NULL::"Task").*, NULL::text, NULL::boolean, (SELECT array_agg(id::text || ' ' || owner) FROM done),
-      (SELECT count(*) FROM "doneNotified") + (SELECT count(*) FROM "claimNotified")`;
+      (SELECT bool_or("exclusiveKey" IS NOT NULL) FROM done), (SELECT count(*) FROM "doneNotified") + (SELECT count(*) FROM "claimNotified")`;
   const summary = rows.find((r) => r._previous === null);
-  const completed = doneOf(completions, summary?._done ?? []);
+  const completed = doneOf(completions, summary?._done ?? [], summary?._keyFreed === true);
   const claimed = claimedOf(rows);
   return { done: completed.done, claimed: claimed.claimed, notices: [completed.notice, claimed.notice].filter((n) => n !== null) };
 }

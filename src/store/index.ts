@@ -34,7 +34,7 @@ import { listWorkers, registerWorker, removeWorker, taskStates, workerHeartbeat 
 import { readStoreFigures } from "./metrics-reads";
 import type { LogLine } from "./task-writes";
 import type { ProgressWrite, StepMove } from "./task-writes";
-import { appendLog, checkProgress, createTasks, insertTasks, moveStepRow, moveStepRows, resumeLostStep, setProgressMany, setStepProgress, spawnChild, transitionTask } from "./task-writes";
+import { appendLog, checkProgress, createTasks, insertTasks, moveStepRow, moveStepRows, refusingKeys, resumeLostStep, setProgressMany, setStepProgress, spawnChild, transitionTask } from "./task-writes";
 import { WriteBatch } from "./write-batch";
 
 export type { NewTask, TaskPatch, TaskFilter, TaskOrder, PageArgs, TaskQuery, TaskCounts, Settings, Tx };
@@ -125,6 +125,12 @@ export class Store {
     return result;
   }
 
+  /** The task holding each of these exclusive keys (a free key is missing). */
+  async keyHolders(keys: readonly string[]): Promise<Map<string, string>> {
+    const rows = await this.prisma.exclusiveKey.findMany({ where: { key: { in: [...new Set(keys)] }, holderId: { not: null } } });
+    return new Map(rows.map((r) => [r.key, r.holderId!]));
+  }
+
   /** Publishes the notice of a single-statement write (committed when the statement returned). */
   private committed(notice: ChangeNotice | null) {
     if (notice) this.afterCommit?.(notice);
@@ -143,10 +149,12 @@ export class Store {
   }
   /**
    * Many tasks at once (the bulk path): without a parent ONE statement, atomic by itself (no
-   * BEGIN/COMMIT round trips); with one, a transaction that locks the parent first.
+   * BEGIN/COMMIT round trips); with one, or with a task that refuses to wait for its exclusive
+   * key, a transaction that locks the parent or the key first.
    */
   async createTasks(specs: NewTask[], options?: { parentId?: string }) {
-    if (options?.parentId) return this.transaction((tx) => createTasks(tx, specs, options));
+    // A parent is locked first; a task refusing to wait checks its key first (refusingKeys).
+    if (options?.parentId || refusingKeys(specs).length > 0) return this.transaction((tx) => createTasks(tx, specs, options));
     const { roots, notice } = await insertTasks(this.prisma, specs);
     this.committed(notice);
     return roots;

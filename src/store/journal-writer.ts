@@ -137,12 +137,13 @@ export async function notifyChange(tx: Tx, notice: ChangeNotice | null): Promise
  * inside the statement that changed them: what noticeOf(ids, flags) builds for the same rows.
  * Pass it to journalWrite as `notice`.
  */
-export function noticeSql(flags: { w?: boolean; c?: Prisma.Sql | boolean }): Prisma.Sql {
-  const c = flags.c === true ? Prisma.sql`1` : flags.c ? Prisma.sql`CASE WHEN ${flags.c} THEN 1 END` : Prisma.sql`NULL::int`;
+export function noticeSql(flags: { w?: Prisma.Sql | boolean; c?: Prisma.Sql | boolean }): Prisma.Sql {
+  const flag = (value: Prisma.Sql | boolean | undefined) =>
+    value === true ? Prisma.sql`1` : value ? Prisma.sql`CASE WHEN ${value} THEN 1 END` : Prisma.sql`NULL::int`;
   return Prisma.sql`jsonb_strip_nulls(jsonb_build_object(
     't', CASE WHEN count(*) > ${MAX_IDS_PER_NOTIFY}::int THEN to_jsonb('*'::text) ELSE jsonb_agg(id::text) END,
-    'w', ${flags.w ? Prisma.sql`1` : Prisma.sql`NULL::int`},
-    'c', ${c}))::text`;
+    'w', ${flag(flags.w)},
+    'c', ${flag(flags.c)}))::text`;
 }
 
 /** The notice for a change to these tasks (what noticeSql sends from inside a statement). */

@@ -48,6 +48,8 @@ const IS_TIMESTAMP: Record<TaskColumn, boolean> = {
   needsSetup: false,
   traceparent: false,
   version: false,
+  priority: false,
+  exclusiveKey: false,
 };
 export const TASK_COLUMNS = Object.keys(IS_TIMESTAMP) as TaskColumn[];
 

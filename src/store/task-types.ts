@@ -31,6 +31,10 @@ export interface TaskTypeEntry {
   /** The fixed steps; null for a single run or steps that depend on the input. */
   flow: FlowStep[] | null;
   inputSchema: Record<string, unknown> | null;
+  /** One task per key at a time: the key is the target or computed from the input; WAIT or REFUSE. */
+  exclusive: { by: "target" | "input"; mode: "WAIT" | "REFUSE" } | null;
+  /** Its tasks' default priority. */
+  priority: number;
 }
 
 export const taskTypeKey = (module: string, type: string) => `${module}/${type}`;
@@ -45,12 +49,15 @@ export async function upsertTaskTypes(prisma: PrismaClient, entries: TaskTypeEnt
   const jsonText = (value: unknown) => (value == null ? null : JSON.stringify(value));
   for (const e of entries) {
     await prisma.$executeRaw`
-      INSERT INTO "TaskType" ("key", "moduleName", "name", "description", "kind", "abortable", "progressUnits", "hasSteps", "flow", "inputSchema", "updatedAt")
+      INSERT INTO "TaskType" ("key", "moduleName", "name", "description", "kind", "abortable", "progressUnits", "hasSteps", "flow", "inputSchema",
+        "exclusive", "priority", "updatedAt")
       VALUES (${taskTypeKey(e.module, e.type)}, ${e.module}, ${e.type}, ${e.description}, ${e.kind}::text::"TaskKind", ${e.abortable}::boolean,
-        ${e.progressUnits}::text, ${e.hasSteps}, ${jsonText(e.flow)}::jsonb, ${jsonText(e.inputSchema)}::jsonb, now())
+        ${e.progressUnits}::text, ${e.hasSteps}, ${jsonText(e.flow)}::jsonb, ${jsonText(e.inputSchema)}::jsonb, ${jsonText(e.exclusive)}::jsonb,
+        ${e.priority}::int, now())
       ON CONFLICT ("key") DO UPDATE SET "description" = EXCLUDED."description", "kind" = EXCLUDED."kind",
         "abortable" = EXCLUDED."abortable", "progressUnits" = EXCLUDED."progressUnits", "hasSteps" = EXCLUDED."hasSteps",
-        "flow" = EXCLUDED."flow", "inputSchema" = EXCLUDED."inputSchema", "updatedAt" = now()`;
+        "flow" = EXCLUDED."flow", "inputSchema" = EXCLUDED."inputSchema", "exclusive" = EXCLUDED."exclusive",
+        "priority" = EXCLUDED."priority", "updatedAt" = now()`;
   }
 }
 

@@ -8,7 +8,8 @@ import { resolveFlow } from "../domain/flow";
 import { newId, parseUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import type { StepState, TaskState } from "../domain/states";
-import { assertStepTransition, assertTaskTransition, canTransitionStep, isEnded, LOST_STEP_ERROR, STEP_STATES } from "../domain/states";
+import { assertStepTransition, assertTaskTransition, canTransitionStep, isEnded, LOST_STEP_ERROR, PENDING_STATES, STEP_STATES } from "../domain/states";
+import { taskStateList } from "./sql";
 import type { LogLevel, Step, Task, TaskKind } from "../generated/prisma/client";
 import { Prisma } from "../generated/prisma/client";
 import { PREPARED } from "../db/prepared";
@@ -43,7 +44,19 @@ export interface NewTask {
   needsSetup?: boolean;
   /** The W3C trace context it was created in (its children given here share it): its runs continue that trace. */
   traceparent?: string | null;
+  /** Claimed before tasks of lower priority (default: its parent's, or 0). */
+  priority?: number;
+  /** Tasks with the same key never run at once (an exclusive target). */
+  exclusiveKey?: string | null;
+  /**
+   * With exclusiveKey: WAIT (default) queues it until the key is free (Task.blockedBy); REFUSE
+   * refuses it with CONFLICT while a pending task has the key.
+   */
+  exclusiveMode?: "WAIT" | "REFUSE";
 }
+
+/** The range of a task's priority. */
+export const PRIORITY_RANGE = { min: -1_000, max: 1_000 } as const;
 
 /** A child is in its parent's module unless it says otherwise. */
 export type NewChildTask = Omit<NewTask, "module"> & { module?: string };
@@ -96,6 +109,13 @@ function checkTaskSpec(spec: NewChildTask, parent: { kind: TaskKind } | null) {
   if (spec.progressTotal != null && !(Number.isFinite(spec.progressTotal) && spec.progressTotal >= 0)) {
     throw badInput("progressTotal must be a finite number ≥ 0");
   }
+  if (spec.priority != null && !(Number.isInteger(spec.priority) && spec.priority >= PRIORITY_RANGE.min && spec.priority <= PRIORITY_RANGE.max)) {
+    throw badInput(`priority must be a whole number from ${PRIORITY_RANGE.min} to ${PRIORITY_RANGE.max}`, { field: "priority" });
+  }
+  if (spec.exclusiveKey != null) {
+    if (spec.exclusiveKey === "") throw badInput("exclusiveKey must not be empty", { field: "exclusiveKey" });
+    checkText("exclusiveKey", spec.exclusiveKey, LIMITS.targetLength, { field: "exclusiveKey" });
+  }
 }
 
 /**
@@ -132,9 +152,44 @@ export async function spawnChild(tx: Tx, spec: NewTask, parentId: string, spawnK
  * task's tree. Returns the roots, in the order given.
  */
 export async function createTasks(tx: Tx, specs: NewTask[], options: { parentId?: string } = {}): Promise<Task[]> {
+  await refuseHeldKeys(tx, specs);
   const { roots, notice } = await insertTasks(tx, specs, options);
   publishAfterCommit(tx, notice);
   return roots;
+}
+
+/** The keys of the specs (and their children) that refuse to wait (exclusiveMode REFUSE). */
+export function refusingKeys(specs: readonly NewChildTask[]): string[] {
+  const keys = new Set<string>();
+  const visit = (spec: NewChildTask) => {
+    if (spec.exclusiveKey && spec.exclusiveMode === "REFUSE") keys.add(spec.exclusiveKey);
+    spec.children?.forEach(visit);
+  };
+  specs.forEach(visit);
+  return [...keys].sort();
+}
+
+/**
+ * A task of exclusiveMode REFUSE is refused (CONFLICT, naming the task in the way) while a pending
+ * task has its key. The key rows are locked first, in key order (created if new), so two such
+ * creations, or one and a claim of the key, happen one after the other: the second sees the
+ * first. Only in a transaction (the caller's), before the tasks are inserted.
+ */
+async function refuseHeldKeys(tx: Tx, specs: readonly NewTask[]): Promise<void> {
+  const keys = refusingKeys(specs);
+  if (keys.length === 0) return;
+  await tx.$executeRaw`INSERT INTO "ExclusiveKey" (key) SELECT unnest(${keys}::text[]) ON CONFLICT DO NOTHING`;
+  await tx.$queryRaw`SELECT key FROM "ExclusiveKey" WHERE key = ANY(${keys}::text[]) ORDER BY key FOR UPDATE`;
+  const [pending] = await tx.$queryRaw<{ id: string; key: string; state: string }[]>`
+    SELECT id::text, "exclusiveKey" AS key, state::text FROM "Task"
+    WHERE "exclusiveKey" = ANY(${keys}::text[]) AND state IN (${taskStateList(PENDING_STATES)})
+    ORDER BY (state = 'RUNNING') DESC, "createdAt" LIMIT 1`;
+  if (pending) {
+    throw new TaskgraphError("CONFLICT", `Task ${pending.id} (${pending.state}) holds "${pending.key}": this operation refuses to wait for it`, {
+      exclusiveKey: pending.key,
+      blockedBy: pending.id,
+    });
+  }
 }
 
 /** A task row as insertTasks builds it (every column it writes). */
@@ -174,7 +229,17 @@ export async function insertTasks(
   /** New roots so far per module: each takes the module's next sequence number. */
   const rootsPerModule = new Map<string, number>();
   // A child records who started its tree (createdBy) unless it says otherwise.
-  type Parent = { id: string; rootId: string; depth: number; kind: TaskKind; moduleName: string; createdBy: string | null; sequence: number; sequenceOf: string | null };
+  type Parent = {
+    id: string;
+    rootId: string;
+    depth: number;
+    kind: TaskKind;
+    moduleName: string;
+    createdBy: string | null;
+    sequence: number;
+    sequenceOf: string | null;
+    priority: number;
+  };
   const parentInfo: Parent | null = parent && {
     id: parent.id,
     rootId: parent.rootId,
@@ -184,6 +249,7 @@ export async function insertTasks(
     createdBy: parent.createdBy,
     sequence: parent.sequenceNumber,
     sequenceOf: null,
+    priority: parent.priority,
   };
   for (const spec of specs) {
     // Breadth-first, so UUIDv7 ids (creation order) list siblings in the order given.
@@ -208,6 +274,7 @@ export async function insertTasks(
       const createdBy = s.createdBy ?? p?.createdBy ?? null;
       const rootId = p?.rootId ?? id;
       const depth = p ? p.depth + 1 : 0;
+      const priority = s.priority ?? p?.priority ?? 0; // an urgent operation's children are urgent too
       tasks.push({
         id,
         moduleName,
@@ -235,11 +302,13 @@ export async function insertTasks(
         spawnKey: s.spawnKey ?? null,
         needsSetup: s.needsSetup ?? false,
         traceparent: s.traceparent ?? spec.traceparent ?? null,
+        priority,
+        exclusiveKey: s.exclusiveKey ?? null,
       });
       for (const step of resolveFlow(s.steps ?? [])) {
         steps.push({ id: newId(), taskId: id, key: step.key, name: step.name, index: step.index, dependsOn: JSON.stringify(step.dependsOn) });
       }
-      const self: Parent = { id, rootId, depth, kind, moduleName, createdBy, sequence, sequenceOf };
+      const self: Parent = { id, rootId, depth, kind, moduleName, createdBy, sequence, sequenceOf, priority };
       for (const child of s.children ?? []) queue.push({ spec: { ...child, module: child.module ?? moduleName }, parent: self });
     }
   }
@@ -267,21 +336,26 @@ export async function insertTasks(
         ${column((t) => t.depth)}::int[], ${column((t) => t.input)}::text[], ${column((t) => t.progressUnits)}::text[],
         ${column((t) => t.progressTotal)}::float8[], ${column((t) => t.scheduledFor?.toISOString() ?? null)}::timestamptz[],
         ${column((t) => t.createdBy)}::text[], ${column((t) => t.node)}::text[], ${column((t) => t.spawnKey)}::text[],
-        ${column((t) => t.needsSetup)}::boolean[], ${column((t) => t.traceparent)}::text[]
+        ${column((t) => t.needsSetup)}::boolean[], ${column((t) => t.traceparent)}::text[], ${column((t) => t.priority)}::int[],
+        ${column((t) => t.exclusiveKey)}::text[]
       ) AS i(id, "moduleName", type, name, kind, scope, target, labels, state, "isAbortable", "isInternal", "isUserTask",
         "sequenceOf", sequence, "parentId", "rootId", depth, input, "progressUnits", "progressTotal", "scheduledFor",
-        "createdBy", node, "spawnKey", "needsSetup", traceparent)
+        "createdBy", node, "spawnKey", "needsSetup", traceparent, priority, "exclusiveKey")
     ), inserted AS (
       INSERT INTO "Task" (id, "moduleName", type, name, kind, scope, target, labels, state, "isAbortable", "isInternal",
         "isUserTask", "sequenceNumber", "parentId", "rootId", depth, input, "progressUnits", "progressTotal", "createdAt",
-        "scheduledFor", "createdBy", node, "spawnKey", "needsSetup", traceparent)
+        "scheduledFor", "createdBy", node, "spawnKey", "needsSetup", traceparent, priority, "exclusiveKey")
       SELECT i.id, i."moduleName", i.type, i.name, i.kind::"TaskKind", i.scope, i.target, i.labels::jsonb, i.state::"TaskState",
         i."isAbortable", i."isInternal", i."isUserTask", CASE WHEN i."sequenceOf" IS NULL THEN i.sequence ELSE t.base + i.sequence END,
         i."parentId", i."rootId", i.depth, i.input::jsonb, i."progressUnits", i."progressTotal", ${now}::timestamptz,
-        i."scheduledFor", i."createdBy", i.node, i."spawnKey", i."needsSetup", i.traceparent
+        i."scheduledFor", i."createdBy", i.node, i."spawnKey", i."needsSetup", i.traceparent, i.priority, i."exclusiveKey"
       FROM input i LEFT JOIN taken t ON t.name = i."sequenceOf", actor
       WHERE (SELECT n FROM known) = ${named.length} AND (i."sequenceOf" IS NULL OR t.base IS NOT NULL)
       RETURNING *
+    ), keys AS (
+      -- Each exclusive key has its row, which claims take (and the end of its holder frees).
+      INSERT INTO "ExclusiveKey" (key) SELECT DISTINCT "exclusiveKey" FROM inserted WHERE "exclusiveKey" IS NOT NULL
+      ON CONFLICT DO NOTHING
     ), "insertedSteps" AS (
       INSERT INTO "Step" (id, "taskId", key, name, index, "dependsOn")
       SELECT s.id, s."taskId", s.key, s.name, s.index, ARRAY(SELECT jsonb_array_elements_text(s."dependsOn"::jsonb))
@@ -339,7 +413,8 @@ export async function transitionTask(tx: Tx, taskId: string, to: TaskState, patc
   if (isEnded(to) || to === "RUNNING") data.abortRequestedAt = null;
   const updated = await tx.task.update({ where: { id: taskId }, data });
   await appendEvents(tx, [
-    { task: updated, type: "STATE_CHANGED", payload: { from, to, error: updated.error }, wake: patch.releaseLease === true },
+    // Ending a task with an exclusive key frees it: workers may start the next task of that key.
+    { task: updated, type: "STATE_CHANGED", payload: { from, to, error: updated.error }, wake: patch.releaseLease === true || (isEnded(to) && updated.exclusiveKey !== null) },
   ]);
   return updated;
 }

@@ -197,6 +197,8 @@ export async function seedQueryData(app: App, total: number, bigTree: number): P
       needsSetup: false,
       traceparent: null,
       version: ENDED.has(state) ? 3 : state === "RUNNING" ? 2 : 1,
+      priority: 0,
+      exclusiveKey: null,
     };
     rows.push(row);
     return row;

@@ -85,6 +85,13 @@ export function TaskPage({ id }: { id: string }) {
           {task.module.name} / {task.type}
         </Fact>
         <Fact term="Target">{task.target ?? "—"}</Fact>
+        <Fact term="Priority">{task.priority}</Fact>
+        {task.exclusiveKey && <Fact term="Exclusive key">{task.exclusiveKey}</Fact>}
+        {task.blockedBy && (
+          <Fact term="Waiting for">
+            <Link href={`/tasks/${task.blockedBy.id}`}>{task.blockedBy.name}</Link>, which holds its exclusive key
+          </Fact>
+        )}
         <Fact term="Kind">
           {task.kind} ({task.scope}){task.node ? ` on ${task.node}` : ""}
         </Fact>

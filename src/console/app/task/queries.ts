@@ -15,6 +15,9 @@ export const TaskDetailFields = graphql(
       isAbortable
       sequenceNumber
       availableActions
+      priority
+      exclusiveKey
+      blockedBy { id name }
       parent { id name }
       childrenStatus {
         node

@@ -1,0 +1,173 @@
+// Operation policies: priorities reorder a backlog, and tasks with the same exclusive key never run
+// at once (WAIT: they queue, showing the holder as blockedBy; REFUSE: CONFLICT while one is
+// pending). On the test store (PGlite, or PostgreSQL with TEST_DATABASE_URL), with the worker in
+// the test process; then two worker processes on one PostgreSQL.
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { ExecutionResult } from "graphql";
+import { codes, startTestApp, type TestApp } from "./support/app";
+import { until, useWorkerFleet } from "./support/processes";
+
+const TASK = "id state priority exclusiveKey startedAt endedAt blockedBy { id } error";
+const CREATE = `mutation ($input: CreateTestTaskInput!) { createTestTask(input: $input) { ${TASK} } }`;
+const GET = `query ($id: ID!) { task(id: $id) { ${TASK} } }`;
+
+async function ok(app: TestApp, query: string, variables?: Record<string, unknown>) {
+  const result = await app.gql(query, variables);
+  expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
+  return result.data!;
+}
+
+const create = async (app: TestApp, input: Record<string, unknown>) => (await ok(app, CREATE, { input })).createTestTask;
+const get = async (app: TestApp, id: string) => (await ok(app, GET, { id })).task;
+
+interface Interval {
+  id: string;
+  startedAt: string | Date | null;
+  endedAt: string | Date | null;
+}
+
+/** Pairs of tasks whose [startedAt, endedAt] overlap. */
+function overlaps(tasks: Interval[]): string[] {
+  const sorted = [...tasks].sort((a, b) => new Date(a.startedAt!).getTime() - new Date(b.startedAt!).getTime());
+  const found: string[] = [];
+  for (let i = 1; i < sorted.length; i++) {
+    const previous = sorted[i - 1]!;
+    const next = sorted[i]!;
+    if (new Date(next.startedAt!).getTime() < new Date(previous.endedAt!).getTime()) found.push(`${previous.id} and ${next.id}`);
+  }
+  return found;
+}
+
+describe("priorities and exclusive keys, with a worker", () => {
+  let app: TestApp;
+
+  beforeAll(async () => {
+    app = await startTestApp({ worker: { concurrency: 8, pollMs: 50 } });
+  });
+  afterAll(() => app.stop());
+
+  test("a higher priority is claimed first: a backlog is reordered", async () => {
+    // The backlog waits behind 8 long tasks that fill the worker's 8 slots.
+    const blockers = await Promise.all(Array.from({ length: 8 }, () => create(app, { rounds: 1, roundMs: 1500 })));
+    await until("the blockers run", 5_000, async () => (await Promise.all(blockers.map((b) => get(app, b.id)))).every((t) => t.state === "RUNNING"), 20);
+    const low: any[] = [];
+    for (let i = 0; i < 6; i++) low.push(await create(app, { rounds: 1, roundMs: 0 }));
+    const high: any[] = [];
+    for (let i = 0; i < 3; i++) high.push(await create(app, { rounds: 1, roundMs: 0, priority: 10 }));
+    const urgent = await create(app, { rounds: 1, roundMs: 0, priority: 500 });
+    expect(urgent.priority).toBe(500);
+    expect(low[0].priority).toBe(0);
+    const all = [urgent, ...high, ...low];
+    await until("the backlog ends", 15_000, async () => (await Promise.all(all.map((t) => get(app, t.id)))).every((t) => t.state === "SUCCEEDED"), 50);
+    const started = await Promise.all(all.map(async (t) => ({ id: t.id, at: new Date((await get(app, t.id)).startedAt).getTime() })));
+    const order = [...started].sort((a, b) => a.at - b.at || 0).map((s) => s.id);
+    // Claims take the highest priority first: the urgent one, then the high ones, then the rest
+    // (several start in one claim, so only the groups' order is certain).
+    const rank = (id: string) => (id === urgent.id ? 0 : high.some((h) => h.id === id) ? 1 : 2);
+    const ranks = order.map(rank);
+    expect(ranks, `start order by priority group: ${ranks.join(",")}`).toEqual([...ranks].sort());
+  });
+
+  test("WAIT: tasks with one key never overlap, all finish, and a waiting one names its holder", async () => {
+    const key = `broker-${Date.now()}`;
+    const tasks: any[] = [];
+    for (let i = 0; i < 12; i++) tasks.push(await create(app, { rounds: 2, roundMs: 40, exclusiveKey: key }));
+    expect(tasks.every((t) => t.exclusiveKey === key)).toBe(true);
+    // While one holds the key, the others wait QUEUED and name it.
+    let sawBlocked = false;
+    await until("all 12 end", 30_000, async () => {
+      const now = await Promise.all(tasks.map((t) => get(app, t.id)));
+      const running = now.filter((t) => t.state === "RUNNING");
+      expect(running.length).toBeLessThanOrEqual(1);
+      const waiting = now.filter((t) => t.state === "QUEUED" && t.blockedBy);
+      if (running.length === 1 && waiting.length > 0) {
+        sawBlocked = true;
+        expect(waiting.every((t) => t.blockedBy.id === running[0].id)).toBe(true);
+      }
+      return now.every((t) => t.state === "SUCCEEDED");
+    }, 20);
+    expect(sawBlocked).toBe(true);
+    const ended = await Promise.all(tasks.map((t) => get(app, t.id)));
+    expect(ended.every((t) => t.blockedBy === null)).toBe(true);
+    expect(overlaps(ended)).toEqual([]);
+    // Other work is not held up by a busy key: an unkeyed task runs meanwhile.
+  });
+
+  test("a busy key does not hold up other work", async () => {
+    const key = `topic-${Date.now()}`;
+    const holder = await create(app, { rounds: 1, roundMs: 1500, exclusiveKey: key });
+    const waiters: any[] = [];
+    for (let i = 0; i < 20; i++) waiters.push(await create(app, { rounds: 1, roundMs: 0, exclusiveKey: key }));
+    const free = await create(app, { rounds: 1, roundMs: 0 });
+    await until("the unkeyed task ends", 5_000, async () => (await get(app, free.id)).state === "SUCCEEDED", 20);
+    expect((await get(app, holder.id)).state).toBe("RUNNING");
+    expect((await get(app, waiters[0].id)).blockedBy?.id).toBe(holder.id);
+    await until("the keyed ones end", 20_000, async () => (await Promise.all(waiters.map((w) => get(app, w.id)))).every((t) => t.state === "SUCCEEDED"), 50);
+  });
+
+  test("REFUSE: CONFLICT naming the holder while a task with the key is pending; nothing is created; accepted once it ended", async () => {
+    const key = `table-${Date.now()}`;
+    const holder = await create(app, { rounds: 1, roundMs: 800, exclusiveKey: key });
+    const count = async () => (await ok(app, `{ tasks(filter: { includeInternal: true }) { totalCount } }`)).tasks.totalCount;
+    const before = await count();
+    const refused: ExecutionResult = await app.gql(CREATE, { input: { rounds: 1, roundMs: 0, exclusiveKey: key, exclusiveMode: "REFUSE" } });
+    expect(codes(refused)).toEqual(["CONFLICT"]);
+    expect(refused.errors![0]!.extensions).toMatchObject({ code: "CONFLICT", blockedBy: holder.id, exclusiveKey: key });
+    expect(refused.errors![0]!.message).toContain(holder.id);
+    expect(await count()).toBe(before);
+    // Bad policy inputs are refused with BAD_USER_INPUT, and change nothing.
+    const badPriority = await app.gql(CREATE, { input: { rounds: 1, priority: 5000 } });
+    expect(codes(badPriority)).toEqual(["BAD_USER_INPUT"]);
+    const emptyKey = await app.gql(CREATE, { input: { rounds: 1, exclusiveKey: "" } });
+    expect(codes(emptyKey)).toEqual(["BAD_USER_INPUT"]);
+    expect(await count()).toBe(before);
+    await until("the holder ends", 10_000, async () => (await get(app, holder.id)).state === "SUCCEEDED", 20);
+    const accepted = await create(app, { rounds: 1, roundMs: 0, exclusiveKey: key, exclusiveMode: "REFUSE" });
+    await until("it ends", 10_000, async () => (await get(app, accepted.id)).state === "SUCCEEDED", 20);
+  });
+
+  test("a failed task retried while another holds its key waits for it, then runs", async () => {
+    const key = `node-${Date.now()}`;
+    const failing = await create(app, { rounds: 1, roundMs: 0, failAtRound: 1, exclusiveKey: key });
+    await until("it fails", 10_000, async () => (await get(app, failing.id)).state === "FAILED", 20);
+    const holder = await create(app, { rounds: 1, roundMs: 1000, exclusiveKey: key });
+    await until("the holder runs", 10_000, async () => (await get(app, holder.id)).state === "RUNNING", 20);
+    await ok(app, `mutation ($id: ID!) { retryTask(id: $id) { id } }`, { id: failing.id });
+    const waiting = await get(app, failing.id);
+    expect(waiting.blockedBy?.id).toBe(holder.id);
+    await until("both end", 15_000, async () => (await get(app, failing.id)).state === "SUCCEEDED", 50);
+    const [a, b] = await Promise.all([get(app, holder.id), get(app, failing.id)]);
+    expect(b.startedAt).toBeDefined();
+    // The retried run started after the holder ended (its first run failed before the holder existed).
+    const events = await app.store.events(failing.id);
+    const resumedAt = events.filter((e) => e.type === "LOG_APPENDED" || e.type === "STEP_CHANGED" || e.type === "PROGRESSED").at(-1)!.createdAt;
+    expect(resumedAt.getTime()).toBeGreaterThanOrEqual(new Date(a.endedAt).getTime());
+  });
+});
+
+describe("two worker processes on one PostgreSQL", () => {
+  const fleet = useWorkerFleet("tg_pol", { TASKGRAPH_CONCURRENCY: "8" });
+
+  test("50 tasks on one exclusive target never overlap and all finish; an urgent one jumps the queue", { timeout: 120_000 }, async () => {
+    await Promise.all([fleet.startWorker(), fleet.startWorker()]);
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const task = await fleet.manager.startTask({ module: "test", type: "count", input: { rounds: 1, roundMs: 20, failAtRound: null, abortable: true, steps: 0, children: 0 }, exclusiveKey: "broker-7" });
+      ids.push(task.id);
+    }
+    const urgent = await fleet.manager.startTask({ module: "test", type: "count", input: { rounds: 1, roundMs: 20, failAtRound: null, abortable: true, steps: 0, children: 0 }, exclusiveKey: "broker-7", priority: 100 });
+    await until("all 51 end", 90_000, fleet.allEnded([...ids, urgent.id])).catch((error: Error) => {
+      throw new Error(error.message + fleet.logs());
+    });
+    const tasks = await fleet.prisma().task.findMany({ where: { id: { in: [...ids, urgent.id] } } });
+    expect(tasks.filter((t) => t.state !== "SUCCEEDED").map((t) => [t.id, t.state, t.error])).toEqual([]);
+    expect(overlaps(tasks)).toEqual([]);
+    // Both workers ran some: the key moved between processes.
+    const runners = new Set((await fleet.prisma().taskEvent.findMany({ where: { taskId: { in: ids }, type: "STATE_CHANGED", actorKind: "WORKER" } })).map((e) => e.actorName));
+    expect(runners.size).toBe(2);
+    // The urgent one, created last, was not the last to start.
+    const byStart = [...tasks].sort((a, b) => a.startedAt!.getTime() - b.startedAt!.getTime()).map((t) => t.id);
+    expect(byStart.indexOf(urgent.id)).toBeLessThan(10);
+    expect(await fleet.prisma().exclusiveKey.findUnique({ where: { key: "broker-7" } })).toMatchObject({ holderId: null });
+  });
+});
