@@ -29,6 +29,8 @@ export interface Config {
   leaseMs: number;
   /** On SIGTERM/stop, how long running tasks may go on before they are handed back to other workers. */
   stopGraceMs: number;
+  /** How long a run or step attempt past its time limit may take to stop before it fails with TIMEOUT anyway. */
+  timeoutGraceMs: number;
   /**
    * Fault injection for tests only (TASKGRAPH_TEST_KILL_AFTER_LOST_ATTEMPT): the worker SIGKILLs
    * itself right after recording a lost step attempt. Never set it in production.
@@ -171,6 +173,7 @@ export function loadConfig(env: Env = process.env): Config {
     housekeepingMs: 1_000,
     leaseMs: integer(env, "TASKGRAPH_LEASE_MS", 30_000, 1_000, 3_600_000),
     stopGraceMs: integer(env, "TASKGRAPH_STOP_GRACE_MS", 10_000, 0, 3_600_000),
+    timeoutGraceMs: integer(env, "TASKGRAPH_TIMEOUT_GRACE_MS", 5_000, 0, 3_600_000),
     testKillAfterLostAttempt: boolean(env, "TASKGRAPH_TEST_KILL_AFTER_LOST_ATTEMPT", false),
     host: env.HOST || "127.0.0.1",
     port: integer(env, "PORT", 4000, 0, 65535),

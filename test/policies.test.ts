@@ -90,12 +90,11 @@ describe("priorities and exclusive keys, with a worker", () => {
     const ended = await Promise.all(tasks.map((t) => get(app, t.id)));
     expect(ended.every((t) => t.blockedBy === null)).toBe(true);
     expect(overlaps(ended)).toEqual([]);
-    // Other work is not held up by a busy key: an unkeyed task runs meanwhile.
   });
 
   test("a busy key does not hold up other work", async () => {
     const key = `topic-${Date.now()}`;
-    const holder = await create(app, { rounds: 1, roundMs: 1500, exclusiveKey: key });
+    const holder = await create(app, { rounds: 1, roundMs: 4000, exclusiveKey: key }); // long enough to still run on a busy machine
     const waiters: any[] = [];
     for (let i = 0; i < 20; i++) waiters.push(await create(app, { rounds: 1, roundMs: 0, exclusiveKey: key }));
     const free = await create(app, { rounds: 1, roundMs: 0 });
@@ -169,5 +168,68 @@ describe("two worker processes on one PostgreSQL", () => {
     const byStart = [...tasks].sort((a, b) => a.startedAt!.getTime() - b.startedAt!.getTime()).map((t) => t.id);
     expect(byStart.indexOf(urgent.id)).toBeLessThan(10);
     expect(await fleet.prisma().exclusiveKey.findUnique({ where: { key: "broker-7" } })).toMatchObject({ holderId: null });
+  });
+});
+
+describe("timeouts", () => {
+  let app: TestApp;
+  const rolledBack: string[] = [];
+
+  beforeAll(async () => {
+    app = await startTestApp({ worker: { concurrency: 4, pollMs: 50, timeoutGraceMs: 300 } });
+    app.manager.defineTask({
+      module: "test",
+      type: "stuck-flow",
+      steps: [
+        { key: "prepare", run: () => null, rollback: (ctx) => void rolledBack.push(`${ctx.task.id}:prepare`) },
+        // Ignores its signal: the attempt fails with TIMEOUT after the grace period all the same.
+        { key: "wait-for-node", timeoutMs: 200, run: () => new Promise(() => {}), rollback: (ctx) => void rolledBack.push(`${ctx.task.id}:wait-for-node`) },
+        { key: "finish", run: () => null },
+      ],
+    });
+    await app.manager.start();
+  });
+  afterAll(() => app.stop());
+
+  const STEPS = "steps { key state error errorCode }";
+  const getWithSteps = async (id: string) =>
+    (await ok(app, `query ($id: ID!) { task(id: $id) { id state error errorCode timeoutMs startedAt endedAt ${STEPS} } }`, { id })).task;
+
+  test("a task past its timeoutMs: its signal is aborted and it fails with TIMEOUT", async () => {
+    const task = await create(app, { rounds: 20, roundMs: 100, timeoutMs: 300 });
+    await until("it fails", 10_000, async () => (await get(app, task.id)).state === "FAILED", 20);
+    const failed = await getWithSteps(task.id);
+    expect(failed).toMatchObject({ state: "FAILED", errorCode: "TIMEOUT", timeoutMs: 300 });
+    expect(failed.error).toContain("time limit (300 ms)");
+    // It stopped at the limit (the count honours its signal), not after its 2 s of rounds.
+    expect(new Date(failed.endedAt).getTime() - new Date(failed.startedAt).getTime()).toBeLessThan(1_500);
+    // A retry runs it again, without the old code; the next failure is its code's own.
+    await ok(app, `mutation ($id: ID!) { retryTask(id: $id) { id } }`, { id: task.id });
+    const retried = await getWithSteps(task.id);
+    expect(retried.errorCode).toBeNull();
+  });
+
+  test("a step that ignores its signal fails with TIMEOUT after the grace period; the flow fails; Abort Task rolls it back", async () => {
+    const task = await app.manager.startTask({ module: "test", type: "stuck-flow" });
+    await until("it fails", 10_000, async () => (await get(app, task.id)).state === "FAILED", 20);
+    const failed = await getWithSteps(task.id);
+    expect(failed.errorCode).toBe("TIMEOUT");
+    expect(failed.error).toBe('Step "wait-for-node" failed: The step ran past its time limit (200 ms)');
+    expect(failed.steps).toEqual([
+      { key: "prepare", state: "SUCCEEDED", error: null, errorCode: null },
+      { key: "wait-for-node", state: "FAILED", error: "The step ran past its time limit (200 ms)", errorCode: "TIMEOUT" },
+      { key: "finish", state: "WAITING", error: null, errorCode: null },
+    ]);
+    // Rollback runs as for any failure (OCP's Abort Task): the failed step back to the first.
+    await ok(app, `mutation ($id: ID!) { abortTask(id: $id, rollback: true) { id } }`, { id: task.id });
+    await until("it is canceled", 10_000, async () => (await get(app, task.id)).state === "CANCELED", 20);
+    expect(rolledBack.filter((r) => r.startsWith(task.id))).toEqual([`${task.id}:wait-for-node`, `${task.id}:prepare`]);
+  });
+
+  test("a bad timeoutMs is refused with BAD_USER_INPUT and creates nothing", async () => {
+    for (const timeoutMs of [0, -5, 1e12]) {
+      const result = await app.gql(CREATE, { input: { rounds: 1, timeoutMs } });
+      expect(codes(result)).toEqual(["BAD_USER_INPUT"]);
+    }
   });
 });

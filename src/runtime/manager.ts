@@ -61,6 +61,8 @@ export interface StartTaskRequest {
   exclusiveKey?: string | null;
   /** With exclusiveKey: WAIT (default) or REFUSE (CONFLICT while a pending task has the key). */
   exclusiveMode?: "WAIT" | "REFUSE" | null;
+  /** Each run's time limit in ms (default: the type's): past it the run fails with TIMEOUT. */
+  timeoutMs?: number | null;
 }
 
 export const MAX_WAIT_SECONDS = 3_600;
@@ -154,6 +156,7 @@ export class TaskManager {
           pollMs: this.config.workerPollMs,
           housekeepingMs: this.config.housekeepingMs,
           stopGraceMs: this.config.stopGraceMs,
+          timeoutGraceMs: this.config.timeoutGraceMs,
           killAfterLostAttempt: this.config.testKillAfterLostAttempt,
           ...this.options.worker,
         };
@@ -206,6 +209,7 @@ export class TaskManager {
       priority: request.priority ?? undefined,
       exclusiveKey: request.exclusiveKey ?? undefined,
       exclusiveMode: request.exclusiveMode ?? undefined,
+      timeoutMs: request.timeoutMs ?? undefined,
     });
     return request.name != null ? { ...spec, name: request.name } : spec;
   }

@@ -27,6 +27,8 @@ export interface StepDefinition<Input = unknown> {
   run(ctx: StepContext<Input>): Promise<unknown> | unknown;
   /** Undoes the step (OCP rollback); without it, rolling back only records that there was nothing to undo. */
   rollback?(ctx: StepContext<Input>): Promise<unknown> | unknown;
+  /** Each attempt's time limit in ms: past it its signal is aborted and it fails with TIMEOUT (a rollback has none). */
+  timeoutMs?: number;
 }
 
 /** Tasks with the same key never run at once (exclusive targets: one operation per broker at a time). */
@@ -68,6 +70,8 @@ export interface TaskDefinition<Input = unknown> {
   exclusive?: ExclusivePolicy<Input>;
   /** Its tasks' priority unless startTask gives one (default 0; higher is claimed first). */
   priority?: number;
+  /** Each run's time limit in ms unless startTask gives one: past it the run fails with TIMEOUT. */
+  timeoutMs?: number;
 }
 
 const NAME = /^[a-z0-9][a-z0-9_.-]{0,99}$/;

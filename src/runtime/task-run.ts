@@ -14,12 +14,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { TaskgraphError, coerceError } from "../domain/errors";
 import { isEnded, LOST_STEP_ERROR, ROLLBACK_STEP_STATES, type StepState } from "../domain/states";
-import type { LogLevel, Prisma, Step, Task } from "../generated/prisma/client";
+import type { FailureCode, LogLevel, Prisma, Step, Task } from "../generated/prisma/client";
 import { nextChange, touches, type Change, type ChangeBus } from "../events/change-bus";
 import type { Completion, Store } from "../store";
 import type { ChildOutcome, SpawnOptions, StepContext, TaskContext } from "./context";
 import { makeLogger, taskInfo } from "./context";
 import { ProgressReporter } from "./progress";
+import { TimeoutError, underDeadline } from "./deadline";
 import type { StepDefinition, TaskDefinition, TaskRegistry } from "./registry";
 import { toJson } from "./registry";
 import { relativeStack } from "./stack";
@@ -39,6 +40,8 @@ export interface RunEnvironment {
   recheckMs: number;
   /** How long a claim or renewal of the lease holds: store calls are retried until then. */
   leaseMs: number;
+  /** How long work past its time limit may take to stop before it fails with TIMEOUT anyway. */
+  timeoutGraceMs: number;
   /** Test-only fault injection: called right after a lost step attempt was recorded. */
   afterLostAttempt?: () => void;
   /** The run started or stopped waiting for its children (it then needs no worker slot). */
@@ -89,6 +92,10 @@ export class TaskRun {
 
   /** When this run began (the claim), for its duration. */
   private readonly runStarted = performance.now();
+  /** When this run's time limit is up (ms since the epoch; null: none): the task's timeoutMs, else its type's. */
+  private deadline: number | null = null;
+  /** The run went past its time limit between steps: it fails with TIMEOUT. */
+  private timedOut = false;
 
   /** True while the task code waits for its children. */
   waiting = false;
@@ -135,6 +142,8 @@ export class TaskRun {
     const definition = registry.get(task.moduleName, task.type);
     if (!definition) return; // claims only take known types; a definition removed meanwhile waits for another worker
     this.definition = definition;
+    const limit = task.timeoutMs ?? definition.timeoutMs ?? null;
+    this.deadline = limit === null ? null : Date.now() + limit;
     if (task.needsSetup && task.state === "RUNNING" && !task.abortRequestedAt) {
       const ready = await this.setUp(task);
       if (!ready) return;
@@ -212,7 +221,8 @@ export class TaskRun {
     let error: Error | undefined;
     let result: unknown;
     try {
-      result = await this.definition.run!(await this.context(this.controller.signal));
+      const ctx = await this.context(this.controller.signal);
+      result = await this.underLimit(() => Promise.resolve(this.definition.run!(ctx)), this.controller, null);
     } catch (thrown) {
       error = coerceError(thrown);
     }
@@ -225,8 +235,8 @@ export class TaskRun {
     if (fresh.abortRequestedAt) return this.finishAbort(fresh);
     if (fresh.state !== "RUNNING") return; // deleted while pending, or failed by someone else
     if (error) {
-      await this.writeLog("ERROR", error.message, undefined, error.stack);
-      await this.end("FAILED", { error: error.message });
+      await this.writeLog("ERROR", error.message, undefined, error instanceof TimeoutError ? undefined : error.stack);
+      await this.end("FAILED", { error: error.message, errorCode: error instanceof TimeoutError ? "TIMEOUT" : null });
     } else {
       await this.end("SUCCEEDED", { result: toJson(result) });
     }
@@ -268,6 +278,10 @@ export class TaskRun {
     // steps that run.
     const running = new Map<string, Promise<void>>();
     for (;;) {
+      if (!this.stopLaunching && !this.stepFailed && this.deadline !== null && Date.now() >= this.deadline && running.size === 0) {
+        this.timedOut = true; // past the run's time limit between steps: no step starts
+        this.stopLaunching = true;
+      }
       if (!this.stopLaunching && !this.stepFailed) {
         for (const row of rows) {
           if (running.has(row.key) || this.stopLaunching) continue;
@@ -298,7 +312,13 @@ export class TaskRun {
       return this.end("SUCCEEDED", { result: null });
     }
     const failed = steps.find((s) => s.state === "FAILED");
-    await this.end("FAILED", { error: failed ? `Step "${failed.key}" failed: ${failed.error ?? "failed"}` : "The flow could not continue" });
+    if (!failed && this.timedOut) {
+      return this.end("FAILED", { error: `The task ran past its time limit (${this.limitText()})`, errorCode: "TIMEOUT" });
+    }
+    await this.end("FAILED", {
+      error: failed ? `Step "${failed.key}" failed: ${failed.error ?? "failed"}` : "The flow could not continue",
+      errorCode: failed?.errorCode ?? null,
+    });
   }
 
   /** Runs one step; `resumed`: it is RUNNING already (a new attempt was opened when it was resumed). */
@@ -325,17 +345,21 @@ export class TaskRun {
       try {
         const definition = this.stepDefs.get(row.key);
         if (!definition) throw new Error(`This version of ${this.task.moduleName}/${this.task.type} has no step "${row.key}"`);
-        await definition.run(await this.context(stepController.signal, row));
+        const ctx = await this.context(stepController.signal, row);
+        await this.underLimit(() => Promise.resolve(definition.run(ctx)), stepController, definition.timeoutMs ?? null);
       } catch (thrown) {
         error = coerceError(thrown);
       }
       await this.settle();
+      const timedOut = error instanceof TimeoutError;
       if (error) {
         this.stepFailed = true;
-        await this.writeLog("ERROR", error.message, row.key, error.stack);
+        await this.writeLog("ERROR", error.message, row.key, timedOut ? undefined : error.stack);
       }
       // Refused when the step was terminated or the task taken away meanwhile: then stop.
-      const recorded = error ? await this.moveStep(row.key, "FAILED", { error: error.message }) : await this.moveStep(row.key, "SUCCEEDED");
+      const recorded = error
+        ? await this.moveStep(row.key, "FAILED", { error: error.message, errorCode: timedOut ? "TIMEOUT" : null })
+        : await this.moveStep(row.key, "SUCCEEDED");
       if (!recorded) this.stopLaunching = true;
       else this.attemptEnded(kind, error);
       // The flow's progress this moved is stored before the next step starts: both lock the task's
@@ -421,6 +445,24 @@ export class TaskRun {
     await this.end("CANCELED", { error });
   }
 
+  // ── time limits ────────────────────────────────────────────────────────────
+
+  /**
+   * Runs a step attempt (`stepLimitMs`: its own limit) or the task's run under the time that is
+   * left: the step's limit or what remains of the run's, whichever ends first.
+   */
+  private underLimit<T>(work: () => Promise<T>, controller: AbortController, stepLimitMs: number | null): Promise<T> {
+    const left = this.deadline === null ? null : this.deadline - Date.now();
+    const byStep = stepLimitMs !== null && (left === null || stepLimitMs <= left);
+    const limit = byStep ? stepLimitMs : left;
+    const message = byStep ? `The step ran past its time limit (${stepLimitMs} ms)` : `The task ran past its time limit (${this.limitText()})`;
+    return underDeadline(work, controller, limit, this.env.timeoutGraceMs, message);
+  }
+
+  private limitText(): string {
+    return `${this.task.timeoutMs ?? this.definition.timeoutMs} ms`;
+  }
+
   // ── the store, carefully ───────────────────────────────────────────────────
 
   /**
@@ -456,7 +498,7 @@ export class TaskRun {
   }
 
   /** Records a step transition; false when the store refused it (the step or task moved on). */
-  private async moveStep(key: string, to: StepState, options: { error?: string } = {}): Promise<boolean> {
+  private async moveStep(key: string, to: StepState, options: { error?: string; errorCode?: FailureCode | null } = {}): Promise<boolean> {
     if (this.leaseLost) return false; // handed back or taken over: the next run records it
     let tries = 0;
     try {
@@ -495,7 +537,10 @@ export class TaskRun {
     }
   }
 
-  private async end(to: "SUCCEEDED" | "FAILED" | "CANCELED", patch: { error?: string | null; result?: Prisma.InputJsonValue | null }) {
+  private async end(
+    to: "SUCCEEDED" | "FAILED" | "CANCELED",
+    patch: { error?: string | null; errorCode?: FailureCode | null; result?: Prisma.InputJsonValue | null },
+  ) {
     if (this.leaseLost) return;
     // A task ends after its children (ScyllaDB): wait for any the code left running.
     try {

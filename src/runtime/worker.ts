@@ -33,6 +33,8 @@ export interface WorkerOptions {
   housekeepingMs: number;
   /** How long stop() waits for running tasks before handing them back. */
   stopGraceMs: number;
+  /** How long work past its time limit may take to stop before it fails with TIMEOUT anyway. */
+  timeoutGraceMs?: number;
   name?: string;
   /** Test-only fault injection: SIGKILL this process right after recording a lost step attempt. */
   killAfterLostAttempt?: boolean;
@@ -229,6 +231,7 @@ export class Worker {
         metrics: this.metrics,
         recheckMs: this.options.pollMs,
         leaseMs: this.options.leaseMs,
+        timeoutGraceMs: this.options.timeoutGraceMs ?? 5_000,
         ...(this.options.killAfterLostAttempt ? { afterLostAttempt: () => process.kill(process.pid, "SIGKILL") } : {}),
         onWaitingChange: () => void this.poll(),
         complete: (completion) => this.completions.complete(completion),

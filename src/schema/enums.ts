@@ -30,6 +30,13 @@ export const TaskCategoryEnum = builder.enumType("TaskCategory", {
     FINISHED: "SUCCEEDED.",
   }),
 });
+export const FailureCodeEnum = builder.enumType("FailureCode", {
+  description: "Why a task or step failed, when the runtime knows (when its code threw, there is none: see error).",
+  values: {
+    TIMEOUT: { description: "It ran past its time limit (timeoutMs): its signal was aborted, and it failed once it stopped or after the grace period." },
+  } as const,
+});
+
 export const ExclusiveModeEnum = builder.enumType("ExclusiveMode", {
   description: "What a task does when another pending task has its exclusive key.",
   values: {

@@ -7,7 +7,7 @@ import type { LogLevel, Prisma, Step } from "../generated/prisma/client";
 import { parseUuid } from "../domain/ids";
 import type { Store } from "../store";
 import { builder, type Context, decodeNodeId } from "./builder";
-import { AttemptKindEnum, AttemptStateEnum, LogLevelEnum, StepActionEnum, StepStateEnum } from "./enums";
+import { AttemptKindEnum, AttemptStateEnum, FailureCodeEnum, LogLevelEnum, StepActionEnum, StepStateEnum } from "./enums";
 import { checkedMaxSize, totalCountOptions } from "./pagination";
 
 const LOG_LEVELS: LogLevel[] = ["DEBUG", "INFO", "WARN", "ERROR"];
@@ -150,6 +150,11 @@ export const StepNode = builder.prismaNode("Step", {
     startedAt: t.expose("startedAt", { type: "DateTime", nullable: true, description: "When its latest attempt started." }),
     endedAt: t.expose("endedAt", { type: "DateTime", nullable: true, description: "When it ended; null while waiting or running." }),
     error: t.exposeString("error", { nullable: true, description: "Why its latest attempt failed." }),
+    errorCode: t.expose("errorCode", {
+      type: FailureCodeEnum,
+      nullable: true,
+      description: "Why its latest attempt failed, when the runtime knows: TIMEOUT (it ran past its time limit). Null when its code threw.",
+    }),
     progress: t.field({
       type: StepProgressType,
       description: "How far its current attempt is (ctx.progress in the step). The task's progress counts the running steps' fractions.",

@@ -14,7 +14,7 @@ import { encodeEventCursor, type JournalCursor } from "../store/journal-reader";
 import type { TaskColumn } from "../store/task-tree";
 import type { PageArgs, TaskFilter, TaskOrder, TaskQuery } from "../store";
 import { builder, type Context } from "./builder";
-import { ExclusiveModeEnum, OrderDirectionEnum, StepStateEnum, TaskActionEnum, TaskCategoryEnum, TaskKindEnum, TaskOrderFieldEnum, TaskStateEnum } from "./enums";
+import { ExclusiveModeEnum, FailureCodeEnum, OrderDirectionEnum, StepStateEnum, TaskActionEnum, TaskCategoryEnum, TaskKindEnum, TaskOrderFieldEnum, TaskStateEnum } from "./enums";
 import { hasPendingBelow, keyHolder, moduleByName, taskById, workerByName } from "./loaders";
 import { ModuleType } from "./module";
 import { checkedMaxSize, totalCountIsExactOptions, totalCountOptions } from "./pagination";
@@ -115,6 +115,12 @@ export const TaskNode = builder.prismaNode("Task", {
     input: t.expose("input", { type: "JSON", nullable: true, description: "The input it was started with (as validated by its type)." }),
     result: t.expose("result", { type: "JSON", nullable: true, description: "What its run returned, once SUCCEEDED." }),
     error: t.exposeString("error", { nullable: true, description: "Why it failed or was canceled (the message only; the stack is in its ERROR log line)." }),
+    errorCode: t.expose("errorCode", {
+      type: FailureCodeEnum,
+      nullable: true,
+      description: "Why it failed, when the runtime knows: TIMEOUT (it, or the step that failed it, ran past its time limit). Null when its code threw, or it did not fail.",
+    }),
+    timeoutMs: t.exposeInt("timeoutMs", { nullable: true, description: "Each run's time limit in ms as started (null: the type's, if any)." }),
     createdAt: t.expose("createdAt", { type: "DateTime", description: "When it was created." }),
     scheduledFor: t.expose("scheduledFor", { type: "DateTime", nullable: true, description: "The runAt it was started with; null for a task that ran at once." }),
     startedAt: t.expose("startedAt", { type: "DateTime", nullable: true, description: "When it first started running." }),
@@ -239,7 +245,7 @@ const TREE_FIELD_COLUMNS: Partial<Record<string, readonly TaskColumn[]>> = {
   id: ["id"],
   ...Object.fromEntries(
     (["type", "name", "kind", "scope", "target", "labels", "state", "isAbortable", "isInternal", "sequenceNumber", "input", "result", "error",
-      "createdAt", "scheduledFor", "startedAt", "endedAt", "createdBy", "node", "depth", "version", "priority", "exclusiveKey"] as const).map((column) => [column, [column]]),
+      "createdAt", "scheduledFor", "startedAt", "endedAt", "createdBy", "node", "depth", "version", "priority", "exclusiveKey", "errorCode", "timeoutMs"] as const).map((column) => [column, [column]]),
   ),
   category: ["state"],
   progress: ["progressUnits", "progressTotal", "progressCompleted"],
@@ -518,6 +524,10 @@ function policyInputFields(t: InputFieldBuilder) {
       type: ExclusiveModeEnum,
       description: "With a key: WAIT (default) queues the task until the key is free; REFUSE fails at once with CONFLICT while a pending task has the key.",
     }),
+    timeoutMs: t.int({
+      description:
+        "Each run's time limit in ms (1 to 604,800,000; default the type's): past it the run's signal is aborted and the task fails with errorCode TIMEOUT.",
+    }),
   };
 }
 
@@ -550,8 +560,18 @@ const StartTaskInput = builder.inputType("StartTaskInput", {
 });
 
 /** What policyInputFields asked, for startTask. */
-function policyOf(input: { priority?: number | null; exclusiveKey?: string | null; exclusiveMode?: "WAIT" | "REFUSE" | null }) {
-  return { priority: input.priority ?? null, exclusiveKey: input.exclusiveKey ?? null, exclusiveMode: input.exclusiveMode ?? null };
+function policyOf(input: {
+  priority?: number | null;
+  exclusiveKey?: string | null;
+  exclusiveMode?: "WAIT" | "REFUSE" | null;
+  timeoutMs?: number | null;
+}) {
+  return {
+    priority: input.priority ?? null,
+    exclusiveKey: input.exclusiveKey ?? null,
+    exclusiveMode: input.exclusiveMode ?? null,
+    timeoutMs: input.timeoutMs ?? null,
+  };
 }
 
 const DeleteTaskResult = builder

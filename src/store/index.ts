@@ -6,7 +6,7 @@ import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { notFound } from "../domain/errors";
 import type { StepState, TaskState } from "../domain/states";
-import type { Prisma, PrismaClient, Task, TaskEvent } from "../generated/prisma/client";
+import type { FailureCode, Prisma, PrismaClient, Task, TaskEvent } from "../generated/prisma/client";
 import * as claims from "./claims";
 import { currentActor, setActorSql, SYSTEM_ACTOR, withActor } from "./actor";
 import type { Completion } from "./completions";
@@ -72,8 +72,8 @@ export class Store {
       this.committed(notice);
       return { stored, busy };
     },
-    async ({ taskId, stepKey, to, error, leaseOwner, actor }) => {
-      const { step, notice } = await withActor(actor, () => moveStepRow(this.prisma, taskId, stepKey, to, { error, leaseOwner }));
+    async ({ taskId, stepKey, to, error, errorCode, leaseOwner, actor }) => {
+      const { step, notice } = await withActor(actor, () => moveStepRow(this.prisma, taskId, stepKey, to, { error, errorCode, leaseOwner }));
       this.committed(notice);
       return step;
     },
@@ -182,10 +182,10 @@ export class Store {
    * One statement (see task-writes.ts transitionStep). A run's change (with `leaseOwner`) is
    * stored with the other runs' changes that arrive meanwhile (moveStepRows).
    */
-  async transitionStep(taskId: string, stepKey: string, to: StepState, options?: { error?: string; leaseOwner?: string }) {
+  async transitionStep(taskId: string, stepKey: string, to: StepState, options?: { error?: string; errorCode?: FailureCode | null; leaseOwner?: string }) {
     if (options?.leaseOwner) {
-      const { leaseOwner, error } = options;
-      return this.stepBatch.write({ taskId, stepKey, to, error, leaseOwner, actor: currentActor() ?? SYSTEM_ACTOR });
+      const { leaseOwner, error, errorCode } = options;
+      return this.stepBatch.write({ taskId, stepKey, to, error, errorCode, leaseOwner, actor: currentActor() ?? SYSTEM_ACTOR });
     }
     const { step, notice } = await moveStepRow(this.prisma, taskId, stepKey, to, options);
     this.committed(notice);

@@ -50,6 +50,8 @@ const IS_TIMESTAMP: Record<TaskColumn, boolean> = {
   version: false,
   priority: false,
   exclusiveKey: false,
+  errorCode: false,
+  timeoutMs: false,
 };
 export const TASK_COLUMNS = Object.keys(IS_TIMESTAMP) as TaskColumn[];
 

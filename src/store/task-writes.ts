@@ -10,7 +10,7 @@ import { LIMITS } from "../domain/limits";
 import type { StepState, TaskState } from "../domain/states";
 import { assertStepTransition, assertTaskTransition, canTransitionStep, isEnded, LOST_STEP_ERROR, PENDING_STATES, STEP_STATES } from "../domain/states";
 import { taskStateList } from "./sql";
-import type { LogLevel, Step, Task, TaskKind } from "../generated/prisma/client";
+import type { FailureCode, LogLevel, Step, Task, TaskKind } from "../generated/prisma/client";
 import { Prisma } from "../generated/prisma/client";
 import { PREPARED } from "../db/prepared";
 import { type Actor, actorCte } from "./actor";
@@ -53,7 +53,12 @@ export interface NewTask {
    * refuses it with CONFLICT while a pending task has the key.
    */
   exclusiveMode?: "WAIT" | "REFUSE";
+  /** Each run's time limit (ms): past it the run's signal is aborted and it fails with TIMEOUT. */
+  timeoutMs?: number | null;
 }
+
+/** The longest time limit a run may have (7 days). */
+export const MAX_TIMEOUT_MS = 7 * 24 * 3_600_000;
 
 /** The range of a task's priority. */
 export const PRIORITY_RANGE = { min: -1_000, max: 1_000 } as const;
@@ -63,6 +68,8 @@ export type NewChildTask = Omit<NewTask, "module"> & { module?: string };
 
 export interface TaskPatch {
   error?: string | null;
+  /** Why it failed, as a code (TIMEOUT); cleared when it runs again. */
+  errorCode?: FailureCode | null;
   result?: Prisma.InputJsonValue | null;
   node?: string | null;
   /** Hand the task back to the workers: clear the lease (and wake them). */
@@ -111,6 +118,9 @@ function checkTaskSpec(spec: NewChildTask, parent: { kind: TaskKind } | null) {
   }
   if (spec.priority != null && !(Number.isInteger(spec.priority) && spec.priority >= PRIORITY_RANGE.min && spec.priority <= PRIORITY_RANGE.max)) {
     throw badInput(`priority must be a whole number from ${PRIORITY_RANGE.min} to ${PRIORITY_RANGE.max}`, { field: "priority" });
+  }
+  if (spec.timeoutMs != null && !(Number.isInteger(spec.timeoutMs) && spec.timeoutMs >= 1 && spec.timeoutMs <= MAX_TIMEOUT_MS)) {
+    throw badInput(`timeoutMs must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`, { field: "timeoutMs" });
   }
   if (spec.exclusiveKey != null) {
     if (spec.exclusiveKey === "") throw badInput("exclusiveKey must not be empty", { field: "exclusiveKey" });
@@ -304,6 +314,7 @@ export async function insertTasks(
         traceparent: s.traceparent ?? spec.traceparent ?? null,
         priority,
         exclusiveKey: s.exclusiveKey ?? null,
+        timeoutMs: s.timeoutMs ?? null,
       });
       for (const step of resolveFlow(s.steps ?? [])) {
         steps.push({ id: newId(), taskId: id, key: step.key, name: step.name, index: step.index, dependsOn: JSON.stringify(step.dependsOn) });
@@ -337,18 +348,18 @@ export async function insertTasks(
         ${column((t) => t.progressTotal)}::float8[], ${column((t) => t.scheduledFor?.toISOString() ?? null)}::timestamptz[],
         ${column((t) => t.createdBy)}::text[], ${column((t) => t.node)}::text[], ${column((t) => t.spawnKey)}::text[],
         ${column((t) => t.needsSetup)}::boolean[], ${column((t) => t.traceparent)}::text[], ${column((t) => t.priority)}::int[],
-        ${column((t) => t.exclusiveKey)}::text[]
+        ${column((t) => t.exclusiveKey)}::text[], ${column((t) => t.timeoutMs)}::int[]
       ) AS i(id, "moduleName", type, name, kind, scope, target, labels, state, "isAbortable", "isInternal", "isUserTask",
         "sequenceOf", sequence, "parentId", "rootId", depth, input, "progressUnits", "progressTotal", "scheduledFor",
-        "createdBy", node, "spawnKey", "needsSetup", traceparent, priority, "exclusiveKey")
+        "createdBy", node, "spawnKey", "needsSetup", traceparent, priority, "exclusiveKey", "timeoutMs")
     ), inserted AS (
       INSERT INTO "Task" (id, "moduleName", type, name, kind, scope, target, labels, state, "isAbortable", "isInternal",
         "isUserTask", "sequenceNumber", "parentId", "rootId", depth, input, "progressUnits", "progressTotal", "createdAt",
-        "scheduledFor", "createdBy", node, "spawnKey", "needsSetup", traceparent, priority, "exclusiveKey")
+        "scheduledFor", "createdBy", node, "spawnKey", "needsSetup", traceparent, priority, "exclusiveKey", "timeoutMs")
       SELECT i.id, i."moduleName", i.type, i.name, i.kind::"TaskKind", i.scope, i.target, i.labels::jsonb, i.state::"TaskState",
         i."isAbortable", i."isInternal", i."isUserTask", CASE WHEN i."sequenceOf" IS NULL THEN i.sequence ELSE t.base + i.sequence END,
         i."parentId", i."rootId", i.depth, i.input::jsonb, i."progressUnits", i."progressTotal", ${now}::timestamptz,
-        i."scheduledFor", i."createdBy", i.node, i."spawnKey", i."needsSetup", i.traceparent, i.priority, i."exclusiveKey"
+        i."scheduledFor", i."createdBy", i.node, i."spawnKey", i."needsSetup", i.traceparent, i.priority, i."exclusiveKey", i."timeoutMs"
       FROM input i LEFT JOIN taken t ON t.name = i."sequenceOf", actor
       WHERE (SELECT n FROM known) = ${named.length} AND (i."sequenceOf" IS NULL OR t.base IS NOT NULL)
       RETURNING *
@@ -399,10 +410,14 @@ export async function transitionTask(tx: Tx, taskId: string, to: TaskState, patc
   if (to === "RUNNING") {
     data.startedAt = task.startedAt ?? now;
     data.endedAt = null;
-    if (from === "FAILED") data.error = null;
+    if (from === "FAILED") {
+      data.error = null;
+      data.errorCode = null;
+    }
   }
   if (isEnded(to)) data.endedAt = now;
   if (patch.error !== undefined) data.error = patch.error;
+  if (patch.errorCode !== undefined) data.errorCode = patch.errorCode;
   if (patch.result !== undefined) data.result = jsonOrNull(patch.result);
   if (patch.node !== undefined) data.node = patch.node;
   if (isEnded(to) || patch.releaseLease) {
@@ -451,7 +466,7 @@ export async function transitionStep(
   taskId: string,
   stepKey: string,
   to: StepState,
-  options: { error?: string; leaseOwner?: string } = {},
+  options: { error?: string; errorCode?: FailureCode | null; leaseOwner?: string } = {},
 ): Promise<MovedStep> {
   const { step, notice } = await moveStepRow(tx, taskId, stepKey, to, options);
   publishAfterCommit(tx, notice);
@@ -464,10 +479,11 @@ export async function moveStepRow(
   taskId: string,
   stepKey: string,
   to: StepState,
-  options: { error?: string; leaseOwner?: string } = {},
+  options: { error?: string; errorCode?: FailureCode | null; leaseOwner?: string } = {},
 ): Promise<{ step: MovedStep; notice: ChangeNotice }> {
   const id = parseUuid(taskId, "taskId");
   const error = to === "FAILED" ? (options.error ?? "failed") : null;
+  const errorCode = to === "FAILED" ? (options.errorCode ?? null) : null;
   // A worker's own write: its run knows of it already and needs no look (`o`).
   const notice = noticeOf([id], { c: true, o: options.leaseOwner ? [options.leaseOwner] : [] })!;
   const startsUnderLease = to === "RUNNING" && options.leaseOwner !== undefined;
@@ -515,7 +531,8 @@ export async function moveStepRow(
           "progressCompleted" = CASE WHEN ${to}::text IN ('RUNNING', 'ROLLING_BACK') THEN 0 ELSE s."progressCompleted" END,
           "progressTotal" = CASE WHEN ${to}::text IN ('RUNNING', 'ROLLING_BACK') THEN NULL ELSE s."progressTotal" END,
           "endedAt" = CASE WHEN ${to}::text IN ('RUNNING', 'ROLLING_BACK') THEN NULL ELSE ${now}::timestamptz END,
-          error = CASE WHEN ${to}::text IN ('FAILED', 'RUNNING') THEN ${error}::text ELSE s.error END
+          error = CASE WHEN ${to}::text IN ('FAILED', 'RUNNING') THEN ${error}::text ELSE s.error END,
+          "errorCode" = CASE WHEN ${to}::text IN ('FAILED', 'RUNNING') THEN ${errorCode}::text::"FailureCode" ELSE s."errorCode" END
         FROM allowed c WHERE s.id = c.id AND EXISTS (SELECT 1 FROM bumped)
         RETURNING s.*
       ), changed AS (
@@ -553,6 +570,7 @@ export interface StepMove {
   stepKey: string;
   to: StepState;
   error?: string;
+  errorCode?: FailureCode | null;
   leaseOwner: string;
   actor: Actor;
 }
@@ -580,8 +598,8 @@ export async function moveStepRows(
     WITH ${actorCte(moves[0]!.actor)}, input AS (
       SELECT * FROM unnest(${ids}::uuid[], ${moves.map((m) => m.stepKey)}::text[], ${moves.map((m) => m.to)}::text[],
         ${moves.map((m) => (m.to === "FAILED" ? (m.error ?? "failed") : null))}::text[], ${moves.map((m) => m.leaseOwner)}::text[],
-        ${moves.map(() => newId())}::uuid[])
-        WITH ORDINALITY AS i(id, key, "to", error, owner, "attemptId", ord)
+        ${moves.map(() => newId())}::uuid[], ${moves.map((m) => (m.to === "FAILED" ? (m.errorCode ?? null) : null))}::text[])
+        WITH ORDINALITY AS i(id, key, "to", error, owner, "attemptId", "errorCode", ord)
     ), sources AS (
       SELECT * FROM unnest(${STEP_SOURCE_PAIRS.map((p) => p[0])}::text[], ${STEP_SOURCE_PAIRS.map((p) => p[1])}::text[]) AS p("to", "from")
     ), seen AS (
@@ -593,7 +611,7 @@ export async function moveStepRows(
         AND (i."to" <> 'RUNNING' OR (t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL))
       ORDER BY t.id FOR NO KEY UPDATE OF t SKIP LOCKED
     ), current AS (
-      SELECT i.id, i.key, i."to", i.error, i.ord, i."attemptId" AS "newAttemptId", s.id AS "stepId", s.state::text AS "from", a.id AS "attemptId", a.number, a.kind, a.state AS "attemptState",
+      SELECT i.id, i.key, i."to", i.error, i."errorCode", i.ord, i."attemptId" AS "newAttemptId", s.id AS "stepId", s.state::text AS "from", a.id AS "attemptId", a.number, a.kind, a.state AS "attemptState",
         (SELECT count(*) FROM "StepAttempt" e WHERE e."stepId" = s.id AND e.kind IN ('EXECUTE', 'RETRY')) AS executed
       FROM input i JOIN "Step" s ON s."taskId" = i.id AND s.key = i.key
         JOIN sources p ON p."to" = i."to" AND p."from" = s.state::text
@@ -618,7 +636,8 @@ export async function moveStepRows(
         "progressCompleted" = CASE WHEN c."to" IN ('RUNNING', 'ROLLING_BACK') THEN 0 ELSE s."progressCompleted" END,
         "progressTotal" = CASE WHEN c."to" IN ('RUNNING', 'ROLLING_BACK') THEN NULL ELSE s."progressTotal" END,
         "endedAt" = CASE WHEN c."to" IN ('RUNNING', 'ROLLING_BACK') THEN NULL ELSE ${now}::timestamptz END,
-        error = CASE WHEN c."to" IN ('FAILED', 'RUNNING') THEN c.error ELSE s.error END
+        error = CASE WHEN c."to" IN ('FAILED', 'RUNNING') THEN c.error ELSE s.error END,
+        "errorCode" = CASE WHEN c."to" IN ('FAILED', 'RUNNING') THEN c."errorCode"::"FailureCode" ELSE s."errorCode" END
       FROM current c WHERE s.id = c."stepId"
       RETURNING s.*
     ), changed AS (

@@ -199,6 +199,8 @@ export async function seedQueryData(app: App, total: number, bigTree: number): P
       version: ENDED.has(state) ? 3 : state === "RUNNING" ? 2 : 1,
       priority: 0,
       exclusiveKey: null,
+      errorCode: null,
+      timeoutMs: null,
     };
     rows.push(row);
     return row;
