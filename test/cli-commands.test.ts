@@ -77,6 +77,32 @@ describe("task commands", () => {
     await server.app.gql("mutation ($id: ID!) { deleteTask(id: $id, force: true) { deleted } }", { id: notAbortable }).catch(() => {});
   }, 60_000);
 
+  test("start with --priority, --exclusive (waiting, or --refuse: CONFLICT, exit 2) and --time-limit; status shows them", async () => {
+    const key = `broker-${Date.now()}`;
+    const holder = await cli("tasks", "start", "test", "count", "--input", '{"rounds":300,"roundMs":100}', "--exclusive", key, "--priority", "7");
+    expect(holder.code).toBe(0);
+    const holderId = holder.stdout.trim();
+    await until(async () => (await stateOf(holderId)) === "RUNNING", 15_000, "the holder to run");
+    const [waiting, refused, limited] = await Promise.all([
+      cli("tasks", "start", "test", "count", "--input", '{"rounds":1,"roundMs":0}', "--exclusive", key),
+      cli("tasks", "start", "test", "count", "--input", '{"rounds":1,"roundMs":0}', "--exclusive", key, "--refuse"),
+      cli("tasks", "start", "test", "count", "--input", '{"rounds":50,"roundMs":100}', "--time-limit", "1s", "--wait"),
+    ]);
+    expect(waiting.code).toBe(0);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/CONFLICT/);
+    expect(refused.stderr).toContain(holderId);
+    const [status, waitingStatus] = await Promise.all([cli("tasks", "status", holderId), cli("tasks", "status", waiting.stdout.trim())]);
+    expect(status.stdout).toMatch(/^priority: +7$/m);
+    expect(status.stdout).toMatch(new RegExp(`^exclusive_key: +${key}$`, "m"));
+    expect(waitingStatus.stdout).toMatch(new RegExp(`^blocked_by: +${holderId} `, "m"));
+    expect(limited.code).not.toBe(0); // --wait exits non-zero for a FAILED task
+    const limitedStatus = await cli("tasks", "status", limited.stdout.split("\n")[0]!);
+    expect(limitedStatus.stdout).toMatch(/^error_code: +TIMEOUT$/m);
+    expect(limitedStatus.stdout).toMatch(/^time_limit: +1000 ms$/m);
+    await cli("tasks", "abort", holderId);
+  });
+
   test("list: filters map to the API's TaskFilter, --ended-since, --interval/--iterations; tree", async () => {
     const started = await server.app.gql<{ a: { id: string }; b: { id: string } }>(
       `mutation {

@@ -44,6 +44,8 @@ export interface TaskRow {
   priority: number;
   exclusiveKey: string | null;
   blockedBy: { id: string; name: string } | null;
+  timeoutMs: number | null;
+  errorCode: string | null;
 }
 
 export interface StepRow {
@@ -102,7 +104,7 @@ export interface PageInfo {
 const TASK_ROW = `fragment TaskRow on Task {
   id module { name } type name kind scope target labels state category isAbortable isInternal sequenceNumber
   createdAt scheduledFor startedAt endedAt createdBy node depth root { id } version error availableActions
-  progress { units total completed fraction } priority exclusiveKey blockedBy { id name }
+  progress { units total completed fraction } priority exclusiveKey blockedBy { id name } timeoutMs errorCode
 }`;
 
 const STEP_ROW = `fragment StepRow on Step {

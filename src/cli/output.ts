@@ -101,6 +101,8 @@ export class Output {
         ["end", time(task.endedAt)],
         ["parent_id", task.parent?.id ?? ""],
         ["error", task.error ? this.style("red", task.error) : ""],
+        ["error_code", task.errorCode ?? undefined],
+        ["time_limit", task.timeoutMs === null ? undefined : `${task.timeoutMs} ms`],
         ["actions", task.availableActions.join(", ")],
         ["input", task.input === null ? undefined : JSON.stringify(task.input)],
         ["result", task.result === null ? undefined : JSON.stringify(task.result)],

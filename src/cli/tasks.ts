@@ -293,6 +293,7 @@ interface StartOptions extends WaitOptions {
   priority?: number;
   exclusive?: string;
   refuse?: boolean;
+  timeLimit?: number;
 }
 
 async function start(ctx: Context, module: string, type: string, o: StartOptions): Promise<number | void> {
@@ -310,6 +311,7 @@ async function start(ctx: Context, module: string, type: string, o: StartOptions
       priority: o.priority,
       exclusiveKey: o.exclusive,
       exclusiveMode: o.refuse ? "REFUSE" : undefined,
+      timeoutMs: o.timeLimit === undefined ? undefined : Math.round(o.timeLimit * 1000),
     },
   });
   if (!o.wait) return ctx.out.json ? ctx.out.printJson(task) : ctx.out.print(task.id);
@@ -513,6 +515,7 @@ export function tasksCommand(): Command {
     .option("--priority <n>", "-1000 to 1000: higher is claimed first (default: the type's, else 0)", parseInteger)
     .option("--exclusive <key>", "never run at once with another task of this key (waits its turn)")
     .option("--refuse", "with --exclusive: fail at once (exit 1, CONFLICT) while a pending task has the key")
+    .option("--time-limit <duration>", "each run's time limit (30s, 10m): past it the task fails with TIMEOUT", parseDuration)
     .option("--wait", "follow it to its end; exit as `tasks wait` does")
     .option("--timeout <seconds>", "with --wait: give up after this long (exit 124)", parseDuration)
     .option("-q, --quiet", "with --wait: print nothing; only the exit code")
