@@ -38,6 +38,19 @@ function overlaps(tasks: Interval[]): string[] {
   return found;
 }
 
+/** The most tasks running at one moment, from their [startedAt, endedAt]. */
+function mostAtOnce(tasks: Interval[]): number {
+  const edges = tasks.flatMap((t) => [
+    { at: new Date(t.startedAt!).getTime(), delta: 1 },
+    { at: new Date(t.endedAt!).getTime(), delta: -1 },
+  ]);
+  edges.sort((a, b) => a.at - b.at || a.delta - b.delta); // an end before a start at the same instant
+  let now = 0;
+  let most = 0;
+  for (const edge of edges) most = Math.max(most, (now += edge.delta));
+  return most;
+}
+
 describe("priorities and exclusive keys, with a worker", () => {
   let app: TestApp;
 
@@ -144,6 +157,33 @@ describe("priorities and exclusive keys, with a worker", () => {
   });
 });
 
+describe("concurrency limits, with a worker", () => {
+  let app: TestApp;
+
+  beforeAll(async () => {
+    app = await startTestApp({ worker: { concurrency: 8, pollMs: 50 } });
+  });
+  afterAll(() => app.stop());
+
+  test("a type limited to 2 never runs more than 2 at once; the others wait and all finish; the API shows the limit", async () => {
+    const START = `mutation ($input: StartTaskInput!) { startTask(input: $input) { id } }`;
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push((await ok(app, START, { input: { module: "test", type: "limited-count", input: { rounds: 2, roundMs: 60 } } })).startTask.id);
+    let mostSeen = 0;
+    await until("all 8 end", 30_000, async () => {
+      const now = await Promise.all(ids.map((id) => get(app, id)));
+      mostSeen = Math.max(mostSeen, now.filter((t) => t.state === "RUNNING").length);
+      return now.every((t) => t.state === "SUCCEEDED");
+    }, 10);
+    expect(mostSeen).toBeLessThanOrEqual(2);
+    const ended = await Promise.all(ids.map((id) => get(app, id)));
+    expect(mostAtOnce(ended)).toBe(2);
+    const limits = await ok(app, `{ taskType(module: "test", name: "limited-count") { concurrencyLimit } module(name: "test") { concurrencyLimit } }`);
+    expect(limits).toEqual({ taskType: { concurrencyLimit: 2 }, module: { concurrencyLimit: null } });
+    expect(await app.store.prismaForTests.concurrencySlot.count({ where: { scope: "type:test/limited-count", holderId: { not: null } } })).toBe(0);
+  });
+});
+
 describe("two worker processes on one PostgreSQL", () => {
   const fleet = useWorkerFleet("tg_pol", { TASKGRAPH_CONCURRENCY: "8" });
 
@@ -168,6 +208,23 @@ describe("two worker processes on one PostgreSQL", () => {
     const byStart = [...tasks].sort((a, b) => a.startedAt!.getTime() - b.startedAt!.getTime()).map((t) => t.id);
     expect(byStart.indexOf(urgent.id)).toBeLessThan(10);
     expect(await fleet.prisma().exclusiveKey.findUnique({ where: { key: "broker-7" } })).toMatchObject({ holderId: null });
+  });
+
+  test("a limit of 2 is never exceeded with 4 workers", { timeout: 120_000 }, async () => {
+    while (fleet.processes.length < 4) await fleet.startWorker();
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const task = await fleet.manager.startTask({ module: "test", type: "limited-count", input: { rounds: 2, roundMs: 30, failAtRound: null, abortable: true, steps: 0, children: 0 } });
+      ids.push(task.id);
+    }
+    await until("all 30 end", 90_000, fleet.allEnded(ids)).catch((error: Error) => {
+      throw new Error(error.message + fleet.logs());
+    });
+    const tasks = await fleet.prisma().task.findMany({ where: { id: { in: ids } } });
+    expect(tasks.filter((t) => t.state !== "SUCCEEDED").map((t) => [t.id, t.state, t.error])).toEqual([]);
+    expect(mostAtOnce(tasks)).toBe(2);
+    const runners = new Set((await fleet.prisma().taskEvent.findMany({ where: { taskId: { in: ids }, type: "STATE_CHANGED", actorKind: "WORKER" } })).map((e) => e.actorName));
+    expect(runners.size).toBeGreaterThan(1);
   });
 });
 

@@ -88,7 +88,7 @@ describe("a type with a zod input schema", () => {
 
     // The built-in test module publishes its explicit JSON Schema; flow's steps depend on the input.
     const test = (await app.gql(TYPES, { module: "test" })).data!.taskTypes;
-    expect(test.map((t: any) => t.name)).toEqual(["count", "flow", "node-count", "tree"]);
+    expect(test.map((t: any) => t.name)).toEqual(["count", "flow", "limited-count", "node-count", "tree"]);
     for (const t of test) expect(t.inputSchema).toMatchObject({ type: "object", required: ["rounds"] });
     const flow = test.find((t: any) => t.name === "flow");
     expect(flow).toMatchObject({ isFlow: true, steps: null, abortable: null, progressUnits: "steps" });

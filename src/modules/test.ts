@@ -127,6 +127,22 @@ export function defineTestModule(registry: TaskDefiner): void {
 
   registry.defineTask<CountInput>({
     module: "test",
+    type: "limited-count",
+    description: "Counts rounds like count, at most 2 at once across every worker (a concurrency limit): the others wait QUEUED.",
+    progressUnits: "rounds",
+    abortable,
+    concurrency: 2,
+    parseInput: parseCountInput,
+    inputJsonSchema: COUNT_INPUT_JSON_SCHEMA,
+    name: (input) => `Count ${input.rounds} round(s), 2 at most at once`,
+    async run(ctx) {
+      await countRounds(ctx, 0);
+      return { rounds: ctx.input.rounds };
+    },
+  });
+
+  registry.defineTask<CountInput>({
+    module: "test",
     type: "tree",
     kind: "CLUSTER",
     description: "A CLUSTER-wide root with one child per node (node-1 …), each with an internal grandchild.",

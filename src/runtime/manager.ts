@@ -89,6 +89,7 @@ export class TaskManager {
     this.registry.onModule((module) =>
       this.catalogueWrite(async (store) => {
         await store.ensureModule(module.name, module.description);
+        if (module.concurrency !== undefined) await store.setModuleConcurrency(module.name, module.concurrency);
       }),
     );
     // A type defined after start joins the catalogue.
@@ -143,7 +144,10 @@ export class TaskManager {
       await this.changeBus.start();
       this.journalFeed = new JournalFeed(this.taskStore, this.changeBus, log.child({ component: "journal-feed" }));
       await this.journalFeed.start();
-      for (const module of this.registry.moduleList()) await this.taskStore.ensureModule(module.name, module.description);
+      for (const module of this.registry.moduleList()) {
+        await this.taskStore.ensureModule(module.name, module.description);
+        if (module.concurrency !== undefined) await this.taskStore.setModuleConcurrency(module.name, module.concurrency);
+      }
       await this.taskStore.upsertTaskTypes(this.registry.entries());
       // The embedded store's files belong to this process alone: a lease found there was held by
       // a previous process, now gone. Its tasks are resumed at once, not after the lease runs out.

@@ -17,7 +17,12 @@ import type { StepContext, TaskContext } from "./context";
 export interface ModuleDefinition {
   name: string;
   description?: string;
+  /** At most this many of the module's tasks run at once, across every worker (null: no limit; omitted: as stored). */
+  concurrency?: number | null;
 }
+
+/** A module as this process defines it (what the catalogue stores). */
+export type ModuleEntry = { name: string; description: string; concurrency?: number | null };
 
 export interface StepDefinition<Input = unknown> {
   key: string;
@@ -72,14 +77,16 @@ export interface TaskDefinition<Input = unknown> {
   priority?: number;
   /** Each run's time limit in ms unless startTask gives one: past it the run fails with TIMEOUT. */
   timeoutMs?: number;
+  /** At most this many of its tasks run at once, across every worker (null: no limit; omitted: as stored). */
+  concurrency?: number | null;
 }
 
 const NAME = /^[a-z0-9][a-z0-9_.-]{0,99}$/;
 
 export class TaskRegistry {
-  private readonly modules = new Map<string, Required<ModuleDefinition>>();
+  private readonly modules = new Map<string, ModuleEntry>();
   private readonly tasks = new Map<string, TaskDefinition<any>>();
-  private readonly listeners = new Set<(module: Required<ModuleDefinition>) => Promise<unknown>>();
+  private readonly listeners = new Set<(module: ModuleEntry) => Promise<unknown>>();
   private readonly typeListeners = new Set<(entry: TaskTypeEntry) => Promise<unknown>>();
   /** Where types this process does not define are looked up (the stored catalogue). */
   private catalogue?: (key: string) => Promise<TaskType | null>;
@@ -87,7 +94,8 @@ export class TaskRegistry {
 
   defineModule(definition: ModuleDefinition): void {
     if (!NAME.test(definition.name)) throw badInput(`Module name "${definition.name}" must be lower-case letters, digits, _ . or -`);
-    const module = { name: definition.name, description: definition.description ?? "" };
+    checkConcurrency(definition.concurrency, `Module ${definition.name}`);
+    const module = { name: definition.name, description: definition.description ?? "", concurrency: definition.concurrency };
     this.modules.set(module.name, module);
     for (const listener of this.listeners) this.track(listener(module));
   }
@@ -106,6 +114,7 @@ export class TaskRegistry {
     if (!NAME.test(definition.type)) throw badInput(`Task type "${definition.type}" must be lower-case letters, digits, _ . or -`);
     if (!definition.run === !definition.steps) throw badInput(`Task type ${definition.module}/${definition.type} needs either run or steps, not both`);
     if (Array.isArray(definition.steps)) this.flowOf(definition, undefined as Input); // refuse a cycle or unknown key now
+    checkConcurrency(definition.concurrency, `Task type ${definition.module}/${definition.type}`);
     if (!this.modules.has(definition.module)) this.defineModule({ name: definition.module });
     this.tasks.set(key(definition.module, definition.type), definition);
     const entry = this.entryOf(definition);
@@ -132,6 +141,7 @@ export class TaskRegistry {
         ? { by: definition.exclusive.key === "target" ? "target" : "input", mode: definition.exclusive.mode ?? "WAIT" }
         : null,
       priority: definition.priority ?? 0,
+      concurrency: definition.concurrency,
     };
   }
 
@@ -201,7 +211,7 @@ export class TaskRegistry {
     return { resolved: resolveFlow(steps), steps };
   }
 
-  moduleList(): Required<ModuleDefinition>[] {
+  moduleList(): ModuleEntry[] {
     return [...this.modules.values()];
   }
 
@@ -212,7 +222,7 @@ export class TaskRegistry {
   }
 
   /** Called for each module defined from now on; ready() waits for the promise it returns. */
-  onModule(listener: (module: Required<ModuleDefinition>) => Promise<unknown>): void {
+  onModule(listener: (module: ModuleEntry) => Promise<unknown>): void {
     this.listeners.add(listener);
   }
 }
@@ -245,6 +255,13 @@ function fromCatalogue(stored: TaskType, rawInput: unknown, extra: Omit<Partial<
     type: stored.name,
     input: toJson(input),
   };
+}
+
+/** A concurrency limit is a whole number from 1 (or null: none). */
+function checkConcurrency(limit: number | null | undefined, what: string) {
+  if (limit != null && !(Number.isInteger(limit) && limit >= 1 && limit <= 100_000)) {
+    throw badInput(`${what}: concurrency must be a whole number from 1 to 100000, or null`);
+  }
 }
 
 /** The fields given (a field set to undefined does not override a default). */

@@ -31,6 +31,13 @@ function byKey<T>(keys: readonly string[], rows: T[], keyOf: (row: T) => string)
 export const taskById = (ctx: Context) =>
   perRequest<Task | null>(ctx, "taskById", async (ids) => byKey(ids, await ctx.store.tasksByIds(ids), (t) => t.id));
 
+/** The concurrency limit of each scope ("type:<module>/<type>", "module:<module>"; null: none). */
+export const concurrencyLimit = (ctx: Context) =>
+  perRequest<number | null>(ctx, "concurrencyLimit", async (scopes) => {
+    const limits = await ctx.store.concurrencyLimits(scopes);
+    return scopes.map((scope) => limits.get(scope) ?? null);
+  });
+
 /** The id of the task holding each exclusive key (null: free). */
 export const keyHolder = (ctx: Context) =>
   perRequest<string | null>(ctx, "keyHolder", async (keys) => {

@@ -3,7 +3,8 @@
 import { TASK_STATES } from "../domain/states";
 import { builder } from "./builder";
 import { TaskStateEnum } from "./enums";
-import { moduleTaskCounts } from "./loaders";
+import { concurrencyLimit, moduleTaskCounts } from "./loaders";
+import { moduleScope } from "../store/task-types";
 import { taskConnectionField } from "./task";
 
 export const StateCount = builder.objectRef<{ state: (typeof TASK_STATES)[number]; count: number }>("StateCount").implement({
@@ -23,6 +24,11 @@ export const ModuleType = builder.prismaNode("Module", {
     description: t.exposeString("description", { description: "What the module's tasks are about (may be empty)." }),
     createdAt: t.expose("createdAt", { type: "DateTime", description: "When a process first defined the module." }),
     lastSequenceNumber: t.exposeInt("lastSequenceNumber", { description: "The sequenceNumber of the module's newest task tree." }),
+    concurrencyLimit: t.int({
+      nullable: true,
+      description: "At most this many of its tasks run at once, across every worker (ModuleDefinition.concurrency); null: no limit.",
+      resolve: (m, _args, ctx) => concurrencyLimit(ctx).load(moduleScope(m.name)),
+    }),
     taskCounts: t.field({
       type: [StateCount],
       description: "Visible (non-internal) tasks in each state, every state listed.",

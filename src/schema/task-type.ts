@@ -6,7 +6,8 @@ import { taskTypeKey } from "../store";
 import { builder } from "./builder";
 import { ExclusiveModeEnum, TaskKindEnum } from "./enums";
 import { ModuleType } from "./module";
-import { taskTypeByKey, taskTypeServed } from "./loaders";
+import { concurrencyLimit, taskTypeByKey, taskTypeServed } from "./loaders";
+import { typeScope } from "../store/task-types";
 import { TaskNode, taskConnectionField } from "./task";
 
 /**
@@ -96,6 +97,12 @@ export const TaskTypeNode = builder.prismaNode("TaskType", {
       resolve: (type) => (type.exclusive as ExclusiveShape | null) ?? null,
     }),
     priority: t.exposeInt("priority", { description: "Its tasks' priority unless startTask gives one (higher is claimed first)." }),
+    concurrencyLimit: t.int({
+      nullable: true,
+      description:
+        "At most this many of its tasks run at once, across every worker (TaskDefinition.concurrency); the others wait QUEUED. Null: no limit (its module's may still apply).",
+      resolve: (type, _args, ctx) => concurrencyLimit(ctx).load(typeScope(type.moduleName, type.name)),
+    }),
     workers: t.prismaField({
       type: ["Worker"],
       description: "Live workers (heartbeat within the last 60 s) that run this type, most recent heartbeat first.",

@@ -62,23 +62,29 @@ export type ClaimedRow = Task & { _previous: Claimed["previousState"] | null; _f
  * in the same statement). The statement must define actorCte() first: the claim's events record it.
  */
 export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sql, exclude: string[] = []): Prisma.Sql {
-  // A task whose exclusive key another task holds waits (Task.blockedBy) and takes no claim's place.
+  // A task whose exclusive key another task holds waits (Task.blockedBy) and takes no claim's place;
+  // so does one of a type or module whose concurrency limit is reached (all its slots held).
   const keyFree = Prisma.sql`("exclusiveKey" IS NULL OR NOT EXISTS (
         SELECT 1 FROM "ExclusiveKey" k WHERE k.key = "Task"."exclusiveKey" AND k."holderId" IS NOT NULL AND k."holderId" <> "Task".id))`;
-  // Work that does not act on the target needs no key: a FAILED task's rollback claim is the
-  // exception below; an aborted task (without rollback) only ends, and must not wait for the key.
-  const skipsKey = Prisma.sql`(state = 'FAILED' OR ("abortRequestedAt" IS NOT NULL AND NOT "rollbackOnAbort"))`;
+  const slotFree = (scope: Prisma.Sql) => Prisma.sql`(NOT EXISTS (SELECT 1 FROM "ConcurrencySlot" x WHERE x.scope = ${scope})
+        OR EXISTS (SELECT 1 FROM "ConcurrencySlot" x WHERE x.scope = ${scope} AND (x."holderId" IS NULL OR x."holderId" = "Task".id)))`;
+  const typeScope = Prisma.sql`'type:' || "moduleName" || '/' || type`;
+  const moduleScope = Prisma.sql`'module:' || "moduleName"`;
+  const admitted = Prisma.sql`(${keyFree} AND ${slotFree(typeScope)} AND ${slotFree(moduleScope)})`;
+  // Work that does not start the task's operation needs no key or slot: a FAILED task's rollback
+  // claim, and an aborted task (without rollback), which only ends and must not wait for either.
+  const exempt = Prisma.sql`(state = 'FAILED' OR ("abortRequestedAt" IS NOT NULL AND NOT "rollbackOnAbort"))`;
   return Prisma.sql`kinds AS (
       SELECT * FROM unnest(${options.modules}::text[], ${options.types}::text[]) AS k(module, type)
     ), queued AS (
-      SELECT id, "createdAt", state, "startedAt", priority, "exclusiveKey", false AS "skipsKey" FROM "Task"
-      WHERE state = 'QUEUED' AND ("moduleName" || '', type || '') IN (SELECT module, type FROM kinds) AND ${keyFree}
+      SELECT id, "createdAt", state, "startedAt", priority, "exclusiveKey", "moduleName", type, false AS exempt FROM "Task"
+      WHERE state = 'QUEUED' AND ("moduleName" || '', type || '') IN (SELECT module, type FROM kinds) AND ${admitted}
       ORDER BY priority DESC, "createdAt", id
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     ), handedBack AS (
-      SELECT id, "createdAt", state, "startedAt", priority, "exclusiveKey", ${skipsKey} AS "skipsKey" FROM "Task"
-      WHERE ((state = 'RUNNING' AND ("leaseExpiresAt" IS NULL OR "leaseExpiresAt" < now()) AND (${keyFree} OR ${skipsKey}))
+      SELECT id, "createdAt", state, "startedAt", priority, "exclusiveKey", "moduleName", type, ${exempt} AS exempt FROM "Task"
+      WHERE ((state = 'RUNNING' AND ("leaseExpiresAt" IS NULL OR "leaseExpiresAt" < now()) AND (${admitted} OR ${exempt}))
           OR (state = 'FAILED' AND "abortRequestedAt" IS NOT NULL AND "rollbackOnAbort"
               AND ("leaseExpiresAt" IS NULL OR "leaseExpiresAt" < now())))
         AND ("moduleName" || '', type || '') IN (SELECT module, type FROM kinds)
@@ -87,14 +93,31 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     ), candidates AS (
-      SELECT id, state AS previous, "startedAt" IS NULL AS "firstStart", "exclusiveKey" AS key, "skipsKey",
-        row_number() OVER (PARTITION BY "exclusiveKey", "skipsKey" ORDER BY priority DESC, "createdAt", id) AS "keyRank"
+      SELECT id, state AS previous, "startedAt" IS NULL AS "firstStart", "exclusiveKey" AS key, exempt, priority, "createdAt",
+        'type:' || "moduleName" || '/' || type AS "typeScope", 'module:' || "moduleName" AS "moduleScope",
+        row_number() OVER (PARTITION BY "exclusiveKey", exempt ORDER BY priority DESC, "createdAt", id) AS "keyRank"
       FROM (SELECT * FROM handedBack UNION ALL SELECT * FROM queued) c
       ORDER BY priority DESC, "createdAt", id
       LIMIT ${limit}
+    ), needs AS (
+      -- The limited scopes each task to start needs a slot of (one it does not hold already), ranked.
+      SELECT c.id, n.scope, row_number() OVER (PARTITION BY n.scope ORDER BY c.priority DESC, c."createdAt", c.id) AS rank
+      FROM candidates c CROSS JOIN LATERAL (VALUES (c."typeScope"), (c."moduleScope")) AS n(scope)
+      WHERE NOT c.exempt AND EXISTS (SELECT 1 FROM "ConcurrencySlot" x WHERE x.scope = n.scope)
+        AND NOT EXISTS (SELECT 1 FROM "ConcurrencySlot" x WHERE x.scope = n.scope AND x."holderId" = c.id)
+    ), "lockedSlots" AS (
+      -- Locked, never waited for; a slot taken since this statement's snapshot is seen taken (re-checked on the locked row).
+      SELECT scope, slot FROM "ConcurrencySlot" WHERE scope IN (SELECT scope FROM needs) AND "holderId" IS NULL
+      ORDER BY scope, slot FOR UPDATE SKIP LOCKED
+    ), "freeSlots" AS (
+      SELECT scope, slot, row_number() OVER (PARTITION BY scope ORDER BY slot) AS rank FROM "lockedSlots"
+    ), matched AS (
+      SELECT n.id, n.scope, f.slot FROM needs n JOIN "freeSlots" f ON f.scope = n.scope AND f.rank = n.rank
+    ), unslotted AS (
+      SELECT id FROM needs EXCEPT SELECT id FROM matched
     ), wanted AS (
-      -- The key of each keyed task to start, the first of each key.
-      SELECT key, id FROM candidates WHERE key IS NOT NULL AND NOT "skipsKey" AND "keyRank" = 1
+      -- The key of each keyed task to start that has its slots, the first of each key.
+      SELECT key, id FROM candidates WHERE key IS NOT NULL AND NOT exempt AND "keyRank" = 1 AND id NOT IN (SELECT id FROM unslotted)
     ), "freeKeys" AS (
       -- Locked, never waited for; a key taken since this statement's snapshot is seen taken (re-checked on the locked row).
       SELECT k.key FROM "ExclusiveKey" k JOIN wanted w ON w.key = k.key
@@ -105,7 +128,12 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
       FROM "freeKeys" f JOIN wanted w ON w.key = f.key WHERE k.key = f.key
       RETURNING k."holderId" AS id
     ), chosen AS (
-      SELECT * FROM candidates c WHERE c.key IS NULL OR c."skipsKey" OR c.id IN (SELECT id FROM "takenKeys")
+      -- Started only with everything it needs: its key (or none) and a slot of each limit.
+      SELECT * FROM candidates c
+      WHERE (c.key IS NULL OR c.exempt OR c.id IN (SELECT id FROM "takenKeys")) AND c.id NOT IN (SELECT id FROM unslotted)
+    ), "takenSlots" AS (
+      UPDATE "ConcurrencySlot" s SET "holderId" = m.id FROM matched m
+      WHERE s.scope = m.scope AND s.slot = m.slot AND m.id IN (SELECT id FROM chosen)
     ), claimed AS (
       UPDATE "Task" t SET
         state = CASE WHEN c.previous = 'QUEUED' THEN 'RUNNING'::"TaskState" ELSE t.state END,

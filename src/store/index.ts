@@ -125,6 +125,14 @@ export class Store {
     return result;
   }
 
+  /** Sets a module's concurrency limit (null: none). */
+  setModuleConcurrency(module: string, limit: number | null) {
+    return taskTypes.setConcurrencyLimit(this.prisma, taskTypes.moduleScope(module), limit);
+  }
+  /** The concurrency limits of these scopes (taskTypes.typeScope, moduleScope); a scope without one is missing. */
+  concurrencyLimits(scopes: readonly string[]) {
+    return taskTypes.concurrencyLimits(this.prisma, scopes);
+  }
   /** The task holding each of these exclusive keys (a free key is missing). */
   async keyHolders(keys: readonly string[]): Promise<Map<string, string>> {
     const rows = await this.prisma.exclusiveKey.findMany({ where: { key: { in: [...new Set(keys)] }, holderId: { not: null } } });

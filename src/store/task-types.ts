@@ -35,6 +35,30 @@ export interface TaskTypeEntry {
   exclusive: { by: "target" | "input"; mode: "WAIT" | "REFUSE" } | null;
   /** Its tasks' default priority. */
   priority: number;
+  /** At most this many of its tasks run at once (null: no limit; undefined: the stored limit stays). */
+  concurrency?: number | null;
+}
+
+/** The concurrency-limit scope of a task type, and of a module (ConcurrencySlot.scope). */
+export const typeScope = (module: string, type: string) => `type:${module}/${type}`;
+export const moduleScope = (module: string) => `module:${module}`;
+
+/**
+ * Makes a scope's slots match `limit`: one row per slot (null: none, no limit). A lowered limit
+ * drops the slots above it, held or not: what runs goes on, and new starts wait for the count to fall.
+ */
+export async function setConcurrencyLimit(prisma: PrismaClient, scope: string, limit: number | null): Promise<void> {
+  await prisma.$executeRaw`DELETE FROM "ConcurrencySlot" WHERE scope = ${scope} AND slot > ${limit ?? 0}::int`;
+  if (limit !== null) {
+    await prisma.$executeRaw`INSERT INTO "ConcurrencySlot" (scope, slot) SELECT ${scope}, generate_series(1, ${limit}::int) ON CONFLICT DO NOTHING`;
+  }
+}
+
+/** The limits of these scopes (a scope without slots has none). */
+export async function concurrencyLimits(prisma: PrismaClient, scopes: readonly string[]): Promise<Map<string, number>> {
+  const rows = await prisma.$queryRaw<{ scope: string; n: number }[]>`
+    SELECT scope, count(*)::int AS n FROM "ConcurrencySlot" WHERE scope = ANY(${[...new Set(scopes)]}::text[]) GROUP BY scope`;
+  return new Map(rows.map((r) => [r.scope, r.n]));
 }
 
 export const taskTypeKey = (module: string, type: string) => `${module}/${type}`;
@@ -58,6 +82,7 @@ export async function upsertTaskTypes(prisma: PrismaClient, entries: TaskTypeEnt
         "abortable" = EXCLUDED."abortable", "progressUnits" = EXCLUDED."progressUnits", "hasSteps" = EXCLUDED."hasSteps",
         "flow" = EXCLUDED."flow", "inputSchema" = EXCLUDED."inputSchema", "exclusive" = EXCLUDED."exclusive",
         "priority" = EXCLUDED."priority", "updatedAt" = now()`;
+    if (e.concurrency !== undefined) await setConcurrencyLimit(prisma, typeScope(e.module, e.type), e.concurrency);
   }
 }
 
