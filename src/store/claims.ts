@@ -66,7 +66,9 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
   // so does one of a type or module whose concurrency limit is reached (all its slots held).
   const keyFree = Prisma.sql`("exclusiveKey" IS NULL OR NOT EXISTS (
         SELECT 1 FROM "ExclusiveKey" k WHERE k.key = "Task"."exclusiveKey" AND k."holderId" IS NOT NULL AND k."holderId" <> "Task".id))`;
-  const slotFree = (scope: Prisma.Sql) => Prisma.sql`(NOT EXISTS (SELECT 1 FROM "ConcurrencySlot" x WHERE x.scope = ${scope})
+  // No limit anywhere (the usual case): checked once per statement, not per row.
+  const noLimits = Prisma.sql`NOT EXISTS (SELECT 1 FROM "ConcurrencySlot")`;
+  const slotFree = (scope: Prisma.Sql) => Prisma.sql`(${noLimits} OR NOT EXISTS (SELECT 1 FROM "ConcurrencySlot" x WHERE x.scope = ${scope})
         OR EXISTS (SELECT 1 FROM "ConcurrencySlot" x WHERE x.scope = ${scope} AND (x."holderId" IS NULL OR x."holderId" = "Task".id)))`;
   const typeScope = Prisma.sql`'type:' || "moduleName" || '/' || type`;
   const moduleScope = Prisma.sql`'module:' || "moduleName"`;
@@ -103,7 +105,7 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
       -- The limited scopes each task to start needs a slot of (one it does not hold already), ranked.
       SELECT c.id, n.scope, row_number() OVER (PARTITION BY n.scope ORDER BY c.priority DESC, c."createdAt", c.id) AS rank
       FROM candidates c CROSS JOIN LATERAL (VALUES (c."typeScope"), (c."moduleScope")) AS n(scope)
-      WHERE NOT c.exempt AND EXISTS (SELECT 1 FROM "ConcurrencySlot" x WHERE x.scope = n.scope)
+      WHERE NOT (${noLimits}) AND NOT c.exempt AND EXISTS (SELECT 1 FROM "ConcurrencySlot" x WHERE x.scope = n.scope)
         AND NOT EXISTS (SELECT 1 FROM "ConcurrencySlot" x WHERE x.scope = n.scope AND x."holderId" = c.id)
     ), "lockedSlots" AS (
       -- Locked, never waited for; a slot taken since this statement's snapshot is seen taken (re-checked on the locked row).
@@ -140,7 +142,8 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
         "startedAt" = COALESCE(t."startedAt", now()),
         "leaseOwner" = ${options.worker},
         "leaseExpiresAt" = now() + make_interval(secs => ${options.leaseMs / 1000}::float8),
-        version = t.version + CASE WHEN c.previous = 'QUEUED' THEN 1 ELSE 0 END
+        version = t.version + CASE WHEN c.previous = 'QUEUED' THEN 1 ELSE 0 END,
+        "holdsSlots" = t."holdsSlots" OR EXISTS (SELECT 1 FROM matched m WHERE m.id = t.id)
       FROM chosen c, actor WHERE t.id = c.id
       RETURNING t.*, c.previous::text AS _previous, c."firstStart" AS "_firstStart"
     ), ${journalWrite("claim", "claimed", { type: eventType("STATE_CHANGED"), payload: stateChangedPayload(Prisma.sql`_previous`, "RUNNING"), where: Prisma.sql`_previous = 'QUEUED'` }, claimNoticeSql)}`;

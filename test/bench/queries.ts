@@ -201,6 +201,7 @@ export async function seedQueryData(app: App, total: number, bigTree: number): P
       exclusiveKey: null,
       errorCode: null,
       timeoutMs: null,
+      holdsSlots: false,
     };
     rows.push(row);
     return row;

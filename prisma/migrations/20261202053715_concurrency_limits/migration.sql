@@ -1,3 +1,6 @@
+-- AlterTable
+ALTER TABLE "Task" ADD COLUMN     "holdsSlots" BOOLEAN NOT NULL DEFAULT false;
+
 -- CreateTable
 CREATE TABLE "ConcurrencySlot" (
     "scope" TEXT NOT NULL,
@@ -14,7 +17,7 @@ CREATE INDEX "ConcurrencySlot_holderId_idx" ON "ConcurrencySlot"("holderId");
 ALTER TABLE "ConcurrencySlot" ADD CONSTRAINT "ConcurrencySlot_holderId_fkey" FOREIGN KEY ("holderId") REFERENCES "Task"("id") ON DELETE SET NULL ON UPDATE CASCADE;
 
 -- The trigger that frees what a task held when it ends now frees its concurrency slots too, for
--- every task (a task of a limited type or module may have no exclusive key).
+-- the tasks a claim gave slots (a task of a limited type or module may have no exclusive key).
 DROP TRIGGER "Task_free_exclusive_key" ON "Task";
 DROP FUNCTION "taskgraph_free_exclusive_key"();
 
@@ -23,11 +26,13 @@ BEGIN
   IF NEW."exclusiveKey" IS NOT NULL THEN
     UPDATE "ExclusiveKey" SET "holderId" = NULL, "heldSince" = NULL WHERE "holderId" = NEW.id;
   END IF;
-  UPDATE "ConcurrencySlot" SET "holderId" = NULL WHERE "holderId" = NEW.id;
+  IF NEW."holdsSlots" THEN
+    UPDATE "ConcurrencySlot" SET "holderId" = NULL WHERE "holderId" = NEW.id;
+  END IF;
   RETURN NULL;
 END;
 $$;
 
 CREATE TRIGGER "Task_free_held" AFTER UPDATE OF state ON "Task"
-FOR EACH ROW WHEN (NEW.state IN ('SUCCEEDED', 'FAILED', 'CANCELED'))
+FOR EACH ROW WHEN (NEW.state IN ('SUCCEEDED', 'FAILED', 'CANCELED') AND (NEW."exclusiveKey" IS NOT NULL OR NEW."holdsSlots"))
 EXECUTE FUNCTION "taskgraph_free_held"();
