@@ -139,7 +139,9 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
     ), claimed AS (
       UPDATE "Task" t SET
         state = CASE WHEN c.previous = 'QUEUED' THEN 'RUNNING'::"TaskState" ELSE t.state END,
-        "startedAt" = COALESCE(t."startedAt", now()),
+        -- The time the row is written, after its key and slots were taken: now() (the statement's
+        -- start) can precede the end of the task that held them, which made their times overlap.
+        "startedAt" = COALESCE(t."startedAt", clock_timestamp()),
         "leaseOwner" = ${options.worker},
         "leaseExpiresAt" = now() + make_interval(secs => ${options.leaseMs / 1000}::float8),
         version = t.version + CASE WHEN c.previous = 'QUEUED' THEN 1 ELSE 0 END,
