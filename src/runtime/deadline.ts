@@ -10,6 +10,9 @@ export class TimeoutError extends Error {
   readonly code = "TIMEOUT" as const;
 }
 
+/** The code a failure is stored with: TIMEOUT for a TimeoutError, none for what the code threw. */
+export const failureCodeOf = (error: Error): "TIMEOUT" | null => (error instanceof TimeoutError ? error.code : null);
+
 /**
  * Runs `work` with `limitMs` (none when null): past it, `controller` is aborted with a
  * TimeoutError, and that error is thrown once `work` settles (whatever its outcome: the deadline

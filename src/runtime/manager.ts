@@ -13,7 +13,7 @@ import { ChangeBus, nextChange, touches } from "../events/change-bus";
 import { JournalFeed } from "../events/journal-feed";
 import type { Task } from "../generated/prisma/client";
 import { type NewTask, Store } from "../store";
-import type { ModuleDefinition, TaskDefinition } from "./registry";
+import type { ModuleDefinition, ModuleEntry, TaskDefinition } from "./registry";
 import { TaskRegistry } from "./registry";
 import type { WorkerOptions } from "./worker";
 import { Worker } from "./worker";
@@ -67,6 +67,12 @@ export interface StartTaskRequest {
 
 export const MAX_WAIT_SECONDS = 3_600;
 
+/** Writes a module this process defines into the catalogue, with its concurrency limit when it gives one. */
+async function storeModule(store: Store, module: ModuleEntry): Promise<void> {
+  await store.ensureModule(module.name, module.description);
+  if (module.concurrency !== undefined) await store.setModuleConcurrency(module.name, module.concurrency);
+}
+
 export class TaskManager {
   readonly registry = new TaskRegistry();
   readonly config: Config;
@@ -86,12 +92,7 @@ export class TaskManager {
     this.metrics = new TaskMetrics(this.config.metricsRefreshSeconds * 1000);
     // Catalogue writes one after the other, in the order of definition: a type's module is stored
     // before the type (the row refers to it), and two writes of one module never race.
-    this.registry.onModule((module) =>
-      this.catalogueWrite(async (store) => {
-        await store.ensureModule(module.name, module.description);
-        if (module.concurrency !== undefined) await store.setModuleConcurrency(module.name, module.concurrency);
-      }),
-    );
+    this.registry.onModule((module) => this.catalogueWrite((store) => storeModule(store, module)));
     // A type defined after start joins the catalogue.
     this.registry.onTaskType((entry) => this.catalogueWrite((store) => store.upsertTaskTypes([entry])));
     this.registry.useCatalogue((key) => this.store.findTaskType(key));
@@ -144,10 +145,7 @@ export class TaskManager {
       await this.changeBus.start();
       this.journalFeed = new JournalFeed(this.taskStore, this.changeBus, log.child({ component: "journal-feed" }));
       await this.journalFeed.start();
-      for (const module of this.registry.moduleList()) {
-        await this.taskStore.ensureModule(module.name, module.description);
-        if (module.concurrency !== undefined) await this.taskStore.setModuleConcurrency(module.name, module.concurrency);
-      }
+      for (const module of this.registry.moduleList()) await storeModule(this.taskStore, module);
       await this.taskStore.upsertTaskTypes(this.registry.entries());
       // The embedded store's files belong to this process alone: a lease found there was held by
       // a previous process, now gone. Its tasks are resumed at once, not after the lease runs out.

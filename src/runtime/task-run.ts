@@ -20,7 +20,7 @@ import type { Completion, Store } from "../store";
 import type { ChildOutcome, SpawnOptions, StepContext, TaskContext } from "./context";
 import { makeLogger, taskInfo } from "./context";
 import { ProgressReporter } from "./progress";
-import { TimeoutError, underDeadline } from "./deadline";
+import { failureCodeOf, underDeadline } from "./deadline";
 import type { StepDefinition, TaskDefinition, TaskRegistry } from "./registry";
 import { toJson } from "./registry";
 import { relativeStack } from "./stack";
@@ -235,8 +235,9 @@ export class TaskRun {
     if (fresh.abortRequestedAt) return this.finishAbort(fresh);
     if (fresh.state !== "RUNNING") return; // deleted while pending, or failed by someone else
     if (error) {
-      await this.writeLog("ERROR", error.message, undefined, error instanceof TimeoutError ? undefined : error.stack);
-      await this.end("FAILED", { error: error.message, errorCode: error instanceof TimeoutError ? "TIMEOUT" : null });
+      const errorCode = failureCodeOf(error);
+      await this.writeLog("ERROR", error.message, undefined, errorCode ? undefined : error.stack); // a timeout's stack is the runtime's
+      await this.end("FAILED", { error: error.message, errorCode });
     } else {
       await this.end("SUCCEEDED", { result: toJson(result) });
     }
@@ -351,15 +352,13 @@ export class TaskRun {
         error = coerceError(thrown);
       }
       await this.settle();
-      const timedOut = error instanceof TimeoutError;
+      const errorCode = error ? failureCodeOf(error) : null;
       if (error) {
         this.stepFailed = true;
-        await this.writeLog("ERROR", error.message, row.key, timedOut ? undefined : error.stack);
+        await this.writeLog("ERROR", error.message, row.key, errorCode ? undefined : error.stack);
       }
       // Refused when the step was terminated or the task taken away meanwhile: then stop.
-      const recorded = error
-        ? await this.moveStep(row.key, "FAILED", { error: error.message, errorCode: timedOut ? "TIMEOUT" : null })
-        : await this.moveStep(row.key, "SUCCEEDED");
+      const recorded = error ? await this.moveStep(row.key, "FAILED", { error: error.message, errorCode }) : await this.moveStep(row.key, "SUCCEEDED");
       if (!recorded) this.stopLaunching = true;
       else this.attemptEnded(kind, error);
       // The flow's progress this moved is stored before the next step starts: both lock the task's

@@ -34,7 +34,7 @@ export interface WorkerOptions {
   /** How long stop() waits for running tasks before handing them back. */
   stopGraceMs: number;
   /** How long work past its time limit may take to stop before it fails with TIMEOUT anyway. */
-  timeoutGraceMs?: number;
+  timeoutGraceMs: number;
   name?: string;
   /** Test-only fault injection: SIGKILL this process right after recording a lost step attempt. */
   killAfterLostAttempt?: boolean;
@@ -231,7 +231,7 @@ export class Worker {
         metrics: this.metrics,
         recheckMs: this.options.pollMs,
         leaseMs: this.options.leaseMs,
-        timeoutGraceMs: this.options.timeoutGraceMs ?? 5_000,
+        timeoutGraceMs: this.options.timeoutGraceMs,
         ...(this.options.killAfterLostAttempt ? { afterLostAttempt: () => process.kill(process.pid, "SIGKILL") } : {}),
         onWaitingChange: () => void this.poll(),
         complete: (completion) => this.completions.complete(completion),

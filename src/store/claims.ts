@@ -70,6 +70,7 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
   const noLimits = Prisma.sql`NOT EXISTS (SELECT 1 FROM "ConcurrencySlot")`;
   const slotFree = (scope: Prisma.Sql) => Prisma.sql`(${noLimits} OR NOT EXISTS (SELECT 1 FROM "ConcurrencySlot" x WHERE x.scope = ${scope})
         OR EXISTS (SELECT 1 FROM "ConcurrencySlot" x WHERE x.scope = ${scope} AND (x."holderId" IS NULL OR x."holderId" = "Task".id)))`;
+  // The scopes' names as store/task-types.ts writes them (typeScope, moduleScope).
   const typeScope = Prisma.sql`'type:' || "moduleName" || '/' || type`;
   const moduleScope = Prisma.sql`'module:' || "moduleName"`;
   const admitted = Prisma.sql`(${keyFree} AND ${slotFree(typeScope)} AND ${slotFree(moduleScope)})`;
@@ -96,7 +97,7 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
       FOR UPDATE SKIP LOCKED
     ), candidates AS (
       SELECT id, state AS previous, "startedAt" IS NULL AS "firstStart", "exclusiveKey" AS key, exempt, priority, "createdAt",
-        'type:' || "moduleName" || '/' || type AS "typeScope", 'module:' || "moduleName" AS "moduleScope",
+        ${typeScope} AS "typeScope", ${moduleScope} AS "moduleScope",
         row_number() OVER (PARTITION BY "exclusiveKey", exempt ORDER BY priority DESC, "createdAt", id) AS "keyRank"
       FROM (SELECT * FROM handedBack UNION ALL SELECT * FROM queued) c
       ORDER BY priority DESC, "createdAt", id

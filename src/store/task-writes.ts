@@ -437,6 +437,31 @@ export async function transitionTask(tx: Tx, taskId: string, to: TaskState, patc
 /** The from-states each step state can be entered from (the state machine, as statement parameters). */
 const STEP_SOURCES = new Map(STEP_STATES.map((to) => [to, STEP_STATES.filter((from) => canTransitionStep(from, to))]));
 
+/**
+ * What both step writers (moveStepRow, one step; moveStepRows, many) do to a step and its attempts,
+ * over SQL expressions for the target state, the error and its code, and the time: one definition
+ * of what a transition means. `s` is the Step row and `c` the row describing it (its latest attempt
+ * `number`, `kind`, `attemptState`, and `executed`).
+ */
+const STEP_ATTEMPTS = Prisma.sql`(SELECT count(*) FROM "StepAttempt" e WHERE e."stepId" = s.id AND e.kind IN ('EXECUTE', 'RETRY')) AS executed`;
+const LATEST_ATTEMPT = Prisma.sql`LEFT JOIN LATERAL (
+        SELECT id, number, kind, state FROM "StepAttempt" WHERE "stepId" = s.id ORDER BY number DESC LIMIT 1
+      ) a ON true`;
+const stepWrite = (to: Prisma.Sql, error: Prisma.Sql, errorCode: Prisma.Sql, now: Prisma.Sql) => ({
+  /** The open attempt's outcome (SET list). */
+  closeAttempt: Prisma.sql`state = CASE WHEN ${to} = 'FAILED' THEN 'FAILED' ELSE 'SUCCEEDED' END::"AttemptState", "endedAt" = ${now}, error = ${error}`,
+  /** The kind of the attempt a transition into RUNNING or ROLLING_BACK opens. */
+  openedKind: Prisma.sql`(CASE WHEN ${to} = 'ROLLING_BACK' THEN 'ROLLBACK' WHEN c.executed = 0 THEN 'EXECUTE' ELSE 'RETRY' END)::"AttemptKind"`,
+  /** The step's new columns (SET list): each attempt reports its own progress. */
+  step: Prisma.sql`state = ${to}::"StepState",
+        "startedAt" = CASE WHEN ${to} = 'RUNNING' THEN ${now} ELSE s."startedAt" END,
+        "progressCompleted" = CASE WHEN ${to} IN ('RUNNING', 'ROLLING_BACK') THEN 0 ELSE s."progressCompleted" END,
+        "progressTotal" = CASE WHEN ${to} IN ('RUNNING', 'ROLLING_BACK') THEN NULL ELSE s."progressTotal" END,
+        "endedAt" = CASE WHEN ${to} IN ('RUNNING', 'ROLLING_BACK') THEN NULL ELSE ${now} END,
+        error = CASE WHEN ${to} IN ('FAILED', 'RUNNING') THEN ${error} ELSE s.error END,
+        "errorCode" = CASE WHEN ${to} IN ('FAILED', 'RUNNING') THEN ${errorCode}::"FailureCode" ELSE s."errorCode" END`,
+});
+
 /** A step as a transition left it, with the number of times it has been executed (EXECUTE and RETRY attempts). */
 export type MovedStep = Step & { executions: number };
 
@@ -488,6 +513,7 @@ export async function moveStepRow(
   const notice = noticeOf([id], { c: true, o: options.leaseOwner ? [options.leaseOwner] : [] })!;
   const startsUnderLease = to === "RUNNING" && options.leaseOwner !== undefined;
   const now = new Date();
+  const write = stepWrite(Prisma.sql`${to}::text`, Prisma.sql`${error}::text`, Prisma.sql`${errorCode}::text`, Prisma.sql`${now}::timestamptz`);
   // The statement reads the task, the step and its attempts in its snapshot, then bumps the task's
   // version (its row lock, which every write to steps takes first) only if that version is still
   // the snapshot's. A change committed in between fails that test: nothing is written and the
@@ -498,11 +524,8 @@ export async function moveStepRow(
       WITH ${actorCte()}, seen AS (
         SELECT version, state, "leaseOwner", "abortRequestedAt" IS NOT NULL AS "abortRequested" FROM "Task" WHERE id = ${id}::uuid
       ), current AS (
-        SELECT s.id, s.state, a.id AS "attemptId", a.number, a.kind, a.state AS "attemptState",
-          (SELECT count(*) FROM "StepAttempt" e WHERE e."stepId" = s.id AND e.kind IN ('EXECUTE', 'RETRY')) AS executed
-        FROM "Step" s LEFT JOIN LATERAL (
-          SELECT id, number, kind, state FROM "StepAttempt" WHERE "stepId" = s.id ORDER BY number DESC LIMIT 1
-        ) a ON true
+        SELECT s.id, s.state, a.id AS "attemptId", a.number, a.kind, a.state AS "attemptState", ${STEP_ATTEMPTS}
+        FROM "Step" s ${LATEST_ATTEMPT}
         WHERE s."taskId" = ${id}::uuid AND s.key = ${stepKey}
       ), allowed AS (
         SELECT c.* FROM current c WHERE c.state::text = ANY(${STEP_SOURCES.get(to)!}::text[])
@@ -515,24 +538,15 @@ export async function moveStepRow(
           AND (NOT ${startsUnderLease}::boolean OR (t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL))
         RETURNING t.*
       ), closed AS (
-        UPDATE "StepAttempt" a SET state = CASE WHEN ${to}::text = 'FAILED' THEN 'FAILED' ELSE 'SUCCEEDED' END::"AttemptState",
-          "endedAt" = ${now}::timestamptz, error = ${error}::text
+        UPDATE "StepAttempt" a SET ${write.closeAttempt}
         FROM allowed c WHERE a.id = c."attemptId" AND c."attemptState" = 'RUNNING' AND EXISTS (SELECT 1 FROM bumped)
       ), opened AS (
         INSERT INTO "StepAttempt" (id, "stepId", "taskId", number, kind, "startedAt")
-        SELECT ${newId()}::uuid, c.id, ${id}::uuid, COALESCE(c.number, 0) + 1,
-          (CASE WHEN ${to}::text = 'ROLLING_BACK' THEN 'ROLLBACK' WHEN c.executed = 0 THEN 'EXECUTE' ELSE 'RETRY' END)::"AttemptKind", ${now}::timestamptz
+        SELECT ${newId()}::uuid, c.id, ${id}::uuid, COALESCE(c.number, 0) + 1, ${write.openedKind}, ${now}::timestamptz
         FROM allowed c WHERE ${to}::text IN ('RUNNING', 'ROLLING_BACK') AND EXISTS (SELECT 1 FROM bumped)
         RETURNING number, kind
       ), stepped AS (
-        UPDATE "Step" s SET state = ${to}::text::"StepState",
-          "startedAt" = CASE WHEN ${to}::text = 'RUNNING' THEN ${now}::timestamptz ELSE s."startedAt" END,
-          -- each attempt reports its own progress
-          "progressCompleted" = CASE WHEN ${to}::text IN ('RUNNING', 'ROLLING_BACK') THEN 0 ELSE s."progressCompleted" END,
-          "progressTotal" = CASE WHEN ${to}::text IN ('RUNNING', 'ROLLING_BACK') THEN NULL ELSE s."progressTotal" END,
-          "endedAt" = CASE WHEN ${to}::text IN ('RUNNING', 'ROLLING_BACK') THEN NULL ELSE ${now}::timestamptz END,
-          error = CASE WHEN ${to}::text IN ('FAILED', 'RUNNING') THEN ${error}::text ELSE s.error END,
-          "errorCode" = CASE WHEN ${to}::text IN ('FAILED', 'RUNNING') THEN ${errorCode}::text::"FailureCode" ELSE s."errorCode" END
+        UPDATE "Step" s SET ${write.step}
         FROM allowed c WHERE s.id = c.id AND EXISTS (SELECT 1 FROM bumped)
         RETURNING s.*
       ), changed AS (
@@ -594,6 +608,7 @@ export async function moveStepRows(
   const notice = noticeOf(ids, { c: true, o: moves.map((m) => m.leaseOwner) });
   if (!notice) return { stored: new Map(), busy: new Set(), notice };
   const now = new Date();
+  const write = stepWrite(Prisma.sql`c."to"`, Prisma.sql`c.error`, Prisma.sql`c."errorCode"`, Prisma.sql`${now}::timestamptz`);
   const rows = await db.$queryRaw<(MovedStep & { _written: boolean; _notified?: unknown })[]>`${PREPARED}
     WITH ${actorCte(moves[0]!.actor)}, input AS (
       SELECT * FROM unnest(${ids}::uuid[], ${moves.map((m) => m.stepKey)}::text[], ${moves.map((m) => m.to)}::text[],
@@ -612,32 +627,24 @@ export async function moveStepRows(
       ORDER BY t.id FOR NO KEY UPDATE OF t SKIP LOCKED
     ), current AS (
       SELECT i.id, i.key, i."to", i.error, i."errorCode", i.ord, i."attemptId" AS "newAttemptId", s.id AS "stepId", s.state::text AS "from", a.id AS "attemptId", a.number, a.kind, a.state AS "attemptState",
-        (SELECT count(*) FROM "StepAttempt" e WHERE e."stepId" = s.id AND e.kind IN ('EXECUTE', 'RETRY')) AS executed
+        ${STEP_ATTEMPTS}
       FROM input i JOIN "Step" s ON s."taskId" = i.id AND s.key = i.key
         JOIN sources p ON p."to" = i."to" AND p."from" = s.state::text
-        LEFT JOIN LATERAL (SELECT id, number, kind, state FROM "StepAttempt" WHERE "stepId" = s.id ORDER BY number DESC LIMIT 1) a ON true
+        ${LATEST_ATTEMPT}
       WHERE i.id IN (SELECT id FROM locked)
     ), bumped AS (
       UPDATE "Task" t SET version = t.version + 1 FROM current c, actor WHERE t.id = c.id
       RETURNING t.*
     ), closed AS (
-      UPDATE "StepAttempt" a SET state = CASE WHEN c."to" = 'FAILED' THEN 'FAILED' ELSE 'SUCCEEDED' END::"AttemptState",
-        "endedAt" = ${now}::timestamptz, error = c.error
+      UPDATE "StepAttempt" a SET ${write.closeAttempt}
       FROM current c WHERE a.id = c."attemptId" AND c."attemptState" = 'RUNNING'
     ), opened AS (
       INSERT INTO "StepAttempt" (id, "stepId", "taskId", number, kind, "startedAt")
-      SELECT c."newAttemptId", c."stepId", c.id, COALESCE(c.number, 0) + 1,
-        (CASE WHEN c."to" = 'ROLLING_BACK' THEN 'ROLLBACK' WHEN c.executed = 0 THEN 'EXECUTE' ELSE 'RETRY' END)::"AttemptKind", ${now}::timestamptz
+      SELECT c."newAttemptId", c."stepId", c.id, COALESCE(c.number, 0) + 1, ${write.openedKind}, ${now}::timestamptz
       FROM current c WHERE c."to" IN ('RUNNING', 'ROLLING_BACK')
       RETURNING "stepId", number, kind
     ), stepped AS (
-      UPDATE "Step" s SET state = c."to"::"StepState",
-        "startedAt" = CASE WHEN c."to" = 'RUNNING' THEN ${now}::timestamptz ELSE s."startedAt" END,
-        "progressCompleted" = CASE WHEN c."to" IN ('RUNNING', 'ROLLING_BACK') THEN 0 ELSE s."progressCompleted" END,
-        "progressTotal" = CASE WHEN c."to" IN ('RUNNING', 'ROLLING_BACK') THEN NULL ELSE s."progressTotal" END,
-        "endedAt" = CASE WHEN c."to" IN ('RUNNING', 'ROLLING_BACK') THEN NULL ELSE ${now}::timestamptz END,
-        error = CASE WHEN c."to" IN ('FAILED', 'RUNNING') THEN c.error ELSE s.error END,
-        "errorCode" = CASE WHEN c."to" IN ('FAILED', 'RUNNING') THEN c."errorCode"::"FailureCode" ELSE s."errorCode" END
+      UPDATE "Step" s SET ${write.step}
       FROM current c WHERE s.id = c."stepId"
       RETURNING s.*
     ), changed AS (
