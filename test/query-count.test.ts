@@ -225,7 +225,11 @@ describe("running a flow costs a few statements per step, not a re-read per chan
     const attemptCounts = queries.filter((sql) => /COUNT\(\*\).*"StepAttempt"/s.test(sql)).length;
     if (process.env.SHOW_SQL) for (const q of queries) console.log(q.replace(/\s+/g, " ").slice(0, 160));
     console.log(`a 3-step flow: ${queries.length} statements (${stepWrites} step writes, ${stepReads} step reads, ${taskReads} task reads)`);
-    expect(stepWrites).toBe(6);
+    // 6 changes. One may be written twice: a claim whose snapshot still saw the task QUEUED locks
+    // its row while it re-checks it (and keeps the lock to its commit); the step write, which never
+    // waits for a lock, then tries again 10 ms later (seen in CI: the first RUNNING write, twice).
+    expect(stepWrites).toBeGreaterThanOrEqual(6);
+    expect(stepWrites).toBeLessThanOrEqual(7);
     expect(stepReads).toBeLessThanOrEqual(1);
     expect(attemptCounts).toBe(0); // ctx.attempt comes back with the step's start
     expect(taskReads).toBe(0);
