@@ -20,6 +20,8 @@ export type { Task } from "./generated/prisma/client";
 export { loadConfig, type Config } from "./config";
 export type { Logger } from "./logger";
 export { TaskgraphError, badInput } from "./domain/errors";
+/** Automatic retries: a definition's or startTask's `retry`, and the error a task marks retryable. */
+export { RetryableError, type RetryPolicy } from "./domain/retry";
 export { defineTestModule } from "./modules/test";
 
 /** A task manager as an embedding program uses it. */

@@ -2,6 +2,7 @@
 //
 // Task:  SCHEDULED → QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELED
 //        FAILED → RUNNING (retry, rerun step, mark step succeeded); FAILED → CANCELED (abort with rollback)
+//        FAILED → SCHEDULED (an automatic retry of a plain task, waiting for its time)
 //        pending → CANCELED (abort before it ran) and pending → FAILED (openATTIC: deleted while pending)
 //        A task whose worker's lease expired stays RUNNING: another worker claims it as it is.
 // Step:  WAITING → RUNNING → SUCCEEDED | FAILED; FAILED → SKIPPED (set to successful)
@@ -24,7 +25,7 @@ const TASK_TRANSITIONS: Record<TaskState, readonly TaskState[]> = {
   QUEUED: ["RUNNING", "CANCELED", "FAILED"],
   RUNNING: ["SUCCEEDED", "FAILED", "CANCELED"],
   SUCCEEDED: [],
-  FAILED: ["RUNNING", "CANCELED"],
+  FAILED: ["RUNNING", "CANCELED", "SCHEDULED"],
   CANCELED: [],
 };
 

@@ -1,7 +1,7 @@
 // The built-in `test` module: openATTIC's test task, which counts N rounds of about a second each,
 // plus a flow variant (one rollback per step) and a ScyllaDB-like tree (a CLUSTER root, a child
 // per node, an internal grandchild under each). `failAtRound` injects a failure — on the first
-// attempt only, so a retry or rerun shows recovery.
+// attempt only (or the first `failAttempts`), so a retry or rerun shows recovery.
 import { setTimeout as sleep } from "node:timers/promises";
 import { badInput } from "../domain/errors";
 import type { TaskContext } from "../runtime/context";
@@ -14,6 +14,8 @@ export interface CountInput {
   rounds: number;
   roundMs: number;
   failAtRound: number | null;
+  /** failAtRound fails this many attempts (1: the first only), so automatic retries can be watched. */
+  failAttempts: number;
   abortable: boolean;
   /** A flow of this many steps, each counting `rounds` rounds. */
   steps: number;
@@ -21,7 +23,7 @@ export interface CountInput {
   children: number;
 }
 
-export const TEST_LIMITS = { rounds: 100_000, roundMs: 60_000, steps: 50, children: 1_000 } as const;
+export const TEST_LIMITS = { rounds: 100_000, roundMs: 60_000, steps: 50, children: 1_000, failAttempts: 100 } as const;
 
 function whole(input: Record<string, unknown>, name: string, min: number, max: number, fallback?: number): number {
   const value = input[name] ?? fallback;
@@ -43,6 +45,7 @@ export function parseCountInput(raw: unknown): CountInput {
     rounds,
     roundMs: whole(input, "roundMs", 0, TEST_LIMITS.roundMs, 1000),
     failAtRound,
+    failAttempts: whole(input, "failAttempts", 1, TEST_LIMITS.failAttempts, 1),
     abortable: (input.abortable as boolean | undefined) ?? true,
     steps,
     children: whole(input, "children", 0, TEST_LIMITS.children, 0),
@@ -60,7 +63,8 @@ export const COUNT_INPUT_JSON_SCHEMA: Record<string, unknown> = {
   properties: {
     rounds: { type: "integer", minimum: 1, maximum: TEST_LIMITS.rounds, description: "Rounds to count." },
     roundMs: { type: "integer", minimum: 0, maximum: TEST_LIMITS.roundMs, default: 1000, description: "Milliseconds per round." },
-    failAtRound: { type: ["integer", "null"], minimum: 1, description: "Fail at this round (of the whole task), on the first attempt only." },
+    failAtRound: { type: ["integer", "null"], minimum: 1, description: "Fail at this round (of the whole task), on the first attempt only (or the first failAttempts)." },
+    failAttempts: { type: "integer", minimum: 1, maximum: TEST_LIMITS.failAttempts, default: 1, description: "How many attempts failAtRound fails." },
     abortable: { type: ["boolean", "null"], default: true, description: "Whether abortTask is accepted." },
     steps: { type: "integer", minimum: 0, maximum: TEST_LIMITS.steps, default: 0, description: "A flow of this many steps (flow)." },
     children: { type: "integer", minimum: 0, maximum: TEST_LIMITS.children, default: 0, description: "Children of a tree (tree)." },
@@ -70,16 +74,17 @@ export const COUNT_INPUT_JSON_SCHEMA: Record<string, unknown> = {
 
 /**
  * Counts rounds [from+1 … from+rounds] of the whole task, reporting `rounds` done of `rounds` (a
- * step's own progress in a flow, the task's otherwise); fails at failAtRound on the first attempt.
+ * step's own progress in a flow, the task's otherwise); fails at failAtRound on the first
+ * failAttempts attempts.
  */
 async function countRounds(ctx: TaskContext<CountInput>, from: number) {
-  const { rounds, roundMs, failAtRound } = ctx.input;
+  const { rounds, roundMs, failAtRound, failAttempts } = ctx.input;
   for (let round = from + 1; round <= from + rounds; round++) {
     if (roundMs > 0) await sleep(roundMs, undefined, { signal: ctx.signal });
     else await new Promise((resolve) => setImmediate(resolve)); // let others run between rounds
     ctx.signal.throwIfAborted();
     ctx.progress.set(round - from, rounds);
-    if (round === failAtRound && ctx.attempt === 1) throw new Error(`Failed at round ${round}, as asked (failAtRound)`);
+    if (round === failAtRound && ctx.attempt <= failAttempts) throw new Error(`Failed at round ${round}, as asked (failAtRound)`);
   }
 }
 

@@ -8,6 +8,7 @@ import { openDatabase } from "../db/client";
 import { TaskgraphError, badInput, checkText } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
+import type { RetryPolicy } from "../domain/retry";
 import { isEnded } from "../domain/states";
 import { ChangeBus, nextChange, touches } from "../events/change-bus";
 import { JournalFeed } from "../events/journal-feed";
@@ -63,6 +64,8 @@ export interface StartTaskRequest {
   exclusiveMode?: "WAIT" | "REFUSE" | null;
   /** Each run's time limit in ms (default: the type's): past it the run fails with TIMEOUT. */
   timeoutMs?: number | null;
+  /** Automatic retries of its run or steps, instead of its type's. */
+  retry?: RetryPolicy | null;
 }
 
 export const MAX_WAIT_SECONDS = 3_600;
@@ -212,6 +215,7 @@ export class TaskManager {
       exclusiveKey: request.exclusiveKey ?? undefined,
       exclusiveMode: request.exclusiveMode ?? undefined,
       timeoutMs: request.timeoutMs ?? undefined,
+      retryPolicy: request.retry ?? undefined,
     });
     return request.name != null ? { ...spec, name: request.name } : spec;
   }

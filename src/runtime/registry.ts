@@ -12,6 +12,7 @@ import type { FlowStep, TaskTypeEntry } from "../store/task-types";
 import { standardJsonSchema, validateJsonSchema, validateStandard } from "./input-schema";
 import type { ResolvedStep } from "../domain/flow";
 import { resolveFlow } from "../domain/flow";
+import { normalizeRetryPolicy, type RetryPolicy } from "../domain/retry";
 import type { StepContext, TaskContext } from "./context";
 
 export interface ModuleDefinition {
@@ -34,6 +35,8 @@ export interface StepDefinition<Input = unknown> {
   rollback?(ctx: StepContext<Input>): Promise<unknown> | unknown;
   /** Each attempt's time limit in ms: past it its signal is aborted and it fails with TIMEOUT (a rollback has none). */
   timeoutMs?: number;
+  /** Automatic retries of this step (default: the task's, else its type's): see RetryPolicy. */
+  retry?: RetryPolicy;
 }
 
 /** Tasks with the same key never run at once (exclusive targets: one operation per broker at a time). */
@@ -77,6 +80,11 @@ export interface TaskDefinition<Input = unknown> {
   priority?: number;
   /** Each run's time limit in ms unless startTask gives one: past it the run fails with TIMEOUT. */
   timeoutMs?: number;
+  /**
+   * Automatic retries of a failed run (a plain task) or failed step (a flow's steps without their
+   * own `retry`), unless startTask gives a policy: see RetryPolicy.
+   */
+  retry?: RetryPolicy;
   /** At most this many of its tasks run at once, across every worker (null: no limit; omitted: as stored). */
   concurrency?: number | null;
 }
@@ -114,6 +122,9 @@ export class TaskRegistry {
     if (!NAME.test(definition.type)) throw badInput(`Task type "${definition.type}" must be lower-case letters, digits, _ . or -`);
     if (!definition.run === !definition.steps) throw badInput(`Task type ${definition.module}/${definition.type} needs either run or steps, not both`);
     if (Array.isArray(definition.steps)) this.flowOf(definition, undefined as Input); // refuse a cycle or unknown key now
+    const where = `Task type ${definition.module}/${definition.type}`;
+    if (definition.retry) normalizeRetryPolicy(definition.retry, `${where}: retry`);
+    if (Array.isArray(definition.steps)) for (const step of definition.steps) if (step.retry) normalizeRetryPolicy(step.retry, `${where}, step ${step.key}: retry`);
     checkConcurrency(definition.concurrency, `Task type ${definition.module}/${definition.type}`);
     if (!this.modules.has(definition.module)) this.defineModule({ name: definition.module });
     this.tasks.set(key(definition.module, definition.type), definition);
@@ -141,6 +152,7 @@ export class TaskRegistry {
         ? { by: definition.exclusive.key === "target" ? "target" : "input", mode: definition.exclusive.mode ?? "WAIT" }
         : null,
       priority: definition.priority ?? 0,
+      retry: definition.retry ? normalizeRetryPolicy(definition.retry) : null,
       concurrency: definition.concurrency,
     };
   }

@@ -21,6 +21,8 @@ import type { ChildOutcome, SpawnOptions, StepContext, TaskContext } from "./con
 import { makeLogger, taskInfo } from "./context";
 import { ProgressReporter } from "./progress";
 import { failureCodeOf, underDeadline } from "./deadline";
+import { type FullRetryPolicy, normalizeRetryPolicy, pauseText, retryDelay } from "../domain/retry";
+import { SYSTEM_ACTOR, withActor } from "../store/actor";
 import type { StepDefinition, TaskDefinition, TaskRegistry } from "./registry";
 import { toJson } from "./registry";
 import { relativeStack } from "./stack";
@@ -96,6 +98,10 @@ export class TaskRun {
   private deadline: number | null = null;
   /** The run went past its time limit between steps: it fails with TIMEOUT. */
   private timedOut = false;
+  /** Steps FAILED with an automatic retry to come, and when (Step.nextAttemptAt). */
+  private readonly retryAt = new Map<string, Date>();
+  /** Each step's automatic retries so far, as its last transition returned it. */
+  private readonly stepRetries = new Map<string, number>();
 
   /** True while the task code waits for its children. */
   waiting = false;
@@ -237,7 +243,9 @@ export class TaskRun {
     if (error) {
       const errorCode = failureCodeOf(error);
       await this.writeLog("ERROR", error.message, undefined, errorCode ? undefined : error.stack); // a timeout's stack is the runtime's
-      await this.end("FAILED", { error: error.message, errorCode });
+      const retryAfterMs = retryDelay(this.retryPolicy(), fresh.automaticRetries, error);
+      if (retryAfterMs !== null) await this.writeLog("WARN", this.retryNote(fresh.automaticRetries + 1, this.retryPolicy()!, retryAfterMs));
+      await this.end("FAILED", { error: error.message, errorCode, retryAfterMs: retryAfterMs ?? undefined });
     } else {
       await this.end("SUCCEEDED", { result: toJson(result) });
     }
@@ -248,7 +256,12 @@ export class TaskRun {
   private async runFlow() {
     const { store } = this.env;
     const rows = await this.io(() => store.steps(this.taskId));
-    for (const row of rows) this.stepStates.set(row.key, row.state);
+    for (const row of rows) {
+      this.stepStates.set(row.key, row.state);
+      this.stepRetries.set(row.key, row.automaticRetries);
+      // A retry promised before this run (by a run that was lost) is kept: at its time, not at once.
+      if (row.state === "FAILED" && row.nextAttemptAt) this.retryAt.set(row.key, row.nextAttemptAt);
+    }
     // A step left RUNNING belonged to a worker that died: that attempt failed with it, and a new
     // one is opened in the same transaction, so a crash right after this still resumes the step.
     const resumed = new Set<string>();
@@ -288,14 +301,25 @@ export class TaskRun {
           if (running.has(row.key) || this.stopLaunching) continue;
           const state = this.stepStates.get(row.key)!;
           const resuming = state === "RUNNING" && resumed.has(row.key);
-          const startable = state === "WAITING" || state === "ROLLED_BACK" || resuming;
+          const retryAt = this.retryAt.get(row.key);
+          const retrying = state === "FAILED" && retryAt !== undefined && retryAt.getTime() <= Date.now();
+          const startable = state === "WAITING" || state === "ROLLED_BACK" || resuming || retrying;
           if (!startable || !row.dependsOn.every((dep) => DONE.has(this.stepStates.get(dep)!))) continue;
           resumed.delete(row.key);
-          running.set(row.key, this.runStep(row, resuming).finally(() => running.delete(row.key)));
+          this.retryAt.delete(row.key);
+          running.set(row.key, this.runStep(row, resuming, retrying).finally(() => running.delete(row.key)));
         }
       }
-      if (running.size === 0) break;
-      await Promise.race(running.values());
+      for (const key of this.retryAt.keys()) if (this.stepStates.get(key) !== "FAILED") this.retryAt.delete(key); // changed by others
+      const retries = this.stopLaunching || this.stepFailed ? [] : [...this.retryAt.values()].map((d) => d.getTime());
+      if (running.size === 0 && retries.length === 0) break;
+      if (retries.length === 0) {
+        await Promise.race(running.values());
+        continue;
+      }
+      // A step's automatic retry is due later: wait for it (or a running step, an abort, the time limit).
+      const deadline = this.deadline !== null && this.deadline > Date.now() ? this.deadline : Infinity;
+      await this.pause(Math.min(...retries, deadline) - Date.now(), running.size === 0, Promise.race(running.values()));
     }
 
     await this.settle();
@@ -322,15 +346,32 @@ export class TaskRun {
     });
   }
 
-  /** Runs one step; `resumed`: it is RUNNING already (a new attempt was opened when it was resumed). */
-  private async runStep(row: Step, resumed = false) {
-    // The store opens an EXECUTE attempt for a step never run, a RETRY attempt otherwise.
-    const kind: AttemptKind = resumed || row.startedAt ? "retry" : "execute";
-    await inSpan("taskgraph.step.attempt", this.stepAttributes(row.key, kind), () => this.runStepAttempt(row, kind, resumed));
+  /**
+   * Waits `ms` (or until `others` settle, or an abort or lost lease). With nothing else running
+   * the run needs no worker slot meanwhile (like a run waiting for its children).
+   */
+  private async pause(ms: number, idle: boolean, others: Promise<unknown>) {
+    if (idle) this.setWaiting(true);
+    try {
+      await Promise.race([sleep(Math.max(0, ms), undefined, { signal: this.controller.signal }).catch(() => {}), others]);
+    } finally {
+      if (idle) this.setWaiting(false);
+    }
   }
 
-  private async runStepAttempt(row: Step, kind: AttemptKind, resumed: boolean) {
-    if (!resumed && !(await this.moveStep(row.key, "RUNNING"))) {
+  /**
+   * Runs one step; `resumed`: it is RUNNING already (a new attempt was opened when it was resumed);
+   * `automatic`: an automatic retry of its failed attempt (started as the system's).
+   */
+  private async runStep(row: Step, resumed = false, automatic = false) {
+    // The store opens an EXECUTE attempt for a step never run, a RETRY attempt otherwise.
+    const kind: AttemptKind = resumed || automatic || row.startedAt ? "retry" : "execute";
+    await inSpan("taskgraph.step.attempt", this.stepAttributes(row.key, kind), () => this.runStepAttempt(row, kind, resumed, automatic));
+  }
+
+  private async runStepAttempt(row: Step, kind: AttemptKind, resumed: boolean, automatic: boolean) {
+    const start = () => this.moveStep(row.key, "RUNNING");
+    if (!resumed && !(await (automatic ? withActor(SYSTEM_ACTOR, start) : start()))) {
       this.stopLaunching = true;
       return;
     }
@@ -353,12 +394,18 @@ export class TaskRun {
       }
       await this.settle();
       const errorCode = error ? failureCodeOf(error) : null;
+      // An automatic retry is not for an attempt stopped by an abort or a lost lease.
+      const policy = this.stepRetryPolicy(row.key);
+      const retries = this.stepRetries.get(row.key) ?? 0;
+      const retryAfterMs = error && !this.controller.signal.aborted ? retryDelay(policy, retries, error) : null;
+      if (error && retryAfterMs === null) this.stepFailed = true; // no new step starts
       if (error) {
-        this.stepFailed = true;
         await this.writeLog("ERROR", error.message, row.key, errorCode ? undefined : error.stack);
+        if (retryAfterMs !== null) await this.writeLog("WARN", this.retryNote(retries + 1, policy!, retryAfterMs), row.key);
       }
       // Refused when the step was terminated or the task taken away meanwhile: then stop.
-      const recorded = error ? await this.moveStep(row.key, "FAILED", { error: error.message, errorCode }) : await this.moveStep(row.key, "SUCCEEDED");
+      const recorded = error ? await this.moveStep(row.key, "FAILED", { error: error.message, errorCode, retryAfterMs }) : await this.moveStep(row.key, "SUCCEEDED");
+      if (error && !this.retryAt.has(row.key)) this.stepFailed = true; // moveStep notes the retry it recorded
       if (!recorded) this.stopLaunching = true;
       else this.attemptEnded(kind, error);
       // The flow's progress this moved is stored before the next step starts: both lock the task's
@@ -497,7 +544,7 @@ export class TaskRun {
   }
 
   /** Records a step transition; false when the store refused it (the step or task moved on). */
-  private async moveStep(key: string, to: StepState, options: { error?: string; errorCode?: FailureCode | null } = {}): Promise<boolean> {
+  private async moveStep(key: string, to: StepState, options: { error?: string; errorCode?: FailureCode | null; retryAfterMs?: number | null } = {}): Promise<boolean> {
     if (this.leaseLost) return false; // handed back or taken over: the next run records it
     let tries = 0;
     try {
@@ -506,6 +553,8 @@ export class TaskRun {
         return this.env.store.transitionStep(this.taskId, key, to, { ...options, leaseOwner: this.leaseToken });
       });
       this.executions.set(key, step.executions);
+      this.stepRetries.set(key, step.automaticRetries);
+      if (step.nextAttemptAt) this.retryAt.set(key, step.nextAttemptAt);
       this.stepStates.set(key, to);
       if (to === "RUNNING" || to === "ROLLING_BACK") this.stepProgress.delete(key); // a new attempt starts from 0
       this.writeFlowProgress();
@@ -538,7 +587,7 @@ export class TaskRun {
 
   private async end(
     to: "SUCCEEDED" | "FAILED" | "CANCELED",
-    patch: { error?: string | null; errorCode?: FailureCode | null; result?: Prisma.InputJsonValue | null },
+    patch: { error?: string | null; errorCode?: FailureCode | null; result?: Prisma.InputJsonValue | null; retryAfterMs?: number },
   ) {
     if (this.leaseLost) return;
     // A task ends after its children (ScyllaDB): wait for any the code left running.
@@ -550,8 +599,9 @@ export class TaskRun {
     try {
       // SUCCEEDED/FAILED must not swallow an abort accepted a moment ago: then abort instead.
       const ifNotAborted = to !== "CANCELED";
-      await this.io(() => this.env.store.transitionTask(this.taskId, to, { ...patch, ifLeaseOwner: this.leaseToken, ifNotAborted }));
-      this.ended(to, patch.error ?? undefined);
+      const task = await this.io(() => this.env.store.transitionTask(this.taskId, to, { ...patch, ifLeaseOwner: this.leaseToken, ifNotAborted }));
+      if (task.state === "SCHEDULED") this.attemptFailed(patch.error ?? undefined, task.scheduledFor!);
+      else this.ended(to, patch.error ?? undefined);
     } catch (error) {
       if (!(error instanceof TaskgraphError)) throw error;
       if (error.details.reason === "abortRequested") {
@@ -571,6 +621,30 @@ export class TaskRun {
     this.processLog.info({ module: this.task.moduleName, type: this.task.type, state, durationMs, error }, "task ended");
     this.env.metrics.taskFinished(this.task, state.toLowerCase() as Lowercase<typeof state>, durationMs / 1000);
     if (state !== "SUCCEEDED") markActiveSpanFailed(error ?? state);
+  }
+
+  /** This run's attempt failed and an automatic retry will run the task again (SCHEDULED): not the task's end. */
+  private attemptFailed(error: string | undefined, retryAt: Date) {
+    const durationMs = Math.round(performance.now() - this.runStarted);
+    this.processLog.info({ module: this.task.moduleName, type: this.task.type, durationMs, error, retryAt }, "task attempt failed, retry scheduled");
+    markActiveSpanFailed(error ?? "FAILED");
+  }
+
+  /** The policy a plain task's run retries with: the one it was started with, else its type's (null: none). */
+  private retryPolicy(): FullRetryPolicy | null {
+    const policy = this.task.retryPolicy as FullRetryPolicy | null;
+    return policy ?? (this.definition.retry ? normalizeRetryPolicy(this.definition.retry) : null);
+  }
+
+  /** The policy a step retries with: its own, else the task's (as started, else its type's). */
+  private stepRetryPolicy(key: string): FullRetryPolicy | null {
+    const own = this.stepDefs.get(key)?.retry;
+    return own ? normalizeRetryPolicy(own) : this.retryPolicy();
+  }
+
+  /** The log line that says an automatic retry is coming. */
+  private retryNote(retry: number, policy: FullRetryPolicy, pauseMs: number): string {
+    return `Attempt ${retry} of ${policy.attempts} failed: automatic retry ${retry} in ${pauseText(pauseMs)}`;
   }
 
   /**

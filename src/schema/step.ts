@@ -155,6 +155,14 @@ export const StepNode = builder.prismaNode("Step", {
       nullable: true,
       description: "Why its latest attempt failed, when the runtime knows: TIMEOUT (it ran past its time limit). Null when its code threw.",
     }),
+    nextAttemptAt: t.expose("nextAttemptAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "FAILED with an automatic retry to come (its retry policy): when the next attempt starts. Null otherwise, and once the task has ended.",
+    }),
+    automaticRetries: t.exposeInt("automaticRetries", {
+      description: "How many times it was retried automatically since it first ran or was last rolled back (a manual Retry or Rerun starts the count again).",
+    }),
     progress: t.field({
       type: StepProgressType,
       description: "How far its current attempt is (ctx.progress in the step). The task's progress counts the running steps' fractions.",

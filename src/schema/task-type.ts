@@ -9,6 +9,8 @@ import { ModuleType } from "./module";
 import { concurrencyLimit, taskTypeByKey, taskTypeServed } from "./loaders";
 import { typeScope } from "../store/task-types";
 import { TaskNode, taskConnectionField } from "./task";
+import { RetryPolicyRef } from "./retry";
+import type { FullRetryPolicy } from "../domain/retry";
 
 /**
  * A task whose type has no catalogue entry (created straight through the store, never through a
@@ -28,6 +30,7 @@ function entryFromTask(task: Task): TaskType {
     inputSchema: null,
     exclusive: null,
     priority: 0,
+    retry: null,
     updatedAt: task.createdAt,
   };
 }
@@ -97,6 +100,12 @@ export const TaskTypeNode = builder.prismaNode("TaskType", {
       resolve: (type) => (type.exclusive as ExclusiveShape | null) ?? null,
     }),
     priority: t.exposeInt("priority", { description: "Its tasks' priority unless startTask gives one (higher is claimed first)." }),
+    retry: t.field({
+      type: RetryPolicyRef,
+      nullable: true,
+      description: "Automatic retries of its tasks' runs, and of their steps without their own policy, unless startTask gives one; null: none.",
+      resolve: (type) => (type.retry as FullRetryPolicy | null) ?? null,
+    }),
     concurrencyLimit: t.int({
       nullable: true,
       description:

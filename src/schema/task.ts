@@ -20,6 +20,8 @@ import { ModuleType } from "./module";
 import { checkedMaxSize, totalCountIsExactOptions, totalCountOptions } from "./pagination";
 import { LOG_CONNECTION, LOG_ORDER, LogEntryConnection, LogFilterInput, logWhere, StepNode } from "./step";
 import { WorkerNode } from "./worker";
+import { RetryPolicyInput, RetryPolicyRef, retryPolicyOf } from "./retry";
+import type { FullRetryPolicy } from "../domain/retry";
 
 interface ProgressShape {
   taskId: string;
@@ -121,8 +123,28 @@ export const TaskNode = builder.prismaNode("Task", {
       description: "Why it failed, when the runtime knows: TIMEOUT (it, or the step that failed it, ran past its time limit). Null when its code threw, or it did not fail.",
     }),
     timeoutMs: t.exposeInt("timeoutMs", { nullable: true, description: "Each run's time limit in ms as started (null: the type's, if any)." }),
+    retryPolicy: t.field({
+      type: RetryPolicyRef,
+      nullable: true,
+      description: "The automatic-retry policy it was started with (null: its type's, TaskType.retry, and its steps' own).",
+      resolve: (task) => (task.retryPolicy as FullRetryPolicy | null) ?? null,
+    }),
+    automaticRetries: t.exposeInt("automaticRetries", {
+      description: "How many times its run was retried automatically since it started or was last retried by hand (a flow's steps count their own: Step.automaticRetries).",
+    }),
+    nextAttemptAt: t.field({
+      type: "DateTime",
+      nullable: true,
+      description: "When an automatic retry runs it again: SCHEDULED after a failed attempt (its error is that attempt's). Null otherwise.",
+      select: { state: true, automaticRetries: true, scheduledFor: true },
+      resolve: (task) => (task.state === "SCHEDULED" && task.automaticRetries > 0 ? task.scheduledFor : null),
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime", description: "When it was created." }),
-    scheduledFor: t.expose("scheduledFor", { type: "DateTime", nullable: true, description: "The runAt it was started with; null for a task that ran at once." }),
+    scheduledFor: t.expose("scheduledFor", {
+      type: "DateTime",
+      nullable: true,
+      description: "The runAt it was started with, or the time of its automatic retry (nextAttemptAt); null for a task that ran at once.",
+    }),
     startedAt: t.expose("startedAt", { type: "DateTime", nullable: true, description: "When it first started running." }),
     endedAt: t.expose("endedAt", { type: "DateTime", nullable: true, description: "When it ended; null while pending." }),
     createdBy: t.exposeString("createdBy", {
@@ -528,6 +550,10 @@ function policyInputFields(t: InputFieldBuilder) {
       description:
         "Each run's time limit in ms (1 to 604,800,000; default the type's): past it the run's signal is aborted and the task fails with errorCode TIMEOUT.",
     }),
+    retry: t.field({
+      type: RetryPolicyInput,
+      description: "Automatic retries of its run (a plain task) or of each of its steps without their own policy (a flow); default the type's.",
+    }),
   };
 }
 
@@ -536,7 +562,8 @@ const CreateTestTaskInput = builder.inputType("CreateTestTaskInput", {
   fields: (t) => ({
     rounds: t.int({ required: true, description: "1 to 100,000." }),
     roundMs: t.int({ defaultValue: 1000, description: "0 to 60,000 ms per round." }),
-    failAtRound: t.int({ description: "Fail at this round (counted over the whole flow), on the first attempt only." }),
+    failAtRound: t.int({ description: "Fail at this round (counted over the whole flow), on the first attempt only (or the first failAttempts)." }),
+    failAttempts: t.int({ description: "How many attempts failAtRound fails (1 to 100; default 1): with `retry`, watch automatic retries fail, then succeed or give up." }),
     steps: t.int({ description: "A flow of this many steps (up to 50), each counting `rounds` rounds, each with a rollback." }),
     children: t.int({ description: "A CLUSTER root with this many node tasks (up to 1,000), each with an internal grandchild." }),
     abortable: t.boolean({ defaultValue: true, description: "Whether abortTask is accepted." }),
@@ -565,12 +592,14 @@ function policyOf(input: {
   exclusiveKey?: string | null;
   exclusiveMode?: "WAIT" | "REFUSE" | null;
   timeoutMs?: number | null;
+  retry?: Parameters<typeof retryPolicyOf>[0] | null;
 }) {
   return {
     priority: input.priority ?? null,
     exclusiveKey: input.exclusiveKey ?? null,
     exclusiveMode: input.exclusiveMode ?? null,
     timeoutMs: input.timeoutMs ?? null,
+    retry: input.retry ? retryPolicyOf(input.retry) : null,
   };
 }
 

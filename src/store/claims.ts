@@ -146,6 +146,9 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
         "leaseOwner" = ${options.worker},
         "leaseExpiresAt" = now() + make_interval(secs => ${options.leaseMs / 1000}::float8),
         version = t.version + CASE WHEN c.previous = 'QUEUED' THEN 1 ELSE 0 END,
+        -- The failure of an automatically retried task's last attempt shows until the next one starts.
+        error = CASE WHEN c.previous = 'QUEUED' THEN NULL ELSE t.error END,
+        "errorCode" = CASE WHEN c.previous = 'QUEUED' THEN NULL ELSE t."errorCode" END,
         "holdsSlots" = t."holdsSlots" OR EXISTS (SELECT 1 FROM matched m WHERE m.id = t.id)
       FROM chosen c, actor WHERE t.id = c.id
       RETURNING t.*, c.previous::text AS _previous, c."firstStart" AS "_firstStart"

@@ -34,7 +34,7 @@ import { listWorkers, registerWorker, removeWorker, taskStates, workerHeartbeat 
 import { readStoreFigures } from "./metrics-reads";
 import type { LogLine } from "./task-writes";
 import type { ProgressWrite, StepMove } from "./task-writes";
-import { appendLog, checkProgress, createTasks, insertTasks, moveStepRow, moveStepRows, refusingKeys, resumeLostStep, setProgressMany, setStepProgress, spawnChild, transitionTask } from "./task-writes";
+import { appendLog, checkProgress, createTasks, insertTasks, moveStepRow, moveStepRows, refusingKeys, resumeLostStep, setProgressMany, setStepProgress, spawnChild, transitionTask, type StepChangeOptions } from "./task-writes";
 import { WriteBatch } from "./write-batch";
 
 export type { NewTask, TaskPatch, TaskFilter, TaskOrder, PageArgs, TaskQuery, TaskCounts, Settings, Tx };
@@ -72,8 +72,8 @@ export class Store {
       this.committed(notice);
       return { stored, busy };
     },
-    async ({ taskId, stepKey, to, error, errorCode, leaseOwner, actor }) => {
-      const { step, notice } = await withActor(actor, () => moveStepRow(this.prisma, taskId, stepKey, to, { error, errorCode, leaseOwner }));
+    async ({ taskId, stepKey, to, error, errorCode, retryAfterMs, leaseOwner, actor }) => {
+      const { step, notice } = await withActor(actor, () => moveStepRow(this.prisma, taskId, stepKey, to, { error, errorCode, retryAfterMs, leaseOwner }));
       this.committed(notice);
       return step;
     },
@@ -190,10 +190,10 @@ export class Store {
    * One statement (see task-writes.ts transitionStep). A run's change (with `leaseOwner`) is
    * stored with the other runs' changes that arrive meanwhile (moveStepRows).
    */
-  async transitionStep(taskId: string, stepKey: string, to: StepState, options?: { error?: string; errorCode?: FailureCode | null; leaseOwner?: string }) {
+  async transitionStep(taskId: string, stepKey: string, to: StepState, options?: StepChangeOptions) {
     if (options?.leaseOwner) {
-      const { leaseOwner, error, errorCode } = options;
-      return this.stepBatch.write({ taskId, stepKey, to, error, errorCode, leaseOwner, actor: currentActor() ?? SYSTEM_ACTOR });
+      const { leaseOwner, error, errorCode, retryAfterMs } = options;
+      return this.stepBatch.write({ taskId, stepKey, to, error, errorCode, retryAfterMs, leaseOwner, actor: currentActor() ?? SYSTEM_ACTOR });
     }
     const { step, notice } = await moveStepRow(this.prisma, taskId, stepKey, to, options);
     this.committed(notice);

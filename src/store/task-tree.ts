@@ -52,6 +52,8 @@ const IS_TIMESTAMP: Record<TaskColumn, boolean> = {
   exclusiveKey: false,
   errorCode: false,
   timeoutMs: false,
+  retryPolicy: false,
+  automaticRetries: false,
   holdsSlots: false,
 };
 export const TASK_COLUMNS = Object.keys(IS_TIMESTAMP) as TaskColumn[];

@@ -4,6 +4,7 @@
 import { ALIVE_WITHIN_MS } from "./workers";
 import { TaskgraphError } from "../domain/errors";
 import type { ResolvedStep } from "../domain/flow";
+import type { FullRetryPolicy } from "../domain/retry";
 import { newId, parseUuid } from "../domain/ids";
 import type { Prisma, PrismaClient, Task, TaskKind, TaskType, Worker } from "../generated/prisma/client";
 import type { Tx } from "./journal-writer";
@@ -35,6 +36,8 @@ export interface TaskTypeEntry {
   exclusive: { by: "target" | "input"; mode: "WAIT" | "REFUSE" } | null;
   /** Its tasks' default priority. */
   priority: number;
+  /** The automatic-retry policy of its runs and of its steps without their own (null: none). */
+  retry: FullRetryPolicy | null;
   /** At most this many of its tasks run at once (null: no limit; undefined: the stored limit stays). */
   concurrency?: number | null;
 }
@@ -74,14 +77,14 @@ export async function upsertTaskTypes(prisma: PrismaClient, entries: TaskTypeEnt
   for (const e of entries) {
     await prisma.$executeRaw`
       INSERT INTO "TaskType" ("key", "moduleName", "name", "description", "kind", "abortable", "progressUnits", "hasSteps", "flow", "inputSchema",
-        "exclusive", "priority", "updatedAt")
+        "exclusive", "priority", "retry", "updatedAt")
       VALUES (${taskTypeKey(e.module, e.type)}, ${e.module}, ${e.type}, ${e.description}, ${e.kind}::text::"TaskKind", ${e.abortable}::boolean,
         ${e.progressUnits}::text, ${e.hasSteps}, ${jsonText(e.flow)}::jsonb, ${jsonText(e.inputSchema)}::jsonb, ${jsonText(e.exclusive)}::jsonb,
-        ${e.priority}::int, now())
+        ${e.priority}::int, ${jsonText(e.retry)}::jsonb, now())
       ON CONFLICT ("key") DO UPDATE SET "description" = EXCLUDED."description", "kind" = EXCLUDED."kind",
         "abortable" = EXCLUDED."abortable", "progressUnits" = EXCLUDED."progressUnits", "hasSteps" = EXCLUDED."hasSteps",
         "flow" = EXCLUDED."flow", "inputSchema" = EXCLUDED."inputSchema", "exclusive" = EXCLUDED."exclusive",
-        "priority" = EXCLUDED."priority", "updatedAt" = now()`;
+        "priority" = EXCLUDED."priority", "retry" = EXCLUDED."retry", "updatedAt" = now()`;
     if (e.concurrency !== undefined) await setConcurrencyLimit(prisma, typeScope(e.module, e.type), e.concurrency);
   }
 }

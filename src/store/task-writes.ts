@@ -5,6 +5,7 @@ import { checkLabels } from "../domain/input";
 import { TaskgraphError, badInput, checkText, notFound } from "../domain/errors";
 import type { StepSpec } from "../domain/flow";
 import { resolveFlow } from "../domain/flow";
+import { normalizeRetryPolicy, type RetryPolicy } from "../domain/retry";
 import { newId, parseUuid } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import type { StepState, TaskState } from "../domain/states";
@@ -13,7 +14,7 @@ import { taskStateList } from "./sql";
 import type { FailureCode, LogLevel, Step, Task, TaskKind } from "../generated/prisma/client";
 import { Prisma } from "../generated/prisma/client";
 import { PREPARED } from "../db/prepared";
-import { type Actor, actorCte } from "./actor";
+import { type Actor, actorCte, setActorSql, SYSTEM_ACTOR } from "./actor";
 import type { ChangeNotice, Tx } from "./journal-writer";
 import { appendEvents, eventType, journalWrite, noticeOf, noticeText, publishAfterCommit } from "./journal-writer";
 
@@ -55,6 +56,8 @@ export interface NewTask {
   exclusiveMode?: "WAIT" | "REFUSE";
   /** Each run's time limit (ms): past it the run's signal is aborted and it fails with TIMEOUT. */
   timeoutMs?: number | null;
+  /** Automatic retries of its run or its steps, instead of its type's (see domain/retry.ts). */
+  retryPolicy?: RetryPolicy | null;
 }
 
 /** The longest time limit a run may have (7 days). */
@@ -78,6 +81,8 @@ export interface TaskPatch {
   ifLeaseOwner?: string;
   /** Refuse with CONFLICT (details.reason "abortRequested") when an abort is pending. */
   ifNotAborted?: boolean;
+  /** With FAILED: an automatic retry, SCHEDULED this many ms after the failure in the same transaction (by the system). */
+  retryAfterMs?: number;
 }
 
 const jsonOrNull = (value: Prisma.InputJsonValue | null | undefined) => (value === null ? ("DbNull" as const) : value);
@@ -122,6 +127,7 @@ function checkTaskSpec(spec: NewChildTask, parent: { kind: TaskKind } | null) {
   if (spec.timeoutMs != null && !(Number.isInteger(spec.timeoutMs) && spec.timeoutMs >= 1 && spec.timeoutMs <= MAX_TIMEOUT_MS)) {
     throw badInput(`timeoutMs must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`, { field: "timeoutMs" });
   }
+  if (spec.retryPolicy != null) normalizeRetryPolicy(spec.retryPolicy);
   if (spec.exclusiveKey != null) {
     if (spec.exclusiveKey === "") throw badInput("exclusiveKey must not be empty", { field: "exclusiveKey" });
     checkText("exclusiveKey", spec.exclusiveKey, LIMITS.targetLength, { field: "exclusiveKey" });
@@ -203,7 +209,8 @@ async function refuseHeldKeys(tx: Tx, specs: readonly NewTask[]): Promise<void> 
 }
 
 /** A task row as insertTasks builds it (every column it writes). */
-type TaskRow = Omit<Prisma.TaskCreateManyInput, "sequenceNumber" | "input" | "labels" | "createdAt" | "scheduledFor"> & {
+type TaskRow = Omit<Prisma.TaskCreateManyInput, "sequenceNumber" | "input" | "labels" | "createdAt" | "scheduledFor" | "retryPolicy"> & {
+  retryPolicy: string | null;
   input: string | null;
   labels: string;
   scheduledFor: Date | null;
@@ -315,6 +322,7 @@ export async function insertTasks(
         priority,
         exclusiveKey: s.exclusiveKey ?? null,
         timeoutMs: s.timeoutMs ?? null,
+        retryPolicy: s.retryPolicy ? JSON.stringify(normalizeRetryPolicy(s.retryPolicy)) : null,
       });
       for (const step of resolveFlow(s.steps ?? [])) {
         steps.push({ id: newId(), taskId: id, key: step.key, name: step.name, index: step.index, dependsOn: JSON.stringify(step.dependsOn) });
@@ -348,18 +356,18 @@ export async function insertTasks(
         ${column((t) => t.progressTotal)}::float8[], ${column((t) => t.scheduledFor?.toISOString() ?? null)}::timestamptz[],
         ${column((t) => t.createdBy)}::text[], ${column((t) => t.node)}::text[], ${column((t) => t.spawnKey)}::text[],
         ${column((t) => t.needsSetup)}::boolean[], ${column((t) => t.traceparent)}::text[], ${column((t) => t.priority)}::int[],
-        ${column((t) => t.exclusiveKey)}::text[], ${column((t) => t.timeoutMs)}::int[]
+        ${column((t) => t.exclusiveKey)}::text[], ${column((t) => t.timeoutMs)}::int[], ${column((t) => t.retryPolicy)}::text[]
       ) AS i(id, "moduleName", type, name, kind, scope, target, labels, state, "isAbortable", "isInternal", "isUserTask",
         "sequenceOf", sequence, "parentId", "rootId", depth, input, "progressUnits", "progressTotal", "scheduledFor",
-        "createdBy", node, "spawnKey", "needsSetup", traceparent, priority, "exclusiveKey", "timeoutMs")
+        "createdBy", node, "spawnKey", "needsSetup", traceparent, priority, "exclusiveKey", "timeoutMs", "retryPolicy")
     ), inserted AS (
       INSERT INTO "Task" (id, "moduleName", type, name, kind, scope, target, labels, state, "isAbortable", "isInternal",
         "isUserTask", "sequenceNumber", "parentId", "rootId", depth, input, "progressUnits", "progressTotal", "createdAt",
-        "scheduledFor", "createdBy", node, "spawnKey", "needsSetup", traceparent, priority, "exclusiveKey", "timeoutMs")
+        "scheduledFor", "createdBy", node, "spawnKey", "needsSetup", traceparent, priority, "exclusiveKey", "timeoutMs", "retryPolicy")
       SELECT i.id, i."moduleName", i.type, i.name, i.kind::"TaskKind", i.scope, i.target, i.labels::jsonb, i.state::"TaskState",
         i."isAbortable", i."isInternal", i."isUserTask", CASE WHEN i."sequenceOf" IS NULL THEN i.sequence ELSE t.base + i.sequence END,
         i."parentId", i."rootId", i.depth, i.input::jsonb, i."progressUnits", i."progressTotal", ${now}::timestamptz,
-        i."scheduledFor", i."createdBy", i.node, i."spawnKey", i."needsSetup", i.traceparent, i.priority, i."exclusiveKey", i."timeoutMs"
+        i."scheduledFor", i."createdBy", i.node, i."spawnKey", i."needsSetup", i.traceparent, i.priority, i."exclusiveKey", i."timeoutMs", i."retryPolicy"::jsonb
       FROM input i LEFT JOIN taken t ON t.name = i."sequenceOf", actor
       WHERE (SELECT n FROM known) = ${named.length} AND (i."sequenceOf" IS NULL OR t.base IS NOT NULL)
       RETURNING *
@@ -413,6 +421,7 @@ export async function transitionTask(tx: Tx, taskId: string, to: TaskState, patc
     if (from === "FAILED") {
       data.error = null;
       data.errorCode = null;
+      data.automaticRetries = 0; // a manual Retry or Rerun: the retry policy's count starts again
     }
   }
   if (isEnded(to)) data.endedAt = now;
@@ -431,7 +440,27 @@ export async function transitionTask(tx: Tx, taskId: string, to: TaskState, patc
     // Ending a task with an exclusive key frees it: workers may start the next task of that key.
     { task: updated, type: "STATE_CHANGED", payload: { from, to, error: updated.error }, wake: patch.releaseLease === true || (isEnded(to) && updated.exclusiveKey !== null) },
   ]);
+  // A step's automatic retry to come ends with its task.
+  if (isEnded(to)) await tx.step.updateMany({ where: { taskId, nextAttemptAt: { not: null } }, data: { nextAttemptAt: null } });
+  if (to === "FAILED" && patch.retryAfterMs !== undefined) return scheduleAutomaticRetry(tx, updated, new Date(now.getTime() + patch.retryAfterMs));
   return updated;
+}
+
+/**
+ * A plain task's failed attempt to be tried again: FAILED → SCHEDULED at `at`, recorded as the
+ * system's (the retry policy decided it), in the transaction that recorded the failure — so a
+ * crash can neither lose the retry nor leave the task FAILED with one promised.
+ */
+async function scheduleAutomaticRetry(tx: Tx, failed: Task, at: Date): Promise<Task> {
+  await tx.$executeRaw(setActorSql(SYSTEM_ACTOR)!);
+  const task = await tx.task.update({
+    where: { id: failed.id },
+    data: { state: "SCHEDULED", scheduledFor: at, endedAt: null, automaticRetries: { increment: 1 }, version: { increment: 1 } },
+  });
+  await appendEvents(tx, [
+    { task, type: "STATE_CHANGED", payload: { from: "FAILED", to: "SCHEDULED", error: task.error, nextAttemptAt: at.toISOString() } },
+  ]);
+  return task;
 }
 
 /** The from-states each step state can be entered from (the state machine, as statement parameters). */
@@ -447,7 +476,7 @@ const STEP_ATTEMPTS = Prisma.sql`(SELECT count(*) FROM "StepAttempt" e WHERE e."
 const LATEST_ATTEMPT = Prisma.sql`LEFT JOIN LATERAL (
         SELECT id, number, kind, state FROM "StepAttempt" WHERE "stepId" = s.id ORDER BY number DESC LIMIT 1
       ) a ON true`;
-const stepWrite = (to: Prisma.Sql, error: Prisma.Sql, errorCode: Prisma.Sql, now: Prisma.Sql) => ({
+const stepWrite = (to: Prisma.Sql, error: Prisma.Sql, errorCode: Prisma.Sql, now: Prisma.Sql, retryAt: Prisma.Sql) => ({
   /** The open attempt's outcome (SET list). */
   closeAttempt: Prisma.sql`state = CASE WHEN ${to} = 'FAILED' THEN 'FAILED' ELSE 'SUCCEEDED' END::"AttemptState", "endedAt" = ${now}, error = ${error}`,
   /** The kind of the attempt a transition into RUNNING or ROLLING_BACK opens. */
@@ -459,7 +488,14 @@ const stepWrite = (to: Prisma.Sql, error: Prisma.Sql, errorCode: Prisma.Sql, now
         "progressTotal" = CASE WHEN ${to} IN ('RUNNING', 'ROLLING_BACK') THEN NULL ELSE s."progressTotal" END,
         "endedAt" = CASE WHEN ${to} IN ('RUNNING', 'ROLLING_BACK') THEN NULL ELSE ${now} END,
         error = CASE WHEN ${to} IN ('FAILED', 'RUNNING') THEN ${error} ELSE s.error END,
-        "errorCode" = CASE WHEN ${to} IN ('FAILED', 'RUNNING') THEN ${errorCode}::"FailureCode" ELSE s."errorCode" END`,
+        "errorCode" = CASE WHEN ${to} IN ('FAILED', 'RUNNING') THEN ${errorCode}::"FailureCode" ELSE s."errorCode" END,
+        "nextAttemptAt" = CASE WHEN ${to} = 'FAILED' THEN ${retryAt} END,
+        -- A failure with a retry to come counts one more; a rollback (before a manual Retry or Rerun) starts again.
+        "automaticRetries" = CASE WHEN ${to} = 'FAILED' AND ${retryAt} IS NOT NULL THEN s."automaticRetries" + 1
+          WHEN ${to} = 'ROLLING_BACK' THEN 0 ELSE s."automaticRetries" END`,
+  /** What the STEP_CHANGED event adds for a failure with an automatic retry to come: its time. */
+  retryPayload: Prisma.sql`(CASE WHEN ${to} = 'FAILED' AND ${retryAt} IS NOT NULL
+          THEN jsonb_build_object('nextAttemptAt', to_char(${retryAt} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) ELSE '{}'::jsonb END)`,
 });
 
 /** A step as a transition left it, with the number of times it has been executed (EXECUTE and RETRY attempts). */
@@ -486,12 +522,22 @@ type SteppedRow = Step & {
  * that is no longer RUNNING or whose abort was requested (INVALID_STATE): the write is the run's
  * check before each step, so a missed notification cannot start a step after an abort.
  */
+/** What a step change may carry besides its target state. */
+export interface StepChangeOptions {
+  error?: string;
+  errorCode?: FailureCode | null;
+  /** With FAILED: an automatic retry starts the step again this many ms after the failure (Step.nextAttemptAt). */
+  retryAfterMs?: number | null;
+  /** Refused (CONFLICT) unless this claim holds the task. */
+  leaseOwner?: string;
+}
+
 export async function transitionStep(
   tx: Tx,
   taskId: string,
   stepKey: string,
   to: StepState,
-  options: { error?: string; errorCode?: FailureCode | null; leaseOwner?: string } = {},
+  options: StepChangeOptions = {},
 ): Promise<MovedStep> {
   const { step, notice } = await moveStepRow(tx, taskId, stepKey, to, options);
   publishAfterCommit(tx, notice);
@@ -504,7 +550,7 @@ export async function moveStepRow(
   taskId: string,
   stepKey: string,
   to: StepState,
-  options: { error?: string; errorCode?: FailureCode | null; leaseOwner?: string } = {},
+  options: StepChangeOptions = {},
 ): Promise<{ step: MovedStep; notice: ChangeNotice }> {
   const id = parseUuid(taskId, "taskId");
   const error = to === "FAILED" ? (options.error ?? "failed") : null;
@@ -513,7 +559,8 @@ export async function moveStepRow(
   const notice = noticeOf([id], { c: true, o: options.leaseOwner ? [options.leaseOwner] : [] })!;
   const startsUnderLease = to === "RUNNING" && options.leaseOwner !== undefined;
   const now = new Date();
-  const write = stepWrite(Prisma.sql`${to}::text`, Prisma.sql`${error}::text`, Prisma.sql`${errorCode}::text`, Prisma.sql`${now}::timestamptz`);
+  const retryAt = to === "FAILED" && options.retryAfterMs != null ? new Date(now.getTime() + options.retryAfterMs) : null;
+  const write = stepWrite(Prisma.sql`${to}::text`, Prisma.sql`${error}::text`, Prisma.sql`${errorCode}::text`, Prisma.sql`${now}::timestamptz`, Prisma.sql`${retryAt}::timestamptz`);
   // The statement reads the task, the step and its attempts in its snapshot, then bumps the task's
   // version (its row lock, which every write to steps takes first) only if that version is still
   // the snapshot's. A change committed in between fails that test: nothing is written and the
@@ -552,7 +599,8 @@ export async function moveStepRow(
       ), changed AS (
         SELECT b.*, jsonb_build_object('stepKey', ${stepKey}::text, 'from', c.state::text, 'to', ${to}::text, 'error', ${error}::text,
           'attempt', COALESCE((SELECT number FROM opened), CASE WHEN c."attemptState" = 'RUNNING' THEN c.number END),
-          'attemptKind', COALESCE((SELECT kind::text FROM opened), CASE WHEN c."attemptState" = 'RUNNING' THEN c.kind::text END)) AS "eventPayload"
+          'attemptKind', COALESCE((SELECT kind::text FROM opened), CASE WHEN c."attemptState" = 'RUNNING' THEN c.kind::text END))
+          || ${write.retryPayload} AS "eventPayload"
         FROM bumped b, allowed c
       ), ${journalWrite("step", "changed", { type: eventType("STEP_CHANGED"), payload: Prisma.sql`"eventPayload"` }, noticeText(notice))}
       SELECT s.*, (c.executed + (SELECT count(*) FROM opened WHERE kind <> 'ROLLBACK'))::int AS executions,
@@ -585,6 +633,7 @@ export interface StepMove {
   to: StepState;
   error?: string;
   errorCode?: FailureCode | null;
+  retryAfterMs?: number | null;
   leaseOwner: string;
   actor: Actor;
 }
@@ -608,13 +657,14 @@ export async function moveStepRows(
   const notice = noticeOf(ids, { c: true, o: moves.map((m) => m.leaseOwner) });
   if (!notice) return { stored: new Map(), busy: new Set(), notice };
   const now = new Date();
-  const write = stepWrite(Prisma.sql`c."to"`, Prisma.sql`c.error`, Prisma.sql`c."errorCode"`, Prisma.sql`${now}::timestamptz`);
+  const write = stepWrite(Prisma.sql`c."to"`, Prisma.sql`c.error`, Prisma.sql`c."errorCode"`, Prisma.sql`${now}::timestamptz`, Prisma.sql`c."retryAt"`);
   const rows = await db.$queryRaw<(MovedStep & { _written: boolean; _notified?: unknown })[]>`${PREPARED}
     WITH ${actorCte(moves[0]!.actor)}, input AS (
       SELECT * FROM unnest(${ids}::uuid[], ${moves.map((m) => m.stepKey)}::text[], ${moves.map((m) => m.to)}::text[],
         ${moves.map((m) => (m.to === "FAILED" ? (m.error ?? "failed") : null))}::text[], ${moves.map((m) => m.leaseOwner)}::text[],
-        ${moves.map(() => newId())}::uuid[], ${moves.map((m) => (m.to === "FAILED" ? (m.errorCode ?? null) : null))}::text[])
-        WITH ORDINALITY AS i(id, key, "to", error, owner, "attemptId", "errorCode", ord)
+        ${moves.map(() => newId())}::uuid[], ${moves.map((m) => (m.to === "FAILED" ? (m.errorCode ?? null) : null))}::text[],
+        ${moves.map((m) => (m.to === "FAILED" && m.retryAfterMs != null ? new Date(now.getTime() + m.retryAfterMs) : null))}::timestamptz[])
+        WITH ORDINALITY AS i(id, key, "to", error, owner, "attemptId", "errorCode", "retryAt", ord)
     ), sources AS (
       SELECT * FROM unnest(${STEP_SOURCE_PAIRS.map((p) => p[0])}::text[], ${STEP_SOURCE_PAIRS.map((p) => p[1])}::text[]) AS p("to", "from")
     ), seen AS (
@@ -626,7 +676,7 @@ export async function moveStepRows(
         AND (i."to" <> 'RUNNING' OR (t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL))
       ORDER BY t.id FOR NO KEY UPDATE OF t SKIP LOCKED
     ), current AS (
-      SELECT i.id, i.key, i."to", i.error, i."errorCode", i.ord, i."attemptId" AS "newAttemptId", s.id AS "stepId", s.state::text AS "from", a.id AS "attemptId", a.number, a.kind, a.state AS "attemptState",
+      SELECT i.id, i.key, i."to", i.error, i."errorCode", i."retryAt", i.ord, i."attemptId" AS "newAttemptId", s.id AS "stepId", s.state::text AS "from", a.id AS "attemptId", a.number, a.kind, a.state AS "attemptState",
         ${STEP_ATTEMPTS}
       FROM input i JOIN "Step" s ON s."taskId" = i.id AND s.key = i.key
         JOIN sources p ON p."to" = i."to" AND p."from" = s.state::text
@@ -650,7 +700,8 @@ export async function moveStepRows(
     ), changed AS (
       SELECT b.*, c.ord, jsonb_build_object('stepKey', c.key, 'from', c."from", 'to', c."to", 'error', c.error,
           'attempt', COALESCE(o.number, CASE WHEN c."attemptState" = 'RUNNING' THEN c.number END),
-          'attemptKind', COALESCE(o.kind::text, CASE WHEN c."attemptState" = 'RUNNING' THEN c.kind::text END)) AS "eventPayload"
+          'attemptKind', COALESCE(o.kind::text, CASE WHEN c."attemptState" = 'RUNNING' THEN c.kind::text END))
+          || ${write.retryPayload} AS "eventPayload"
       FROM bumped b JOIN current c ON c.id = b.id LEFT JOIN opened o ON o."stepId" = c."stepId"
     ), ${journalWrite("steps", "changed", { type: eventType("STEP_CHANGED"), payload: Prisma.sql`"eventPayload"`, orderBy: Prisma.sql`ord` }, noticeText(notice))}
     SELECT s.*, (c.executed + CASE WHEN o.kind IN ('EXECUTE', 'RETRY') THEN 1 ELSE 0 END)::int AS executions, true AS _written,

@@ -46,7 +46,7 @@ export const QUERY_DEFAULTS: QueryOptions = {
 
 type State = Task["state"];
 /** A "Task" row: every column, as the table has them. */
-type TaskRow = Omit<Task, "labels" | "input" | "result"> & { labels: Record<string, string>; input: unknown; result: unknown };
+type TaskRow = Omit<Task, "labels" | "input" | "result" | "retryPolicy"> & { labels: Record<string, string>; input: unknown; result: unknown; retryPolicy: unknown };
 
 interface ModuleShape {
   name: string;
@@ -201,6 +201,8 @@ export async function seedQueryData(app: App, total: number, bigTree: number): P
       exclusiveKey: null,
       errorCode: null,
       timeoutMs: null,
+      retryPolicy: null,
+      automaticRetries: 0,
       holdsSlots: false,
     };
     rows.push(row);
