@@ -48,6 +48,7 @@ const ALL_STEP_STATES: StepState[] = ["WAITING", "RUNNING", "SUCCEEDED", "FAILED
  * Task state machine, row = from, columns = to. "x" = legal.
  *   SCHEDULED → QUEUED; QUEUED → RUNNING; RUNNING → SUCCEEDED | FAILED | CANCELED
  *   FAILED → RUNNING (retry / rerun / mark succeeded), FAILED → CANCELED (abort with rollback)
+ *   FAILED → SCHEDULED (an automatic retry of a plain task, waiting for its time)
  *   pending → CANCELED (abort before it ran), pending → FAILED (openATTIC: deleted while pending)
  *   A task whose lease expired stays RUNNING (another worker claims it as it is): no RUNNING → QUEUED.
  */
@@ -58,7 +59,7 @@ const TASK_TABLE: Record<TaskState, Record<TaskState, boolean>> = {
   QUEUED:    { SCHEDULED: false, QUEUED: false, RUNNING: true,  SUCCEEDED: false, FAILED: true,  CANCELED: true  },
   RUNNING:   { SCHEDULED: false, QUEUED: false, RUNNING: false, SUCCEEDED: true,  FAILED: true,  CANCELED: true  },
   SUCCEEDED: { SCHEDULED: false, QUEUED: false, RUNNING: false, SUCCEEDED: false, FAILED: false, CANCELED: false },
-  FAILED:    { SCHEDULED: false, QUEUED: false, RUNNING: true,  SUCCEEDED: false, FAILED: false, CANCELED: true  },
+  FAILED:    { SCHEDULED: true,  QUEUED: false, RUNNING: true,  SUCCEEDED: false, FAILED: false, CANCELED: true  },
   CANCELED:  { SCHEDULED: false, QUEUED: false, RUNNING: false, SUCCEEDED: false, FAILED: false, CANCELED: false },
 };
 
@@ -126,7 +127,7 @@ describe("state lists", () => {
 describe("task state machine", () => {
   test("the expected table has every one of the 36 (from, to) pairs", () => {
     expect(TASK_PAIRS).toHaveLength(36);
-    expect(TASK_PAIRS.filter((p) => p.legal)).toHaveLength(11);
+    expect(TASK_PAIRS.filter((p) => p.legal)).toHaveLength(12);
   });
 
   test.each(TASK_PAIRS.filter((p) => p.legal))("a task may go from $from to $to", ({ from, to }) => {

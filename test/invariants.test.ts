@@ -171,6 +171,11 @@ describe("random interleavings of the control mutations keep the state machines'
       if (chance(0.3)) input.exclusiveMode = "REFUSE";
       if (chance(0.3)) input.priority = int(-5, 5);
     }
+    // Some retry failed attempts automatically, some failing more than once.
+    if (chance(0.3)) {
+      input.retry = { attempts: int(2, 3), backoff: pick(["FIXED", "EXPONENTIAL"]), backoffMs: int(10, 80) };
+      if (input.failAtRound !== undefined) input.failAttempts = int(1, 3);
+    }
     const result = await app.gql(`mutation ($input: CreateTestTaskInput!) { createTestTask(input: $input) { id } }`, { input });
     if (input.exclusiveMode === "REFUSE" && codes(result)[0] === "CONFLICT") {
       opLog.push(`create ${kind} ${JSON.stringify(input)} → CONFLICT (the key is held)`);
@@ -289,6 +294,26 @@ describe("random interleavings of the control mutations keep the state machines'
         SELECT t.id::text, t."exclusiveKey", k."holderId"::text AS holder FROM "Task" t LEFT JOIN "ExclusiveKey" k ON k.key = t."exclusiveKey"
         WHERE t.state = 'RUNNING' AND t."leaseOwner" IS NOT NULL AND t."exclusiveKey" IS NOT NULL AND k."holderId" IS DISTINCT FROM t.id
           AND NOT (t."abortRequestedAt" IS NOT NULL AND NOT t."rollbackOnAbort")`,
+    );
+    // Automatic retries: a step's promised retry exists only while its task runs and it is FAILED,
+    // a plain task waits for its retry SCHEDULED with its last error, and no count passes the policy.
+    report(
+      "a step's automatic retry promised outside a RUNNING task or a FAILED step",
+      await prisma.$queryRaw`
+        SELECT s."taskId"::text AS task, s.key, s.state::text, t.state::text AS task_state FROM "Step" s JOIN "Task" t ON t.id = s."taskId"
+        WHERE s."nextAttemptAt" IS NOT NULL AND (t.state <> 'RUNNING' OR s.state <> 'FAILED')`,
+    );
+    report(
+      "automatic retries beyond the policy's attempts",
+      await prisma.$queryRaw`
+        SELECT t.id::text, t."automaticRetries", t."retryPolicy", max(s."automaticRetries") AS step_retries FROM "Task" t LEFT JOIN "Step" s ON s."taskId" = t.id
+        WHERE t."retryPolicy" IS NOT NULL
+        GROUP BY t.id HAVING greatest(t."automaticRetries", coalesce(max(s."automaticRetries"), 0)) >= (t."retryPolicy"->>'attempts')::int`,
+    );
+    report(
+      "a plain task waiting for an automatic retry without the failure it retries",
+      await prisma.$queryRaw`
+        SELECT id::text, state::text, "automaticRetries" FROM "Task" WHERE state = 'SCHEDULED' AND "automaticRetries" > 0 AND error IS NULL`,
     );
     report(
       "RUNNING attempt of a step that is neither RUNNING nor ROLLING_BACK",
