@@ -103,6 +103,20 @@ describe("task commands", () => {
     await cli("tasks", "abort", holderId);
   });
 
+  test("start with --attempts, --backoff and --fixed-backoff retries a failing task automatically; status shows the policy and the count", async () => {
+    const input = '{"rounds":1,"roundMs":0,"failAtRound":1,"failAttempts":2}';
+    const started = Date.now();
+    const retried = await cli("tasks", "start", "test", "count", "--input", input, "--attempts", "3", "--backoff", "0.3", "--fixed-backoff", "--wait");
+    expect(retried.code, retried.stderr).toBe(0); // SUCCEEDED on its third attempt
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600); // two pauses of 0.3 s
+    const status = await cli("tasks", "status", retried.stdout.split("\n")[0]!);
+    expect(status.stdout).toMatch(/^retry: +3 attempts, fixed backoff from 300 ms$/m);
+    expect(status.stdout).toMatch(/^automatic_retries: +2$/m);
+    const misuse = await cli("tasks", "start", "test", "count", "--input", input, "--backoff", "1s");
+    expect(misuse.code).not.toBe(0);
+    expect(misuse.stderr).toMatch(/--backoff and --fixed-backoff go with --attempts/);
+  });
+
   test("list: filters map to the API's TaskFilter, --ended-since, --interval/--iterations; tree", async () => {
     const started = await server.app.gql<{ a: { id: string }; b: { id: string } }>(
       `mutation {

@@ -46,6 +46,9 @@ export interface TaskRow {
   blockedBy: { id: string; name: string } | null;
   timeoutMs: number | null;
   errorCode: string | null;
+  retryPolicy: { attempts: number; backoff: string; backoffMs: number } | null;
+  automaticRetries: number;
+  nextAttemptAt: string | null;
 }
 
 export interface StepRow {
@@ -56,6 +59,7 @@ export interface StepRow {
   error: string | null;
   startedAt: string | null;
   endedAt: string | null;
+  nextAttemptAt: string | null;
   availableActions: string[];
   attempts: { number: number; kind: string; state: string; error: string | null }[];
 }
@@ -105,10 +109,11 @@ const TASK_ROW = `fragment TaskRow on Task {
   id module { name } type name kind scope target labels state category isAbortable isInternal sequenceNumber
   createdAt scheduledFor startedAt endedAt createdBy node depth root { id } version error availableActions
   progress { units total completed fraction } priority exclusiveKey blockedBy { id name } timeoutMs errorCode
+  retryPolicy { attempts backoff backoffMs } automaticRetries nextAttemptAt
 }`;
 
 const STEP_ROW = `fragment StepRow on Step {
-  key name index state error startedAt endedAt availableActions attempts { number kind state error }
+  key name index state error startedAt endedAt nextAttemptAt availableActions attempts { number kind state error }
 }`;
 
 export const MODULES = `query Modules {

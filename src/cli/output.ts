@@ -103,6 +103,9 @@ export class Output {
         ["error", task.error ? this.style("red", task.error) : ""],
         ["error_code", task.errorCode ?? undefined],
         ["time_limit", task.timeoutMs === null ? undefined : `${task.timeoutMs} ms`],
+        ["retry", task.retryPolicy ? `${task.retryPolicy.attempts} attempts, ${task.retryPolicy.backoff.toLowerCase()} backoff from ${task.retryPolicy.backoffMs} ms` : undefined],
+        ["automatic_retries", task.automaticRetries > 0 ? String(task.automaticRetries) : undefined],
+        ["next_attempt", task.nextAttemptAt ? time(task.nextAttemptAt) : undefined],
         ["actions", task.availableActions.join(", ")],
         ["input", task.input === null ? undefined : JSON.stringify(task.input)],
         ["result", task.result === null ? undefined : JSON.stringify(task.result)],
@@ -127,7 +130,7 @@ export class Output {
       steps.map((s) => [
         s.key,
         s.name,
-        this.state(s.state),
+        s.nextAttemptAt ? `${this.state(s.state)}, retry at ${time(s.nextAttemptAt)}` : this.state(s.state),
         s.attempts.map((a) => `${a.number}:${a.kind.toLowerCase()}:${a.state.toLowerCase()}`).join(" "),
         s.availableActions.join(","),
         s.error ?? "",

@@ -294,11 +294,15 @@ interface StartOptions extends WaitOptions {
   exclusive?: string;
   refuse?: boolean;
   timeLimit?: number;
+  attempts?: number;
+  backoff?: number;
+  fixedBackoff?: boolean;
 }
 
 async function start(ctx: Context, module: string, type: string, o: StartOptions): Promise<number | void> {
   if (!o.wait && (o.timeout !== undefined || o.quiet)) throw badArguments("--timeout and --quiet go with --wait");
   if (o.refuse && !o.exclusive) throw badArguments("--refuse goes with --exclusive");
+  if ((o.backoff !== undefined || o.fixedBackoff) && o.attempts === undefined) throw badArguments("--backoff and --fixed-backoff go with --attempts");
   const { startTask: task } = await ctx.api.request<{ startTask: TaskRow }>(START_TASK, {
     input: {
       module,
@@ -312,6 +316,14 @@ async function start(ctx: Context, module: string, type: string, o: StartOptions
       exclusiveKey: o.exclusive,
       exclusiveMode: o.refuse ? "REFUSE" : undefined,
       timeoutMs: o.timeLimit === undefined ? undefined : Math.round(o.timeLimit * 1000),
+      retry:
+        o.attempts === undefined
+          ? undefined
+          : {
+              attempts: o.attempts,
+              backoff: o.fixedBackoff ? "FIXED" : "EXPONENTIAL",
+              backoffMs: o.backoff === undefined ? undefined : Math.round(o.backoff * 1000),
+            },
     },
   });
   if (!o.wait) return ctx.out.json ? ctx.out.printJson(task) : ctx.out.print(task.id);
@@ -516,6 +528,9 @@ export function tasksCommand(): Command {
     .option("--exclusive <key>", "never run at once with another task of this key (waits its turn)")
     .option("--refuse", "with --exclusive: fail at once (exit 1, CONFLICT) while a pending task has the key")
     .option("--time-limit <duration>", "each run's time limit (30s, 10m): past it the task fails with TIMEOUT", parseDuration)
+    .option("--attempts <n>", "retry a failed run (or step) automatically: attempts in all, the first included", parseInteger)
+    .option("--backoff <duration>", "with --attempts: the pause before the first retry (default 1s), doubled for each next one", parseDuration)
+    .option("--fixed-backoff", "with --attempts: the same pause before every retry")
     .option("--wait", "follow it to its end; exit as `tasks wait` does")
     .option("--timeout <seconds>", "with --wait: give up after this long (exit 124)", parseDuration)
     .option("-q, --quiet", "with --wait: print nothing; only the exit code")
@@ -525,6 +540,7 @@ export function tasksCommand(): Command {
         `taskgraph tasks start test count --input '{"rounds":5,"roundMs":500}' --wait`,
         "id=$(taskgraph tasks start test flow --input @flow.json --label env=prod)",
         "taskgraph tasks start kafka restart-broker --target broker-3 --exclusive broker-3 --priority 100",
+        "taskgraph tasks start kafka reassign-partitions --attempts 5 --backoff 10s",
       ]),
     )
     .action(action(start));
