@@ -277,6 +277,40 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     expectClean(watched);
     await page.context().close();
   }, 90_000);
+  test("the create form's policy fields: a flow whose step fails once shows when it is retried, then succeeds; the history says the system retried it", async () => {
+    const watched = await open("/new");
+    const { page } = watched;
+    await page.getByLabel("Rounds").fill("1");
+    await page.getByLabel("Round length (ms)").fill("0");
+    await page.getByLabel("Steps (optional)").fill("2");
+    await page.getByLabel("Fail at round (optional)").fill("1");
+    await page.getByLabel("Priority (optional)").fill("5");
+    await page.getByLabel("Exclusive key (optional)").fill("broker-7");
+    await page.getByLabel("Time limit (ms, optional)").fill("60000");
+    await page.getByLabel("Attempts with automatic retries (optional)").fill("3");
+    await page.getByLabel("First pause (ms)").fill("2500");
+    await page.getByLabel("Same pause every time").check();
+    await page.getByRole("button", { name: "Create" }).click();
+    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+    await mark(page);
+    const id = new URL(page.url()).pathname.split("/").pop()!;
+    const stored = await app.gql(`query ($id: ID!) { task(id: $id) { priority exclusiveKey timeoutMs retryPolicy { attempts backoff backoffMs } } }`, { id });
+    expect(stored.data!.task).toEqual({ priority: 5, exclusiveKey: "broker-7", timeoutMs: 60_000, retryPolicy: { attempts: 3, backoff: "FIXED", backoffMs: 2500 } });
+    await expect.poll(() => page.getByText("3 attempts in all, fixed backoff from 2500 ms").count(), { timeout: 10_000 }).toBe(1);
+
+    // While the step waits for its retry it shows as failed, with the time of its next attempt.
+    await expect.poll(() => stepNode(page, "step-1").locator(".step-node-retry").textContent(), { timeout: 10_000 }).toMatch(/^retry at /);
+    expect(await stepState(page, "step-1")).toBe("failed");
+    expect(await taskState(page)).toBe("RUNNING");
+    await expect.poll(() => taskState(page), { timeout: 15_000 }).toBe("SUCCEEDED");
+    expect(await stepNode(page, "step-1").locator(".step-node-retry").count()).toBe(0);
+    await page.getByRole("tab", { name: "History" }).click();
+    const timeline = page.getByRole("list", { name: "History" });
+    await expect.poll(() => timeline.textContent(), { timeout: 10_000 }).toMatch(/step step-1 failed \(attempt 1\): Failed at round 1, as asked \(failAtRound\); automatic retry at /);
+    expect(await timeline.textContent()).toMatch(/step step-1 retried automatically \(attempt 2, retry\)/);
+    await expectClean(watched);
+  });
+
   test("a long history: the newest page first, older pages on request, down to the task's creation", async () => {
     const id = await createTestTask({ steps: 40, rounds: 1, roundMs: 0 });
     await expect.poll(async () => (await app.gql(`query ($id: ID!) { task(id: $id) { state } }`, { id })).data!.task.state, { timeout: 20_000 }).toBe("SUCCEEDED");

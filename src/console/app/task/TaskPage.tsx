@@ -92,6 +92,18 @@ export function TaskPage({ id }: { id: string }) {
             <Link href={`/tasks/${task.blockedBy.id}`}>{task.blockedBy.name}</Link>, which holds its exclusive key
           </Fact>
         )}
+        {task.timeoutMs !== null && <Fact term="Time limit">{task.timeoutMs} ms per run</Fact>}
+        {task.retryPolicy && (
+          <Fact term="Automatic retries">
+            {task.retryPolicy.attempts} attempts in all, {task.retryPolicy.backoff.toLowerCase()} backoff from {task.retryPolicy.backoffMs} ms
+            {task.automaticRetries > 0 && `; ${task.automaticRetries} so far`}
+          </Fact>
+        )}
+        {task.nextAttemptAt && (
+          <Fact term="Next attempt">
+            <Time value={task.nextAttemptAt} /> (automatic retry {task.automaticRetries})
+          </Fact>
+        )}
         <Fact term="Kind">
           {task.kind} ({task.scope}){task.node ? ` on ${task.node}` : ""}
         </Fact>

@@ -268,7 +268,12 @@ export function applyEvents(flow: Flow, events: readonly TaskEventView[]): { flo
   for (const event of events) {
     if (event.type === "STEP_CHANGED") {
       const p = event.payload as StepChangedPayload;
-      update(p.stepKey, (step) => ({ ...step, state: p.to as StepView["state"], error: p.to === "FAILED" ? p.error : step.error }));
+      update(p.stepKey, (step) => ({
+        ...step,
+        state: p.to as StepView["state"],
+        error: p.to === "FAILED" ? p.error : step.error,
+        nextAttemptAt: p.nextAttemptAt ?? null,
+      }));
       refetch = true; // its actions and attempts
     } else if (event.type === "PROGRESSED") {
       const p = event.payload as ProgressedPayload;

@@ -4,6 +4,7 @@ import type { LogAppendedPayload, ProgressedPayload, StateChangedPayload, StepCh
 import type { TaskEventView } from "./views-queries";
 
 const number = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+const timeText = (iso: string) => new Date(iso).toLocaleTimeString();
 const count = (completed: number, total: number | null | undefined) =>
   total === null || total === undefined ? number.format(completed) : `${number.format(completed)} / ${number.format(total)}`;
 
@@ -32,6 +33,8 @@ export function describeEvent(event: Pick<TaskEventView, "type" | "payload" | "a
           return `running again (${p.from} → RUNNING)`;
         case "QUEUED":
           return p.from === "SCHEDULED" ? "due: queued (its scheduled time came)" : `queued${by}`;
+        case "SCHEDULED":
+          return p.from === "FAILED" && p.nextAttemptAt ? `automatic retry scheduled for ${timeText(p.nextAttemptAt)}` : `scheduled${by}`;
         case "SUCCEEDED":
           return "succeeded";
         case "FAILED":
@@ -50,11 +53,12 @@ export function describeEvent(event: Pick<TaskEventView, "type" | "payload" | "a
         case "WAITING":
           return `${step} defined (waiting)`;
         case "RUNNING":
+          if (p.attemptKind === "RETRY" && event.actor.kind === "SYSTEM") return `${step} retried automatically${attempt}`;
           return p.attemptKind === "RETRY" ? `${step} runs again${attempt}` : `${step} started${attempt}`;
         case "SUCCEEDED":
           return `${step} succeeded${attempt}`;
         case "FAILED":
-          return `${step} failed${attempt}${withError(p.error)}`;
+          return `${step} failed${attempt}${withError(p.error)}${p.nextAttemptAt ? `; automatic retry at ${timeText(p.nextAttemptAt)}` : ""}`;
         case "SKIPPED":
           return `${step} set to successful${by} (skipped)`;
         case "ROLLING_BACK":

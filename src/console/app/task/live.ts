@@ -67,6 +67,8 @@ export interface StepChangedPayload {
   attempt: number | null;
   attemptKind: string | null;
   error: string | null;
+  /** A failure with an automatic retry to come: when it starts. */
+  nextAttemptAt?: string;
 }
 
 export interface ProgressedPayload {
@@ -92,4 +94,6 @@ export interface StateChangedPayload {
   from: string | null;
   to: string;
   error: string | null;
+  /** FAILED → SCHEDULED: when the automatic retry runs it. */
+  nextAttemptAt?: string;
 }

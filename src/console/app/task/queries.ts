@@ -18,6 +18,10 @@ export const TaskDetailFields = graphql(
       priority
       exclusiveKey
       blockedBy { id name }
+      timeoutMs
+      retryPolicy { attempts backoff backoffMs }
+      automaticRetries
+      nextAttemptAt
       parent { id name }
       childrenStatus {
         node

@@ -12,6 +12,7 @@ export const StepFields = graphql(`
     name
     state
     error
+    nextAttemptAt
     availableActions
     progress { id completed total fraction }
     attempts { id number kind state startedAt endedAt error }

@@ -4,7 +4,7 @@
 import "@xyflow/react/dist/style.css";
 import { Background, Controls, type Edge, Handle, type Node, type NodeProps, NodeToolbar, Position, ReactFlow } from "@xyflow/react";
 import { createContext, memo, useContext, useEffect, useMemo, useRef, useState } from "react";
-import { StateBadge } from "../../components/bits";
+import { StateBadge, Time } from "../../components/bits";
 import { type StepActionItem, stepActionItems } from "../step-actions";
 import type { FlowView as Flow, StepView } from "../views-queries";
 import { layoutFlow, NODE_HEIGHT, NODE_WIDTH } from "./layout";
@@ -178,6 +178,11 @@ function StepNodeView({ data }: NodeProps<StepNode>) {
       <span className="step-node-foot">
         <span className="step-node-progress-text muted">{progressText}</span>
         {step.error && step.state === "FAILED" && <span className="step-node-error">{step.error}</span>}
+        {step.nextAttemptAt && step.state === "FAILED" && (
+          <span className="step-node-retry">
+            retry at <Time value={step.nextAttemptAt} />
+          </span>
+        )}
       </span>
       <Handle type="source" position={Position.Right} isConnectable={false} />
       <NodeToolbar isVisible={open} position={Position.Bottom} align="end">
