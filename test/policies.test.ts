@@ -86,17 +86,19 @@ describe("priorities and exclusive keys, with a worker", () => {
     const tasks: any[] = [];
     for (let i = 0; i < 12; i++) tasks.push(await create(app, { rounds: 2, roundMs: 40, exclusiveKey: key }));
     expect(tasks.every((t) => t.exclusiveKey === key)).toBe(true);
-    // While one holds the key, the others wait QUEUED and name it.
+    // While one holds the key, the others wait QUEUED and name it. The states come from one
+    // snapshot (one statement); the API's answers for the 12 tasks are separate reads, so a sample
+    // may straddle a hand-over: the naming must be seen right, and never name a task of another key.
+    const ids = tasks.map((t) => t.id);
     let sawBlocked = false;
     await until("all 12 end", 30_000, async () => {
+      const snapshot = await app.store.prismaForTests.task.findMany({ where: { id: { in: ids } }, select: { state: true } });
+      expect(snapshot.filter((t) => t.state === "RUNNING").length).toBeLessThanOrEqual(1);
       const now = await Promise.all(tasks.map((t) => get(app, t.id)));
       const running = now.filter((t) => t.state === "RUNNING");
-      expect(running.length).toBeLessThanOrEqual(1);
       const waiting = now.filter((t) => t.state === "QUEUED" && t.blockedBy);
-      if (running.length === 1 && waiting.length > 0) {
-        sawBlocked = true;
-        expect(waiting.every((t) => t.blockedBy.id === running[0].id)).toBe(true);
-      }
+      expect(waiting.every((t) => ids.includes(t.blockedBy.id))).toBe(true);
+      if (running.length === 1 && waiting.length > 0 && waiting.every((t) => t.blockedBy.id === running[0].id)) sawBlocked = true;
       return now.every((t) => t.state === "SUCCEEDED");
     }, 20);
     expect(sawBlocked).toBe(true);
