@@ -36,6 +36,7 @@ const IS_TIMESTAMP: Record<TaskColumn, boolean> = {
   progressCompleted: false,
   createdAt: true,
   scheduledFor: true,
+  scheduleId: false,
   startedAt: true,
   endedAt: true,
   createdBy: false,

@@ -14,7 +14,7 @@ CREATE TABLE "Schedule" (
     "everySeconds" INTEGER,
     "catchUp" BOOLEAN NOT NULL DEFAULT false,
     "enabled" BOOLEAN NOT NULL DEFAULT true,
-    "nextRunAt" TIMESTAMPTZ(3) NOT NULL,
+    "nextRunAt" TIMESTAMPTZ(3),
     "lastRunAt" TIMESTAMPTZ(3),
     "lastError" TEXT,
     "createdAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
