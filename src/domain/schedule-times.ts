@@ -4,10 +4,12 @@
 //   rule        a cron expression read in an IANA time zone (croner), or a fixed interval in seconds
 //   due time    an instant the rule gives; a schedule fires at most one task per due time
 //   nextRunAt   the first due time not handled yet (the stored row's column)
-//   on time     a due time found due within its tolerance: min(60 s, half the gap to the next due time)
-//   missed      a due time found later than that (workers were down, or the schedule was paused)
-//   catch-up    catchUp true: the missed due times of one look are fired ONCE, for the latest of
-//               them; catchUp false: they are skipped. An on-time due time always fires.
+//   on time     the only due time pending, found within its tolerance: min(60 s, half the gap to
+//               the next due time). It fires.
+//   missed      anything else: several due times pending, or one found late (the workers were
+//               down, the schedule was paused)
+//   catch-up    catchUp true: a missed window fires ONE task, for its latest due time;
+//               catchUp false: it fires none. Then the schedule goes on from its next due time.
 import { Cron } from "croner";
 import { badInput, checkText } from "./errors";
 
@@ -111,34 +113,22 @@ export function toleranceMs(rule: ScheduleRule, due: Date): number {
 }
 
 export interface FirePlan {
-  /** The due times to start a task for now, oldest first: the catch-up one, then the on-time one. */
-  fire: Date[];
-  /** Due times skipped (missed, catchUp false) or folded into the one catch-up task. */
-  skipped: number;
+  /** The due time to start a task for now, if any. */
+  fire: Date | null;
   /** The new nextRunAt: the first due time after `now` (null: the rule has no more). */
   nextRunAt: Date | null;
 }
 
 /**
- * What a worker does with a schedule found due (`nextRunAt` ≤ `now`): fires the latest due time if
- * it is on time; of the missed ones before it fires one task for the latest (catchUp) or none; and
- * moves nextRunAt past `now`. So a schedule never fires a burst, however long it was not looked at.
+ * What a worker does with a schedule found due (`nextRunAt` ≤ `now`). One due time pending, found
+ * within its tolerance: on time, it fires. Anything else (several pending, or one found late) is a
+ * missed window: catchUp fires one task for its latest due time, otherwise none. Either way
+ * nextRunAt moves past `now`: a schedule never fires a burst, however long it was not looked at.
  */
 export function planFire(rule: ScheduleRule, catchUp: boolean, nextRunAt: Date, now: Date): FirePlan {
-  const nextAfterNow = nextDueAfter(rule, nextRunAt, now);
+  const next = nextDueAfter(rule, nextRunAt, now);
   const latest = latestDueAtOrBefore(rule, nextRunAt, now);
-  if (!latest) return { fire: [], skipped: 0, nextRunAt: nextAfterNow };
-  const onTime = now.getTime() - latest.getTime() <= toleranceMs(rule, latest);
-  const latestMissed = onTime ? latestDueAtOrBefore(rule, nextRunAt, new Date(latest.getTime() - 1)) : latest;
-  const missed = latestMissed ? countDue(rule, nextRunAt, latestMissed) : 0;
-  const fire = [...(catchUp && latestMissed ? [latestMissed] : []), ...(onTime ? [latest] : [])];
-  return { fire, skipped: missed - (catchUp && latestMissed ? 1 : 0), nextRunAt: nextAfterNow };
-}
-
-/** Due times in [from, to] (both due times); counted up to 10,000 for a cron rule. */
-function countDue(rule: ScheduleRule, from: Date, to: Date): number {
-  if (rule.everySeconds !== null) return Math.round((to.getTime() - from.getTime()) / (rule.everySeconds * 1000)) + 1;
-  let n = 1;
-  for (let t = from; t < to && n < 10_000; n++) t = nextDueAfter(rule, from, t) ?? to;
-  return n;
+  if (!latest) return { fire: null, nextRunAt: next };
+  const onTime = latest.getTime() === nextRunAt.getTime() && now.getTime() - latest.getTime() <= toleranceMs(rule, latest);
+  return { fire: onTime || catchUp ? latest : null, nextRunAt: next };
 }

@@ -23,7 +23,7 @@ function scheduleUuid(id: string | number): string {
 
 const RULE_TEXT =
   "Due times come from `cron` (5 fields, or 6 with seconds first; read in `timeZone`) or from `everySeconds` (the first one interval after creation or the last change of the rule).";
-const CATCH_UP_TEXT = `A due time found more than its tolerance late — min(${MAX_TOLERANCE_MS / 1000} s, half the gap to the next due time) — is missed (the workers were down, or the schedule was paused): catchUp true starts ONE task for the latest missed due time, false starts none. An on-time due time always starts its task.`;
+const CATCH_UP_TEXT = `A due time fires on time when it is the only one pending and a worker finds it within its tolerance — min(${MAX_TOLERANCE_MS / 1000} s, half the gap to the next due time). Anything else is a missed window (the workers were down, the schedule was paused): catchUp true starts ONE task for its latest due time, false starts none; then the schedule goes on from its next due time (never a burst).`;
 
 export const ScheduleNode = builder.prismaNode("Schedule", {
   id: { field: "id" },

@@ -155,9 +155,9 @@ export async function fireDueSchedules(tx: Tx, build: BuildScheduledTasks, limit
   for (const { now, ...schedule } of due) {
     const plan = planFire(ruleOf(schedule), schedule.catchUp, schedule.nextRunAt!, now);
     let lastError = schedule.lastError;
-    if (plan.fire.length > 0) {
+    if (plan.fire) {
       try {
-        const specs = await build(schedule, plan.fire, (key) => findTaskType(tx as PrismaClient, key));
+        const specs = await build(schedule, [plan.fire], (key) => findTaskType(tx as PrismaClient, key));
         const tasks = await createTasks(tx, specs);
         await tx.task.updateMany({ where: { id: { in: tasks.map((t) => t.id) } }, data: { scheduleId: schedule.id } });
         started.push(...tasks.map((task) => ({ ...task, scheduleId: schedule.id })));
@@ -170,7 +170,7 @@ export async function fireDueSchedules(tx: Tx, build: BuildScheduledTasks, limit
     }
     await tx.schedule.update({
       where: { id: schedule.id },
-      data: { nextRunAt: plan.nextRunAt, lastError, ...(plan.fire.length > 0 ? { lastRunAt: plan.fire.at(-1) } : {}) },
+      data: { nextRunAt: plan.nextRunAt, lastError, ...(plan.fire ? { lastRunAt: plan.fire } : {}) },
     });
   }
   const [next] = await tx.$queryRaw<{ next: Date | null; now: Date }[]>`
