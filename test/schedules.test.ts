@@ -41,7 +41,8 @@ async function create(app: TestApp, input: Record<string, unknown>) {
 async function tasksOf(app: TestApp, id: string): Promise<ScheduledTask[]> {
   const data = await ok(app, `query ($id: ID!) { schedule(id: $id) { tasks(first: 500) { totalCount edges { node { id scheduledFor createdAt createdBy schedule { id } } } } } }`, { id });
   const tasks = data.schedule.tasks.edges.map((e: { node: ScheduledTask }) => e.node) as ScheduledTask[];
-  expect(data.schedule.tasks.totalCount).toBe(tasks.length);
+  // Counted by a statement of its own: a fire may add a task between the two.
+  expect(data.schedule.tasks.totalCount).toBeGreaterThanOrEqual(tasks.length);
   return tasks.sort((a, b) => Date.parse(a.scheduledFor) - Date.parse(b.scheduledFor));
 }
 
