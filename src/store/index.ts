@@ -488,8 +488,13 @@ export class Store {
   lastScheduledTasks(scheduleIds: readonly string[]) {
     return schedules.lastTasks(this.prisma, scheduleIds);
   }
-  /** Fires up to `limit` due schedules in one transaction (schedules.ts): exactly once per due time. */
-  fireDueSchedules(build: schedules.BuildScheduledTasks, limit = 100) {
+  /**
+   * Fires up to `limit` due schedules in one transaction (schedules.ts): exactly once per due time.
+   * When none is due, one read and no transaction (every worker looks at least every second).
+   */
+  async fireDueSchedules(build: schedules.BuildScheduledTasks, limit = 100): Promise<schedules.FireResult> {
+    const earliest = await schedules.earliestDue(this.prisma);
+    if (!earliest.nextRunAt || earliest.nextRunAt > earliest.now) return { started: [], refused: [], full: false, ...earliest };
     return this.transaction((tx) => schedules.fireDueSchedules(tx, build, limit));
   }
 

@@ -173,7 +173,12 @@ export async function fireDueSchedules(tx: Tx, build: BuildScheduledTasks, limit
       data: { nextRunAt: plan.nextRunAt, lastError, ...(plan.fire ? { lastRunAt: plan.fire } : {}) },
     });
   }
-  const [next] = await tx.$queryRaw<{ next: Date | null; now: Date }[]>`
-    SELECT min("nextRunAt") AS next, clock_timestamp() AS now FROM "Schedule" WHERE enabled`;
-  return { started, refused, full: due.length === limit, now: next!.now, nextRunAt: next!.next };
+  return { started, refused, full: due.length === limit, ...(await earliestDue(tx)) };
+}
+
+/** The earliest nextRunAt of an enabled schedule (null: none), and the database's clock. */
+export async function earliestDue(db: Pick<Tx, "$queryRaw">): Promise<{ nextRunAt: Date | null; now: Date }> {
+  const [row] = await db.$queryRaw<{ nextRunAt: Date | null; now: Date }[]>`
+    SELECT min("nextRunAt") AS "nextRunAt", clock_timestamp() AS now FROM "Schedule" WHERE enabled`;
+  return row!;
 }
