@@ -71,7 +71,7 @@ export const ScheduleNode = builder.prismaNode("Schedule", {
       type: "Task",
       nullable: true,
       description: "The newest task it started that still exists (finished ones go when their TTL runs out).",
-      resolve: async (_query, s, _args, ctx) => (await ctx.store.lastScheduledTasks([s.id])).get(s.id) ?? null,
+      resolve: (query, s, _args, ctx) => ctx.store.lastScheduledTask(s.id, query),
     }),
     createdAt: t.expose("createdAt", { type: "DateTime", description: "When it was created." }),
     updatedAt: t.expose("updatedAt", { type: "DateTime", description: "When it was last changed (a fire changes it too)." }),

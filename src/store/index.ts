@@ -484,9 +484,9 @@ export class Store {
   countSchedules(where: Prisma.ScheduleWhereInput) {
     return this.prisma.schedule.count({ where });
   }
-  /** The newest task of each schedule (batched Schedule.lastTask). */
-  lastScheduledTasks(scheduleIds: readonly string[]) {
-    return schedules.lastTasks(this.prisma, scheduleIds);
+  /** A schedule's newest task (by due time); `query`: plugin-prisma's selection. */
+  lastScheduledTask(scheduleId: string, query: { select?: Prisma.TaskSelect; include?: Prisma.TaskInclude } = {}) {
+    return this.prisma.task.findFirst({ ...query, where: { scheduleId }, orderBy: { scheduledFor: "desc" } } as Prisma.TaskFindFirstArgs);
   }
   /**
    * Fires up to `limit` due schedules in one transaction (schedules.ts): exactly once per due time.

@@ -116,14 +116,6 @@ export async function deleteSchedule(prisma: PrismaClient, id: string): Promise<
   return deleted.id;
 }
 
-/** The newest task (by due time) of each of these schedules; a schedule without one is missing. */
-export async function lastTasks(prisma: PrismaClient, scheduleIds: readonly string[]): Promise<Map<string, Task>> {
-  const rows = await prisma.$queryRaw<Task[]>`
-    SELECT DISTINCT ON ("scheduleId") * FROM "Task" WHERE "scheduleId" = ANY(${[...scheduleIds]}::uuid[])
-    ORDER BY "scheduleId", "scheduledFor" DESC`;
-  return new Map(rows.map((task) => [task.scheduleId!, task]));
-}
-
 /**
  * Builds the tasks of a schedule's due times (the registry: the type's definition, else its
  * catalogue entry read through `lookup`, in the fire's transaction). A TaskgraphError refuses the

@@ -28,6 +28,8 @@ type ScheduleRow = ResultOf<typeof UpcomingSchedulesQuery>["schedules"]["edges"]
 
 /** The shortest time between two reloads for a stale next run (a schedule every second would reload every second). */
 const STALE_MIN_MS = 5_000;
+/** No timer for a run further away than this (a day; setTimeout cannot wait past 24.8 days). */
+const MAX_TIMER_MS = 86_400_000;
 
 const ruleText = (s: ScheduleRow) =>
   s.cron !== null ? `cron ${s.cron}${s.timeZone === "UTC" ? " (UTC)" : ` (${s.timeZone})`}` : `every ${durationText(s.everySeconds ?? 0)}`;
@@ -51,8 +53,9 @@ export function ScheduledRuns({ modules }: { modules: readonly string[] }) {
   // Reload once the earliest next run has passed (it has fired, and moved on).
   useEffect(() => {
     const next = Math.min(...schedules.filter((s) => s.enabled && s.nextRunAt).map((s) => Date.parse(s.nextRunAt!)));
-    if (!Number.isFinite(next)) return;
-    const timer = setTimeout(() => refetch({ requestPolicy: "network-only" }), Math.max(next - Date.now() + 500, STALE_MIN_MS));
+    const wait = Math.max(next - Date.now() + 500, STALE_MIN_MS);
+    if (!Number.isFinite(next) || wait > MAX_TIMER_MS) return; // a run days away: the next visit loads it
+    const timer = setTimeout(() => refetch({ requestPolicy: "network-only" }), wait);
     return () => clearTimeout(timer);
   }, [schedules, refetch]);
 
@@ -63,6 +66,11 @@ export function ScheduledRuns({ modules }: { modules: readonly string[] }) {
       <section className="schedules" aria-labelledby="schedules-heading">
         <h2 id="schedules-heading">Recurring schedules</h2>
         <ErrorNote error={result.error ?? pausing.error ?? resuming.error} />
+        {result.data.schedules.totalCount > result.data.schedules.edges.length && (
+          <p className="muted">
+            The first {result.data.schedules.edges.length} of {result.data.schedules.totalCount} schedules (`taskgraph schedules list` shows every one).
+          </p>
+        )}
         {schedules.length === 0 ? (
           <p className="muted">No recurring schedules{modules.length ? " in these modules" : ""}. Create one with createSchedule (API) or `taskgraph schedules create`.</p>
         ) : (
