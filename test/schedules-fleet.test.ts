@@ -36,7 +36,10 @@ describe("schedules across worker processes on PostgreSQL", () => {
     const prisma = fleet.prisma();
     const tasks = await prisma.task.findMany({ where: { scheduleId: schedule.id }, orderBy: { scheduledFor: "asc" } });
     const due = tasks.map((t) => t.scheduledFor!.getTime() - firstDue);
-    expect(due, `due times (ms after the first)${fleet.logs()}`).toEqual(Array.from({ length: 10 }, (_, i) => i * EVERY_MS));
+    // Every due time from the first on, each once: at least the ten of the 20 s (more when this
+    // process, on a busy machine, paused the schedule late).
+    expect(due, `due times (ms after the first)${fleet.logs()}`).toEqual(Array.from({ length: due.length }, (_, i) => i * EVERY_MS));
+    expect(due.length).toBeGreaterThanOrEqual(10);
     for (const task of tasks) {
       expect(task.createdAt.getTime() - task.scheduledFor!.getTime(), "started before the next due time").toBeLessThan(EVERY_MS);
       expect(task.createdBy).toBeNull();

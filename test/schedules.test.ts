@@ -75,7 +75,10 @@ function expectCatchUp(tasks: ScheduledTask[], from: number, to: number, catchUp
   } else {
     expect(ms(first.scheduledFor), "no task for a due time of the gap").toBeGreaterThan(to);
   }
-  expectConsecutive(after, 1_000);
+  // Due times one interval apart, none twice (without catchUp a fire found late on a busy machine is
+  // skipped by design: a gap there is allowed).
+  if (catchUp) expectConsecutive(after, 1_000);
+  else after.slice(1).forEach((t, i) => expect((ms(t.scheduledFor) - ms(after[i]!.scheduledFor)) % 1_000 === 0 && t.scheduledFor > after[i]!.scheduledFor).toBe(true));
 }
 
 test("a cron rule is read in its time zone: the UTC time moves with daylight saving, the local time does not (02:00 does not exist on the day clocks skip it: 03:00)", () => {
@@ -194,17 +197,20 @@ describe("firing: a worker in the process", () => {
   afterAll(() => app?.stop());
 
   test("a schedule fires at each due time, once, as the SYSTEM actor; deleting it keeps its tasks and stops it", { timeout: 30_000 }, async () => {
-    const schedule = await create(app, { name: "heartbeat", everySeconds: 1 });
-    const created = Date.now();
+    // catchUp: on a busy machine a fire found late still starts its task (the test is about each due time).
+    const asked = Date.now();
+    const schedule = await create(app, { name: "heartbeat", everySeconds: 1, catchUp: true });
+    const answered = Date.now();
     await until("three tasks have started", 10_000, async () => (await tasksOf(app, schedule.id)).length >= 3);
     const tasks = await tasksOf(app, schedule.id);
-    expect(ms(tasks[0]!.scheduledFor) - created).toBeGreaterThan(900); // one interval after creation
-    expect(ms(tasks[0]!.scheduledFor) - created).toBeLessThan(1_100);
+    // The first due time: one interval after the schedule was created.
+    expect(ms(tasks[0]!.scheduledFor)).toBeGreaterThanOrEqual(asked + 1_000);
+    expect(ms(tasks[0]!.scheduledFor)).toBeLessThanOrEqual(answered + 1_000);
     expectConsecutive(tasks, 1_000);
     for (const task of tasks) {
       expect(task.schedule).toEqual({ id: schedule.id });
       expect(task.createdBy).toBeNull();
-      expect(ms(task.createdAt) - ms(task.scheduledFor), "started well within a second of its due time").toBeLessThan(500);
+      expect(ms(task.createdAt) - ms(task.scheduledFor), "started within a second of its due time").toBeLessThan(1_000);
       expect(ms(task.createdAt)).toBeGreaterThanOrEqual(ms(task.scheduledFor));
     }
     const first = (await ok(app, `query ($id: ID!) { task(id: $id) { state events(first: 1) { edges { node { type actor { kind name } } } } } }`, { id: tasks[0]!.id })).task;
