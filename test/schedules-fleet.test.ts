@@ -34,14 +34,14 @@ describe("schedules across worker processes on PostgreSQL", () => {
     await pause(lastDue - Date.now() + 500);
     await manager.store.updateSchedule(schedule.id, { enabled: false }); // waits for a fire under way
     const prisma = fleet.prisma();
-    const tasks = await prisma.task.findMany({ where: { scheduleId: schedule.id }, orderBy: { scheduledFor: "asc" } });
-    const due = tasks.map((t) => t.scheduledFor!.getTime() - firstDue);
+    const tasks = await prisma.task.findMany({ where: { scheduleId: schedule.id }, orderBy: { scheduleDueAt: "asc" } });
+    const due = tasks.map((t) => t.scheduleDueAt!.getTime() - firstDue);
     // Every due time from the first on, each once: at least the ten of the 20 s (more when this
     // process, on a busy machine, paused the schedule late).
     expect(due, `due times (ms after the first)${fleet.logs()}`).toEqual(Array.from({ length: due.length }, (_, i) => i * EVERY_MS));
     expect(due.length).toBeGreaterThanOrEqual(10);
     for (const task of tasks) {
-      expect(task.createdAt.getTime() - task.scheduledFor!.getTime(), "started before the next due time").toBeLessThan(EVERY_MS);
+      expect(task.createdAt.getTime() - task.scheduleDueAt!.getTime(), "started before the next due time").toBeLessThan(EVERY_MS);
       expect(task.createdBy).toBeNull();
     }
     // Each task was created once, by the system.

@@ -16,7 +16,7 @@ const FAST_WORKER = { pollMs: 100, housekeepingMs: 200 };
 
 interface ScheduledTask {
   id: string;
-  scheduledFor: string;
+  scheduleDueAt: string;
   createdAt: string;
   createdBy: string | null;
   schedule: { id: string } | null;
@@ -39,19 +39,19 @@ async function create(app: TestApp, input: Record<string, unknown>) {
 
 /** The schedule's tasks, oldest due time first, as a client reads them. */
 async function tasksOf(app: TestApp, id: string): Promise<ScheduledTask[]> {
-  const data = await ok(app, `query ($id: ID!) { schedule(id: $id) { tasks(first: 500) { totalCount edges { node { id scheduledFor createdAt createdBy schedule { id } } } } } }`, { id });
+  const data = await ok(app, `query ($id: ID!) { schedule(id: $id) { tasks(first: 500) { totalCount edges { node { id scheduleDueAt createdAt createdBy schedule { id } } } } } }`, { id });
   const tasks = data.schedule.tasks.edges.map((e: { node: ScheduledTask }) => e.node) as ScheduledTask[];
   // Counted by a statement of its own: a fire may add a task between the two.
   expect(data.schedule.tasks.totalCount).toBeGreaterThanOrEqual(tasks.length);
-  return tasks.sort((a, b) => Date.parse(a.scheduledFor) - Date.parse(b.scheduledFor));
+  return tasks.sort((a, b) => Date.parse(a.scheduleDueAt) - Date.parse(b.scheduleDueAt));
 }
 
 const ms = (iso: string) => Date.parse(iso);
 
 /** Due times one interval apart, none twice. */
 function expectConsecutive(tasks: ScheduledTask[], everyMs: number) {
-  const gaps = tasks.slice(1).map((t, i) => ms(t.scheduledFor) - ms(tasks[i]!.scheduledFor));
-  expect(gaps, `due times ${tasks.map((t) => t.scheduledFor).join(", ")}`).toEqual(gaps.map(() => everyMs));
+  const gaps = tasks.slice(1).map((t, i) => ms(t.scheduleDueAt) - ms(tasks[i]!.scheduleDueAt));
+  expect(gaps, `due times ${tasks.map((t) => t.scheduleDueAt).join(", ")}`).toEqual(gaps.map(() => everyMs));
 }
 
 /**
@@ -67,18 +67,18 @@ function expectCatchUp(tasks: ScheduledTask[], from: number, to: number, catchUp
   expect(before.length, "tasks before the gap").toBeGreaterThan(0);
   expect(after.length, "tasks after the gap").toBeGreaterThan(1);
   const first = after[0]!;
-  const lastBefore = ms(before.at(-1)!.scheduledFor);
+  const lastBefore = ms(before.at(-1)!.scheduleDueAt);
   if (catchUp) {
     expect(ms(first.createdAt) - to, "the catch-up task starts at once").toBeLessThan(1_500);
-    expect(ms(first.scheduledFor), "it stands for the latest missed due time").toBeGreaterThan(to - 1_000);
-    expect(ms(first.scheduledFor) - lastBefore, "several due times were missed").toBeGreaterThanOrEqual(3_000);
+    expect(ms(first.scheduleDueAt), "it stands for the latest missed due time").toBeGreaterThan(to - 1_000);
+    expect(ms(first.scheduleDueAt) - lastBefore, "several due times were missed").toBeGreaterThanOrEqual(3_000);
   } else {
-    expect(ms(first.scheduledFor), "no task for a due time of the gap").toBeGreaterThan(to);
+    expect(ms(first.scheduleDueAt), "no task for a due time of the gap").toBeGreaterThan(to);
   }
   // Due times one interval apart, none twice (without catchUp a fire found late on a busy machine is
   // skipped by design: a gap there is allowed).
   if (catchUp) expectConsecutive(after, 1_000);
-  else after.slice(1).forEach((t, i) => expect((ms(t.scheduledFor) - ms(after[i]!.scheduledFor)) % 1_000 === 0 && t.scheduledFor > after[i]!.scheduledFor).toBe(true));
+  else after.slice(1).forEach((t, i) => expect((ms(t.scheduleDueAt) - ms(after[i]!.scheduleDueAt)) % 1_000 === 0 && t.scheduleDueAt > after[i]!.scheduleDueAt).toBe(true));
 }
 
 test("a cron rule is read in its time zone: the UTC time moves with daylight saving, the local time does not (02:00 does not exist on the day clocks skip it: 03:00)", () => {
@@ -204,28 +204,32 @@ describe("firing: a worker in the process", () => {
     await until("three tasks have started", 10_000, async () => (await tasksOf(app, schedule.id)).length >= 3);
     const tasks = await tasksOf(app, schedule.id);
     // The first due time: one interval after the schedule was created.
-    expect(ms(tasks[0]!.scheduledFor)).toBeGreaterThanOrEqual(asked + 1_000);
-    expect(ms(tasks[0]!.scheduledFor)).toBeLessThanOrEqual(answered + 1_000);
+    expect(ms(tasks[0]!.scheduleDueAt)).toBeGreaterThanOrEqual(asked + 1_000);
+    expect(ms(tasks[0]!.scheduleDueAt)).toBeLessThanOrEqual(answered + 1_000);
     expectConsecutive(tasks, 1_000);
     for (const task of tasks) {
       expect(task.schedule).toEqual({ id: schedule.id });
       expect(task.createdBy).toBeNull();
-      expect(ms(task.createdAt) - ms(task.scheduledFor), "started within a second of its due time").toBeLessThan(1_000);
-      expect(ms(task.createdAt)).toBeGreaterThanOrEqual(ms(task.scheduledFor));
+      expect(ms(task.createdAt) - ms(task.scheduleDueAt), "started within a second of its due time").toBeLessThan(1_000);
+      expect(ms(task.createdAt)).toBeGreaterThanOrEqual(ms(task.scheduleDueAt));
     }
     const first = (await ok(app, `query ($id: ID!) { task(id: $id) { state events(first: 1) { edges { node { type actor { kind name } } } } } }`, { id: tasks[0]!.id })).task;
     expect(first.events.edges[0].node).toEqual({ type: "CREATED", actor: { kind: "SYSTEM", name: "system" } });
     await until("the first task has run", 10_000, async () => (await ok(app, `query ($id: ID!) { task(id: $id) { state } }`, { id: tasks[0]!.id })).task.state === "SUCCEEDED");
 
-    const seen = (await ok(app, `query ($id: ID!) { schedule(id: $id) { lastRunAt lastTask { id scheduledFor } } }`, { id: schedule.id })).schedule;
-    expect(ms(seen.lastRunAt)).toBeGreaterThanOrEqual(ms(tasks.at(-1)!.scheduledFor));
-    expect(seen.lastTask.scheduledFor).toBe(seen.lastRunAt);
+    const seen = (await ok(app, `query ($id: ID!) { schedule(id: $id) { lastRunAt lastTask { id scheduleDueAt } } }`, { id: schedule.id })).schedule;
+    expect(ms(seen.lastRunAt)).toBeGreaterThanOrEqual(ms(tasks.at(-1)!.scheduleDueAt));
+    expect(seen.lastTask.scheduleDueAt).toBe(seen.lastRunAt);
+    // Not a runAt task: queued at once, in no createdWithRunAt list.
+    const withRunAt = await ok(app, `{ tasks(first: 500, filter: { createdWithRunAt: true }) { edges { node { id } } } }`);
+    expect(withRunAt.tasks.edges).toEqual([]);
 
     const deleted = await ok(app, `mutation ($id: ID!) { deleteSchedule(id: $id) { deletedId } }`, { id: schedule.id });
     expect(deleted.deleteSchedule.deletedId).toBe(schedule.id);
-    const kept = (await ok(app, `query ($ids: [ID!]!) { nodes(ids: $ids) { ... on Task { id schedule { id } scheduledFor } } }`, { ids: tasks.map((t) => t.id) })).nodes;
+    const kept = (await ok(app, `query ($ids: [ID!]!) { nodes(ids: $ids) { ... on Task { id schedule { id } scheduleDueAt } } }`, { ids: tasks.map((t) => t.id) })).nodes;
     expect(kept.map((t: { id: string }) => t.id)).toEqual(tasks.map((t) => t.id));
-    expect(kept.every((t: { schedule: unknown; scheduledFor: string }) => t.schedule === null && t.scheduledFor)).toBe(true);
+    // The schedule is gone; the due time each was started for stays.
+    expect(kept.map((t: { schedule: unknown; scheduleDueAt: string }) => [t.schedule, t.scheduleDueAt])).toEqual(tasks.map((t) => [null, t.scheduleDueAt]));
     const count = await app.store.prismaForTests.task.count();
     await pause(1_500);
     expect(await app.store.prismaForTests.task.count(), "nothing fires after deletion").toBe(count);

@@ -13,12 +13,12 @@ const HELD_RETRY_MS = 100;
 
 /**
  * The tasks of a schedule's due times, as startTask would make them (the type's definition, or its
- * catalogue entry), but started by the system: no createdBy, the system's TTL, scheduledFor = the
- * due time.
+ * catalogue entry), but started by the system: no createdBy, the system's TTL, queued at once (the
+ * store records the due time as Task.scheduleDueAt).
  */
 export function scheduledTasks(registry: TaskRegistry): BuildScheduledTasks {
   return (schedule: Schedule, due, lookup) =>
-    Promise.all(due.map((runAt) => registry.newTask(schedule.moduleName, schedule.type, schedule.input, { runAt, createdBy: null, isUserTask: false }, lookup)));
+    Promise.all(due.map(() => registry.newTask(schedule.moduleName, schedule.type, schedule.input, { createdBy: null, isUserTask: false }, lookup)));
 }
 
 export class Scheduler {
@@ -62,7 +62,7 @@ export class Scheduler {
     let wait = this.maxWaitMs;
     try {
       const result = await withActor(SYSTEM_ACTOR, () => this.store.fireDueSchedules(this.build));
-      for (const task of result.started) this.log.debug({ taskId: task.id, scheduleId: task.scheduleId, scheduledFor: task.scheduledFor }, "schedule fired");
+      for (const task of result.started) this.log.debug({ taskId: task.id, scheduleId: task.scheduleId, scheduleDueAt: task.scheduleDueAt }, "schedule fired");
       for (const { scheduleId, error } of result.refused) this.log.warn({ scheduleId }, `schedule fire refused, no task started: ${error}`);
       if (result.full) wait = 0;
       else if (result.nextRunAt) {

@@ -28,7 +28,7 @@ const CATCH_UP_TEXT = `A due time fires on time when it is the only one pending 
 export const ScheduleNode = builder.prismaNode("Schedule", {
   id: { field: "id" },
   nullable: true, // node(id) of a well-formed id of nothing is null (Relay)
-  description: `A recurring schedule: starts a task of \`module\`/\`type\` with \`input\` at each due time, exactly once per due time across every worker process (a task's scheduledFor is its due time; its events name the actor SYSTEM). ${RULE_TEXT} ${CATCH_UP_TEXT} Its id is \`Schedule:<uuid>\`.`,
+  description: `A recurring schedule: starts a task of \`module\`/\`type\` with \`input\` at each due time, exactly once per due time across every worker process (a task's scheduleDueAt is its due time; its events name the actor SYSTEM). ${RULE_TEXT} ${CATCH_UP_TEXT} Its id is \`Schedule:<uuid>\`.`,
   fields: (t) => ({
     name: t.exposeString("name", { description: "For people; default `module/type`." }),
     description: t.exposeString("description", { description: "What it is for (may be empty)." }),
@@ -92,6 +92,13 @@ export const ScheduleNode = builder.prismaNode("Schedule", {
 
 builder.prismaObjectField(TaskNode, "schedule", (t) =>
   t.relation("schedule", { nullable: true, description: "The recurring schedule that started it; null for a task started otherwise (or once its schedule is deleted)." }),
+);
+builder.prismaObjectField(TaskNode, "scheduleDueAt", (t) =>
+  t.expose("scheduleDueAt", {
+    type: "DateTime",
+    nullable: true,
+    description: "For a task a recurring schedule started: the due time it was started for (one task per schedule and due time); null otherwise.",
+  }),
 );
 
 const ScheduleFilterInput = builder.inputType("ScheduleFilter", {

@@ -122,7 +122,7 @@ export const TaskNode = builder.prismaNode("Task", {
     }),
     timeoutMs: t.exposeInt("timeoutMs", { nullable: true, description: "Each run's time limit in ms as started (null: the type's, if any)." }),
     createdAt: t.expose("createdAt", { type: "DateTime", description: "When it was created." }),
-    scheduledFor: t.expose("scheduledFor", { type: "DateTime", nullable: true, description: "The runAt it was started with, or the due time of the schedule that started it (Task.schedule); null for a task that ran at once." }),
+    scheduledFor: t.expose("scheduledFor", { type: "DateTime", nullable: true, description: "The runAt it was started with; null for a task that ran at once." }),
     startedAt: t.expose("startedAt", { type: "DateTime", nullable: true, description: "When it first started running." }),
     endedAt: t.expose("endedAt", { type: "DateTime", nullable: true, description: "When it ended; null while pending." }),
     createdBy: t.exposeString("createdBy", {
@@ -384,7 +384,7 @@ export const TaskFilterInput = builder.inputType("TaskFilter", {
     rootsOnly: t.boolean({ description: "Only root tasks (no parent), e.g. true." }),
     createdWithRunAt: t.boolean({
       description:
-        "true: only tasks created with a runAt or by a schedule (Task.scheduledFor is set), whatever their state now; false: only the others. For tasks waiting for their time, use category SCHEDULED.",
+        "true: only tasks created with a runAt (Task.scheduledFor is set), whatever their state now; false: only the others. For tasks waiting for their time, use category SCHEDULED.",
     }),
     scheduled: t.boolean({
       description: "The former name of createdWithRunAt, with the same meaning, e.g. true.",

@@ -486,7 +486,7 @@ export class Store {
   }
   /** A schedule's newest task (by due time); `query`: plugin-prisma's selection. */
   lastScheduledTask(scheduleId: string, query: { select?: Prisma.TaskSelect; include?: Prisma.TaskInclude } = {}) {
-    return this.prisma.task.findFirst({ ...query, where: { scheduleId }, orderBy: { scheduledFor: "desc" } } as Prisma.TaskFindFirstArgs);
+    return this.prisma.task.findFirst({ ...query, where: { scheduleId }, orderBy: { scheduleDueAt: "desc" } } as Prisma.TaskFindFirstArgs);
   }
   /**
    * Fires up to `limit` due schedules in one transaction (schedules.ts): exactly once per due time.

@@ -4,7 +4,7 @@
 // (FOR UPDATE SKIP LOCKED: another worker skips them rather than waits), creates their tasks through
 // the normal creation path (events and NOTIFY with them) and moves nextRunAt past now, in ONE
 // transaction. A crash before the commit leaves the schedule due for the next worker; after it,
-// the due time is handled. The unique index (scheduleId, scheduledFor) refuses a second task for a
+// the due time is handled. The unique index (scheduleId, scheduleDueAt) refuses a second task for a
 // due time even if that reasoning had a hole.
 import { badInput, checkText, notFound, TaskgraphError } from "../domain/errors";
 import { newId, parseUuid } from "../domain/ids";
@@ -151,8 +151,9 @@ export async function fireDueSchedules(tx: Tx, build: BuildScheduledTasks, limit
       try {
         const specs = await build(schedule, [plan.fire], (key) => findTaskType(tx as PrismaClient, key));
         const tasks = await createTasks(tx, specs);
-        await tx.task.updateMany({ where: { id: { in: tasks.map((t) => t.id) } }, data: { scheduleId: schedule.id } });
-        started.push(...tasks.map((task) => ({ ...task, scheduleId: schedule.id })));
+        const link = { scheduleId: schedule.id, scheduleDueAt: plan.fire };
+        await tx.task.updateMany({ where: { id: { in: tasks.map((t) => t.id) } }, data: link });
+        started.push(...tasks.map((task) => ({ ...task, ...link })));
         lastError = null;
       } catch (error) {
         if (!(error instanceof TaskgraphError)) throw error; // the store failed: the next look tries again

@@ -37,6 +37,7 @@ const IS_TIMESTAMP: Record<TaskColumn, boolean> = {
   createdAt: true,
   scheduledFor: true,
   scheduleId: false,
+  scheduleDueAt: true,
   startedAt: true,
   endedAt: true,
   createdBy: false,

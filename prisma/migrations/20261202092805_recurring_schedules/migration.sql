@@ -1,5 +1,6 @@
 -- AlterTable
-ALTER TABLE "Task" ADD COLUMN     "scheduleId" UUID;
+ALTER TABLE "Task" ADD COLUMN     "scheduleDueAt" TIMESTAMPTZ(3),
+ADD COLUMN     "scheduleId" UUID;
 
 -- CreateTable
 CREATE TABLE "Schedule" (
@@ -31,7 +32,7 @@ CREATE INDEX "Schedule_enabled_nextRunAt_idx" ON "Schedule"("enabled", "nextRunA
 CREATE INDEX "Schedule_moduleName_idx" ON "Schedule"("moduleName");
 
 -- CreateIndex
-CREATE UNIQUE INDEX "Task_scheduleId_scheduledFor_key" ON "Task"("scheduleId", "scheduledFor");
+CREATE UNIQUE INDEX "Task_scheduleId_scheduleDueAt_key" ON "Task"("scheduleId", "scheduleDueAt");
 
 -- AddForeignKey
 ALTER TABLE "Task" ADD CONSTRAINT "Task_scheduleId_fkey" FOREIGN KEY ("scheduleId") REFERENCES "Schedule"("id") ON DELETE SET NULL ON UPDATE CASCADE;
