@@ -236,6 +236,18 @@ const OPERATIONS: { name: string; role: Role; query: string; variables?: (cell: 
     variables: () => ({ after: FROM_THE_START }), // replays the task's CREATED event at once
     subscription: true,
   },
+  { name: "schedules", role: "VIEWER", query: `{ schedules(first: 5) { totalCount } }` },
+  { name: "schedule", role: "VIEWER", query: `{ schedule(id: "Schedule:${NOWHERE}") { id } }` },
+  {
+    name: "createSchedule",
+    role: "TASK_MANAGER",
+    query: `mutation ($name: String!) { createSchedule(input: { name: $name, module: "test", type: "count", input: { rounds: 1 }, everySeconds: 3600, enabled: false }) { id } }`,
+    variables: (cell) => ({ name: `made-by-${cell}` }),
+  },
+  { name: "updateSchedule", role: "TASK_MANAGER", query: `mutation { updateSchedule(id: "Schedule:${NOWHERE}", input: { everySeconds: 60 }) { id } }` },
+  { name: "pauseSchedule", role: "TASK_MANAGER", query: `mutation { pauseSchedule(id: "Schedule:${NOWHERE}") { id } }` },
+  { name: "resumeSchedule", role: "TASK_MANAGER", query: `mutation { resumeSchedule(id: "Schedule:${NOWHERE}") { id } }` },
+  { name: "deleteSchedule", role: "TASK_MANAGER", query: `mutation { deleteSchedule(id: "Schedule:${NOWHERE}") { deletedId } }` },
   { name: "createTestTask", role: "TASK_MANAGER", query: `mutation { createTestTask(input: { rounds: 1, roundMs: 0 }) { id } }` },
   { name: "startTask", role: "TASK_MANAGER", query: `mutation { startTask(input: { module: "test", type: "count", input: { rounds: 1, roundMs: 0 } }) { id } }` },
   { name: "abortTask", role: "TASK_MANAGER", query: `mutation { abortTask(id: "${NOWHERE}") { id } }` },
@@ -272,13 +284,14 @@ describe("role × operation matrix over HTTP and graphql-ws", () => {
 
   /** Everything an operation could change. */
   const fingerprint = async () => {
-    const [tasks, events, apiTokens, settings] = await Promise.all([
+    const [tasks, events, apiTokens, settings, schedules] = await Promise.all([
       app.store.prismaForTests.task.count(),
       app.store.prismaForTests.taskEvent.count(),
       app.store.prismaForTests.apiToken.count(),
       app.store.prismaForTests.setting.findMany({ orderBy: { key: "asc" } }),
+      app.store.prismaForTests.schedule.findMany({ orderBy: { id: "asc" } }),
     ]);
-    return { tasks, events, apiTokens, settings };
+    return { tasks, events, apiTokens, settings, schedules };
   };
 
   for (const transport of ["HTTP", "graphql-ws"] as const) {

@@ -37,15 +37,16 @@ afterAll(() => app.stop());
 /** Everything a request could change. */
 async function fingerprint() {
   const p = app.store.prismaForTests;
-  const [tasks, steps, events, logs, tokens, settings] = await Promise.all([
+  const [tasks, steps, events, logs, tokens, settings, schedules] = await Promise.all([
     p.task.findMany({ select: { id: true, version: true, state: true }, orderBy: { id: "asc" } }),
     p.step.count(),
     p.taskEvent.count(),
     p.logEntry.count(),
     p.apiToken.count(),
     p.setting.findMany({ orderBy: { key: "asc" } }),
+    p.schedule.findMany({ orderBy: { id: "asc" } }),
   ]);
-  return { tasks, steps, events, logs, tokens, settings };
+  return { tasks, steps, events, logs, tokens, settings, schedules };
 }
 
 async function post(body: string, headers: Record<string, string> = {}) {

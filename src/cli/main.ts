@@ -6,6 +6,7 @@ import { EXIT_CODES_HELP } from "./exit";
 import { logsCommand } from "./logs";
 import { stepsCommand } from "./steps";
 import { tasksCommand } from "./tasks";
+import { schedulesCommand } from "./schedules";
 import { tokensCommand } from "./tokens";
 
 export function buildProgram(): Command {
@@ -23,12 +24,14 @@ Examples:
   $ taskgraph tasks start test count --input '{"rounds":10}' --wait
   $ taskgraph tasks list --category failed --since 1d
   $ taskgraph tasks wait <id> --timeout 10m --quiet || echo "exit $?"
+  $ taskgraph schedules create test count --every 1h --input '{"rounds":1}'
 ${EXIT_CODES_HELP}
 `,
     );
   program.addCommand(tasksCommand());
   program.addCommand(stepsCommand());
   program.addCommand(logsCommand());
+  program.addCommand(schedulesCommand());
   program.addCommand(tokensCommand());
   program.addCommand(completionCommand(program));
   // Every subcommand shows the exit codes too; global options may follow the subcommand.

@@ -237,3 +237,41 @@ ${STEP_ROW}`;
 export const TASK_EVENTS = `subscription TaskEvents($filter: TaskEventFilter, $after: String) {
   taskEvents(filter: $filter, after: $after) { cursor type taskId rootId module version at payload }
 }`;
+
+// ── recurring schedules (schedules.ts) ──────────────────────────────────────────────────────────
+
+export interface ScheduleRow {
+  id: string;
+  name: string;
+  module: { name: string };
+  type: string;
+  input: unknown;
+  cron: string | null;
+  timeZone: string;
+  everySeconds: number | null;
+  catchUp: boolean;
+  enabled: boolean;
+  nextRunAt: string | null;
+  lastRunAt: string | null;
+  lastError: string | null;
+  createdBy: string | null;
+  upcomingRuns: string[];
+  lastTask: { id: string; state: TaskState } | null;
+}
+
+const SCHEDULE_FIELDS = `id name module { name } type input cron timeZone everySeconds catchUp enabled nextRunAt lastRunAt lastError createdBy
+  upcomingRuns(count: 3) lastTask { id state }`;
+
+export const SCHEDULES = `query Schedules($filter: ScheduleFilter, $after: String) {
+  schedules(first: 500, after: $after, filter: $filter) { edges { node { ${SCHEDULE_FIELDS} } } pageInfo { hasNextPage endCursor } }
+}`;
+
+export const SCHEDULE = `query Schedule($id: ID!) { schedule(id: $id) { ${SCHEDULE_FIELDS} } }`;
+
+export const CREATE_SCHEDULE = `mutation CreateSchedule($input: CreateScheduleInput!) { createSchedule(input: $input) { ${SCHEDULE_FIELDS} } }`;
+
+export const PAUSE_SCHEDULE = `mutation PauseSchedule($id: ID!) { pauseSchedule(id: $id) { ${SCHEDULE_FIELDS} } }`;
+
+export const RESUME_SCHEDULE = `mutation ResumeSchedule($id: ID!) { resumeSchedule(id: $id) { ${SCHEDULE_FIELDS} } }`;
+
+export const DELETE_SCHEDULE = `mutation DeleteSchedule($id: ID!) { deleteSchedule(id: $id) { deletedId } }`;

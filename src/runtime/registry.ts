@@ -191,12 +191,19 @@ export class TaskRegistry {
   /**
    * What the store needs to create a task of this type: checks the type exists (NOT_FOUND) and
    * its input (`input` schema, parseInput), and fills name, kind, abortability, progress units and
-   * steps. A type not defined here is taken from the catalogue (see fromCatalogue).
+   * steps. A type not defined here is taken from the catalogue (see fromCatalogue), read with
+   * `lookup` when given (a schedule's fire reads it in its own transaction).
    */
-  async newTask(module: string, type: string, rawInput: unknown, extra: Omit<Partial<NewTask>, "module" | "type" | "input"> = {}): Promise<NewTask> {
+  async newTask(
+    module: string,
+    type: string,
+    rawInput: unknown,
+    extra: Omit<Partial<NewTask>, "module" | "type" | "input"> = {},
+    lookup = this.catalogue,
+  ): Promise<NewTask> {
     const definition = this.get(module, type);
     if (!definition) {
-      const stored = await this.catalogue?.(key(module, type));
+      const stored = await lookup?.(key(module, type));
       if (!stored) throw new TaskgraphError("NOT_FOUND", `Task type ${module}/${type} is not defined`);
       return fromCatalogue(stored, rawInput, extra);
     }

@@ -15,6 +15,7 @@ import { MAX_COMPLETIONS_PER_STATEMENT, SYSTEM_ACTOR, withActor } from "../store
 import type { TaskRegistry } from "./registry";
 import { CompletionQueue } from "./completion-queue";
 import { TaskRun } from "./task-run";
+import { Scheduler } from "./scheduler";
 import type { Logger } from "../logger";
 import type { TaskMetrics } from "./metrics";
 
@@ -68,6 +69,8 @@ export class Worker {
   private pollAgain = false;
   private pollScheduled = false;
   private readonly completions = new CompletionQueue(() => this.pollSoon());
+  /** Fires the recurring schedules that are due (every worker looks; each due time fires once). */
+  private readonly scheduler: Scheduler;
 
   constructor(
     private readonly store: Store,
@@ -81,6 +84,7 @@ export class Worker {
     this.name = this.options.name ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
     this.log = log.child({ worker: this.name });
     this.actor = Object.freeze({ kind: "WORKER", name: this.name });
+    this.scheduler = new Scheduler(store, registry, this.log, options.housekeepingMs);
   }
 
   get runningTaskIds(): string[] {
@@ -111,6 +115,7 @@ export class Worker {
     this.every(this.options.pollMs, () => this.poll());
     this.every(this.options.housekeepingMs, () => this.housekeeping());
     await this.housekeeping();
+    this.scheduler.start();
     void this.poll();
   }
 
@@ -123,6 +128,7 @@ export class Worker {
     if (!this.started || this.stopping) return;
     this.stopping = true;
     this.unsubscribe();
+    await this.scheduler.stop();
     for (const timer of this.timers) clearInterval(timer);
     clearTimeout(this.pollRetry);
     // Leases are still renewed during the grace period: the tasks are still ours.

@@ -69,6 +69,7 @@ const NODE_KEYS: Record<string, (key: string) => boolean> = {
   StepAttempt: isUuid,
   LogEntry: isUuid,
   ApiToken: isUuid,
+  Schedule: isUuid,
   Progress: isUuid,
   StepProgress: isUuid,
   Flow: isUuid,

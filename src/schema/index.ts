@@ -10,6 +10,7 @@ import "./worker";
 import "./task-event";
 import "./tokens";
 import "./task-type";
+import "./schedule";
 
 export const schema = builder.toSchema({ sortSchema: false });
 

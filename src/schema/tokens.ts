@@ -8,7 +8,7 @@ export const RoleEnum = builder.enumType("Role", {
   description: "What an API token may do; each role includes the ones below it.",
   values: {
     VIEWER: { description: "Queries and subscriptions." },
-    TASK_MANAGER: { description: "VIEWER + start, abort, retry, rerun, mark succeeded, terminate and delete tasks." },
+    TASK_MANAGER: { description: "VIEWER + start, abort, retry, rerun, mark succeeded, terminate and delete tasks; create, change, pause, resume and delete schedules." },
     ADMIN: { description: "TASK_MANAGER + task TTL, drainModule and API tokens." },
   } as const,
 });

@@ -36,6 +36,7 @@ import type { LogLine } from "./task-writes";
 import type { ProgressWrite, StepMove } from "./task-writes";
 import { appendLog, checkProgress, createTasks, insertTasks, moveStepRow, moveStepRows, refusingKeys, resumeLostStep, setProgressMany, setStepProgress, spawnChild, transitionTask, type StepChangeOptions } from "./task-writes";
 import { WriteBatch } from "./write-batch";
+import * as schedules from "./schedules";
 
 export type { NewTask, TaskPatch, TaskFilter, TaskOrder, PageArgs, TaskQuery, TaskCounts, Settings, Tx };
 export type { DeleteResult } from "./task-controls";
@@ -49,6 +50,8 @@ export { SYSTEM_ACTOR, currentActor, withActor } from "./actor";
 export type { TaskTypeEntry, FlowStep } from "./task-types";
 export { taskTypeKey } from "./task-types";
 export { ALIVE_WITHIN_MS } from "./workers";
+export type { BuildScheduledTasks, FireResult, NewSchedule, Schedule, SchedulePatch } from "./schedules";
+export { ruleOf } from "./schedules";
 
 export class Store {
   private readonly prisma: PrismaClient;
@@ -459,6 +462,40 @@ export class Store {
   }
   listWorkers(query?: { select?: Prisma.WorkerSelect }) {
     return listWorkers(this.prisma, query);
+  }
+
+  // ── recurring schedules (schedules.ts) ─────────────────────────────────────
+  createSchedule(schedule: schedules.NewSchedule) {
+    return schedules.createSchedule(this.prisma, schedule);
+  }
+  updateSchedule(id: string, patch: schedules.SchedulePatch) {
+    return this.transaction((tx) => schedules.updateSchedule(tx, id, patch));
+  }
+  deleteSchedule(id: string) {
+    return schedules.deleteSchedule(this.prisma, id);
+  }
+  /** `query`: plugin-prisma's selection (with a connection's cursor, take and skip). */
+  findSchedule(id: string, query: { select?: Prisma.ScheduleSelect; include?: Prisma.ScheduleInclude } = {}) {
+    return this.prisma.schedule.findUnique({ ...query, where: { id } } as Prisma.ScheduleFindUniqueArgs);
+  }
+  listSchedules(query: Omit<Prisma.ScheduleFindManyArgs, "where">, where: Prisma.ScheduleWhereInput) {
+    return this.prisma.schedule.findMany({ ...query, where } as Prisma.ScheduleFindManyArgs);
+  }
+  countSchedules(where: Prisma.ScheduleWhereInput) {
+    return this.prisma.schedule.count({ where });
+  }
+  /** A schedule's newest task (by due time); `query`: plugin-prisma's selection. */
+  lastScheduledTask(scheduleId: string, query: { select?: Prisma.TaskSelect; include?: Prisma.TaskInclude } = {}) {
+    return this.prisma.task.findFirst({ ...query, where: { scheduleId }, orderBy: { scheduleDueAt: "desc" } } as Prisma.TaskFindFirstArgs);
+  }
+  /**
+   * Fires up to `limit` due schedules in one transaction (schedules.ts): exactly once per due time.
+   * When none is due, one read and no transaction (every worker looks at least every second).
+   */
+  async fireDueSchedules(build: schedules.BuildScheduledTasks, limit = 100): Promise<schedules.FireResult> {
+    const earliest = await schedules.earliestDue(this.prisma);
+    if (!earliest.nextRunAt || earliest.nextRunAt > earliest.now) return { started: [], refused: [], full: false, ...earliest };
+    return this.transaction((tx) => schedules.fireDueSchedules(tx, build, limit));
   }
 
   // ── API tokens ────────────────────────────────────────────────────────────

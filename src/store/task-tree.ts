@@ -36,6 +36,8 @@ const IS_TIMESTAMP: Record<TaskColumn, boolean> = {
   progressCompleted: false,
   createdAt: true,
   scheduledFor: true,
+  scheduleId: false,
+  scheduleDueAt: true,
   startedAt: true,
   endedAt: true,
   createdBy: false,

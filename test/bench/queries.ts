@@ -185,6 +185,8 @@ export async function seedQueryData(app: App, total: number, bigTree: number): P
       progressCompleted: state === "SUCCEEDED" ? total : state === "RUNNING" || state === "FAILED" ? r.int(total) : 0,
       createdAt: new Date(createdAt),
       scheduledFor: fields.scheduledFor ? new Date(fields.scheduledFor) : null,
+      scheduleId: null,
+      scheduleDueAt: null,
       startedAt: started ? new Date(started) : null,
       endedAt: started && ENDED.has(state) ? new Date(started + 1_000 + r.int(600_000)) : null,
       createdBy: parent ? null : r.pick(["alice", "bob", "ops-bot", null]),

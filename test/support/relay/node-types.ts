@@ -4,7 +4,7 @@
 //
 // `sample` is an operation with the variable $task (the id of a flow task that has run: steps,
 // attempts, logs) whose response contains an object of the type; the first `id` in it matching
-// `idPattern` is taken. A subscription's first event is used.
+// `idPattern` is taken. A subscription's first event is used; a mutation makes one.
 
 export interface NodeType {
   typename: string;
@@ -40,6 +40,13 @@ export const NODE_TYPES: NodeType[] = [
     sample: `subscription ($task: ID!, $after: String) { taskEvents(filter: { taskId: $task }, after: $after) { id } }`,
   },
   { typename: "TaskType", idPattern: keyed("TaskType", "[^/]+/[^/]+"), fields: "name", sample: `query ($task: ID!) { task(id: $task) { taskType { id } } }` },
+  {
+    typename: "Schedule",
+    idPattern: keyed("Schedule", UUID),
+    fields: "name nextRunAt",
+    // One made for the purpose (paused: it never fires).
+    sample: `mutation { createSchedule(input: { name: "node sample", module: "test", type: "count", input: { rounds: 1 }, everySeconds: 3600, enabled: false }) { id } }`,
+  },
 ];
 
 /** The first `id` in a response that matches the pattern (depth-first, in field order). */

@@ -10,6 +10,7 @@ import { rememberListUrl, useKeys } from "../keys";
 import { useSession } from "../session";
 import { BulkBar, noSelection, type Selection } from "./bulk";
 import { Filters } from "./Filters";
+import { ScheduledRuns } from "./ScheduledRuns";
 import { useCountEvents, useCounts, useLiveList, useThrottled } from "./live";
 import { type ListRow, ModulesQuery, type TaskCounts, TaskListQuery } from "./queries";
 import {
@@ -188,6 +189,7 @@ export function TaskListPage() {
           Resynchronised: the live feed had been away longer than the server keeps events, so the list was loaded again.
         </p>
       )}
+      {tabOf(view).category === "SCHEDULED" && <ScheduledRuns modules={view.modules} />}
       <div className="table-wrap">
         <table className="tasks" aria-busy={result.fetching} aria-label="Tasks">
           <thead>
