@@ -106,6 +106,11 @@ describe("automatic retries, with a worker", () => {
     expect(waiting.nextAttemptAt).toBe(waiting.scheduledFor);
     expect(waiting.error).toBe("Failed at round 1, as asked (failAtRound)");
     expect(waiting.retryPolicy).toEqual({ attempts: 3, backoff: "FIXED", backoffMs: 300, maxBackoffMs: 300_000, retryOn: "ALL" });
+    // taskTree (which reads only the selected columns) says the same.
+    const tree = await ok(app, `query ($id: ID!) { taskTree(id: $id) { nextAttemptAt automaticRetries retryPolicy { attempts } } }`, { id });
+    expect(tree.taskTree[0].automaticRetries).toBeGreaterThanOrEqual(1);
+    expect(tree.taskTree[0].retryPolicy).toEqual({ attempts: 3 });
+    if (tree.taskTree[0].automaticRetries === waiting.automaticRetries) expect(tree.taskTree[0].nextAttemptAt).toBe(waiting.nextAttemptAt);
 
     const task = await ended(app, id);
     expect(task).toMatchObject({ state: "SUCCEEDED", error: null, automaticRetries: 2, nextAttemptAt: null });

@@ -267,8 +267,10 @@ const TREE_FIELD_COLUMNS: Partial<Record<string, readonly TaskColumn[]>> = {
   id: ["id"],
   ...Object.fromEntries(
     (["type", "name", "kind", "scope", "target", "labels", "state", "isAbortable", "isInternal", "sequenceNumber", "input", "result", "error",
-      "createdAt", "scheduledFor", "startedAt", "endedAt", "createdBy", "node", "depth", "version", "priority", "exclusiveKey", "errorCode", "timeoutMs"] as const).map((column) => [column, [column]]),
+      "createdAt", "scheduledFor", "startedAt", "endedAt", "createdBy", "node", "depth", "version", "priority", "exclusiveKey", "errorCode", "timeoutMs",
+      "retryPolicy", "automaticRetries"] as const).map((column) => [column, [column]]),
   ),
+  nextAttemptAt: ["state", "automaticRetries", "scheduledFor"],
   category: ["state"],
   progress: ["progressUnits", "progressTotal", "progressCompleted"],
   availableActions: ["state", "isAbortable", "abortRequestedAt"],
