@@ -133,6 +133,11 @@ describe("random interleavings of the control mutations keep the state machines'
   beforeAll(async () => {
     console.log(`[invariants] seed ${SEED} — reproduce the operation sequence with TEST_SEED=${SEED}`);
     app = await startTestApp({ worker: { pollMs: 100, housekeepingMs: 100, leaseMs: 3000, concurrency: 8 } });
+    // A recurring schedule adds a task every second to the random mix (aborted, deleted, … like the rest).
+    const scheduled = await app.gql(`mutation ($input: CreateScheduleInput!) { createSchedule(input: $input) { id } }`, {
+      input: { name: "invariants", module: "test", type: "count", input: { rounds: 2, roundMs: 20 }, everySeconds: 1, catchUp: true },
+    });
+    if (scheduled.errors) throw new Error(`createSchedule failed: ${JSON.stringify(scheduled.errors)}`);
   });
 
   afterAll(async () => {
@@ -315,6 +320,16 @@ describe("random interleavings of the control mutations keep the state machines'
       await prisma.$queryRaw`
         SELECT id::text, state::text, "automaticRetries" FROM "Task" WHERE state = 'SCHEDULED' AND "automaticRetries" > 0 AND error IS NULL`,
     );
+    // A schedule starts one task per due time, each on its grid (every 1 s from its first), as the system.
+    report(
+      "a schedule's task off its due times, or one not created by the system",
+      await prisma.$queryRaw`
+        WITH first AS (SELECT "scheduleId", min("scheduleDueAt") AS at FROM "Task" WHERE "scheduleId" IS NOT NULL GROUP BY "scheduleId")
+        SELECT t.id::text, t."scheduleDueAt", e."actorKind"::text FROM "Task" t JOIN first f ON f."scheduleId" = t."scheduleId"
+        LEFT JOIN "TaskEvent" e ON e."taskId" = t.id AND e.type = 'CREATED'
+        WHERE round(extract(epoch FROM t."scheduleDueAt" - f.at) * 1000)::bigint % 1000 <> 0
+           OR (e.id IS NOT NULL AND e."actorKind" <> 'SYSTEM')`,
+    );
     report(
       "RUNNING attempt of a step that is neither RUNNING nor ROLLING_BACK",
       await prisma.$queryRaw`
@@ -489,7 +504,12 @@ describe("random interleavings of the control mutations keep the state machines'
       }
     }
 
-    // The end: abort (or force-delete) everything still pending, until everything has ended.
+    // The end: the schedule is paused (it fired along the way), then everything still pending is
+    // aborted (or force-deleted), until everything has ended.
+    const [schedule] = await app.store.prismaForTests.schedule.findMany();
+    expect(schedule?.lastRunAt, "the schedule fired during the run").not.toBeNull();
+    const paused = await app.gql(`mutation ($id: ID!) { pauseSchedule(id: $id) { id } }`, { id: `Schedule:${schedule!.id}` });
+    if (paused.errors) throw failure(`pauseSchedule failed: ${JSON.stringify(paused.errors)}`);
     const deadline = Date.now() + 25_000;
     for (;;) {
       const tasks = await snapshot();
