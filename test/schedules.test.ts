@@ -213,6 +213,11 @@ describe("firing: a worker in the process", () => {
     }
     const first = (await ok(app, `query ($id: ID!) { task(id: $id) { state events(first: 1) { edges { node { type actor { kind name } } } } } }`, { id: tasks[0]!.id })).task;
     expect(first.events.edges[0].node).toEqual({ type: "CREATED", actor: { kind: "SYSTEM", name: "system" } });
+    // The store itself refuses a second task for a due time (the partial unique index), whoever writes it.
+    const rows = app.store.prismaForTests.task;
+    const { scheduleId, scheduleDueAt } = await rows.findUniqueOrThrow({ where: { id: tasks[0]!.id } });
+    const other = await app.manager.startTask({ module: "test", type: "count", input: { rounds: 1, roundMs: 0 } });
+    await expect(rows.update({ where: { id: other.id }, data: { scheduleId, scheduleDueAt } })).rejects.toMatchObject({ code: "P2002" });
     await until("the first task has run", 10_000, async () => (await ok(app, `query ($id: ID!) { task(id: $id) { state } }`, { id: tasks[0]!.id })).task.state === "SUCCEEDED");
 
     const seen = (await ok(app, `query ($id: ID!) { schedule(id: $id) { lastRunAt lastTask { id scheduleDueAt } } }`, { id: schedule.id })).schedule;
