@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { RetryableError } from "../src";
 import { codes, startTestApp, type TestApp } from "./support/app";
+import { twoStepFlowAtStep1 } from "./support/flows";
 import { exitOf, until, useWorkerFleet } from "./support/processes";
 
 const CREATE = `mutation ($input: CreateTestTaskInput!) { createTestTask(input: $input) { id } }`;
@@ -232,6 +233,19 @@ describe("automatic retries, with a worker", () => {
     expect(b).toMatchObject({ state: "FAILED", automaticRetries: 0, error: "the config is wrong" });
     expect(thrown.filter((t) => t.startsWith(retryable))).toEqual([`${retryable}#1`, `${retryable}#2`, `${retryable}#3`]);
     expect(thrown.filter((t) => t.startsWith(fatal))).toEqual([`${fatal}#1`]);
+  });
+
+  test("a step failure recorded after the task was ended by someone else promises no retry", async () => {
+    // As a worker whose task was failed meanwhile (a forced delete) records its step's late failure.
+    const app2 = await startTestApp({ worker: false });
+    try {
+      const id = await twoStepFlowAtStep1(app2, "running");
+      await app2.store.transitionTask(id, "FAILED", { error: "deleted while pending" });
+      const step = await app2.store.transitionStep(id, "step-1", "FAILED", { error: "boom", retryAfterMs: 1_000 });
+      expect(step).toMatchObject({ state: "FAILED", nextAttemptAt: null, automaticRetries: 0 });
+    } finally {
+      await app2.stop();
+    }
   });
 
   test("a bad retry policy is refused with BAD_USER_INPUT naming the field, and creates nothing", async () => {

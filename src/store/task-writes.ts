@@ -560,7 +560,10 @@ export async function moveStepRow(
   const startsUnderLease = to === "RUNNING" && options.leaseOwner !== undefined;
   const now = new Date();
   const retryAt = to === "FAILED" && options.retryAfterMs != null ? new Date(now.getTime() + options.retryAfterMs) : null;
-  const write = stepWrite(Prisma.sql`${to}::text`, Prisma.sql`${error}::text`, Prisma.sql`${errorCode}::text`, Prisma.sql`${now}::timestamptz`, Prisma.sql`${retryAt}::timestamptz`);
+  // A retry is promised only while the task runs: a failure recorded after someone else ended the
+  // task (a forced delete fails it) gets no nextAttemptAt.
+  const promised = Prisma.sql`(SELECT CASE WHEN b.state = 'RUNNING' AND b."abortRequestedAt" IS NULL THEN ${retryAt}::timestamptz END FROM bumped b)`;
+  const write = stepWrite(Prisma.sql`${to}::text`, Prisma.sql`${error}::text`, Prisma.sql`${errorCode}::text`, Prisma.sql`${now}::timestamptz`, promised);
   // The statement reads the task, the step and its attempts in its snapshot, then bumps the task's
   // version (its row lock, which every write to steps takes first) only if that version is still
   // the snapshot's. A change committed in between fails that test: nothing is written and the
@@ -676,7 +679,9 @@ export async function moveStepRows(
         AND (i."to" <> 'RUNNING' OR (t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL))
       ORDER BY t.id FOR NO KEY UPDATE OF t SKIP LOCKED
     ), current AS (
-      SELECT i.id, i.key, i."to", i.error, i."errorCode", i."retryAt", i.ord, i."attemptId" AS "newAttemptId", s.id AS "stepId", s.state::text AS "from", a.id AS "attemptId", a.number, a.kind, a.state AS "attemptState",
+      SELECT i.id, i.key, i."to", i.error, i."errorCode", i.ord,
+        -- A retry is promised only while the task runs (the row as locked: unchanged since the snapshot).
+        (SELECT CASE WHEN t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL THEN i."retryAt" END FROM "Task" t WHERE t.id = i.id) AS "retryAt", i."attemptId" AS "newAttemptId", s.id AS "stepId", s.state::text AS "from", a.id AS "attemptId", a.number, a.kind, a.state AS "attemptState",
         ${STEP_ATTEMPTS}
       FROM input i JOIN "Step" s ON s."taskId" = i.id AND s.key = i.key
         JOIN sources p ON p."to" = i."to" AND p."from" = s.state::text
