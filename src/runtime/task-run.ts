@@ -394,8 +394,9 @@ export class TaskRun {
       }
       await this.settle();
       const errorCode = error ? failureCodeOf(error) : null;
-      // An automatic retry is not for an attempt stopped by an abort or a lost lease.
-      const policy = this.stepRetryPolicy(row.key);
+      // An automatic retry is not for an attempt stopped by an abort or a lost lease. The policy is
+      // looked at only when the attempt failed (a step's end is the flows' hot path).
+      const policy = error ? this.stepRetryPolicy(row.key) : null;
       const retries = this.stepRetries.get(row.key) ?? 0;
       const retryAfterMs = error && !this.controller.signal.aborted ? retryDelay(policy, retries, error) : null;
       if (error && retryAfterMs === null) this.stepFailed = true; // no new step starts

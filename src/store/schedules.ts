@@ -150,10 +150,8 @@ export async function fireDueSchedules(tx: Tx, build: BuildScheduledTasks, limit
     if (plan.fire) {
       try {
         const specs = await build(schedule, [plan.fire], (key) => findTaskType(tx as PrismaClient, key));
-        const tasks = await createTasks(tx, specs);
-        const link = { scheduleId: schedule.id, scheduleDueAt: plan.fire };
-        await tx.task.updateMany({ where: { id: { in: tasks.map((t) => t.id) } }, data: link });
-        started.push(...tasks.map((task) => ({ ...task, ...link })));
+        const dueAt = plan.fire;
+        started.push(...(await createTasks(tx, specs.map((spec) => ({ ...spec, scheduleId: schedule.id, scheduleDueAt: dueAt })))));
         lastError = null;
       } catch (error) {
         if (!(error instanceof TaskgraphError)) throw error; // the store failed: the next look tries again

@@ -58,6 +58,9 @@ export interface NewTask {
   timeoutMs?: number | null;
   /** Automatic retries of its run or its steps, instead of its type's (see domain/retry.ts). */
   retryPolicy?: RetryPolicy | null;
+  /** Started by this recurring schedule, for this due time of it (store/schedules.ts). */
+  scheduleId?: string | null;
+  scheduleDueAt?: Date | null;
 }
 
 /** The longest time limit a run may have (7 days). */
@@ -209,8 +212,9 @@ async function refuseHeldKeys(tx: Tx, specs: readonly NewTask[]): Promise<void> 
 }
 
 /** A task row as insertTasks builds it (every column it writes). */
-type TaskRow = Omit<Prisma.TaskCreateManyInput, "sequenceNumber" | "input" | "labels" | "createdAt" | "scheduledFor" | "retryPolicy"> & {
+type TaskRow = Omit<Prisma.TaskCreateManyInput, "sequenceNumber" | "input" | "labels" | "createdAt" | "scheduledFor" | "retryPolicy" | "scheduleDueAt"> & {
   retryPolicy: string | null;
+  scheduleDueAt: Date | null;
   input: string | null;
   labels: string;
   scheduledFor: Date | null;
@@ -323,6 +327,8 @@ export async function insertTasks(
         exclusiveKey: s.exclusiveKey ?? null,
         timeoutMs: s.timeoutMs ?? null,
         retryPolicy: s.retryPolicy ? JSON.stringify(normalizeRetryPolicy(s.retryPolicy)) : null,
+        scheduleId: s.scheduleId ?? null,
+        scheduleDueAt: s.scheduleDueAt ?? null,
       });
       for (const step of resolveFlow(s.steps ?? [])) {
         steps.push({ id: newId(), taskId: id, key: step.key, name: step.name, index: step.index, dependsOn: JSON.stringify(step.dependsOn) });
@@ -356,18 +362,19 @@ export async function insertTasks(
         ${column((t) => t.progressTotal)}::float8[], ${column((t) => t.scheduledFor?.toISOString() ?? null)}::timestamptz[],
         ${column((t) => t.createdBy)}::text[], ${column((t) => t.node)}::text[], ${column((t) => t.spawnKey)}::text[],
         ${column((t) => t.needsSetup)}::boolean[], ${column((t) => t.traceparent)}::text[], ${column((t) => t.priority)}::int[],
-        ${column((t) => t.exclusiveKey)}::text[], ${column((t) => t.timeoutMs)}::int[], ${column((t) => t.retryPolicy)}::text[]
+        ${column((t) => t.exclusiveKey)}::text[], ${column((t) => t.timeoutMs)}::int[], ${column((t) => t.retryPolicy)}::text[],
+        ${column((t) => t.scheduleId)}::uuid[], ${column((t) => t.scheduleDueAt?.toISOString() ?? null)}::timestamptz[]
       ) AS i(id, "moduleName", type, name, kind, scope, target, labels, state, "isAbortable", "isInternal", "isUserTask",
         "sequenceOf", sequence, "parentId", "rootId", depth, input, "progressUnits", "progressTotal", "scheduledFor",
-        "createdBy", node, "spawnKey", "needsSetup", traceparent, priority, "exclusiveKey", "timeoutMs", "retryPolicy")
+        "createdBy", node, "spawnKey", "needsSetup", traceparent, priority, "exclusiveKey", "timeoutMs", "retryPolicy", "scheduleId", "scheduleDueAt")
     ), inserted AS (
       INSERT INTO "Task" (id, "moduleName", type, name, kind, scope, target, labels, state, "isAbortable", "isInternal",
         "isUserTask", "sequenceNumber", "parentId", "rootId", depth, input, "progressUnits", "progressTotal", "createdAt",
-        "scheduledFor", "createdBy", node, "spawnKey", "needsSetup", traceparent, priority, "exclusiveKey", "timeoutMs", "retryPolicy")
+        "scheduledFor", "createdBy", node, "spawnKey", "needsSetup", traceparent, priority, "exclusiveKey", "timeoutMs", "retryPolicy", "scheduleId", "scheduleDueAt")
       SELECT i.id, i."moduleName", i.type, i.name, i.kind::"TaskKind", i.scope, i.target, i.labels::jsonb, i.state::"TaskState",
         i."isAbortable", i."isInternal", i."isUserTask", CASE WHEN i."sequenceOf" IS NULL THEN i.sequence ELSE t.base + i.sequence END,
         i."parentId", i."rootId", i.depth, i.input::jsonb, i."progressUnits", i."progressTotal", ${now}::timestamptz,
-        i."scheduledFor", i."createdBy", i.node, i."spawnKey", i."needsSetup", i.traceparent, i.priority, i."exclusiveKey", i."timeoutMs", i."retryPolicy"::jsonb
+        i."scheduledFor", i."createdBy", i.node, i."spawnKey", i."needsSetup", i.traceparent, i.priority, i."exclusiveKey", i."timeoutMs", i."retryPolicy"::jsonb, i."scheduleId", i."scheduleDueAt"
       FROM input i LEFT JOIN taken t ON t.name = i."sequenceOf", actor
       WHERE (SELECT n FROM known) = ${named.length} AND (i."sequenceOf" IS NULL OR t.base IS NOT NULL)
       RETURNING *
@@ -440,8 +447,8 @@ export async function transitionTask(tx: Tx, taskId: string, to: TaskState, patc
     // Ending a task with an exclusive key frees it: workers may start the next task of that key.
     { task: updated, type: "STATE_CHANGED", payload: { from, to, error: updated.error }, wake: patch.releaseLease === true || (isEnded(to) && updated.exclusiveKey !== null) },
   ]);
-  // A step's automatic retry to come ends with its task.
-  if (isEnded(to)) await tx.step.updateMany({ where: { taskId, nextAttemptAt: { not: null } }, data: { nextAttemptAt: null } });
+  // A step's automatic retry to come ends with its task (one is promised only while it runs).
+  if (from === "RUNNING" && isEnded(to)) await tx.step.updateMany({ where: { taskId, nextAttemptAt: { not: null } }, data: { nextAttemptAt: null } });
   if (to === "FAILED" && patch.retryAfterMs !== undefined) return scheduleAutomaticRetry(tx, updated, new Date(now.getTime() + patch.retryAfterMs));
   return updated;
 }
