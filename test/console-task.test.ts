@@ -308,8 +308,9 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     const timeline = page.getByRole("list", { name: "History" });
     await expect.poll(() => timeline.textContent(), { timeout: 10_000 }).toMatch(/step step-1 failed \(attempt 1\): Failed at round 1, as asked \(failAtRound\); automatic retry at /);
     expect(await timeline.textContent()).toMatch(/step step-1 retried automatically \(attempt 2, retry\)/);
-    await expectClean(watched);
-  });
+    expectClean(watched);
+    await page.context().close();
+  }, 90_000);
 
   test("a long history: the newest page first, older pages on request, down to the task's creation", async () => {
     const id = await createTestTask({ steps: 40, rounds: 1, roundMs: 0 });

@@ -535,6 +535,24 @@ describe("deleteTask", () => {
     await c.expectGone(id);
   });
 
+  test("a forced delete while a step runs, then Abort Task: the rollback run records the step the deleted run could not, and the task is CANCELED with no step left RUNNING", async () => {
+    const id = await c.create({ rounds: 5, roundMs: 300, steps: 3 });
+    await c.untilStepRunning(id, "step-2");
+    expect((await c.ok(M.delete, { id, force: true })).deleteTask.task.state).toBe("FAILED");
+    // step-1 SUCCEEDED: Abort Task hands the task to a worker to roll it back, while step-2 still runs.
+    await c.ok(M.abort, { id });
+    await c.until(() => c.peek(id), (t) => t.state === "CANCELED", "the abort to end");
+    await pause(2_000); // step-2's code has finished by now
+    const task = await c.read(id);
+    expect(task.state, summary(task)).toBe("CANCELED");
+    expect(task.steps.map((s) => s.state), summary(task)).not.toContain("RUNNING");
+    // step-2's run could not record its end: the aborting run did, saying so, and rolled it back with step-1.
+    expect(step(task, "step-2").attempts.map((a) => [a.kind, a.state]), summary(task)).toEqual([["EXECUTE", "FAILED"], ["ROLLBACK", "SUCCEEDED"]]);
+    expect(step(task, "step-2").attempts[0]!.error).toMatch(/aborted while this step still ran .* outcome is not recorded/);
+    expect(step(task, "step-1").state).toBe("ROLLED_BACK");
+    expect(step(task, "step-3").state).toBe("WAITING");
+  });
+
   test("openATTIC: a forced delete of a QUEUED task fails it at once (“Deleted while pending”); a second delete removes it", async () => {
     const id = await idle.create({ rounds: 1, roundMs: 0, steps: 2 });
     const { deleteTask } = await idle.ok(M.delete, { id, force: true });

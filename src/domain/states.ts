@@ -89,3 +89,8 @@ export const stepTransitions = () => STEP_STATES.flatMap((from) => STEP_TRANSITI
 
 /** The error recorded on a step attempt whose run lost the task while the step ran. */
 export const LOST_STEP_ERROR = "The worker running this step stopped (it crashed or shut down) before the step finished";
+/**
+ * The error recorded on a step still running when its task, failed by a forced delete, was aborted:
+ * the run that aborts holds the task, so the run of the step can no longer record its outcome.
+ */
+export const UNRECORDED_STEP_ERROR = "The task was aborted while this step still ran (the task had been deleted while pending): the step's outcome is not recorded";

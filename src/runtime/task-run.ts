@@ -13,7 +13,7 @@
 // batch of steps catches a missed notification.
 import { setTimeout as sleep } from "node:timers/promises";
 import { TaskgraphError, coerceError } from "../domain/errors";
-import { isEnded, LOST_STEP_ERROR, ROLLBACK_STEP_STATES, type StepState } from "../domain/states";
+import { isEnded, LOST_STEP_ERROR, ROLLBACK_STEP_STATES, type StepState, UNRECORDED_STEP_ERROR } from "../domain/states";
 import type { FailureCode, LogLevel, Prisma, Step, Task } from "../generated/prisma/client";
 import { nextChange, touches, type Change, type ChangeBus } from "../events/change-bus";
 import type { Completion, Store } from "../store";
@@ -469,10 +469,12 @@ export class TaskRun {
     if (!this.controller.signal.aborted) this.controller.abort(new Error("The task was aborted"));
     if (this.definition.steps) {
       let steps = await this.io(() => this.env.store.steps(this.taskId));
-      // A RUNNING task is ours (we hold its lease): a step RUNNING without a run of ours belonged
-      // to a run that lost the task (its worker died, or its lease ran out) and ended with it.
-      const orphans = task.state === "RUNNING" ? steps.filter((s) => s.state === "RUNNING" && !this.stepControllers.has(s.key)) : [];
-      for (const s of orphans) await this.moveStep(s.key, "FAILED", { error: LOST_STEP_ERROR });
+      // The task is ours (we hold its lease): a step RUNNING without a run of ours belonged to a
+      // run that lost the task (its worker died, its lease ran out, or a forced delete failed the
+      // task while the step ran) and can no longer record its outcome.
+      const orphans = steps.filter((s) => s.state === "RUNNING" && !this.stepControllers.has(s.key));
+      const orphanError = task.state === "FAILED" ? UNRECORDED_STEP_ERROR : LOST_STEP_ERROR;
+      for (const s of orphans) await this.moveStep(s.key, "FAILED", { error: orphanError });
       if (orphans.length > 0) steps = await this.io(() => this.env.store.steps(this.taskId));
       for (const s of steps) this.stepStates.set(s.key, s.state);
       // A rollback already under way (handed back by retry or rerun) is always finished.
