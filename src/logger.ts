@@ -4,8 +4,8 @@
 // taking a child with its bindings: { component: "worker" }, { taskId } for a task's lines.
 // Two shared rules: a client's mistake is its own business (one line at debug level, never a
 // stack), and an outage is one line every few seconds, not one per request.
+import { createRequire } from "node:module";
 import pino, { type DestinationStream, type Level, type Logger } from "pino";
-import pretty from "pino-pretty";
 import { RETRY_AFTER_SECONDS } from "./domain/errors";
 
 export type { Logger } from "pino";
@@ -19,6 +19,8 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
 
 /** One line per entry, its fields in grey; only `err` is printed as an error (with its stack). */
 function readableStdout(): DestinationStream {
+  // Loaded only for a terminal: a server's log (a file, a pipe) never needs it, and it costs start-up time.
+  const pretty = createRequire(import.meta.url)("pino-pretty") as typeof import("pino-pretty");
   return pretty({ colorize: true, sync: true, singleLine: true, ignore: "pid,hostname,name", errorLikeObjectKeys: ["err"] });
 }
 

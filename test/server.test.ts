@@ -1,17 +1,23 @@
 // The README's promise, as a user meets it: `npm start` serves GraphiQL and /health on the embedded
-// store, stops cleanly on SIGTERM, and keeps the data across a restart.
+// store, stops cleanly on SIGTERM, and keeps the data across a restart. The server runs as `npm
+// start` runs it: the compiled bundle (dist/server/main.js, built here when stale) under plain Node.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, test } from "vitest";
+import { createClient } from "graphql-ws";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import WebSocket from "ws";
 import { PROJECT_ROOT } from "../src/db/migrator";
+import { buildServerIfStale } from "../src/scripts/build-server.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "taskgraph-server-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+beforeAll(() => buildServerIfStale({ ifStale: true }), 120_000);
 
+/** Runs a script: TypeScript through tsx, the compiled server as it is. */
 function run(script: string, env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", script], {
+  return spawn(process.execPath, [...(script.endsWith(".ts") ? ["--import", "tsx"] : []), script], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, TASKGRAPH_DATA_DIR: dataDir, DATABASE_URL: "", HOST: "127.0.0.1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -30,9 +36,9 @@ async function exitOf(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
 }
 
-/** Starts `npm start`'s entry point on a free port and waits for its GraphiQL line. */
+/** Starts what `npm start` runs (the compiled server) on a free port and waits for its GraphiQL line. */
 async function startServer(): Promise<{ child: ChildProcess; url: string; log: () => string }> {
-  const child = run("src/main.ts", { PORT: "0" });
+  const child = run("dist/server/main.js", { PORT: "0" });
   const log = output(child);
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setInterval(() => {
@@ -73,6 +79,19 @@ describe("npm start on the embedded store", () => {
     expect(result.data.tasks.totalCount).toBe(6);
     expect(result.data.modules.map((m: { name: string }) => m.name)).toEqual(["cluster", "kafka", "storage", "test"]);
 
+    // Live over graphql-ws: a task started now arrives as its CREATED event.
+    const client = createClient({ url: url.replace("http", "ws"), webSocketImpl: WebSocket, retryAttempts: 0 });
+    const created = new Promise<{ type: string; taskId: string }>((resolve, reject) => {
+      client.subscribe<{ taskEvents: { type: string; taskId: string } }>(
+        { query: `subscription { taskEvents(filter: { module: "test" }) { type taskId } }` },
+        { next: ({ data }) => resolve(data!.taskEvents), error: reject, complete: () => {} },
+      );
+    });
+    await new Promise((r) => setTimeout(r, 300)); // the subscription is set up on the server
+    const started = await post(url, 'mutation { startTask(input: { module: "test", type: "count", input: { rounds: 1, roundMs: 0 } }) { id } }');
+    expect(await created).toEqual({ type: "CREATED", taskId: started.data.startTask.id });
+    await client.dispose();
+
     child.kill("SIGTERM");
     expect(await exitOf(child), log()).toBe(0);
   }, 90_000); // two processes start from scratch (tsx, PGlite, migrations) while other test files run on 2 cores
@@ -91,7 +110,7 @@ describe("npm start on the embedded store", () => {
   }, 90_000);
 
   test("a bad setting stops start-up with a message naming it", async () => {
-    const child = run("src/main.ts", { PORT: "seventy" });
+    const child = run("dist/server/main.js", { PORT: "seventy" });
     const log = output(child);
     expect(await exitOf(child)).toBe(1);
     expect(log()).toContain('PORT must be a whole number from 0 to 65535, got "seventy"');

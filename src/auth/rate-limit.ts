@@ -4,9 +4,9 @@
 // Retry-After). Budgets are per process, or shared through Redis when REDIS_URL is set.
 // Counting is rate-limiter-flexible's; @envelop/rate-limiter was not used because it limits each
 // field separately (a token could spend the budget once per mutation) rather than per token.
+import { createRequire } from "node:module";
 import { getOperationAST, GraphQLError, Kind, type SelectionSetNode } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Principal } from "./principal";
 
@@ -34,7 +34,9 @@ function rootFieldCount(selectionSet: SelectionSetNode, fragments: Map<string, S
 
 export function mutationRateLimit(perMinute: number, redisUrl: string | null): MutationRateLimit {
   if (perMinute === 0) return { plugin: {}, close: async () => {} };
-  const redis = redisUrl ? new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 }) : null;
+  // ioredis is loaded only with a Redis URL: it adds about 0.1 s to every start otherwise.
+  const ioredis = redisUrl ? (createRequire(import.meta.url)("ioredis") as typeof import("ioredis")) : null;
+  const redis = redisUrl && ioredis ? new ioredis.Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 }) : null;
   const limiter: RateLimiterAbstract = redis
     ? new RateLimiterRedis({ storeClient: redis, points: perMinute, duration: 60, keyPrefix: "taskgraph:mutations" })
     : new RateLimiterMemory({ points: perMinute, duration: 60 });

@@ -2,8 +2,8 @@
 // Compiles the server, the CLI and the console's build check (TypeScript in src/, with the
 // generated Prisma client) into JavaScript in dist/server with esbuild: `npm start` and
 // bin/taskgraph.js run that, not a TypeScript loader. Plain JavaScript itself, so that it runs
-// before anything is compiled. The build is one bundle per entry point with shared chunks; npm
-// packages stay imports of node_modules. Entry points stay two directories deep (dist/server/x.js,
+// before anything is compiled. The build is one bundle per entry point with shared chunks, npm
+// packages included except those KEPT_AS_IMPORTS. Entry points stay two directories deep (dist/server/x.js,
 // as src/dir/x.ts), so that paths the sources take from import.meta (the project root,
 // dist/console) are the same compiled.
 // `node src/scripts/build-server.js` builds; `--if-stale` only when a source is newer than the build.
@@ -16,8 +16,11 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const SERVER_OUT_DIR = join(ROOT, "dist/server");
 /** esbuild's list of what the build read (metafile), and when the build began reading. */
 const META = join(SERVER_OUT_DIR, "meta.json");
-/** Files that shape the build besides the sources it reads. */
-const SETTINGS = [fileURLToPath(import.meta.url), join(ROOT, "tsconfig.json"), join(ROOT, "package.json")];
+/**
+ * Files that shape the build besides the sources it reads. The bundled packages' own files are
+ * not looked at one by one (thousands of them): installing or upgrading a package changes the lock file.
+ */
+const SETTINGS = [fileURLToPath(import.meta.url), join(ROOT, "tsconfig.json"), join(ROOT, "package.json"), join(ROOT, "package-lock.json")];
 
 const ENTRY_POINTS = {
   main: join(ROOT, "src/main.ts"),
@@ -39,20 +42,49 @@ function packageOf(file) {
 }
 
 /**
- * Keeps npm packages out of the bundle, as imports Node resolves from dist/server. A deep import
- * without an extension into a package without an "exports" map (`ajv/dist/2020`), which tsx and
- * bundlers accept but Node's ESM loader does not, gets the extension of the file it names.
+ * npm packages that stay imports Node resolves from dist/server at run time, because they load
+ * files of their own (WebAssembly, worker threads, native add-ons, a 9 MB page), register
+ * process-wide state another copy must share, or are loaded only when configured. Every other
+ * package is bundled: one file to read instead of hundreds of modules to resolve and load saves
+ * most of the start-up time.
+ */
+const KEPT_AS_IMPORTS = [
+  /^@prisma\//,
+  /^@electric-sql\/pglite/,
+  /^pglite-prisma-adapter$/,
+  /^pg$/,
+  /^ioredis$/,
+  /^pino(-pretty)?$/,
+  /^@opentelemetry\//,
+  /^@graphql-yoga\/render-graphiql$/,
+  /^(esbuild|vite|rollup|@vitejs\/.*|playwright-core)$/,
+];
+
+/**
+ * Bundles npm packages except KEPT_AS_IMPORTS. graphql is bundled once, as its CommonJS build
+ * (packages reach it by both `import` and `require`, and two copies break `instanceof`). A deep
+ * import without an extension into a package without an "exports" map (`ajv/dist/2020`), which
+ * tsx and bundlers accept but Node's ESM loader does not, gets the extension of the file it names
+ * when the package is kept as an import.
  * @type {import("esbuild").Plugin}
  */
-const packagesAsNodeImports = {
-  name: "packages-as-node-imports",
+const packagesBundledOrKept = {
+  name: "packages-bundled-or-kept",
   setup(build) {
     const inner = Symbol("inner");
     build.onResolve({ filter: /^[^./]/ }, async (args) => {
       if (args.pluginData === inner) return undefined;
       const external = { path: args.path, external: true };
-      if (args.path.startsWith("node:") || isBuiltin(args.path) || extname(args.path)) return external;
-      const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: inner });
+      if (args.path.startsWith("node:") || isBuiltin(args.path)) return external;
+      const graphql = /^graphql(\/|$)/.test(args.path);
+      const kind = graphql ? "require-call" : args.kind;
+      const resolved = await build.resolve(args.path, { kind, resolveDir: args.resolveDir, pluginData: inner });
+      const name = args.path.split("/").slice(0, args.path.startsWith("@") ? 2 : 1).join("/");
+      if (!KEPT_AS_IMPORTS.some((kept) => kept.test(name))) {
+        // An optional dependency that is not installed (ws's bufferutil): left to fail at run time, in its try/catch.
+        return resolved.errors.length > 0 ? external : { path: resolved.path };
+      }
+      if (extname(args.path)) return external;
       if (resolved.errors.length > 0) return { errors: resolved.errors };
       const manifest = packageOf(resolved.path);
       const deep = manifest.name !== undefined && args.path !== manifest.name;
@@ -62,19 +94,21 @@ const packagesAsNodeImports = {
 };
 
 /**
- * True when dist/server holds a build and nothing it was built from changed since: no input
- * (every source file the bundles include, as esbuild recorded them) is newer than the build or gone.
+ * True when dist/server holds a build and nothing it was built from changed since: no source file
+ * the bundles include (as esbuild recorded them) is newer than the build or gone, nor a setting.
  */
 export function isServerBuildCurrent() {
   if (!existsSync(META)) return false;
   /** @type {{ builtAt: number, inputs: Record<string, unknown> }} */
   const meta = JSON.parse(readFileSync(META, "utf8"));
   const built = meta.builtAt;
-  for (const file of [...Object.keys(meta.inputs).map((input) => join(ROOT, input)), ...SETTINGS]) {
+  const sources = Object.keys(meta.inputs).filter((input) => !input.startsWith("node_modules/"));
+  for (const file of sources.map((input) => join(ROOT, input))) {
     const stat = statSync(file, { throwIfNoEntry: false });
     if (!stat || !(stat.mtimeMs < built)) return false;
   }
-  return true;
+  // A settings file that is not there (no lock file) changes nothing.
+  return SETTINGS.every((file) => !((statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0) >= built));
 }
 
 /**
@@ -95,7 +129,9 @@ export async function buildServer({ entryPoints = ENTRY_POINTS, outDir = SERVER_
     chunkNames: "[name]-[hash]",
     bundle: true,
     splitting: true,
-    plugins: [packagesAsNodeImports],
+    plugins: [packagesBundledOrKept],
+    // Bundled CommonJS packages call require(): ESM has none, so each output file makes one.
+    banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
     platform: "node",
     format: "esm",
     target: "node20",
