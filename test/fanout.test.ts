@@ -7,7 +7,7 @@ import { createClient } from "graphql-ws";
 import pg from "pg";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import WebSocket from "ws";
-import { PostgresAdapterFactory } from "../src/db/adapters";
+import { PostgresAdapterFactory } from "../src/db/postgres-adapter";
 import { applyMigrations, PROJECT_ROOT } from "../src/db/migrator";
 import { CHANGE_CHANNEL } from "../src/store/journal-writer";
 import { Redis } from "ioredis";

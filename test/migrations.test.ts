@@ -12,7 +12,8 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from "vitest";
 import { openDatabase } from "../src/db/client";
 import type { StoreConfig } from "../src/config";
-import { PGLITE_OPTIONS, PGliteAdapterFactory, PostgresAdapterFactory } from "../src/db/adapters";
+import { PGLITE_OPTIONS, PGliteAdapterFactory } from "../src/db/pglite-adapter";
+import { PostgresAdapterFactory } from "../src/db/postgres-adapter";
 import {
   MIGRATIONS_DIR,
   MigrationError,

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { PGLITE_OPTIONS, PGliteAdapterFactory } from "../src/db/adapters";
+import { PGLITE_OPTIONS, PGliteAdapterFactory } from "../src/db/pglite-adapter";
 import { MIGRATIONS_DIR, applyMigrations } from "../src/db/migrator";
 import { z } from "zod";
 import { badInput } from "../src/domain/errors";

@@ -2,12 +2,12 @@
 // applies pending migrations, and closes everything cleanly (PGlite must not be left corrupted).
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
-import pg from "pg";
-import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import type { PGlite } from "@electric-sql/pglite";
+import type { Client as PostgresClient } from "pg";
 import type { StoreConfig } from "../config";
 import { PrismaClient } from "../generated/prisma/client";
-import { PGLITE_OPTIONS, PGliteAdapterFactory, PostgresAdapterFactory } from "./adapters";
+import type { StoreAdapterFactory } from "./adapters";
+import type { PostgresAdapterFactory } from "./postgres-adapter";
 import { applyMigrations } from "./migrator";
 import { DEFAULT_LOG_LEVEL } from "../config";
 import { createLogger, type Logger } from "../logger";
@@ -17,7 +17,7 @@ export type Prisma = PrismaClient;
 export interface Database {
   kind: StoreConfig["kind"];
   prisma: PrismaClient;
-  adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  adapterFactory: StoreAdapterFactory;
   /** Migrations applied when this database was opened. */
   appliedMigrations: string[];
   /**
@@ -46,26 +46,29 @@ export function pgliteDir(dataDir: string) {
 
 export async function openDatabase(store: StoreConfig, options: OpenOptions = {}): Promise<Database> {
   let pglite: PGlite | undefined;
-  let factory: PGliteAdapterFactory | PostgresAdapterFactory;
+  let factory: StoreAdapterFactory;
   const log = options.logger ?? createLogger(DEFAULT_LOG_LEVEL);
+  // Only the store in use has its driver loaded.
   if (store.kind === "pglite") {
+    const { openPGlite, PGliteAdapterFactory } = await import("./pglite-adapter");
     if (options.pglite) {
       pglite = options.pglite;
     } else if (store.dataDir === ":memory:") {
-      pglite = new PGlite(PGLITE_OPTIONS);
+      pglite = openPGlite();
     } else {
       await mkdir(store.dataDir, { recursive: true });
-      pglite = new PGlite(pgliteDir(store.dataDir), PGLITE_OPTIONS);
+      pglite = openPGlite(pgliteDir(store.dataDir));
     }
     await pglite.waitReady;
     factory = new PGliteAdapterFactory(pglite);
   } else {
+    const { PostgresAdapterFactory } = await import("./postgres-adapter");
     factory = new PostgresAdapterFactory(store.url, { logger: log });
   }
 
   const closeDriver = async () => {
     if (pglite && !pglite.closed) await pglite.close();
-    if (factory instanceof PostgresAdapterFactory) await factory.end();
+    await factory.end?.();
   };
 
   let appliedMigrations: string[] = [];
@@ -114,7 +117,8 @@ export async function openDatabase(store: StoreConfig, options: OpenOptions = {}
 
 /** LISTEN on a connection of its own, reconnecting (with `null` to say "you may have missed some"). */
 async function listenPostgres(url: string, channel: string, onMessage: (payload: string | null) => void, log: Logger): Promise<() => Promise<void>> {
-  let client: pg.Client | undefined;
+  const { default: pg } = await import("pg");
+  let client: PostgresClient | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
   const connect = async (): Promise<void> => {

@@ -12,11 +12,10 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
 import type { ErrorRegistry, SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { MigrationList, SchemaEngine } from "@prisma/schema-engine-wasm/schema_engine_bg";
-import { PGLITE_OPTIONS, PGliteAdapterFactory, PostgresAdapterFactory } from "./adapters";
+import type { StoreAdapterFactory } from "./adapters";
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, "../..");
 export const MIGRATIONS_DIR = join(PROJECT_ROOT, "prisma/migrations");
@@ -83,9 +82,9 @@ function loadEngineModule() {
   return engineModule;
 }
 
-async function withEngine<T>(factory: SqlMigrationAwareDriverAdapterFactory, fn: (engine: SchemaEngine) => Promise<T>) {
+async function withEngine<T>(factory: StoreAdapterFactory, fn: (engine: SchemaEngine) => Promise<T>) {
   const se = await loadEngineModule();
-  const own = factory instanceof PostgresAdapterFactory ? factory.dedicated() : factory;
+  const own = factory.dedicated?.() ?? factory;
   const bound = bindMigrationAwareSqlAdapterFactory(own);
   const engine = await se.SchemaEngine.new({ datamodels: undefined }, () => {}, bound);
   try {
@@ -94,7 +93,7 @@ async function withEngine<T>(factory: SqlMigrationAwareDriverAdapterFactory, fn:
     throw withDatabaseMessage(error, bound.errorRegistry);
   } finally {
     engine.free();
-    if (own !== factory) await (own as PostgresAdapterFactory).end();
+    if (own !== factory) await own.end?.();
   }
 }
 
@@ -162,7 +161,7 @@ export function pendingMigrations(local: Migration[], rows: AppliedRow[]): strin
 }
 
 /** `prisma migrate deploy`: applies pending migrations, each atomically. Returns their names. */
-export async function applyMigrations(factory: SqlMigrationAwareDriverAdapterFactory, dir = MIGRATIONS_DIR): Promise<string[]> {
+export async function applyMigrations(factory: StoreAdapterFactory, dir = MIGRATIONS_DIR): Promise<string[]> {
   const local = await readMigrations(dir);
   const adapter = await factory.connect();
   let pending: string[];
@@ -178,7 +177,7 @@ export async function applyMigrations(factory: SqlMigrationAwareDriverAdapterFac
 }
 
 /** `prisma migrate status`, as the engine sees it. */
-export async function migrationStatus(factory: SqlMigrationAwareDriverAdapterFactory, dir = MIGRATIONS_DIR) {
+export async function migrationStatus(factory: StoreAdapterFactory, dir = MIGRATIONS_DIR) {
   const list = await migrationList(dir);
   return withEngine(factory, (engine) =>
     engine.diagnoseMigrationHistory({ migrationsList: list, optInToShadowDatabase: false, filters: FILTERS }),
@@ -190,7 +189,8 @@ export async function migrationStatus(factory: SqlMigrationAwareDriverAdapterFac
  * they agree. The migrations are replayed into a throwaway in-memory PGlite.
  */
 export async function diffMigrationsToSchema(dir = MIGRATIONS_DIR, schemaPath = SCHEMA_PATH): Promise<string | null> {
-  const scratch = new PGlite(PGLITE_OPTIONS);
+  const { openPGlite, PGliteAdapterFactory } = await import("./pglite-adapter");
+  const scratch = openPGlite();
   try {
     const files = [{ path: schemaPath, content: await readFile(schemaPath, "utf8") }];
     const from = existsSync(dir) ? { tag: "migrations" as const, ...(await migrationList(dir)) } : { tag: "empty" as const };

@@ -7,7 +7,7 @@ import { inject } from "vitest";
 import { loadConfig } from "../../src/config";
 import type { Database, OpenOptions } from "../../src/db/client";
 import { openDatabase } from "../../src/db/client";
-import { PGLITE_OPTIONS } from "../../src/db/adapters";
+import { PGLITE_OPTIONS } from "../../src/db/pglite-adapter";
 import { Store } from "../../src/store";
 import { adminUrl } from "./global-setup";
 

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
-import { PGLITE_OPTIONS, PGliteAdapterFactory, PostgresAdapterFactory } from "../../src/db/adapters";
+import { PGLITE_OPTIONS, PGliteAdapterFactory } from "../../src/db/pglite-adapter";
+import { PostgresAdapterFactory } from "../../src/db/postgres-adapter";
 import { applyMigrations, PROJECT_ROOT } from "../../src/db/migrator";
 
 declare module "vitest" {

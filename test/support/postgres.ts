@@ -3,7 +3,7 @@
 // a database that goes away). The tests fail, rather than skip, when no PostgreSQL is reachable.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { PostgresAdapterFactory } from "../../src/db/adapters";
+import { PostgresAdapterFactory } from "../../src/db/postgres-adapter";
 import { applyMigrations } from "../../src/db/migrator";
 
 export const POSTGRES_ADMIN_URL = process.env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
