@@ -46,11 +46,34 @@ export async function getTask(prisma: PrismaClient, id: string, query: TaskQuery
   return task;
 }
 
+interface FilterSql {
+  where: Prisma.Sql;
+  /** A keyword search the trigram indexes can answer (a run of 3 letters or digits): counts read it by index (Counter). */
+  trigramSearch: boolean;
+}
+
 /** The filter as SQL, with the modules its keyword matches by name (a query of the few Module rows). */
-async function filterSql(prisma: PrismaClient, filter: TaskFilter): Promise<Prisma.Sql> {
+async function filterSql(prisma: PrismaClient, filter: TaskFilter): Promise<FilterSql> {
   const f = checkTaskFilter(filter);
   const modules = f.search ? await prisma.module.findMany({ where: { name: searchContains(f.search.text) }, select: { name: true } }) : [];
-  return taskFilterSql(f, modules.map((m) => m.name));
+  return { where: taskFilterSql(f, modules.map((m) => m.name)), trigramSearch: f.search !== null && /[\p{L}\p{N}]{3}/u.test(f.search.text) };
+}
+
+/** Runs a counting statement (see counter). */
+type Counter = <T>(statement: Prisma.Sql) => Promise<T[]>;
+
+/**
+ * How the counts of a filter run. For a keyword search, planned without sequential scans: the
+ * planner prices ILIKE as cheaply as any operator and reads the whole table, testing four columns
+ * of every row, where the trigram indexes find the rows 5-10 times faster (100,000 tasks, even for
+ * a keyword in most rows).
+ */
+function counter(prisma: PrismaClient, { trigramSearch }: FilterSql): Counter {
+  if (!trigramSearch) return (statement) => prisma.$queryRaw(statement);
+  return async <T>(statement: Prisma.Sql) => {
+    const [, rows] = await prisma.$transaction([prisma.$executeRaw`SET LOCAL enable_seqscan = off`, prisma.$queryRaw<T[]>(statement)]);
+    return rows;
+  };
 }
 
 /**
@@ -69,10 +92,11 @@ export async function listTasks(
     count?: boolean;
   },
 ): Promise<TaskPage> {
-  const where = await filterSql(prisma, options.filter ?? {});
+  const filtered = await filterSql(prisma, options.filter ?? {});
+  const { where } = filtered;
   const plan = planPage(options.orderBy ?? DEFAULT_ORDER, options.page ?? {}, options.maxPageSize);
   let counted: Promise<TaskCount> | undefined;
-  const totalCount = () => (counted ??= countMatching(prisma, [where]).then(([count]) => count!));
+  const totalCount = () => (counted ??= countMatching(prisma, counter(prisma, filtered), [where]).then(([count]) => count!));
   if (options.count) totalCount().catch(() => {}); // its error, if any, goes to whoever awaits it
   const ids = await prisma.$queryRaw<{ id: string }[]>`
     SELECT t.id::text AS id FROM "Task" t WHERE ${where} AND ${plan.after} ORDER BY ${plan.orderBy} LIMIT ${plan.take}`;
@@ -91,23 +115,51 @@ export async function listTasks(
 
 /**
  * How many tasks each condition selects, exactly when at most EXACT_COUNT_LIMIT: one statement that
- * counts each up to one past the limit; then, for each over it, the planner's estimate (EXPLAIN,
- * which plans without running), never below the limit + 1.
+ * counts each up to one past the limit; then, for each over it, the planner's estimate (withEstimates).
  */
-async function countMatching(prisma: PrismaClient, conditions: Prisma.Sql[]): Promise<TaskCount[]> {
+async function countMatching(prisma: PrismaClient, count: Counter, conditions: Prisma.Sql[]): Promise<TaskCount[]> {
   const capped = conditions.map(
     (where, i) => Prisma.sql`(SELECT count(*)::int FROM (SELECT 1 FROM "Task" t WHERE ${where} LIMIT ${EXACT_COUNT_LIMIT + 1}) c) AS ${Prisma.raw(`c${i}`)}`,
   );
-  const [row] = await prisma.$queryRaw<Record<string, number>[]>`SELECT ${Prisma.join(capped)}`;
+  const [row] = await count<Record<string, number>>(Prisma.sql`SELECT ${Prisma.join(capped)}`);
+  return withEstimates(prisma, conditions, conditions.map((_, i) => row![`c${i}`]!));
+}
+
+/** The counts of `conditions` as TaskCounts: exact at most EXACT_COUNT_LIMIT, else the planner's estimate (never below the limit + 1). */
+function withEstimates(prisma: PrismaClient, conditions: Prisma.Sql[], counts: number[]): Promise<TaskCount[]> {
   return Promise.all(
     conditions.map(async (where, i) => {
-      const count = row![`c${i}`]!;
+      const count = counts[i]!;
       if (count <= EXACT_COUNT_LIMIT) return { count, exact: true };
-      const [plan] = await prisma.$queryRaw<{ "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] }[]>`EXPLAIN (FORMAT JSON) SELECT 1 FROM "Task" t WHERE ${where}`;
-      const estimate = Math.round(plan!["QUERY PLAN"][0].Plan["Plan Rows"]);
-      return { count: Math.max(estimate, EXACT_COUNT_LIMIT + 1), exact: false };
+      return { count: Math.max(await estimatedRows(prisma, where), EXACT_COUNT_LIMIT + 1), exact: false };
     }),
   );
+}
+
+/** The planner's estimate of the tasks `where` selects (EXPLAIN: planned, not run). */
+async function estimatedRows(prisma: PrismaClient, where: Prisma.Sql): Promise<number> {
+  const [plan] = await prisma.$queryRaw<{ "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] }[]>`EXPLAIN (FORMAT JSON) SELECT 1 FROM "Task" t WHERE ${where}`;
+  return Math.round(plan!["QUERY PLAN"][0].Plan["Plan Rows"]);
+}
+
+/**
+ * Up to how many matching tasks taskCounts reads them once and counts every state from that read,
+ * instead of counting each state with the filter again (a keyword search's trigram scan each time).
+ */
+const ONE_READ_LIMIT = 20_000;
+
+/**
+ * The filter's count and each state's (in TASK_STATES order), from one read of the matching tasks'
+ * states; null when the planner expects more than ONE_READ_LIMIT of them, or more turn up.
+ */
+async function stateCountsInOneRead(prisma: PrismaClient, count: Counter, where: Prisma.Sql): Promise<number[] | null> {
+  if ((await estimatedRows(prisma, where)) > ONE_READ_LIMIT) return null;
+  const rows = await count<{ state: TaskState; count: number }>(Prisma.sql`
+    SELECT m.state::text AS state, count(*)::int AS count
+    FROM (SELECT t.state FROM "Task" t WHERE ${where} LIMIT ${ONE_READ_LIMIT + 1}) m GROUP BY m.state`);
+  const byState = new Map(rows.map((r) => [r.state, r.count]));
+  const total = rows.reduce((sum, r) => sum + r.count, 0);
+  return total > ONE_READ_LIMIT ? null : [total, ...TASK_STATES.map((state) => byState.get(state) ?? 0)];
 }
 
 export interface TaskCounts {
@@ -122,12 +174,17 @@ export interface TaskCounts {
 
 /**
  * How many tasks the filter selects, per state and per category (a tab list's badges). The total is
- * counted as for `listTasks` (so it equals that page's totalCount) and each state on its own, all in
- * one statement; a category adds up its states.
+ * counted as for `listTasks` (so it equals that page's totalCount) and each state the same way:
+ * from one read of the matching tasks when there are few enough, else each capped on its own, all
+ * in one statement. A category adds up its states.
  */
 export async function countTasks(prisma: PrismaClient, filter: TaskFilter = {}): Promise<TaskCounts> {
-  const where = await filterSql(prisma, filter);
-  const [total, ...states] = await countMatching(prisma, [where, ...TASK_STATES.map((state) => Prisma.sql`${where} AND t.state IN (${taskStateList([state])})`)]);
+  const filtered = await filterSql(prisma, filter);
+  const { where } = filtered;
+  const count = counter(prisma, filtered);
+  const conditions = [where, ...TASK_STATES.map((state) => Prisma.sql`${where} AND t.state IN (${taskStateList([state])})`)];
+  const counted = await stateCountsInOneRead(prisma, count, where);
+  const [total, ...states] = counted ? await withEstimates(prisma, conditions, counted) : await countMatching(prisma, count, conditions);
   const byState = new Map<TaskState, number>(TASK_STATES.map((state, i) => [state, states[i]!.count]));
   const byCategory = new Map<TaskCategory, number>();
   for (const [state, count] of byState) byCategory.set(categoryOf(state), (byCategory.get(categoryOf(state)) ?? 0) + count);
