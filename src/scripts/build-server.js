@@ -61,8 +61,10 @@ const KEPT_AS_IMPORTS = [
 ];
 
 /**
- * Bundles npm packages except KEPT_AS_IMPORTS. graphql is bundled once, as its CommonJS build
- * (packages reach it by both `import` and `require`, and two copies break `instanceof`). A deep
+ * Bundles npm packages except KEPT_AS_IMPORTS. graphql is bundled once, as its ES module build
+ * (packages reach it by both `import` and `require`, and two copies break `instanceof`): an ES
+ * importer then calls its functions directly, where a CommonJS module bundled for an ES importer is
+ * read through a getter on every call, which cost the executor ~60 ms on a 10,000-node taskTree. A deep
  * import without an extension into a package without an "exports" map (`ajv/dist/2020`), which
  * tsx and bundlers accept but Node's ESM loader does not, gets the extension of the file it names
  * when the package is kept as an import.
@@ -76,10 +78,13 @@ const packagesBundledOrKept = {
       if (args.pluginData === inner) return undefined;
       const external = { path: args.path, external: true };
       if (args.path.startsWith("node:") || isBuiltin(args.path)) return external;
-      const graphql = /^graphql(\/|$)/.test(args.path);
-      const kind = graphql ? "require-call" : args.kind;
-      const resolved = await build.resolve(args.path, { kind, resolveDir: args.resolveDir, pluginData: inner });
+      const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: inner });
       const name = args.path.split("/").slice(0, args.path.startsWith("@") ? 2 : 1).join("/");
+      if (name === "graphql" && resolved.errors.length === 0) {
+        // Its "main" (CommonJS) is what resolution finds on Node; every module has its .mjs beside it.
+        const esm = resolved.path.replace(/\.js$/, ".mjs");
+        return { path: existsSync(esm) ? esm : resolved.path };
+      }
       if (!KEPT_AS_IMPORTS.some((kept) => kept.test(name))) {
         // An optional dependency that is not installed (ws's bufferutil): left to fail at run time, in its try/catch.
         return resolved.errors.length > 0 ? external : { path: resolved.path };
@@ -130,6 +135,11 @@ export async function buildServer({ entryPoints = ENTRY_POINTS, outDir = SERVER_
     bundle: true,
     splitting: true,
     plugins: [packagesBundledOrKept],
+    // The compiled server is the production server: bundled packages take their production paths.
+    // graphql's development checks (an instanceof that falls back to comparing class names on every
+    // type test) cost its executor ~25% of a 10,000-node taskTree; graphql-ws tells a client no
+    // internal error message.
+    define: { "process.env.NODE_ENV": '"production"' },
     // Bundled CommonJS packages call require(): ESM has none, so each output file makes one.
     banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
     platform: "node",
