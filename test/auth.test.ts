@@ -5,6 +5,7 @@ import { networkInterfaces } from "node:os";
 import { createClient, type Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import WebSocket from "ws";
+import { SESSION_CHECK_MS } from "../src/auth/revocation";
 import { encodeEventCursor } from "../src/store/journal-reader";
 import { createApiToken } from "../src/store/tokens";
 import { codes, startTestApp, type TestApp } from "./support/app";
@@ -434,10 +435,13 @@ describe("a burst of connections", () => {
   test("300 consoles reconnecting at once are all served, with a handful of token lookups rather than one per connection", async () => {
     const { secret } = await createApiToken(app.store.prismaForTests, { name: "wall", role: "VIEWER", createdBy: null });
     tokenQueries = 0;
+    const started = Date.now();
     const clients = Array.from({ length: 300 }, () => wsClient(url, secret));
     const outcomes = await Promise.all(clients.map((c) => overWs(c, `{ me { name } }`, {})));
     expect(outcomes.every((o) => o.status === 200 && (o.data as any)?.me?.name === "wall")).toBe(true);
-    expect(tokenQueries).toBeLessThan(10);
+    // A handful for the burst, plus the revocation check of the open connections (one query for
+    // all of them every SESSION_CHECK_MS), which runs more often the longer a loaded machine takes.
+    expect(tokenQueries).toBeLessThan(10 + (Date.now() - started) / SESSION_CHECK_MS);
     await Promise.all(clients.map((c) => c.dispose()));
   });
 });

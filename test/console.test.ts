@@ -139,7 +139,8 @@ describe.skipIf(!onPglite || !hasChromium)("the console in Chromium", () => {
     const { page } = watched;
     await page.getByRole("link", { name: "Create test task" }).click();
     await page.getByLabel("Rounds").fill("8");
-    await page.getByLabel("Round length (ms)").fill("300");
+    // Long enough rounds for a page on a loaded machine to show some on the way.
+    await page.getByLabel("Round length (ms)").fill("600");
     await page.getByRole("button", { name: "Create" }).click();
     await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
     await mark(page);
@@ -337,5 +338,5 @@ describe.skipIf(!onPglite || !hasChromium)("the console in Chromium", () => {
     // The refused attempts (401) are logged by the browser as failed loads; nothing else.
     expectClean(watched, /status of 401/);
     await page.context().close();
-  }, 60_000);
+  }, 120_000);
 });

@@ -449,16 +449,19 @@ export async function transitionTask(tx: Tx, taskId: string, to: TaskState, patc
   ]);
   // A step's automatic retry to come ends with its task (one is promised only while it runs).
   if (from === "RUNNING" && isEnded(to)) await tx.step.updateMany({ where: { taskId, nextAttemptAt: { not: null } }, data: { nextAttemptAt: null } });
-  if (to === "FAILED" && patch.retryAfterMs !== undefined) return scheduleAutomaticRetry(tx, updated, new Date(now.getTime() + patch.retryAfterMs));
+  if (to === "FAILED" && patch.retryAfterMs !== undefined) return scheduleAutomaticRetry(tx, updated, patch.retryAfterMs);
   return updated;
 }
 
 /**
- * A plain task's failed attempt to be tried again: FAILED → SCHEDULED at `at`, recorded as the
- * system's (the retry policy decided it), in the transaction that recorded the failure — so a
- * crash can neither lose the retry nor leave the task FAILED with one promised.
+ * A plain task's failed attempt to be tried again: FAILED → SCHEDULED `afterMs` after the failure,
+ * recorded as the system's (the retry policy decided it), in the transaction that recorded the
+ * failure — so a crash can neither lose the retry nor leave the task FAILED with one promised. The
+ * pause counts from the failure's recorded time (the transaction's, its events' `at`), so the
+ * history shows exactly the backoff between the two however long the transaction took.
  */
-async function scheduleAutomaticRetry(tx: Tx, failed: Task, at: Date): Promise<Task> {
+async function scheduleAutomaticRetry(tx: Tx, failed: Task, afterMs: number): Promise<Task> {
+  const [{ at }] = (await tx.$queryRaw<{ at: Date }[]>`SELECT now() + make_interval(secs => ${afterMs / 1000}::float8) AS at`) as [{ at: Date }];
   await tx.$executeRaw(setActorSql(SYSTEM_ACTOR)!);
   const task = await tx.task.update({
     where: { id: failed.id },
