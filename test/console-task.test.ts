@@ -288,21 +288,22 @@ describe.skipIf(!onPglite || !hasChromium)("a task's page in Chromium: flow, log
     await page.getByLabel("Exclusive key (optional)").fill("broker-7");
     await page.getByLabel("Time limit (ms, optional)").fill("60000");
     await page.getByLabel("Attempts with automatic retries (optional)").fill("3");
-    await page.getByLabel("First pause (ms)").fill("2500");
+    // A pause long enough for a loaded machine's page to show the step waiting for its retry.
+    await page.getByLabel("First pause (ms)").fill("8000");
     await page.getByLabel("Same pause every time").check();
     await page.getByRole("button", { name: "Create" }).click();
     await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
     await mark(page);
     const id = new URL(page.url()).pathname.split("/").pop()!;
     const stored = await app.gql(`query ($id: ID!) { task(id: $id) { priority exclusiveKey timeoutMs retryPolicy { attempts backoff backoffMs } } }`, { id });
-    expect(stored.data!.task).toEqual({ priority: 5, exclusiveKey: "broker-7", timeoutMs: 60_000, retryPolicy: { attempts: 3, backoff: "FIXED", backoffMs: 2500 } });
-    await expect.poll(() => page.getByText("3 attempts in all, fixed backoff from 2500 ms").count(), { timeout: 10_000 }).toBe(1);
+    expect(stored.data!.task).toEqual({ priority: 5, exclusiveKey: "broker-7", timeoutMs: 60_000, retryPolicy: { attempts: 3, backoff: "FIXED", backoffMs: 8000 } });
+    await expect.poll(() => page.getByText("3 attempts in all, fixed backoff from 8000 ms").count(), { timeout: 10_000 }).toBe(1);
 
     // While the step waits for its retry it shows as failed, with the time of its next attempt.
     await expect.poll(() => stepNode(page, "step-1").locator(".step-node-retry").textContent(), { timeout: 10_000 }).toMatch(/^retry at /);
     expect(await stepState(page, "step-1")).toBe("failed");
     expect(await taskState(page)).toBe("RUNNING");
-    await expect.poll(() => taskState(page), { timeout: 15_000 }).toBe("SUCCEEDED");
+    await expect.poll(() => taskState(page), { timeout: 30_000 }).toBe("SUCCEEDED");
     expect(await stepNode(page, "step-1").locator(".step-node-retry").count()).toBe(0);
     await page.getByRole("tab", { name: "History" }).click();
     const timeline = page.getByRole("list", { name: "History" });
