@@ -126,12 +126,13 @@ async function countMatching(prisma: PrismaClient, count: Counter, conditions: P
 }
 
 /** The counts of `conditions` as TaskCounts: exact at most EXACT_COUNT_LIMIT, else the planner's estimate (never below the limit + 1). */
-function withEstimates(prisma: PrismaClient, conditions: Prisma.Sql[], counts: number[]): Promise<TaskCount[]> {
+function withEstimates(prisma: PrismaClient, conditions: Prisma.Sql[], counts: number[], firstEstimate?: number): Promise<TaskCount[]> {
   return Promise.all(
     conditions.map(async (where, i) => {
       const count = counts[i]!;
       if (count <= EXACT_COUNT_LIMIT) return { count, exact: true };
-      return { count: Math.max(await estimatedRows(prisma, where), EXACT_COUNT_LIMIT + 1), exact: false };
+      const estimate = i === 0 && firstEstimate !== undefined ? firstEstimate : await estimatedRows(prisma, where);
+      return { count: Math.max(estimate, EXACT_COUNT_LIMIT + 1), exact: false };
     }),
   );
 }
@@ -150,16 +151,18 @@ const ONE_READ_LIMIT = 20_000;
 
 /**
  * The filter's count and each state's (in TASK_STATES order), from one read of the matching tasks'
- * states; null when the planner expects more than ONE_READ_LIMIT of them, or more turn up.
+ * states, with the planner's estimate for the filter; null when that estimate is over
+ * ONE_READ_LIMIT, or more turn up.
  */
-async function stateCountsInOneRead(prisma: PrismaClient, count: Counter, where: Prisma.Sql): Promise<number[] | null> {
-  if ((await estimatedRows(prisma, where)) > ONE_READ_LIMIT) return null;
+async function stateCountsInOneRead(prisma: PrismaClient, count: Counter, where: Prisma.Sql): Promise<{ counts: number[]; estimate: number } | null> {
+  const estimate = await estimatedRows(prisma, where);
+  if (estimate > ONE_READ_LIMIT) return null;
   const rows = await count<{ state: TaskState; count: number }>(Prisma.sql`
     SELECT m.state::text AS state, count(*)::int AS count
     FROM (SELECT t.state FROM "Task" t WHERE ${where} LIMIT ${ONE_READ_LIMIT + 1}) m GROUP BY m.state`);
   const byState = new Map(rows.map((r) => [r.state, r.count]));
   const total = rows.reduce((sum, r) => sum + r.count, 0);
-  return total > ONE_READ_LIMIT ? null : [total, ...TASK_STATES.map((state) => byState.get(state) ?? 0)];
+  return total > ONE_READ_LIMIT ? null : { counts: [total, ...TASK_STATES.map((state) => byState.get(state) ?? 0)], estimate };
 }
 
 export interface TaskCounts {
@@ -184,7 +187,8 @@ export async function countTasks(prisma: PrismaClient, filter: TaskFilter = {}):
   const count = counter(prisma, filtered);
   const conditions = [where, ...TASK_STATES.map((state) => Prisma.sql`${where} AND t.state IN (${taskStateList([state])})`)];
   const counted = await stateCountsInOneRead(prisma, count, where);
-  const [total, ...states] = counted ? await withEstimates(prisma, conditions, counted) : await countMatching(prisma, count, conditions);
+  // The filter's own estimate, if its count needs one, is the one the read was planned with.
+  const [total, ...states] = counted ? await withEstimates(prisma, conditions, counted.counts, counted.estimate) : await countMatching(prisma, count, conditions);
   const byState = new Map<TaskState, number>(TASK_STATES.map((state, i) => [state, states[i]!.count]));
   const byCategory = new Map<TaskCategory, number>();
   for (const [state, count] of byState) byCategory.set(categoryOf(state), (byCategory.get(categoryOf(state)) ?? 0) + count);
