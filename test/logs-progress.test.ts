@@ -123,6 +123,12 @@ beforeAll(async () => {
       },
     ],
   });
+  // A flow whose steps report no progress of their own: each step's end moves the task's progress.
+  app.manager.defineTask({
+    module: "logtest",
+    type: "three",
+    steps: ["a", "b", "c"].map((key) => ({ key, run: () => {} })),
+  });
 });
 
 afterAll(async () => {
@@ -311,6 +317,21 @@ describe("step progress", () => {
       expect(step.progress).toEqual({ id: `StepProgress:${step.id.slice("Step:".length)}`, completed: 5, total: 5, fraction: 1 });
       const { node } = await ok(`query ($id: ID!) { node(id: $id) { ... on StepProgress { id completed total } } }`, { id: step.progress.id });
       expect(node).toEqual({ id: step.progress.id, completed: 5, total: 5 });
+    }
+  });
+
+  test("a step's end and the flow progress it moves are one change: the step's event, then the task's progress, at the next version and the same time", async () => {
+    const id = (await ok(`mutation { startTask(input: { module: "logtest", type: "three" }) { id } }`)).startTask.id;
+    await waitForState(id, ["SUCCEEDED"]);
+    const { task } = await ok(`query ($id: ID!) { task(id: $id) { events(first: 500) { edges { node { type version at payload } } } } }`, { id });
+    const events: { type: string; version: number; at: string; payload: any }[] = task.events.edges.map((e: { node: unknown }) => e.node);
+    expect(events.map((e) => e.version)).toEqual(events.map((_, i) => i + 1)); // every change, once, in order
+    const ends = events.filter((e) => e.type === "STEP_CHANGED" && e.payload.to === "SUCCEEDED");
+    expect(ends.map((e) => e.payload.stepKey)).toEqual(["a", "b", "c"]);
+    for (const [index, end] of ends.entries()) {
+      const next = events[events.indexOf(end) + 1]!;
+      // No reader of the journal sees the step done while the task's progress still lags behind it.
+      expect(next).toMatchObject({ type: "PROGRESSED", version: end.version + 1, at: end.at, payload: { completed: index + 1, total: 3 } });
     }
   });
 

@@ -405,7 +405,9 @@ export class TaskRun {
         if (retryAfterMs !== null) await this.writeLog("WARN", this.retryNote(retries + 1, policy!, retryAfterMs), row.key);
       }
       // Refused when the step was terminated or the task taken away meanwhile: then stop.
-      const recorded = error ? await this.moveStep(row.key, "FAILED", { error: error.message, errorCode, retryAfterMs }) : await this.moveStep(row.key, "SUCCEEDED");
+      const recorded = error
+        ? await this.moveStep(row.key, "FAILED", { error: error.message, errorCode, retryAfterMs }, true)
+        : await this.moveStep(row.key, "SUCCEEDED", {}, true);
       if (error && !this.retryAt.has(row.key)) this.stepFailed = true; // moveStep notes the retry it recorded
       if (!recorded) this.stopLaunching = true;
       else this.attemptEnded(kind, error);
@@ -546,15 +548,29 @@ export class TaskRun {
     return task && task.leaseOwner === this.leaseToken ? task : null;
   }
 
-  /** Records a step transition; false when the store refused it (the step or task moved on). */
-  private async moveStep(key: string, to: StepState, options: { error?: string; errorCode?: FailureCode | null; retryAfterMs?: number | null } = {}): Promise<boolean> {
+  /**
+   * Records a step transition; false when the store refused it (the step or task moved on).
+   * `withProgress` (a step's end, its writes settled): the flow's progress it moves is stored in the
+   * same statement when no other step of this run is running, whose progress reports could
+   * otherwise be stored in between (writeFlowProgress then finds nothing left to write).
+   */
+  private async moveStep(
+    key: string,
+    to: StepState,
+    options: { error?: string; errorCode?: FailureCode | null; retryAfterMs?: number | null } = {},
+    withProgress = false,
+  ): Promise<boolean> {
     if (this.leaseLost) return false; // handed back or taken over: the next run records it
+    const alone = [...this.stepControllers.keys()].every((running) => running === key);
+    const after = withProgress && alone ? this.flowProgress({ key, state: to }) : null;
+    const progress = after && (after.completed !== this.taskProgress.completed || after.total !== this.taskProgress.total) ? after : null;
     let tries = 0;
     try {
       const step = await this.io(() => {
         tries++;
-        return this.env.store.transitionStep(this.taskId, key, to, { ...options, leaseOwner: this.leaseToken });
+        return this.env.store.transitionStep(this.taskId, key, to, { ...options, leaseOwner: this.leaseToken, progress });
       });
+      if (progress && step.progressStored) this.taskProgress = progress;
       this.executions.set(key, step.executions);
       this.stepRetries.set(key, step.automaticRetries);
       if (step.nextAttemptAt) this.retryAt.set(key, step.nextAttemptAt);
@@ -728,11 +744,13 @@ export class TaskRun {
 
   /**
    * A flow's progress as the default sum: steps done (SUCCEEDED, SKIPPED) count 1, a RUNNING step
-   * its own fraction (0 until it reports a total), the others 0; total = the number of steps.
+   * its own fraction (0 until it reports a total), the others 0; total = the number of steps. With
+   * `change`: as it will be once that step is in that state.
    */
-  private flowProgress(): { completed: number; total: number } {
+  private flowProgress(change?: { key: string; state: StepState }): { completed: number; total: number } {
     let completed = 0;
-    for (const [key, state] of this.stepStates) {
+    for (const [key, stored] of this.stepStates) {
+      const state = key === change?.key ? change.state : stored;
       if (DONE.has(state)) completed += 1;
       else if (state === "RUNNING") {
         const p = this.stepProgress.get(key);

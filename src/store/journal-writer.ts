@@ -59,8 +59,8 @@ const taskSnapshot = (eventType: Prisma.Sql) => Prisma.sql`CASE WHEN state IS NU
 /**
  * The one journal writer. Two CTEs for one statement: `<name>Events` appends one event per row of
  * the CTE `rows` (every column of the Task table with its new values, whatever `event` reads; a
- * row with a null state records no task snapshot), and
- * `<name>Notified` sends one NOTIFY about those rows' tasks with the payload `notice` (a JSON text:
+ * row with a null state records no task snapshot; `event.version`, the event's version, defaults to
+ * the row's `version`), and `<name>Notified` sends one NOTIFY about those rows' tasks with the payload `notice` (a JSON text:
  * noticeSql(…) computed over the rows, or a notice built beforehand). `<name>Notified` runs only
  * when the statement reads it: end with `SELECT count(*) FROM <name>Notified`. The NOTIFY goes out
  * once, and only when `rows` has a row.
@@ -68,7 +68,7 @@ const taskSnapshot = (eventType: Prisma.Sql) => Prisma.sql`CASE WHEN state IS NU
 export function journalWrite(
   name: string,
   rows: string,
-  event: { type: Prisma.Sql; payload: Prisma.Sql; where?: Prisma.Sql; orderBy?: Prisma.Sql },
+  event: { type: Prisma.Sql; payload: Prisma.Sql; where?: Prisma.Sql; orderBy?: Prisma.Sql; version?: Prisma.Sql },
   notice: Prisma.Sql,
 ): Prisma.Sql {
   const from = Prisma.raw(`"${rows}"`);
@@ -77,7 +77,7 @@ export function journalWrite(
   const orderBy = event.orderBy ? Prisma.sql`ORDER BY ${event.orderBy}` : Prisma.empty;
   return Prisma.sql`${Prisma.raw(`"${name}Events"`)} AS (
       INSERT INTO "TaskEvent" ("taskId", "rootId", module, type, version, payload, task)
-      SELECT id, "rootId", "moduleName", ${event.type}, version, ${event.payload}, ${taskSnapshot(event.type)} FROM ${from} ${where} ${orderBy}
+      SELECT id, "rootId", "moduleName", ${event.type}, ${event.version ?? Prisma.sql`version`}, ${event.payload}, ${taskSnapshot(event.type)} FROM ${from} ${where} ${orderBy}
     ), ${Prisma.raw(`"${name}Notified"`)} AS (
       SELECT pg_notify(${CHANGE_CHANNEL}, ${notice}) FROM ${from} HAVING count(*) > 0
     )`;

@@ -508,8 +508,12 @@ const stepWrite = (to: Prisma.Sql, error: Prisma.Sql, errorCode: Prisma.Sql, now
           THEN jsonb_build_object('nextAttemptAt', to_char(${retryAt} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) ELSE '{}'::jsonb END)`,
 });
 
-/** A step as a transition left it, with the number of times it has been executed (EXECUTE and RETRY attempts). */
-export type MovedStep = Step & { executions: number };
+/**
+ * A step as a transition left it, with the number of times it has been executed (EXECUTE and RETRY
+ * attempts); `progressStored`: the task's progress given with the change (StepMove.progress) was
+ * stored with it.
+ */
+export type MovedStep = Step & { executions: number; progressStored?: boolean };
 
 type SteppedRow = Step & {
   executions: number;
@@ -540,6 +544,8 @@ export interface StepChangeOptions {
   retryAfterMs?: number | null;
   /** Refused (CONFLICT) unless this claim holds the task. */
   leaseOwner?: string;
+  /** With leaseOwner: the task's progress as the change leaves it, stored with it when it can be (StepMove.progress). */
+  progress?: StepMove["progress"];
 }
 
 export async function transitionStep(
@@ -649,6 +655,11 @@ export interface StepMove {
   retryAfterMs?: number | null;
   leaseOwner: string;
   actor: Actor;
+  /**
+   * The task's progress as this change leaves it (a flow's, derived from its steps): stored in the
+   * same statement, with its PROGRESSED event after the STEP_CHANGED one.
+   */
+  progress?: { completed: number; total: number } | null;
 }
 
 /** Each target step state with the states it may be entered from, as rows the statement joins. */
@@ -676,8 +687,10 @@ export async function moveStepRows(
       SELECT * FROM unnest(${ids}::uuid[], ${moves.map((m) => m.stepKey)}::text[], ${moves.map((m) => m.to)}::text[],
         ${moves.map((m) => (m.to === "FAILED" ? (m.error ?? "failed") : null))}::text[], ${moves.map((m) => m.leaseOwner)}::text[],
         ${moves.map(() => newId())}::uuid[], ${moves.map((m) => (m.to === "FAILED" ? (m.errorCode ?? null) : null))}::text[],
-        ${moves.map((m) => (m.to === "FAILED" && m.retryAfterMs != null ? new Date(now.getTime() + m.retryAfterMs) : null))}::timestamptz[])
-        WITH ORDINALITY AS i(id, key, "to", error, owner, "attemptId", "errorCode", "retryAt", ord)
+        ${moves.map((m) => (m.to === "FAILED" && m.retryAfterMs != null ? new Date(now.getTime() + m.retryAfterMs) : null))}::timestamptz[],
+        ${moves.map((m) => m.progress != null)}::bool[], ${moves.map((m) => m.progress?.completed ?? null)}::float8[],
+        ${moves.map((m) => m.progress?.total ?? null)}::float8[])
+        WITH ORDINALITY AS i(id, key, "to", error, owner, "attemptId", "errorCode", "retryAt", "setsProgress", "progressCompleted", "progressTotal", ord)
     ), sources AS (
       SELECT * FROM unnest(${STEP_SOURCE_PAIRS.map((p) => p[0])}::text[], ${STEP_SOURCE_PAIRS.map((p) => p[1])}::text[]) AS p("to", "from")
     ), seen AS (
@@ -689,7 +702,7 @@ export async function moveStepRows(
         AND (i."to" <> 'RUNNING' OR (t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL))
       ORDER BY t.id FOR NO KEY UPDATE OF t SKIP LOCKED
     ), current AS (
-      SELECT i.id, i.key, i."to", i.error, i."errorCode", i.ord,
+      SELECT i.id, i.key, i."to", i.error, i."errorCode", i.ord, i."setsProgress", i."progressCompleted", i."progressTotal",
         -- A retry is promised only while the task runs (the row as locked: unchanged since the snapshot).
         (SELECT CASE WHEN t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL THEN i."retryAt" END FROM "Task" t WHERE t.id = i.id) AS "retryAt", i."attemptId" AS "newAttemptId", s.id AS "stepId", s.state::text AS "from", a.id AS "attemptId", a.number, a.kind, a.state AS "attemptState",
         ${STEP_ATTEMPTS}
@@ -698,7 +711,11 @@ export async function moveStepRows(
         ${LATEST_ATTEMPT}
       WHERE i.id IN (SELECT id FROM locked)
     ), bumped AS (
-      UPDATE "Task" t SET version = t.version + 1 FROM current c, actor WHERE t.id = c.id
+      -- One version per event: the STEP_CHANGED one, and the PROGRESSED one when the progress is set.
+      UPDATE "Task" t SET version = t.version + CASE WHEN c."setsProgress" THEN 2 ELSE 1 END,
+        "progressCompleted" = CASE WHEN c."setsProgress" THEN c."progressCompleted" ELSE t."progressCompleted" END,
+        "progressTotal" = CASE WHEN c."setsProgress" THEN c."progressTotal" ELSE t."progressTotal" END
+      FROM current c, actor WHERE t.id = c.id
       RETURNING t.*
     ), closed AS (
       UPDATE "StepAttempt" a SET ${write.closeAttempt}
@@ -713,18 +730,31 @@ export async function moveStepRows(
       FROM current c WHERE s.id = c."stepId"
       RETURNING s.*
     ), changed AS (
-      SELECT b.*, c.ord, jsonb_build_object('stepKey', c.key, 'from', c."from", 'to', c."to", 'error', c.error,
+      SELECT b.*, c.ord, c."setsProgress", 'STEP_CHANGED'::"TaskEventType" AS "eventType",
+          b.version - CASE WHEN c."setsProgress" THEN 1 ELSE 0 END AS "eventVersion", 2 * c.ord AS "eventOrder",
+          jsonb_build_object('stepKey', c.key, 'from', c."from", 'to', c."to", 'error', c.error,
           'attempt', COALESCE(o.number, CASE WHEN c."attemptState" = 'RUNNING' THEN c.number END),
           'attemptKind', COALESCE(o.kind::text, CASE WHEN c."attemptState" = 'RUNNING' THEN c.kind::text END))
           || ${write.retryPayload} AS "eventPayload"
       FROM bumped b JOIN current c ON c.id = b.id LEFT JOIN opened o ON o."stepId" = c."stepId"
-    ), ${journalWrite("steps", "changed", { type: eventType("STEP_CHANGED"), payload: Prisma.sql`"eventPayload"`, orderBy: Prisma.sql`ord` }, noticeText(notice))}
+    ), events AS (
+      SELECT * FROM changed
+      UNION ALL
+      SELECT b.*, c.ord, c."setsProgress", 'PROGRESSED'::"TaskEventType", b.version, 2 * c.ord + 1,
+        jsonb_build_object('completed', b."progressCompleted", 'total', b."progressTotal")
+      FROM bumped b JOIN current c ON c.id = b.id WHERE c."setsProgress"
+    ), ${journalWrite(
+      "steps",
+      "events",
+      { type: Prisma.sql`"eventType"`, payload: Prisma.sql`"eventPayload"`, version: Prisma.sql`"eventVersion"`, orderBy: Prisma.sql`"eventOrder"` },
+      noticeText(notice),
+    )}
     SELECT s.*, (c.executed + CASE WHEN o.kind IN ('EXECUTE', 'RETRY') THEN 1 ELSE 0 END)::int AS executions, true AS _written,
-      (SELECT count(*) FROM "stepsNotified") AS _notified
+      c."setsProgress" AS "progressStored", (SELECT count(*) FROM "stepsNotified") AS _notified
     FROM stepped s JOIN current c ON c."stepId" = s.id LEFT JOIN opened o ON o."stepId" = s.id
     UNION ALL
     -- Not written because another transaction holds the row: tried again in the next batch.
-    SELECT s.*, 0, false, 0 FROM "Step" s JOIN input i ON s."taskId" = i.id AND s.key = i.key
+    SELECT s.*, 0, false, false, 0 FROM "Step" s JOIN input i ON s."taskId" = i.id AND s.key = i.key
     WHERE i.id NOT IN (SELECT id FROM current) AND i.id IN (
       SELECT t.id FROM "Task" t JOIN seen v ON v.id = t.id WHERE t.version = v.version AND t.id NOT IN (SELECT id FROM locked)
         AND EXISTS (SELECT 1 FROM input j WHERE j.id = t.id AND t."leaseOwner" = j.owner AND (j."to" <> 'RUNNING' OR (t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL))))`;
