@@ -320,7 +320,10 @@ describe("step progress", () => {
     }
   });
 
-  test("a step's end and the flow progress it moves are one change: the step's event, then the task's progress, at the next version and the same time", async () => {
+  test("a step's end, the flow progress it moves and the next step's start are one change: consecutive versions at the same time", async () => {
+    // A flow's progress counts its steps from its creation: 0 of 3 while it waits.
+    const later = (await ok(`mutation { startTask(input: { module: "logtest", type: "three", runAt: "2999-01-01T00:00:00Z" }) { progress { completed total } } }`)).startTask;
+    expect(later.progress).toEqual({ completed: 0, total: 3 });
     const id = (await ok(`mutation { startTask(input: { module: "logtest", type: "three" }) { id } }`)).startTask.id;
     await waitForState(id, ["SUCCEEDED"]);
     const { task } = await ok(`query ($id: ID!) { task(id: $id) { events(first: 500) { edges { node { type version at payload } } } } }`, { id });
@@ -329,10 +332,17 @@ describe("step progress", () => {
     const ends = events.filter((e) => e.type === "STEP_CHANGED" && e.payload.to === "SUCCEEDED");
     expect(ends.map((e) => e.payload.stepKey)).toEqual(["a", "b", "c"]);
     for (const [index, end] of ends.entries()) {
-      const next = events[events.indexOf(end) + 1]!;
-      // No reader of the journal sees the step done while the task's progress still lags behind it.
-      expect(next).toMatchObject({ type: "PROGRESSED", version: end.version + 1, at: end.at, payload: { completed: index + 1, total: 3 } });
+      const [progressed, started] = events.slice(events.indexOf(end) + 1, events.indexOf(end) + 3);
+      // No reader of the journal sees the step done while the task's progress lags behind it.
+      expect(progressed).toMatchObject({ type: "PROGRESSED", version: end.version + 1, at: end.at, payload: { completed: index + 1, total: 3 } });
+      if (index === 2) continue;
+      expect(started).toMatchObject({ type: "STEP_CHANGED", version: end.version + 2, at: end.at, payload: { stepKey: ["b", "c"][index], from: "WAITING", to: "RUNNING", attempt: 1, attemptKind: "EXECUTE" } });
     }
+    // The first step starts after the claim; nothing but the steps' changes is written before the end.
+    expect(events.map((e) => `${e.type}:${e.payload.stepKey ?? e.payload.to ?? e.payload.completed ?? ""}`)).toEqual([
+      "CREATED:", "STATE_CHANGED:RUNNING", "STEP_CHANGED:a", "STEP_CHANGED:a", "PROGRESSED:1", "STEP_CHANGED:b",
+      "STEP_CHANGED:b", "PROGRESSED:2", "STEP_CHANGED:c", "STEP_CHANGED:c", "PROGRESSED:3", "STATE_CHANGED:SUCCEEDED",
+    ]);
   });
 
   test("a rerun step starts its progress again from 0 (a new attempt)", async () => {

@@ -102,6 +102,10 @@ export class TaskRun {
   private readonly retryAt = new Map<string, Date>();
   /** Each step's automatic retries so far, as its last transition returned it. */
   private readonly stepRetries = new Map<string, number>();
+  /** The flow's steps as the run read them at its start (their keys and dependencies). */
+  private flowSteps: Step[] = [];
+  /** Steps started (RUNNING, attempt opened) by the write that ended the step before them, still to run. */
+  private readonly handedOver = new Set<string>();
 
   /** True while the task code waits for its children. */
   waiting = false;
@@ -256,6 +260,7 @@ export class TaskRun {
   private async runFlow() {
     const { store } = this.env;
     const rows = await this.io(() => store.steps(this.taskId));
+    this.flowSteps = rows;
     for (const row of rows) {
       this.stepStates.set(row.key, row.state);
       this.stepRetries.set(row.key, row.automaticRetries);
@@ -292,6 +297,12 @@ export class TaskRun {
     // steps that run.
     const running = new Map<string, Promise<void>>();
     for (;;) {
+      // A step handed over to is RUNNING in the store already: it runs whatever happened since
+      // (an abort stops it at once), so that it ends like any running step.
+      for (const row of rows) {
+        if (!this.handedOver.delete(row.key)) continue;
+        running.set(row.key, this.runStep(row, false, false, true).finally(() => running.delete(row.key)));
+      }
       if (!this.stopLaunching && !this.stepFailed && this.deadline !== null && Date.now() >= this.deadline && running.size === 0) {
         this.timedOut = true; // past the run's time limit between steps: no step starts
         this.stopLaunching = true;
@@ -361,17 +372,19 @@ export class TaskRun {
 
   /**
    * Runs one step; `resumed`: it is RUNNING already (a new attempt was opened when it was resumed);
-   * `automatic`: an automatic retry of its failed attempt (started as the system's).
+   * `automatic`: an automatic retry of its failed attempt (started as the system's); `handedOver`:
+   * started by the write that ended the step before it.
    */
-  private async runStep(row: Step, resumed = false, automatic = false) {
+  private async runStep(row: Step, resumed = false, automatic = false, handedOver = false) {
     // The store opens an EXECUTE attempt for a step never run, a RETRY attempt otherwise.
     const kind: AttemptKind = resumed || automatic || row.startedAt ? "retry" : "execute";
-    await inSpan("taskgraph.step.attempt", this.stepAttributes(row.key, kind), () => this.runStepAttempt(row, kind, resumed, automatic));
+    await inSpan("taskgraph.step.attempt", this.stepAttributes(row.key, kind), () => this.runStepAttempt(row, kind, resumed || handedOver, automatic));
   }
 
-  private async runStepAttempt(row: Step, kind: AttemptKind, resumed: boolean, automatic: boolean) {
+  /** `started`: the step is RUNNING already (resumed, or handed over to). */
+  private async runStepAttempt(row: Step, kind: AttemptKind, started: boolean, automatic: boolean) {
     const start = () => this.moveStep(row.key, "RUNNING");
-    if (!resumed && !(await (automatic ? withActor(SYSTEM_ACTOR, start) : start()))) {
+    if (!started && !(await (automatic ? withActor(SYSTEM_ACTOR, start) : start()))) {
       this.stopLaunching = true;
       return;
     }
@@ -406,8 +419,8 @@ export class TaskRun {
       }
       // Refused when the step was terminated or the task taken away meanwhile: then stop.
       const recorded = error
-        ? await this.moveStep(row.key, "FAILED", { error: error.message, errorCode, retryAfterMs }, true)
-        : await this.moveStep(row.key, "SUCCEEDED", {}, true);
+        ? await this.moveStep(row.key, "FAILED", { error: error.message, errorCode, retryAfterMs }, { withProgress: true })
+        : await this.moveStep(row.key, "SUCCEEDED", {}, { withProgress: true, handOver: true });
       if (error && !this.retryAt.has(row.key)) this.stepFailed = true; // moveStep notes the retry it recorded
       if (!recorded) this.stopLaunching = true;
       else this.attemptEnded(kind, error);
@@ -549,28 +562,31 @@ export class TaskRun {
   }
 
   /**
-   * Records a step transition; false when the store refused it (the step or task moved on).
-   * `withProgress` (a step's end, its writes settled): the flow's progress it moves is stored in the
-   * same statement when no other step of this run is running, whose progress reports could
-   * otherwise be stored in between (writeFlowProgress then finds nothing left to write).
+   * Records a step transition; false when the store refused it (the step or task moved on). At a
+   * step's end (its writes settled) with no other step of this run running, whose progress
+   * reports could be stored in between, the same statement also stores what the end moves:
+   * `withProgress`, the flow's progress (writeFlowProgress then finds nothing left to write);
+   * `handOver`, the start of the next step (stepToHandOver).
    */
   private async moveStep(
     key: string,
     to: StepState,
     options: { error?: string; errorCode?: FailureCode | null; retryAfterMs?: number | null } = {},
-    withProgress = false,
+    end: { withProgress?: boolean; handOver?: boolean } = {},
   ): Promise<boolean> {
     if (this.leaseLost) return false; // handed back or taken over: the next run records it
     const alone = [...this.stepControllers.keys()].every((running) => running === key);
-    const after = withProgress && alone ? this.flowProgress({ key, state: to }) : null;
+    const after = end.withProgress && alone ? this.flowProgress({ key, state: to }) : null;
     const progress = after && (after.completed !== this.taskProgress.completed || after.total !== this.taskProgress.total) ? after : null;
+    const startNext = end.handOver && alone ? this.stepToHandOver(key) : null;
     let tries = 0;
     try {
       const step = await this.io(() => {
         tries++;
-        return this.env.store.transitionStep(this.taskId, key, to, { ...options, leaseOwner: this.leaseToken, progress });
+        return this.env.store.transitionStep(this.taskId, key, to, { ...options, leaseOwner: this.leaseToken, progress, startNext });
       });
       if (progress && step.progressStored) this.taskProgress = progress;
+      if (step.started) this.handedOverTo(step.started);
       this.executions.set(key, step.executions);
       this.stepRetries.set(key, step.automaticRetries);
       if (step.nextAttemptAt) this.retryAt.set(key, step.nextAttemptAt);
@@ -584,10 +600,15 @@ export class TaskRun {
         this.onLeaseLost();
         return false;
       }
-      const current = (await this.io(() => this.env.store.steps(this.taskId))).find((s) => s.key === key);
+      const steps = await this.io(() => this.env.store.steps(this.taskId));
+      const current = steps.find((s) => s.key === key);
       if (current) this.stepStates.set(key, current.state);
-      // A write tried again after a broken connection may have committed the first time.
-      return tries > 1 && current?.state === to;
+      // A write tried again after a broken connection may have committed the first time, with the
+      // step it handed over to (started then: it is run like one handed over to).
+      const committed = tries > 1 && current?.state === to;
+      const next = steps.find((s) => s.key === startNext);
+      if (committed && next?.state === "RUNNING") this.handedOverTo(next);
+      return committed;
     }
   }
 
@@ -740,6 +761,31 @@ export class TaskRun {
     );
     this.stepReporters.set(key, reporter);
     return reporter;
+  }
+
+  /** `step` was started by the write that ended the step before it: runFlow runs it next. */
+  private handedOverTo(step: Step & { executions?: number }) {
+    if (step.executions !== undefined) this.executions.set(step.key, step.executions); // else read when it runs
+    this.stepRetries.set(step.key, step.automaticRetries);
+    this.stepStates.set(step.key, "RUNNING");
+    this.stepProgress.delete(step.key); // a new attempt starts from 0
+    this.handedOver.add(step.key);
+  }
+
+  /**
+   * The step that `key`'s success lets start, when runFlow would start it next and it alone: a
+   * WAITING (or rolled back) step whose dependencies are then done, while steps may start (no
+   * abort, failure or time limit reached). Started by the same write (moveStep), it saves the
+   * flow a write per step.
+   */
+  private stepToHandOver(key: string): string | null {
+    if (this.stopLaunching || this.stepFailed || this.retryAt.size > 0 || (this.deadline !== null && Date.now() >= this.deadline)) return null;
+    const done = (dep: string) => dep === key || DONE.has(this.stepStates.get(dep)!);
+    const startable = this.flowSteps.filter((row) => {
+      const state = this.stepStates.get(row.key);
+      return row.key !== key && (state === "WAITING" || state === "ROLLED_BACK") && row.dependsOn.every(done);
+    });
+    return startable.length === 1 ? startable[0]!.key : null;
   }
 
   /**

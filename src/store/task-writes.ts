@@ -316,7 +316,8 @@ export async function insertTasks(
         depth,
         input: s.input == null ? null : JSON.stringify(s.input),
         progressUnits: s.progressUnits ?? null,
-        progressTotal: s.progressTotal ?? null,
+        // A flow's progress counts its steps from the start (its run then has nothing to write before its first step).
+        progressTotal: s.progressTotal ?? (s.steps?.length ? s.steps.length : null),
         scheduledFor: s.runAt ?? null,
         createdBy,
         node: s.node ?? null,
@@ -511,9 +512,9 @@ const stepWrite = (to: Prisma.Sql, error: Prisma.Sql, errorCode: Prisma.Sql, now
 /**
  * A step as a transition left it, with the number of times it has been executed (EXECUTE and RETRY
  * attempts); `progressStored`: the task's progress given with the change (StepMove.progress) was
- * stored with it.
+ * stored with it; `started`: the step it handed over to (StepMove.startNext), as started with it.
  */
-export type MovedStep = Step & { executions: number; progressStored?: boolean };
+export type MovedStep = Step & { executions: number; progressStored?: boolean; started?: MovedStep };
 
 type SteppedRow = Step & {
   executions: number;
@@ -546,6 +547,8 @@ export interface StepChangeOptions {
   leaseOwner?: string;
   /** With leaseOwner: the task's progress as the change leaves it, stored with it when it can be (StepMove.progress). */
   progress?: StepMove["progress"];
+  /** With leaseOwner: the step to start with it when it can be (StepMove.startNext; MovedStep.started says). */
+  startNext?: string | null;
 }
 
 export async function transitionStep(
@@ -660,6 +663,11 @@ export interface StepMove {
    * same statement, with its PROGRESSED event after the STEP_CHANGED one.
    */
   progress?: { completed: number; total: number } | null;
+  /**
+   * With SUCCEEDED: the step to start (RUNNING) in the same statement, once this change is
+   * written and if the task still runs, not being aborted (a flow handing over to its next step).
+   */
+  startNext?: string | null;
 }
 
 /** Each target step state with the states it may be entered from, as rows the statement joins. */
@@ -681,28 +689,34 @@ export async function moveStepRows(
   const notice = noticeOf(ids, { c: true, o: moves.map((m) => m.leaseOwner) });
   if (!notice) return { stored: new Map(), busy: new Set(), notice };
   const now = new Date();
+  // One input row per step change: each move (part 0), and after it the start of the step it hands over to (part 1).
+  type Change = Omit<StepMove, "taskId" | "actor" | "startNext"> & { id: string; part: number };
+  const changes = moves.flatMap((m, i): Change[] => {
+    const move = { ...m, id: ids[i]!, part: 0 };
+    return m.startNext ? [move, { id: ids[i]!, stepKey: m.startNext, to: "RUNNING", leaseOwner: m.leaseOwner, part: 1 }] : [move];
+  });
   const write = stepWrite(Prisma.sql`c."to"`, Prisma.sql`c.error`, Prisma.sql`c."errorCode"`, Prisma.sql`${now}::timestamptz`, Prisma.sql`c."retryAt"`);
-  const rows = await db.$queryRaw<(MovedStep & { _written: boolean; _notified?: unknown })[]>`${PREPARED}
+  const rows = await db.$queryRaw<(MovedStep & { _written: boolean; _part: number; _notified?: unknown })[]>`${PREPARED}
     WITH ${actorCte(moves[0]!.actor)}, input AS (
-      SELECT * FROM unnest(${ids}::uuid[], ${moves.map((m) => m.stepKey)}::text[], ${moves.map((m) => m.to)}::text[],
-        ${moves.map((m) => (m.to === "FAILED" ? (m.error ?? "failed") : null))}::text[], ${moves.map((m) => m.leaseOwner)}::text[],
-        ${moves.map(() => newId())}::uuid[], ${moves.map((m) => (m.to === "FAILED" ? (m.errorCode ?? null) : null))}::text[],
-        ${moves.map((m) => (m.to === "FAILED" && m.retryAfterMs != null ? new Date(now.getTime() + m.retryAfterMs) : null))}::timestamptz[],
-        ${moves.map((m) => m.progress != null)}::bool[], ${moves.map((m) => m.progress?.completed ?? null)}::float8[],
-        ${moves.map((m) => m.progress?.total ?? null)}::float8[])
-        WITH ORDINALITY AS i(id, key, "to", error, owner, "attemptId", "errorCode", "retryAt", "setsProgress", "progressCompleted", "progressTotal", ord)
+      SELECT * FROM unnest(${changes.map((c) => c.id)}::uuid[], ${changes.map((c) => c.stepKey)}::text[], ${changes.map((c) => c.to)}::text[],
+        ${changes.map((c) => (c.to === "FAILED" ? (c.error ?? "failed") : null))}::text[], ${changes.map((c) => c.leaseOwner)}::text[],
+        ${changes.map(() => newId())}::uuid[], ${changes.map((c) => (c.to === "FAILED" ? (c.errorCode ?? null) : null))}::text[],
+        ${changes.map((c) => (c.to === "FAILED" && c.retryAfterMs != null ? new Date(now.getTime() + c.retryAfterMs) : null))}::timestamptz[],
+        ${changes.map((c) => c.progress != null)}::bool[], ${changes.map((c) => c.progress?.completed ?? null)}::float8[],
+        ${changes.map((c) => c.progress?.total ?? null)}::float8[], ${changes.map((c) => c.part)}::int[])
+        WITH ORDINALITY AS i(id, key, "to", error, owner, "attemptId", "errorCode", "retryAt", "setsProgress", "progressCompleted", "progressTotal", part, ord)
     ), sources AS (
       SELECT * FROM unnest(${STEP_SOURCE_PAIRS.map((p) => p[0])}::text[], ${STEP_SOURCE_PAIRS.map((p) => p[1])}::text[]) AS p("to", "from")
     ), seen AS (
       SELECT t.id, t.version FROM "Task" t WHERE t.id IN (SELECT id FROM input)
     ), locked AS (
       -- The row as it is now (after any change committed since the snapshot): only an unchanged one is written.
-      SELECT t.id FROM "Task" t JOIN input i ON i.id = t.id JOIN seen v ON v.id = t.id
+      SELECT t.id FROM "Task" t JOIN input i ON i.id = t.id AND i.part = 0 JOIN seen v ON v.id = t.id
       WHERE t.version = v.version AND t."leaseOwner" = i.owner
         AND (i."to" <> 'RUNNING' OR (t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL))
       ORDER BY t.id FOR NO KEY UPDATE OF t SKIP LOCKED
-    ), current AS (
-      SELECT i.id, i.key, i."to", i.error, i."errorCode", i.ord, i."setsProgress", i."progressCompleted", i."progressTotal",
+    ), candidates AS (
+      SELECT i.id, i.key, i."to", i.error, i."errorCode", i.ord, i.part, i."setsProgress", i."progressCompleted", i."progressTotal",
         -- A retry is promised only while the task runs (the row as locked: unchanged since the snapshot).
         (SELECT CASE WHEN t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL THEN i."retryAt" END FROM "Task" t WHERE t.id = i.id) AS "retryAt", i."attemptId" AS "newAttemptId", s.id AS "stepId", s.state::text AS "from", a.id AS "attemptId", a.number, a.kind, a.state AS "attemptState",
         ${STEP_ATTEMPTS}
@@ -710,12 +724,22 @@ export async function moveStepRows(
         JOIN sources p ON p."to" = i."to" AND p."from" = s.state::text
         ${LATEST_ATTEMPT}
       WHERE i.id IN (SELECT id FROM locked)
+        -- The step handed over to starts only in a task still running and not being aborted.
+        AND (i.part = 0 OR (SELECT t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL FROM "Task" t WHERE t.id = i.id))
+    ), current AS (
+      -- A hand-over only with the change before it.
+      SELECT * FROM candidates c WHERE c.part = 0 OR c.id IN (SELECT id FROM candidates WHERE part = 0)
     ), bumped AS (
-      -- One version per event: the STEP_CHANGED one, and the PROGRESSED one when the progress is set.
-      UPDATE "Task" t SET version = t.version + CASE WHEN c."setsProgress" THEN 2 ELSE 1 END,
-        "progressCompleted" = CASE WHEN c."setsProgress" THEN c."progressCompleted" ELSE t."progressCompleted" END,
-        "progressTotal" = CASE WHEN c."setsProgress" THEN c."progressTotal" ELSE t."progressTotal" END
-      FROM current c, actor WHERE t.id = c.id
+      -- One version per event: each STEP_CHANGED one, and the PROGRESSED one when the progress is set.
+      UPDATE "Task" t SET version = t.version + g.events,
+        "progressCompleted" = CASE WHEN g."setsProgress" THEN g."progressCompleted" ELSE t."progressCompleted" END,
+        "progressTotal" = CASE WHEN g."setsProgress" THEN g."progressTotal" ELSE t."progressTotal" END
+      FROM (
+        SELECT id, count(*) + count(*) FILTER (WHERE "setsProgress") AS events, bool_or("setsProgress") AS "setsProgress",
+          max("progressCompleted") FILTER (WHERE "setsProgress") AS "progressCompleted", max("progressTotal") FILTER (WHERE "setsProgress") AS "progressTotal"
+        FROM current GROUP BY id
+      ) g, actor
+      WHERE t.id = g.id
       RETURNING t.*
     ), closed AS (
       UPDATE "StepAttempt" a SET ${write.closeAttempt}
@@ -729,41 +753,43 @@ export async function moveStepRows(
       UPDATE "Step" s SET ${write.step}
       FROM current c WHERE s.id = c."stepId"
       RETURNING s.*
-    ), changed AS (
-      SELECT b.*, c.ord, c."setsProgress", 'STEP_CHANGED'::"TaskEventType" AS "eventType",
-          b.version - CASE WHEN c."setsProgress" THEN 1 ELSE 0 END AS "eventVersion", 2 * c.ord AS "eventOrder",
+    ), events AS (
+      SELECT b.*, 'STEP_CHANGED'::"TaskEventType" AS "eventType", 2 * c.ord AS "eventOrder",
           jsonb_build_object('stepKey', c.key, 'from', c."from", 'to', c."to", 'error', c.error,
           'attempt', COALESCE(o.number, CASE WHEN c."attemptState" = 'RUNNING' THEN c.number END),
           'attemptKind', COALESCE(o.kind::text, CASE WHEN c."attemptState" = 'RUNNING' THEN c.kind::text END))
           || ${write.retryPayload} AS "eventPayload"
       FROM bumped b JOIN current c ON c.id = b.id LEFT JOIN opened o ON o."stepId" = c."stepId"
-    ), events AS (
-      SELECT * FROM changed
       UNION ALL
-      SELECT b.*, c.ord, c."setsProgress", 'PROGRESSED'::"TaskEventType", b.version, 2 * c.ord + 1,
-        jsonb_build_object('completed', b."progressCompleted", 'total', b."progressTotal")
+      SELECT b.*, 'PROGRESSED', 2 * c.ord + 1, jsonb_build_object('completed', b."progressCompleted", 'total', b."progressTotal")
       FROM bumped b JOIN current c ON c.id = b.id WHERE c."setsProgress"
+    ), numbered AS (
+      -- A task's events take the versions its bump added, in order.
+      SELECT e.*, e.version - count(*) OVER (PARTITION BY e.id) + row_number() OVER (PARTITION BY e.id ORDER BY e."eventOrder") AS "eventVersion"
+      FROM events e
     ), ${journalWrite(
       "steps",
-      "events",
+      "numbered",
       { type: Prisma.sql`"eventType"`, payload: Prisma.sql`"eventPayload"`, version: Prisma.sql`"eventVersion"`, orderBy: Prisma.sql`"eventOrder"` },
       noticeText(notice),
     )}
     SELECT s.*, (c.executed + CASE WHEN o.kind IN ('EXECUTE', 'RETRY') THEN 1 ELSE 0 END)::int AS executions, true AS _written,
-      c."setsProgress" AS "progressStored", (SELECT count(*) FROM "stepsNotified") AS _notified
+      c."setsProgress" AS "progressStored", c.part AS _part, (SELECT count(*) FROM "stepsNotified") AS _notified
     FROM stepped s JOIN current c ON c."stepId" = s.id LEFT JOIN opened o ON o."stepId" = s.id
     UNION ALL
     -- Not written because another transaction holds the row: tried again in the next batch.
-    SELECT s.*, 0, false, false, 0 FROM "Step" s JOIN input i ON s."taskId" = i.id AND s.key = i.key
+    SELECT s.*, 0, false, false, 0, 0 FROM "Step" s JOIN input i ON s."taskId" = i.id AND s.key = i.key AND i.part = 0
     WHERE i.id NOT IN (SELECT id FROM current) AND i.id IN (
       SELECT t.id FROM "Task" t JOIN seen v ON v.id = t.id WHERE t.version = v.version AND t.id NOT IN (SELECT id FROM locked)
-        AND EXISTS (SELECT 1 FROM input j WHERE j.id = t.id AND t."leaseOwner" = j.owner AND (j."to" <> 'RUNNING' OR (t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL))))`;
+        AND EXISTS (SELECT 1 FROM input j WHERE j.id = t.id AND j.part = 0 AND t."leaseOwner" = j.owner AND (j."to" <> 'RUNNING' OR (t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL))))`;
   const stored = new Map<string, MovedStep>();
+  const started = new Map<string, MovedStep>();
   const busy = new Set<string>();
-  for (const { _written, _notified, ...step } of rows) {
-    if (_written) stored.set(step.taskId, step as MovedStep);
-    else busy.add(step.taskId);
+  for (const { _written, _notified, _part, ...step } of rows) {
+    if (!_written) busy.add(step.taskId);
+    else (_part === 0 ? stored : started).set(step.taskId, { ...step, progressStored: _part === 0 && step.progressStored });
   }
+  for (const [taskId, step] of started) stored.get(taskId)!.started = step;
   return { stored, busy, notice: stored.size > 0 ? notice : null };
 }
 

@@ -162,8 +162,12 @@ export async function postgresReachable(): Promise<boolean> {
 // Each measured run of a queue happens in a process of its own (child.ts), so no run inherits
 // another's heap, timers or connections, and the parent's bookkeeping costs it nothing.
 
-/** Node flags of a child: the parent's (tsx's loader) plus --expose-gc. */
-export const childExecArgv = () => [...process.execArgv.filter((a) => a !== "--expose-gc"), "--expose-gc"];
+/** Node flags of a child: the parent's (tsx's loader) plus --expose-gc (and --cpu-prof with BENCH_CHILD_PROF=<dir>). */
+export const childExecArgv = () => [
+  ...process.execArgv.filter((a) => a !== "--expose-gc"),
+  "--expose-gc",
+  ...(process.env.BENCH_CHILD_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CHILD_PROF}`] : []),
+];
 
 /**
  * Calls `module`'s export `fn` with `args` in a new Node process and resolves with what it
