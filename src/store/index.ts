@@ -219,8 +219,7 @@ export class Store {
    */
   async transitionStep(taskId: string, stepKey: string, to: StepState, options?: StepChangeOptions) {
     if (options?.leaseOwner) {
-      const { leaseOwner, error, errorCode, retryAfterMs, progress, startNext } = options;
-      return this.stepBatch.write({ taskId, stepKey, to, error, errorCode, retryAfterMs, leaseOwner, progress, startNext, actor: currentActor() ?? SYSTEM_ACTOR });
+      return this.stepBatch.write({ ...options, leaseOwner: options.leaseOwner, taskId, stepKey, to, actor: currentActor() ?? SYSTEM_ACTOR });
     }
     const { step, notice } = await moveStepRow(this.prisma, taskId, stepKey, to, options);
     this.committed(notice);

@@ -59,9 +59,9 @@ const taskSnapshot = (eventType: Prisma.Sql) => Prisma.sql`CASE WHEN state IS NU
 /**
  * The one journal writer. Two CTEs for one statement: `<name>Events` appends one event per row of
  * the CTE `rows` (every column of the Task table with its new values, whatever `event` reads; a
- * row with a null state records no task snapshot; `event.version`, the event's version, defaults to
- * the row's `version`), and `<name>Notified` sends one NOTIFY about those rows' tasks with the payload `notice` (a JSON text:
- * noticeSql(…) computed over the rows, or a notice built beforehand). `<name>Notified` runs only
+ * row with a null state records no task snapshot; `event.version`, the event's version, defaults
+ * to the row's `version`), and `<name>Notified` sends one NOTIFY about those rows' tasks with the
+ * payload `notice` (a JSON text: noticeSql(…) computed over the rows, or a notice built beforehand). `<name>Notified` runs only
  * when the statement reads it: end with `SELECT count(*) FROM <name>Notified`. The NOTIFY goes out
  * once, and only when `rows` has a row.
  */

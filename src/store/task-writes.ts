@@ -670,6 +670,9 @@ export interface StepMove {
   startNext?: string | null;
 }
 
+/** A PROGRESSED event's payload, over a row of the Task table. */
+const PROGRESS_PAYLOAD = Prisma.sql`jsonb_build_object('completed', "progressCompleted", 'total', "progressTotal")`;
+
 /** Each target step state with the states it may be entered from, as rows the statement joins. */
 const STEP_SOURCE_PAIRS = [...STEP_SOURCES].flatMap(([to, froms]) => froms.map((from) => [to, from] as const));
 
@@ -761,8 +764,8 @@ export async function moveStepRows(
           || ${write.retryPayload} AS "eventPayload"
       FROM bumped b JOIN current c ON c.id = b.id LEFT JOIN opened o ON o."stepId" = c."stepId"
       UNION ALL
-      SELECT b.*, 'PROGRESSED', 2 * c.ord + 1, jsonb_build_object('completed', b."progressCompleted", 'total', b."progressTotal")
-      FROM bumped b JOIN current c ON c.id = b.id WHERE c."setsProgress"
+      SELECT b.*, 'PROGRESSED', 2 * c.ord + 1, ${PROGRESS_PAYLOAD}
+      FROM bumped b JOIN (SELECT id, ord FROM current WHERE "setsProgress") c ON c.id = b.id
     ), numbered AS (
       -- A task's events take the versions its bump added, in order.
       SELECT e.*, e.version - count(*) OVER (PARTITION BY e.id) + row_number() OVER (PARTITION BY e.id ORDER BY e."eventOrder") AS "eventVersion"
@@ -787,7 +790,7 @@ export async function moveStepRows(
   const busy = new Set<string>();
   for (const { _written, _notified, _part, ...step } of rows) {
     if (!_written) busy.add(step.taskId);
-    else (_part === 0 ? stored : started).set(step.taskId, { ...step, progressStored: _part === 0 && step.progressStored });
+    else (_part === 0 ? stored : started).set(step.taskId, step);
   }
   for (const [taskId, step] of started) stored.get(taskId)!.started = step;
   return { stored, busy, notice: stored.size > 0 ? notice : null };
@@ -815,7 +818,6 @@ export async function resumeLostStep(tx: Tx, taskId: string, stepKey: string, le
   return transitionStep(tx, taskId, stepKey, "RUNNING", { leaseOwner });
 }
 
-const PROGRESS_PAYLOAD = Prisma.sql`jsonb_build_object('completed', "progressCompleted", 'total', "progressTotal")`;
 
 /**
  * Sets a task's progress: the version bump, the PROGRESSED event and its NOTIFY in ONE statement
