@@ -56,19 +56,23 @@ function completionCtes(completions: Completion[]): Prisma.Sql {
       SELECT * FROM unnest(${ids}::uuid[], ${completions.map((c) => c.leaseOwner)}::text[],
         ${completions.map((c) => (c.result === null ? null : JSON.stringify(c.result)))}::text[]) AS i(id, owner, result)
     ), locked AS (
-      SELECT id, state FROM "Task"
-      WHERE id = ANY(${ids}::uuid[]) AND state = 'RUNNING' AND "abortRequestedAt" IS NULL
-      ORDER BY id
-      FOR NO KEY UPDATE SKIP LOCKED
+      -- Each input row joined to its task by primary key, and the lease and state checked here, so
+      -- that the UPDATE below joins nothing but these rows (a join of the CTEs, planned from
+      -- estimates of one row each, rescanned them for every row: quadratic in the batch size).
+      SELECT t.id, t.state, i.owner, i.result FROM input i JOIN "Task" t ON t.id = i.id
+      WHERE t.state = 'RUNNING' AND t."leaseOwner" = i.owner AND t."abortRequestedAt" IS NULL
+      ORDER BY t.id
+      FOR NO KEY UPDATE OF t SKIP LOCKED
     ), done AS (
+      -- The rows are locked, their checks made on their latest version: nothing can change them now.
       UPDATE "Task" t SET
-        state = 'SUCCEEDED', "endedAt" = now(), result = i.result::jsonb,
+        state = 'SUCCEEDED', "endedAt" = now(), result = l.result::jsonb,
         "leaseOwner" = NULL, "leaseExpiresAt" = NULL, "abortRequestedAt" = NULL,
         version = t.version + 1
-      FROM locked l, input i, actor
-      WHERE t.id = l.id AND t.id = i.id AND t.state = 'RUNNING' AND t."leaseOwner" = i.owner AND t."abortRequestedAt" IS NULL
+      FROM locked l, actor
+      WHERE t.id = l.id
         AND NOT EXISTS (SELECT 1 FROM "Task" c WHERE c."parentId" = t.id AND c.state IN (${taskStateList(PENDING_STATES)}))
-      RETURNING t.*, i.owner, l.state AS previous
+      RETURNING t.*, l.owner, l.state AS previous
     ), ${journalWrite("done", "done", { type: eventType("STATE_CHANGED"), payload: stateChangedPayload(Prisma.sql`previous`, "SUCCEEDED", Prisma.sql`error`) }, completionNoticeSql)}`;
 }
 
