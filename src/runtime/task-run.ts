@@ -16,7 +16,7 @@ import { TaskgraphError, coerceError } from "../domain/errors";
 import { isEnded, LOST_STEP_ERROR, ROLLBACK_STEP_STATES, type StepState, UNRECORDED_STEP_ERROR } from "../domain/states";
 import type { FailureCode, LogLevel, Prisma, Step, Task } from "../generated/prisma/client";
 import { nextChange, touches, type Change, type ChangeBus } from "../events/change-bus";
-import type { Completion, Store } from "../store";
+import type { Claimed, Completion, Store } from "../store";
 import type { ChildOutcome, SpawnOptions, StepContext, TaskContext } from "./context";
 import { makeLogger, taskInfo } from "./context";
 import { ProgressReporter } from "./progress";
@@ -122,8 +122,8 @@ export class TaskRun {
     readonly taskId: string,
     /** What the claim wrote into leaseOwner: this run's, not just this worker's. */
     readonly leaseToken: string,
-    /** The task as the claim returned it (saves reading it again). */
-    private readonly claimed?: Task,
+    /** The task and its steps as the claim returned them (saves reading them again). */
+    private readonly claimed?: Pick<Claimed, "task" | "steps">,
   ) {
     this.leaseUntil = Date.now() + env.leaseMs;
     this.processLog = env.logger.child({ taskId });
@@ -140,7 +140,7 @@ export class TaskRun {
   }
 
   async execute(): Promise<void> {
-    const task = this.claimed ?? (await this.io(() => this.env.store.findTask(this.taskId)));
+    const task = this.claimed?.task ?? (await this.io(() => this.env.store.findTask(this.taskId)));
     if (!task || task.leaseOwner !== this.leaseToken) return;
     // The run continues the trace of the request that created the task (its stored traceparent).
     await inSpan("taskgraph.task.run", { ...taskAttributes(task), "taskgraph.lease": this.leaseToken }, () => this.run(task), contextOf(task.traceparent));
@@ -259,7 +259,9 @@ export class TaskRun {
 
   private async runFlow() {
     const { store } = this.env;
-    const rows = await this.io(() => store.steps(this.taskId));
+    // The claim's read of the steps, unless set-up created them since.
+    const claimedSteps = this.claimed?.task.needsSetup ? undefined : this.claimed?.steps;
+    const rows = claimedSteps ?? (await this.io(() => store.steps(this.taskId)));
     this.flowSteps = rows;
     for (const row of rows) {
       this.stepStates.set(row.key, row.state);

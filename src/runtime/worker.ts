@@ -188,9 +188,10 @@ export class Worker {
         } finally {
           CompletionQueue.settle(batch, done); // on failure: none recorded, each run takes the careful path
         }
-        for (const { id, task, firstStart } of claimed) {
-          if (firstStart) this.metrics.taskStarted(task, (task.startedAt!.getTime() - (task.scheduledFor ?? task.createdAt).getTime()) / 1000);
-          this.launch(id, token, task);
+        for (const claim of claimed) {
+          const { task } = claim;
+          if (claim.firstStart) this.metrics.taskStarted(task, (task.startedAt!.getTime() - (task.scheduledFor ?? task.createdAt).getTime()) / 1000);
+          this.launch(claim.id, token, claim);
         }
         if (claiming && claimed.length === Math.max(0, free) + done.length) this.pollAgain = true;
         if (this.completions.size > 0) this.pollAgain = true;
@@ -224,7 +225,7 @@ export class Worker {
     });
   }
 
-  private launch(taskId: string, leaseToken: string, claimed?: Task) {
+  private launch(taskId: string, leaseToken: string, claimed?: Claimed) {
     // Claimed again while an earlier run of it still winds down here (terminated, then retried):
     // the earlier run is superseded and its writes are refused from now on.
     this.running.get(taskId)?.onLeaseLost();

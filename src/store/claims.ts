@@ -2,7 +2,7 @@
 // processes on one PostgreSQL never take the same task; a claim holds a lease that the worker
 // renews, and a task whose lease ran out (its worker died) is claimable again.
 // Raw SQL: Prisma cannot say SKIP LOCKED or UPDATE … FROM (subquery) RETURNING.
-import { Prisma, type Task } from "../generated/prisma/client";
+import { Prisma, type Step, type Task } from "../generated/prisma/client";
 import type { ChangeNotice, Tx } from "./journal-writer";
 import { PREPARED } from "../db/prepared";
 import { actorCte } from "./actor";
@@ -25,6 +25,8 @@ export interface Claimed {
   task: Task;
   /** Its first start (the claim set startedAt): how long it waited since it was created or due is known. */
   firstStart: boolean;
+  /** Its steps as the claim found them, in order (none for a task without steps): a flow's run need not read them again. */
+  steps: Step[];
 }
 
 /**
@@ -53,7 +55,18 @@ export interface ClaimOptions {
   types: string[];
 }
 
-export type ClaimedRow = Task & { _previous: Claimed["previousState"] | null; _firstStart: boolean | null };
+export type ClaimedRow = Task & { _previous: Claimed["previousState"] | null; _firstStart: boolean | null; _steps: StepJson[] | null };
+
+/** A Step row as to_jsonb writes it: times are ISO strings. */
+type StepJson = Omit<Step, "startedAt" | "endedAt" | "nextAttemptAt"> & { startedAt: string | null; endedAt: string | null; nextAttemptAt: string | null };
+
+const dateOrNull = (iso: string | null) => (iso === null ? null : new Date(iso));
+
+/**
+ * The final SELECT's column of a claim statement with each claimed task's steps (SELECT … FROM
+ * claimed), in the statement's snapshot: the claim changes no step.
+ */
+export const CLAIMED_STEPS = Prisma.sql`(SELECT jsonb_agg(to_jsonb(s) ORDER BY s.index) FROM "Step" s WHERE s."taskId" = claimed.id) AS _steps`;
 
 /**
  * The CTEs of a claim, for one statement: `claimed` holds the claimed rows (t.* and _previous),
@@ -158,13 +171,14 @@ export function claimCtes(options: Omit<ClaimOptions, "limit">, limit: Prisma.Sq
 /** The claimed rows of a statement built with claimCtes, and their notice. */
 export function claimedOf(rows: ClaimedRow[]): { claimed: Claimed[]; notice: ChangeNotice | null } {
   const claimed: Claimed[] = [];
-  for (const { _previous, _firstStart, ...rest } of rows) {
+  for (const { _previous, _firstStart, _steps, ...rest } of rows) {
     if (_previous === null) continue; // not a claimed row
     const task = rest as Task & { _notified?: unknown; _done?: unknown; _keyFreed?: unknown };
     delete task._notified;
     delete task._done;
     delete task._keyFreed;
-    claimed.push({ id: task.id, previousState: _previous, task, firstStart: _firstStart === true });
+    const steps = (_steps ?? []).map((s) => ({ ...s, startedAt: dateOrNull(s.startedAt), endedAt: dateOrNull(s.endedAt), nextAttemptAt: dateOrNull(s.nextAttemptAt) }));
+    claimed.push({ id: task.id, previousState: _previous, task, firstStart: _firstStart === true, steps });
   }
   claimed.sort((a, b) => a.task.createdAt.getTime() - b.task.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { claimed, notice: claimNotice(claimed) };
@@ -191,7 +205,7 @@ export async function claimTasks(tx: Pick<Tx, "$queryRaw">, options: ClaimOption
   if (options.limit <= 0 || options.types.length === 0) return { claimed: [], notice: null };
   const rows = await tx.$queryRaw<ClaimedRow[]>`${PREPARED}
     WITH ${actorCte()}, ${claimCtes(options, Prisma.sql`${options.limit}::int`)}
-    SELECT claimed.*, (SELECT count(*) FROM "claimNotified") AS _notified FROM claimed`;
+    SELECT claimed.*, (SELECT count(*) FROM "claimNotified") AS _notified, ${CLAIMED_STEPS} FROM claimed`;
   return claimedOf(rows);
 }
 

@@ -19,7 +19,7 @@ import { PREPARED } from "../db/prepared";
 import { actorCte } from "./actor";
 import { Prisma } from "../generated/prisma/client";
 import type { Claimed, ClaimedRow, ClaimOptions } from "./claims";
-import { claimCtes, claimedOf } from "./claims";
+import { CLAIMED_STEPS, claimCtes, claimedOf } from "./claims";
 import type { ChangeNotice, Tx } from "./journal-writer";
 import { PENDING_STATES } from "../domain/states";
 import { eventType, journalWrite, noticeOf, noticeSql } from "./journal-writer";
@@ -116,10 +116,10 @@ export async function completeAndClaim(
   // One result: the claimed rows, then one row (all Task columns null) carrying what was completed.
   const rows = await tx.$queryRaw<(ClaimedRow & { _done: string[] | null; _keyFreed: boolean | null })[]>`${PREPARED}
     WITH ${actorCte()}, ${completionCtes(input)}, ${claimCtes(claim, limit, input.map((c) => c.taskId))}
-    SELECT claimed.*, NULL::text[] AS _done, NULL::boolean AS "_keyFreed", 0::bigint AS _notified FROM claimed
+    SELECT claimed.*, NULL::text[] AS _done, NULL::boolean AS "_keyFreed", 0::bigint AS _notified, ${CLAIMED_STEPS} FROM claimed
     UNION ALL
     SELECT (NULL::"Task").*, NULL::text, NULL::boolean, (SELECT array_agg(id::text || ' ' || owner) FROM done),
-      (SELECT bool_or("exclusiveKey" IS NOT NULL) FROM done), (SELECT count(*) FROM "doneNotified") + (SELECT count(*) FROM "claimNotified")`;
+      (SELECT bool_or("exclusiveKey" IS NOT NULL) FROM done), (SELECT count(*) FROM "doneNotified") + (SELECT count(*) FROM "claimNotified"), NULL::jsonb`;
   const summary = rows.find((r) => r._previous === null);
   const completed = doneOf(completions, summary?._done ?? [], summary?._keyFreed === true);
   const claimed = claimedOf(rows);
