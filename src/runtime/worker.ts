@@ -9,7 +9,6 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { coerceError } from "../domain/errors";
 import type { Change, ChangeBus } from "../events/change-bus";
-import type { Task } from "../generated/prisma/client";
 import type { Actor, Claimed, Completion, Store } from "../store";
 import { MAX_COMPLETIONS_PER_STATEMENT, SYSTEM_ACTOR, withActor } from "../store";
 import type { TaskRegistry } from "./registry";
