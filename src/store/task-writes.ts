@@ -734,16 +734,25 @@ export async function moveStepRows(
       SELECT * FROM candidates c WHERE c.part = 0 OR c.id IN (SELECT id FROM candidates WHERE part = 0)
     ), bumped AS (
       -- One version per event: each STEP_CHANGED one, and the PROGRESSED one when the progress is set.
+      -- Each task's row comes back with its changes' events to write (_changes, in input order):
+      -- the events below read them from it instead of joining current again (a join of the CTEs,
+      -- planned from estimates of one row each, rescanned one for every row of the other).
       UPDATE "Task" t SET version = t.version + g.events,
         "progressCompleted" = CASE WHEN g."setsProgress" THEN g."progressCompleted" ELSE t."progressCompleted" END,
         "progressTotal" = CASE WHEN g."setsProgress" THEN g."progressTotal" ELSE t."progressTotal" END
       FROM (
-        SELECT id, count(*) + count(*) FILTER (WHERE "setsProgress") AS events, bool_or("setsProgress") AS "setsProgress",
-          max("progressCompleted") FILTER (WHERE "setsProgress") AS "progressCompleted", max("progressTotal") FILTER (WHERE "setsProgress") AS "progressTotal"
-        FROM current GROUP BY id
+        SELECT c.id, count(*) + count(*) FILTER (WHERE c."setsProgress") AS events, bool_or(c."setsProgress") AS "setsProgress",
+          max(c."progressCompleted") FILTER (WHERE c."setsProgress") AS "progressCompleted", max(c."progressTotal") FILTER (WHERE c."setsProgress") AS "progressTotal",
+          jsonb_agg(jsonb_build_object('ord', c.ord, 'setsProgress', c."setsProgress", 'payload',
+            jsonb_build_object('stepKey', c.key, 'from', c."from", 'to', c."to", 'error', c.error,
+              -- The attempt the change opened (as opened writes it), or the one still running.
+              'attempt', CASE WHEN c."to" IN ('RUNNING', 'ROLLING_BACK') THEN COALESCE(c.number, 0) + 1 WHEN c."attemptState" = 'RUNNING' THEN c.number END,
+              'attemptKind', CASE WHEN c."to" IN ('RUNNING', 'ROLLING_BACK') THEN ${write.openedKind}::text WHEN c."attemptState" = 'RUNNING' THEN c.kind::text END)
+            || ${write.retryPayload}) ORDER BY c.ord) AS changes
+        FROM current c GROUP BY c.id
       ) g, actor
       WHERE t.id = g.id
-      RETURNING t.*
+      RETURNING t.*, g.changes AS _changes
     ), closed AS (
       UPDATE "StepAttempt" a SET ${write.closeAttempt}
       FROM current c WHERE a.id = c."attemptId" AND c."attemptState" = 'RUNNING'
@@ -751,21 +760,18 @@ export async function moveStepRows(
       INSERT INTO "StepAttempt" (id, "stepId", "taskId", number, kind, "startedAt")
       SELECT c."newAttemptId", c."stepId", c.id, COALESCE(c.number, 0) + 1, ${write.openedKind}, ${now}::timestamptz
       FROM current c WHERE c."to" IN ('RUNNING', 'ROLLING_BACK')
-      RETURNING "stepId", number, kind
     ), stepped AS (
+      -- With what the answer needs of its change (no join of the CTEs afterwards): a start into
+      -- RUNNING opens an EXECUTE or RETRY attempt, one execution more.
       UPDATE "Step" s SET ${write.step}
       FROM current c WHERE s.id = c."stepId"
-      RETURNING s.*
+      RETURNING s.*, (c.executed + CASE WHEN c."to" = 'RUNNING' THEN 1 ELSE 0 END)::int AS executions, c."setsProgress" AS "progressStored", c.part AS _part
     ), events AS (
-      SELECT b.*, 'STEP_CHANGED'::"TaskEventType" AS "eventType", 2 * c.ord AS "eventOrder",
-          jsonb_build_object('stepKey', c.key, 'from', c."from", 'to', c."to", 'error', c.error,
-          'attempt', COALESCE(o.number, CASE WHEN c."attemptState" = 'RUNNING' THEN c.number END),
-          'attemptKind', COALESCE(o.kind::text, CASE WHEN c."attemptState" = 'RUNNING' THEN c.kind::text END))
-          || ${write.retryPayload} AS "eventPayload"
-      FROM bumped b JOIN current c ON c.id = b.id LEFT JOIN opened o ON o."stepId" = c."stepId"
+      SELECT b.*, 'STEP_CHANGED'::"TaskEventType" AS "eventType", 2 * (e.change->>'ord')::int AS "eventOrder", e.change->'payload' AS "eventPayload"
+      FROM bumped b CROSS JOIN LATERAL jsonb_array_elements(b._changes) AS e(change)
       UNION ALL
-      SELECT b.*, 'PROGRESSED', 2 * c.ord + 1, ${PROGRESS_PAYLOAD}
-      FROM bumped b JOIN (SELECT id, ord FROM current WHERE "setsProgress") c ON c.id = b.id
+      SELECT b.*, 'PROGRESSED', 2 * (e.change->>'ord')::int + 1, ${PROGRESS_PAYLOAD}
+      FROM bumped b CROSS JOIN LATERAL jsonb_array_elements(b._changes) AS e(change) WHERE (e.change->>'setsProgress')::boolean
     ), numbered AS (
       -- A task's events take the versions its bump added, in order.
       SELECT e.*, e.version - count(*) OVER (PARTITION BY e.id) + row_number() OVER (PARTITION BY e.id ORDER BY e."eventOrder") AS "eventVersion"
@@ -776,12 +782,10 @@ export async function moveStepRows(
       { type: Prisma.sql`"eventType"`, payload: Prisma.sql`"eventPayload"`, version: Prisma.sql`"eventVersion"`, orderBy: Prisma.sql`"eventOrder"` },
       noticeText(notice),
     )}
-    SELECT s.*, (c.executed + CASE WHEN o.kind IN ('EXECUTE', 'RETRY') THEN 1 ELSE 0 END)::int AS executions, true AS _written,
-      c."setsProgress" AS "progressStored", c.part AS _part, (SELECT count(*) FROM "stepsNotified") AS _notified
-    FROM stepped s JOIN current c ON c."stepId" = s.id LEFT JOIN opened o ON o."stepId" = s.id
+    SELECT stepped.*, true AS _written, (SELECT count(*) FROM "stepsNotified") AS _notified FROM stepped
     UNION ALL
     -- Not written because another transaction holds the row: tried again in the next batch.
-    SELECT s.*, 0, false, false, 0, 0 FROM "Step" s JOIN input i ON s."taskId" = i.id AND s.key = i.key AND i.part = 0
+    SELECT s.*, 0, false, 0, false, 0 FROM "Step" s JOIN input i ON s."taskId" = i.id AND s.key = i.key AND i.part = 0
     WHERE i.id NOT IN (SELECT id FROM current) AND i.id IN (
       SELECT t.id FROM "Task" t JOIN seen v ON v.id = t.id WHERE t.version = v.version AND t.id NOT IN (SELECT id FROM locked)
         AND EXISTS (SELECT 1 FROM input j WHERE j.id = t.id AND j.part = 0 AND t."leaseOwner" = j.owner AND (j."to" <> 'RUNNING' OR (t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL))))`;
