@@ -730,8 +730,11 @@ export async function moveStepRows(
         -- The step handed over to starts only in a task still running and not being aborted.
         AND (i.part = 0 OR (SELECT t.state = 'RUNNING' AND t."abortRequestedAt" IS NULL FROM "Task" t WHERE t.id = i.id))
     ), current AS (
-      -- A hand-over only with the change before it.
-      SELECT * FROM candidates c WHERE c.part = 0 OR c.id IN (SELECT id FROM candidates WHERE part = 0)
+      -- A hand-over only with the change before it. A change into RUNNING or ROLLING_BACK opens an
+      -- attempt: its number and kind, for the attempt written (opened), its event and the answer.
+      SELECT c.*, CASE WHEN c."to" IN ('RUNNING', 'ROLLING_BACK') THEN COALESCE(c.number, 0) + 1 END AS "openedNumber",
+        CASE WHEN c."to" IN ('RUNNING', 'ROLLING_BACK') THEN ${write.openedKind} END AS "openedKind"
+      FROM candidates c WHERE c.part = 0 OR c.id IN (SELECT id FROM candidates WHERE part = 0)
     ), bumped AS (
       -- One version per event: each STEP_CHANGED one, and the PROGRESSED one when the progress is set.
       -- Each task's row comes back with its changes' events to write (_changes, in input order):
@@ -745,9 +748,9 @@ export async function moveStepRows(
           max(c."progressCompleted") FILTER (WHERE c."setsProgress") AS "progressCompleted", max(c."progressTotal") FILTER (WHERE c."setsProgress") AS "progressTotal",
           jsonb_agg(jsonb_build_object('ord', c.ord, 'setsProgress', c."setsProgress", 'payload',
             jsonb_build_object('stepKey', c.key, 'from', c."from", 'to', c."to", 'error', c.error,
-              -- The attempt the change opened (as opened writes it), or the one still running.
-              'attempt', CASE WHEN c."to" IN ('RUNNING', 'ROLLING_BACK') THEN COALESCE(c.number, 0) + 1 WHEN c."attemptState" = 'RUNNING' THEN c.number END,
-              'attemptKind', CASE WHEN c."to" IN ('RUNNING', 'ROLLING_BACK') THEN ${write.openedKind}::text WHEN c."attemptState" = 'RUNNING' THEN c.kind::text END)
+              -- The attempt the change opened, or the one still running.
+              'attempt', COALESCE(c."openedNumber", CASE WHEN c."attemptState" = 'RUNNING' THEN c.number END),
+              'attemptKind', COALESCE(c."openedKind"::text, CASE WHEN c."attemptState" = 'RUNNING' THEN c.kind::text END))
             || ${write.retryPayload}) ORDER BY c.ord) AS changes
         FROM current c GROUP BY c.id
       ) g, actor
@@ -758,14 +761,14 @@ export async function moveStepRows(
       FROM current c WHERE a.id = c."attemptId" AND c."attemptState" = 'RUNNING'
     ), opened AS (
       INSERT INTO "StepAttempt" (id, "stepId", "taskId", number, kind, "startedAt")
-      SELECT c."newAttemptId", c."stepId", c.id, COALESCE(c.number, 0) + 1, ${write.openedKind}, ${now}::timestamptz
-      FROM current c WHERE c."to" IN ('RUNNING', 'ROLLING_BACK')
+      SELECT c."newAttemptId", c."stepId", c.id, c."openedNumber", c."openedKind", ${now}::timestamptz
+      FROM current c WHERE c."openedNumber" IS NOT NULL
     ), stepped AS (
-      -- With what the answer needs of its change (no join of the CTEs afterwards): a start into
-      -- RUNNING opens an EXECUTE or RETRY attempt, one execution more.
+      -- With what the answer needs of its change (no join of the CTEs afterwards).
       UPDATE "Step" s SET ${write.step}
       FROM current c WHERE s.id = c."stepId"
-      RETURNING s.*, (c.executed + CASE WHEN c."to" = 'RUNNING' THEN 1 ELSE 0 END)::int AS executions, c."setsProgress" AS "progressStored", c.part AS _part
+      RETURNING s.*, (c.executed + CASE WHEN c."openedKind" IN ('EXECUTE', 'RETRY') THEN 1 ELSE 0 END)::int AS executions,
+        c."setsProgress" AS "progressStored", c.part AS _part
     ), events AS (
       SELECT b.*, 'STEP_CHANGED'::"TaskEventType" AS "eventType", 2 * (e.change->>'ord')::int AS "eventOrder", e.change->'payload' AS "eventPayload"
       FROM bumped b CROSS JOIN LATERAL jsonb_array_elements(b._changes) AS e(change)
