@@ -4,7 +4,9 @@
 import { createClient, type Client } from "graphql-ws";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import WebSocket from "ws";
+import { readJournal } from "../src/store/journal-reader";
 import { startTestApp, type TestApp } from "./support/app";
+import { storeKind } from "./support/db";
 
 let app: TestApp;
 let client: Client;
@@ -138,6 +140,51 @@ test("the Scheduled tab sees a task leave when its time comes; the Finished tab 
   expect(finished.events.map((e) => [e.type, e.leavesFilter, e.task?.state ?? null])).toEqual([
     ["STATE_CHANGED", false, "SUCCEEDED"],
     ["DELETED", true, null],
+  ]);
+});
+
+test("what a task was before each event: a task first met with several events in one read is looked up at the first", async () => {
+  const { id } = await app.store.createTask({ module: "test", type: "count", runAt: new Date(Date.now() + 60_000) });
+  const [created] = await readJournal(app.store.prismaForTests, { txid: 0n, id: 0n }, { taskId: id }, 10);
+  await app.gql(`mutation ($id: ID!) { abortTask(id: $id) { id } }`, { id });
+  await app.gql(`mutation ($id: ID!) { deleteTask(id: $id) { deleted } }`, { id });
+  const later = await readJournal(app.store.prismaForTests, { txid: created!.txid, id: created!.id }, { taskId: id }, 10);
+  expect(later.map((e) => e.type)).toEqual(["STATE_CHANGED", "DELETED"]);
+  // Neither event's task is known yet (a live feed that has just moved to the journal's head).
+  const before = await app.store.previousTasks(later, new Map());
+  expect(before.map((t) => (t as { state: string } | null)?.state ?? null)).toEqual(["SCHEDULED", "CANCELED"]);
+});
+
+test.skipIf(storeKind !== "postgresql")("a task leaves the list even when the live feed reads its leaving and its next event together", async () => {
+  const id = await start("held-read ks2", 1, { runAt: new Date(Date.now() + 60_000).toISOString() });
+  const scheduled = watch({ filter: { task: { category: "SCHEDULED", search: "held-read" } }, after: Buffer.from("0:0").toString("base64url") });
+  await until("its creation, replayed", () => scheduled.events.length > 0);
+  // An open write transaction holds the journal's horizon: the feed reads nothing written after it
+  // began until it ends, and then reads the abort and the deletion in one batch.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let began!: () => void;
+  const begun = new Promise<void>((resolve) => (began = resolve));
+  const holder = app.store.prismaForTests.$transaction(
+    async (tx) => {
+      await tx.$queryRaw`SELECT pg_current_xact_id()::text`;
+      began();
+      await held;
+    },
+    { timeout: 20_000 },
+  );
+  await begun;
+  await app.gql(`mutation ($id: ID!) { abortTask(id: $id) { id } }`, { id });
+  await app.gql(`mutation ($id: ID!) { deleteTask(id: $id) { deleted } }`, { id });
+  release();
+  await holder;
+  await until("the task to leave", () => scheduled.events.some((e) => e.leavesFilter));
+  await new Promise((r) => setTimeout(r, 300));
+  scheduled.stop();
+  expect(scheduled.errors).toEqual([]);
+  expect(scheduled.events.map((e) => [e.type, e.leavesFilter])).toEqual([
+    ["CREATED", false],
+    ["STATE_CHANGED", true], // SCHEDULED → CANCELED
   ]);
 });
 

@@ -183,7 +183,8 @@ const MAX_KNOWN_TASKS = 50_000;
  * out): then each is looked up. One query per call at most.
  */
 export async function previousTasks(prisma: PrismaClient, events: readonly TaskEvent[], known: Map<string, unknown> | null): Promise<unknown[]> {
-  const lookups = known ? [...new Map(events.filter((e) => !known.has(e.taskId)).map((e) => [e.taskId, e] as const)).values()] : [...events];
+  // With `known`, a task not in it is looked up at its first event here; its later ones follow from that.
+  const lookups = known ? firstEventOfEachTask(events.filter((e) => !known.has(e.taskId))) : [...events];
   const found = new Map<bigint, unknown>();
   if (lookups.length > 0) {
     const rows = await prisma.$queryRaw<{ id: bigint; task: unknown }[]>`${PREPARED}
@@ -203,6 +204,12 @@ export async function previousTasks(prisma: PrismaClient, events: readonly TaskE
     if (known.size > MAX_KNOWN_TASKS) known.delete(known.keys().next().value!);
     return previous;
   });
+}
+
+function firstEventOfEachTask(events: readonly TaskEvent[]): TaskEvent[] {
+  const first = new Map<string, TaskEvent>();
+  for (const event of events) if (!first.has(event.taskId)) first.set(event.taskId, event);
+  return [...first.values()];
 }
 
 const PRUNED_KEY = "journalPrunedThrough";
