@@ -25,6 +25,9 @@ async function runFailingTask(level: string) {
   stops.push(() => manager.stop());
   const task = await manager.startTask({ module: "test", type: "count", input: { rounds: 2, roundMs: 10, failAtRound: 1 } });
   expect((await manager.waitForTask(task.id, 30)).state).toBe("FAILED");
+  // The run logs its end once its write has returned, a moment after a reader can see the state:
+  // stopping waits for the run to wind down, so every line it writes is in.
+  await manager.stop();
   return { taskId: task.id, lines: log.lines };
 }
 
@@ -55,6 +58,7 @@ describe("the process log", () => {
     stops.push(() => app.stop());
     const task = await app.manager.startTask({ module: "test", type: "count", input: { rounds: 2, roundMs: 5 } });
     await app.manager.waitForTask(task.id, 30);
+    await app.stop(); // the run's lines are all in once it has wound down (see runFailingTask)
     const ended = log.lines.filter((line) => line.taskId === task.id && line.msg === "task ended");
     expect(ended).toEqual([expect.objectContaining({ level: LEVEL.info, module: "test", type: "count", state: "SUCCEEDED", component: "worker" })]);
     expect(ended[0]!.durationMs).toBeGreaterThanOrEqual(10);
