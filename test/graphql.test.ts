@@ -583,6 +583,32 @@ describe("task trees in breadth-first order", () => {
     expectRefused(await app.gql(TREE, { id: "not-a-task" }), "BAD_USER_INPUT");
     expectRefused(await app.gql(TREE, { id: id.root, maxDepth: -1 }), "BAD_USER_INPUT");
   });
+
+  test("a query of taskTree alone (compiled with graphql-jit) answers as one with other fields (graphql-js) does", async () => {
+    const WITH_ME = `query ($id: ID!, $maxDepth: Int) { taskTree(id: $id, maxDepth: $maxDepth) { id type depth parent { id } } me { name } }`;
+    const ALONE = `query ($id: ID!, $maxDepth: Int) { taskTree(id: $id, maxDepth: $maxDepth) { id type depth parent { id } } }`;
+    const cases: Record<string, unknown>[] = [
+      { id: id.root },
+      { id: id.a, maxDepth: 1 },
+      { id: UNKNOWN_ID }, // null, no error
+      { id: "not-a-task" }, // BAD_USER_INPUT from the resolver
+      { id: id.root, maxDepth: -1 }, // BAD_USER_INPUT from argument validation
+      { id: id.root, maxDepth: "deep" }, // a variable of the wrong type
+      { maxDepth: 1 }, // a required variable missing
+    ];
+    for (const variables of cases) {
+      const alone = await app.gql(ALONE, variables);
+      const withMe = await app.gql(WITH_ME, variables);
+      const { me: _me, ...withMeData } = withMe.data ?? {};
+      expect({ data: alone.data ?? null, errors: alone.errors ?? [] }, JSON.stringify(variables)).toEqual({
+        data: withMe.data ? withMeData : null,
+        errors: withMe.errors ?? [],
+      });
+      expectNoInternals(alone);
+    }
+    expect(codes(await app.gql(ALONE, { id: "not-a-task" }))).toEqual(["BAD_USER_INPUT"]);
+    expect(codes(await app.gql(ALONE, { id: id.root, maxDepth: "deep" }))).toEqual(["BAD_USER_INPUT"]);
+  });
 });
 
 // ------------------------------------------------------------------------------------------------
