@@ -145,24 +145,29 @@ async function estimatedRows(prisma: PrismaClient, where: Prisma.Sql): Promise<n
 
 /**
  * Up to how many matching tasks taskCounts reads them once and counts every state from that read,
- * instead of counting each state with the filter again (a keyword search's trigram scan each time).
+ * instead of counting each state with the filter again. Far more for a keyword search: its trigram
+ * scan is most of the cost and counting each state repeats it, to the end of the matches for every
+ * state with few of them (1,000,000 tasks, 11,524 matching: one read 127-149 ms, the thirteen
+ * capped counts ~390 ms).
  */
 const ONE_READ_LIMIT = 20_000;
+const ONE_READ_LIMIT_SEARCH = 100_000;
 
 /**
  * The filter's count and each state's (in TASK_STATES order), from one read of the matching tasks'
  * states, with the planner's estimate for the filter; null when that estimate is over
- * ONE_READ_LIMIT, or more turn up.
+ * its limit (ONE_READ_LIMIT, ONE_READ_LIMIT_SEARCH), or more turn up.
  */
-async function stateCountsInOneRead(prisma: PrismaClient, count: Counter, where: Prisma.Sql): Promise<{ counts: number[]; estimate: number } | null> {
+async function stateCountsInOneRead(prisma: PrismaClient, count: Counter, { where, trigramSearch }: FilterSql): Promise<{ counts: number[]; estimate: number } | null> {
+  const limit = trigramSearch ? ONE_READ_LIMIT_SEARCH : ONE_READ_LIMIT;
   const estimate = await estimatedRows(prisma, where);
-  if (estimate > ONE_READ_LIMIT) return null;
+  if (estimate > limit) return null;
   const rows = await count<{ state: TaskState; count: number }>(Prisma.sql`
     SELECT m.state::text AS state, count(*)::int AS count
-    FROM (SELECT t.state FROM "Task" t WHERE ${where} LIMIT ${ONE_READ_LIMIT + 1}) m GROUP BY m.state`);
+    FROM (SELECT t.state FROM "Task" t WHERE ${where} LIMIT ${limit + 1}) m GROUP BY m.state`);
   const byState = new Map(rows.map((r) => [r.state, r.count]));
   const total = rows.reduce((sum, r) => sum + r.count, 0);
-  return total > ONE_READ_LIMIT ? null : { counts: [total, ...TASK_STATES.map((state) => byState.get(state) ?? 0)], estimate };
+  return total > limit ? null : { counts: [total, ...TASK_STATES.map((state) => byState.get(state) ?? 0)], estimate };
 }
 
 export interface TaskCounts {
@@ -186,7 +191,7 @@ export async function countTasks(prisma: PrismaClient, filter: TaskFilter = {}):
   const { where } = filtered;
   const count = counter(prisma, filtered);
   const conditions = [where, ...TASK_STATES.map((state) => Prisma.sql`${where} AND t.state IN (${taskStateList([state])})`)];
-  const counted = await stateCountsInOneRead(prisma, count, where);
+  const counted = await stateCountsInOneRead(prisma, count, filtered);
   // The filter's own estimate, if its count needs one, is the one the read was planned with.
   const [total, ...states] = counted ? await withEstimates(prisma, conditions, counted.counts, counted.estimate) : await countMatching(prisma, count, conditions);
   const byState = new Map<TaskState, number>(TASK_STATES.map((state, i) => [state, states[i]!.count]));
