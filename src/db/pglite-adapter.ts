@@ -6,9 +6,15 @@ import { type StoreAdapterFactory, withAtomicScripts } from "./adapters";
 
 /**
  * What every PGlite instance is opened with: the contrib extensions the migrations create (pg_trgm
- * for the task search's trigram indexes). A data dir that has them must be opened with them too.
+ * for the task search's trigram indexes; a data dir that has them must be opened with them too),
+ * and 32 MB of shared buffers instead of PostgreSQL's 128 MB: PGlite touches all of them as it
+ * opens, so they are resident from the start. Reopening a data dir: RSS 293-310 MiB -> 179-208 MiB
+ * and about 0.1 s faster. The operating system still caches the data dir's files.
  */
-export const PGLITE_OPTIONS = { extensions: { pg_trgm } } satisfies PGliteOptions;
+export const PGLITE_OPTIONS = {
+  extensions: { pg_trgm },
+  startParams: [...PGlite.defaultStartParams, "-c", "shared_buffers=32MB"],
+} satisfies PGliteOptions;
 
 /** Opens PGlite in `dataDir`, or in memory without one. */
 export function openPGlite(dataDir?: string): PGlite {
