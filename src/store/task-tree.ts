@@ -147,8 +147,9 @@ function breadthFirst(tasks: Task[], rootId: string): Task[] {
   const ordered = [root!];
   for (let i = 0; i < ordered.length; i++) {
     const below = children.get(ordered[i]!.id);
-    // uuid v7 ids sort in creation order, as text too (lower-case hex).
-    if (below) ordered.push(...below.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+    // uuid v7 ids sort in creation order, as text too (lower-case hex). Pushed one by one: a
+    // spread of a parent's children would overflow the stack past ~100,000 of them.
+    if (below) for (const child of below.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) ordered.push(child);
   }
   return ordered;
 }
