@@ -12,7 +12,7 @@ import { parseCountInput, testTaskType } from "../modules/test";
 import { MAX_WAIT_SECONDS, type StartTaskRequest } from "../runtime/manager";
 import { encodeEventCursor, type JournalCursor } from "../store/journal-reader";
 import type { TaskColumn } from "../store/task-tree";
-import type { PageArgs, TaskFilter, TaskOrder, TaskQuery } from "../store";
+import { asksForRelations, type PageArgs, type TaskFilter, type TaskOrder, type TaskQuery } from "../store";
 import { builder, type Context } from "./builder";
 import { ExclusiveModeEnum, FailureCodeEnum, OrderDirectionEnum, StepStateEnum, TaskActionEnum, TaskCategoryEnum, TaskKindEnum, TaskOrderFieldEnum, TaskStateEnum } from "./enums";
 import { hasPendingBelow, keyHolder, moduleByName, taskById, workerByName } from "./loaders";
@@ -428,7 +428,8 @@ const TaskOrderInput = builder.inputType("TaskOrder", {
 /** Starts a task for the caller (user-started, recorded as theirs) and reads it with the selection asked for. */
 async function startForCaller(ctx: Context, query: TaskQuery, request: Omit<StartTaskRequest, "userStarted" | "createdBy">) {
   const task = await ctx.manager.startTask({ ...request, userStarted: true, createdBy: ctx.principal.name });
-  return ctx.store.getTask(task.id, query);
+  // The new row has every column: read it again only for the relations the selection asks for.
+  return asksForRelations(query) ? ctx.store.getTask(task.id, query) : task;
 }
 
 /** Narrows a client's filter to a parent's tasks (Module.tasks, TaskType.tasks); a filter that contradicts it is refused. */

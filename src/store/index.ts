@@ -39,6 +39,7 @@ import { WriteBatch } from "./write-batch";
 import * as schedules from "./schedules";
 
 export type { NewTask, TaskPatch, TaskFilter, TaskOrder, PageArgs, TaskQuery, TaskCounts, Settings, Tx };
+export { asksForRelations } from "./task-reads";
 export type { DeleteResult } from "./task-controls";
 export type { Claimed } from "./claims";
 export type { Completion } from "./completions";

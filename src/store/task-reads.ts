@@ -15,6 +15,9 @@ import { checkTaskFilter, searchContains, taskFilterSql } from "./task-filter";
 
 export type TaskQuery = { include?: Prisma.TaskInclude; select?: Prisma.TaskSelect };
 
+/** Whether the query asks for more than a Task row's own columns (relations, or a selection of them). */
+export const asksForRelations = (query: TaskQuery): boolean => Boolean(query.select || (query.include && Object.keys(query.include).length > 0));
+
 export interface TaskPage {
   edges: { cursor: string; node: Task }[];
   pageInfo: PageInfo;

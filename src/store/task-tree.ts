@@ -3,7 +3,7 @@ import { notFound } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
 import type { PrismaClient, Task } from "../generated/prisma/client";
 import { Prisma } from "../generated/prisma/client";
-import type { TaskQuery } from "./task-reads";
+import { asksForRelations, type TaskQuery } from "./task-reads";
 
 export type TaskColumn = keyof Task;
 
@@ -83,7 +83,7 @@ export async function taskTree(prisma: PrismaClient, id: string, options: TaskTr
   const rootId = parseUuid(id);
   const walk = { rootId, maxDepth: options.maxDepth ?? 2_147_483_647, includeFolded: options.includeFolded ?? false };
   const query = options.query ?? {};
-  const withRelations = Boolean(query.select || (query.include && Object.keys(query.include).length > 0));
+  const withRelations = asksForRelations(query);
   // Only known columns: their names are written into the statement. id and parentId are always
   // read: the tree's order is made from them here.
   const wanted = withRelations ? [] : (options.columns ?? TASK_COLUMNS);
