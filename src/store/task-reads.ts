@@ -8,7 +8,7 @@ import { Prisma } from "../generated/prisma/client";
 import type { TaskCategory, TaskState } from "../domain/states";
 import { categoryOf, PENDING_STATES, TASK_CATEGORIES, TASK_STATES } from "../domain/states";
 import { taskStateList } from "./sql";
-import type { PageArgs, PageInfo, TaskOrder } from "./pagination";
+import type { PageArgs, PageInfo, PagePlan, TaskOrder } from "./pagination";
 import { DEFAULT_ORDER, planPage } from "./pagination";
 import type { TaskFilter } from "./task-filter";
 import { checkTaskFilter, searchContains, taskFilterSql } from "./task-filter";
@@ -80,8 +80,9 @@ function counter(prisma: PrismaClient, { trigramSearch }: FilterSql): Counter {
 }
 
 /**
- * A page of tasks: the ids in one SQL statement (the filter and the cursor as index conditions,
- * ORDER BY … LIMIT), then the rows with what the GraphQL selection needs by primary key.
+ * A page of tasks in one SQL statement (the filter and the cursor as index conditions, ORDER BY …
+ * LIMIT) that reads the rows' columns too; when the selection asks for relations, that statement
+ * reads the ids and a second one the rows with their relations (pageWithRelations).
  */
 export async function listTasks(
   prisma: PrismaClient,
@@ -101,9 +102,17 @@ export async function listTasks(
   let counted: Promise<TaskCount> | undefined;
   const totalCount = () => (counted ??= countMatching(prisma, counter(prisma, filtered), [where]).then(([count]) => count!));
   if (options.count) totalCount().catch(() => {}); // its error, if any, goes to whoever awaits it
+  const query = options.query ?? {};
+  const rows = asksForRelations(query) ? await pageWithRelations(prisma, where, plan, query) : await prisma.$queryRaw<Task[]>`
+    SELECT t.* FROM "Task" t WHERE ${where} AND ${plan.after} ORDER BY ${plan.orderBy} LIMIT ${plan.take}`;
+  const { rows: nodes, cursors, pageInfo } = plan.finish(rows);
+  return { edges: nodes.map((node, i) => ({ node, cursor: cursors[i]! })), pageInfo, totalCount };
+}
+
+/** The page's ids in order, then their rows with the relations `query` asks for (by primary key, one more statement). */
+async function pageWithRelations(prisma: PrismaClient, where: Prisma.Sql, plan: PagePlan, query: TaskQuery): Promise<Task[]> {
   const ids = await prisma.$queryRaw<{ id: string }[]>`
     SELECT t.id::text AS id FROM "Task" t WHERE ${where} AND ${plan.after} ORDER BY ${plan.orderBy} LIMIT ${plan.take}`;
-  const query = options.query ?? {};
   // A selection of columns still needs those the cursors are made of.
   const select = query.select && { ...query.select, ...Object.fromEntries(plan.columns.map((column) => [column, true])) };
   const found = ids.length
@@ -111,9 +120,7 @@ export async function listTasks(
     : [];
   const byId = new Map(found.map((row) => [row.id, row]));
   // A task deleted between the two statements is left out.
-  const rows = ids.map((r) => byId.get(r.id)).filter((t): t is Task => t !== undefined);
-  const { rows: nodes, cursors, pageInfo } = plan.finish(rows);
-  return { edges: nodes.map((node, i) => ({ node, cursor: cursors[i]! })), pageInfo, totalCount };
+  return ids.map((r) => byId.get(r.id)).filter((t): t is Task => t !== undefined);
 }
 
 /**
