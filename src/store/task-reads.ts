@@ -15,7 +15,7 @@ import { checkTaskFilter, searchContains, taskFilterSql } from "./task-filter";
 
 export type TaskQuery = { include?: Prisma.TaskInclude; select?: Prisma.TaskSelect };
 
-/** Whether the query asks for more than a Task row's own columns (relations, or a selection of them). */
+/** Whether plugin-prisma's query asks for more than a whole Task row: relations (include), or a shape of its own (select). */
 export const asksForRelations = (query: TaskQuery): boolean => Boolean(query.select || (query.include && Object.keys(query.include).length > 0));
 
 export interface TaskPage {
