@@ -115,12 +115,18 @@ async function pageWithRelations(prisma: PrismaClient, where: Prisma.Sql, plan: 
     SELECT t.id::text AS id FROM "Task" t WHERE ${where} AND ${plan.after} ORDER BY ${plan.orderBy} LIMIT ${plan.take}`;
   // A selection of columns still needs those the cursors are made of.
   const select = query.select && { ...query.select, ...Object.fromEntries(plan.columns.map((column) => [column, true])) };
-  const found = ids.length
-    ? await prisma.task.findMany({ ...query, ...(select ? { select } : {}), where: { id: { in: ids.map((r) => r.id) } } } as Prisma.TaskFindManyArgs)
-    : [];
+  return tasksInOrder(prisma, ids.map((r) => r.id), select ? { ...query, select } : query);
+}
+
+/**
+ * The tasks of `ids` with what `query` asks for, in the order of `ids`, by primary key in one
+ * statement; a task deleted since its id was read is left out.
+ */
+export async function tasksInOrder(prisma: PrismaClient, ids: string[], query: TaskQuery): Promise<Task[]> {
+  if (ids.length === 0) return [];
+  const found = await prisma.task.findMany({ ...query, where: { id: { in: ids } } } as Prisma.TaskFindManyArgs);
   const byId = new Map(found.map((row) => [row.id, row]));
-  // A task deleted between the two statements is left out.
-  return ids.map((r) => byId.get(r.id)).filter((t): t is Task => t !== undefined);
+  return ids.map((id) => byId.get(id)).filter((t): t is Task => t !== undefined);
 }
 
 /**

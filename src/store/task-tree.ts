@@ -3,7 +3,7 @@ import { notFound } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
 import type { PrismaClient, Task } from "../generated/prisma/client";
 import { Prisma } from "../generated/prisma/client";
-import { asksForRelations, type TaskQuery } from "./task-reads";
+import { asksForRelations, type TaskQuery, tasksInOrder } from "./task-reads";
 
 export type TaskColumn = keyof Task;
 
@@ -96,16 +96,17 @@ export async function taskTree(prisma: PrismaClient, id: string, options: TaskTr
     SELECT json_build_array(${values})::text AS json FROM tree`;
   const byColumn = JSON.parse(json ?? "[null]") as (unknown[] | null)[];
   if (!byColumn[0]) throw notFound("Task", id);
+  const timestamps = columns.map((column) => IS_TIMESTAMP[column]);
   const tasks = byColumn[0].map((_, row) => {
     const task: Record<string, unknown> = {};
     columns.forEach((column, i) => {
       const value = byColumn[i]![row];
-      task[column] = IS_TIMESTAMP[column] && value !== null ? new Date(value as string) : value;
+      task[column] = timestamps[i] && value !== null ? new Date(value as string) : value;
     });
     return task as unknown as Task;
   });
   const ordered = breadthFirst(tasks, rootId);
-  return withRelations ? loadWithRelations(prisma, ordered, query) : ordered;
+  return withRelations ? tasksInOrder(prisma, ordered.map((task) => task.id), query) : ordered;
 }
 
 /**
@@ -152,11 +153,4 @@ function breadthFirst(tasks: Task[], rootId: string): Task[] {
     if (below) for (const child of below.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) ordered.push(child);
   }
   return ordered;
-}
-
-/** The tree's tasks again, in the same order, with the relations plugin-prisma asks for. */
-async function loadWithRelations(prisma: PrismaClient, tree: Task[], query: TaskQuery): Promise<Task[]> {
-  const rows = await prisma.task.findMany({ ...query, where: { id: { in: tree.map((task) => task.id) } } } as Prisma.TaskFindManyArgs);
-  const byId = new Map(rows.map((row) => [row.id, row]));
-  return tree.map((task) => byId.get(task.id)).filter((t): t is Task => t !== undefined);
 }
