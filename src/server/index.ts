@@ -21,7 +21,7 @@ import { graphqlMetrics, metricsHandler } from "./metrics";
 import { attachGraphqlWs } from "./websocket";
 import { createTaskgraphYoga, type Yoga } from "./yoga";
 
-export { CLOSE_SUBSCRIBER_TOO_SLOW } from "./websocket";
+export { CLOSE_SUBSCRIBER_TOO_SLOW } from "./socket-delivery";
 
 export interface App {
   config: Config;

@@ -4,7 +4,7 @@
 // clients on this machine while no API token exists (protected mode), anyone with an API token of
 // any role, or the dedicated TASKGRAPH_METRICS_TOKEN (a scraper needs no API token). Open
 // subscriptions are counted by their streams (schema/task-event.ts), deliveries where graphql-ws
-// sends them (websocket.ts): nothing is added per subscription.
+// sends them (socket-delivery.ts): nothing is added per subscription.
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Plugin } from "graphql-yoga";

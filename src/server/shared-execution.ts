@@ -24,7 +24,7 @@ import {
   print,
   visit,
 } from "graphql";
-import { isAsyncIterable, mapAsyncIterator, type Plugin } from "graphql-yoga";
+import { isAsyncIterable, type Plugin } from "graphql-yoga";
 import type { Context } from "../schema";
 
 /** Per source event: the result of each distinct execution of it. */
@@ -45,16 +45,52 @@ export function useSharedSubscriptionExecution(): Plugin<Context> {
 export async function sharedSubscribe(args: ExecutionArgs): Promise<AsyncIterable<ExecutionResult> | ExecutionResult> {
   const stream = await createSourceEventStream(args);
   if (!isAsyncIterable(stream)) return stream as ExecutionResult;
-  const key = executionKey(args);
-  const operation = getOperationAST(args.document, args.operationName);
-  return mapAsyncIterator(
-    stream as AsyncIterable<unknown>,
-    (event) => executeShared(event, key, args),
-    (error: unknown) => {
+  return new SharedExecutions((stream as AsyncIterable<unknown>)[Symbol.asyncIterator](), executionKey(args), args);
+}
+
+/**
+ * A subscription's results: each source event executed, or the same event's result from an
+ * identical subscription. (A class with one await per step: every subscriber pays for each layer
+ * of promises between the journal and its socket.)
+ */
+class SharedExecutions implements AsyncIterableIterator<ExecutionResult> {
+  constructor(
+    private readonly source: AsyncIterator<unknown>,
+    private readonly key: string | null,
+    private readonly args: ExecutionArgs,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<ExecutionResult>> {
+    let step: IteratorResult<unknown>;
+    try {
+      step = await this.source.next();
+    } catch (error) {
       // As graphql-tools' executor reports a failing source stream (Yoga's default).
+      const operation = getOperationAST(this.args.document, this.args.operationName);
       throw new GraphQLError((error as Error).message, { originalError: error as Error, nodes: operation ? [operation] : undefined });
-    },
-  );
+    }
+    if (step.done) return step;
+    try {
+      return { done: false, value: await executeShared(step.value, this.key, this.args) };
+    } catch (error) {
+      await this.source.return?.();
+      throw error;
+    }
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    await this.source.return?.();
+    return { done: true, value: undefined };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<ExecutionResult>> {
+    await this.source.return?.();
+    throw error;
+  }
 }
 
 function executeShared(event: unknown, key: string | null, args: ExecutionArgs): Promise<ExecutionResult> | ExecutionResult {

@@ -19,7 +19,7 @@ import { type Logger, logClientMistake, noteOutage } from "../logger";
 import { unavailableError } from "../schema/errors";
 import type { Yoga } from "./yoga";
 import type { TaskMetrics } from "../runtime/metrics";
-import { eventWrittenAt } from "./shared-execution";
+import { deliverToSocket, SEND_HIGH_WATER_BYTES, withoutHttpExtension, withoutHttpExtensions } from "./socket-delivery";
 
 export interface WebSocketParts {
   config: Config;
@@ -58,9 +58,12 @@ export function attachGraphqlWs(server: Server, parts: WebSocketParts): { dispos
 /** The graphql-ws server's options. */
 export function graphqlWsOptions(parts: WebSocketParts): ServerOptions<Record<string, unknown> | undefined, WsExtra> {
   const { config, authenticator, sessions, log, metrics } = parts;
+  const delivery = { stallMs: config.subscriberStallMs, log, metrics };
   return {
     execute: (args: any) => args.rootValue.execute(args),
-    subscribe: (args: any) => closeWhenStalled(args.rootValue.subscribe(args), args.rootValue.socket, config.subscriberStallMs, log) as any,
+    // A subscription's results go straight to its socket (socket-delivery.ts); graphql-ws's onNext
+    // below sees only the results of queries and mutations sent over the WebSocket.
+    subscribe: (args: any) => deliverToSocket(args.rootValue.subscribe(args), args.rootValue.socket, args.rootValue.id, delivery) as any,
     onConnect: async (ctx) => {
       const socket = ctx.extra.socket;
       // An origin allowed only by TASKGRAPH_CORS_ORIGINS=* needs a token (not the loopback's protected mode).
@@ -82,17 +85,13 @@ export function graphqlWsOptions(parts: WebSocketParts): ServerOptions<Record<st
       return true;
     },
     // `extensions.http` tells Yoga the HTTP status of an error; it means nothing on a WebSocket.
-    onNext: (_ctx, _id, _payload, _args, result) => {
-      const writtenAt = eventWrittenAt(result);
-      if (writtenAt) metrics.eventDelivered((Date.now() - writtenAt.getTime()) / 1000);
-      return withoutHttpExtensions(result);
-    },
+    onNext: (_ctx, _id, _payload, _args, result) => withoutHttpExtensions(result),
     onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttpExtension),
-    onSubscribe: async (ctx, _id, params) => {
+    onSubscribe: async (ctx, id, params) => {
       // Nothing a client sends on an open connection closes it: every refusal, and any
       // failure here, is an error for that operation only, with a code.
       try {
-        return await prepareOperation(parts, ctx, params);
+        return await prepareOperation(parts, ctx, id, params);
       } catch (error) {
         if (isDatabaseUnavailable(error)) {
           noteOutage(log, error);
@@ -109,6 +108,7 @@ export function graphqlWsOptions(parts: WebSocketParts): ServerOptions<Record<st
 async function prepareOperation(
   { config, yoga, authenticator, log }: WebSocketParts,
   ctx: ConnectionContext,
+  id: string,
   params: SubscribePayload,
 ): Promise<ExecutionArgs | readonly GraphQLError[]> {
   // One client may not open unbounded operations on one connection (a subscription flood).
@@ -159,7 +159,7 @@ async function prepareOperation(
     document,
     variableValues: params.variables,
     contextValue: await contextFactory(),
-    rootValue: { execute, subscribe, socket: ctx.extra.socket },
+    rootValue: { execute, subscribe, socket: ctx.extra.socket, id },
   };
 }
 
@@ -180,8 +180,6 @@ function quietClientProtocolErrors(socket: WebSocket, log: Logger): void {
   }) as typeof socket.emit;
 }
 
-/** Unsent bytes past which a subscription's next event waits until its socket has taken them. */
-const SEND_HIGH_WATER_BYTES = 64 * 1024;
 /** Sockets corked in this turn of the event loop, uncorked together at its end. */
 const corkedSockets = new Set<Duplex>();
 const IGNORE = () => {};
@@ -195,12 +193,11 @@ function uncorkAll(): void {
 /**
  * The frames sent to one socket in one turn of the event loop leave in one write (one system
  * call, the largest cost of a live event here) instead of one write each: the socket is corked at
- * its first frame and uncorked once the turn's callbacks have run. graphql-ws asks for a
- * subscription's next event only when the last send completes, so a send completes at once while
- * the socket holds less than SEND_HIGH_WATER_BYTES unsent (a burst of queued events goes out
- * together), and only once written beyond that: a client that stops reading still stalls only its
- * own subscriptions (closeWhenStalled). A failed write is not reported to the sender: the socket
- * closes, which ends its subscriptions.
+ * its first frame and uncorked once the turn's callbacks have run. graphql-ws awaits each of its
+ * own sends (acknowledgements, results of queries and mutations, `complete`), so a send completes
+ * at once while the socket holds less than SEND_HIGH_WATER_BYTES unsent, and only once written
+ * beyond that, as subscriptions' messages do (socket-delivery.ts). A failed write is not reported
+ * to the sender: the socket closes, which ends its subscriptions.
  */
 function coalesceSends(socket: WebSocket): void {
   const raw = (socket as unknown as { _socket?: Duplex })._socket; // ws's net.Socket under the WebSocket
@@ -222,78 +219,9 @@ function coalesceSends(socket: WebSocket): void {
   }) as typeof socket.send;
 }
 
-function withoutHttpExtension(error: GraphQLError): GraphQLError {
-  if (!error.extensions?.http) return error;
-  const { http: _http, ...extensions } = error.extensions;
-  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions });
-}
-
-function withoutHttpExtensions<T extends { errors?: readonly GraphQLError[] }>(result: T): T {
-  if (!result.errors?.some((error) => error.extensions?.http)) return result;
-  return { ...result, errors: result.errors.map(withoutHttpExtension) };
-}
-
 /** A GraphQL error with an `extensions.code` (its own, if it has one). */
 function withCode(error: unknown, code: string): GraphQLError {
   const graphql = error instanceof GraphQLError ? error : new GraphQLError(String(error));
   if (graphql.extensions.code) return graphql;
   return new GraphQLError(graphql.message, { nodes: graphql.nodes, source: graphql.source, positions: graphql.positions, extensions: { ...graphql.extensions, code } });
-}
-
-/** Close code for a WebSocket subscriber that stopped taking events (README: resume with `after`). */
-export const CLOSE_SUBSCRIBER_TOO_SLOW = 4001;
-
-/**
- * Subscriptions are pulled: graphql-ws asks for the next event only once the previous one was
- * handed to the socket (coalesceSends: written, once the socket holds SEND_HIGH_WATER_BYTES
- * unsent), so a client that stops reading stalls only its own subscription and the server holds
- * a bounded amount for it (those bytes and one event; the rest wait in the journal). A subscriber stalled longer
- * than `stallMs` is closed with CLOSE_SUBSCRIBER_TOO_SLOW; it can reconnect and resume with `after`.
- */
-async function closeWhenStalled(result: unknown, socket: WebSocket, stallMs: number, log: Logger): Promise<unknown> {
-  const resolved = await result;
-  if (!resolved || typeof resolved !== "object" || !(Symbol.asyncIterator in resolved)) return resolved;
-  return new StallGuard((resolved as AsyncIterable<unknown>)[Symbol.asyncIterator](), socket, stallMs, log);
-}
-
-/** The iterator closeWhenStalled hands graphql-ws (a class: idle subscriptions should cost little). */
-class StallGuard implements AsyncIterableIterator<unknown> {
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly inner: AsyncIterator<unknown>,
-    private readonly socket: WebSocket,
-    private readonly stallMs: number,
-    private readonly log: Logger,
-  ) {}
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  async next(): Promise<IteratorResult<unknown>> {
-    clearTimeout(this.timer);
-    const step = await this.inner.next();
-    if (!step.done) {
-      this.timer = setTimeout(StallGuard.close, this.stallMs, this);
-      this.timer.unref();
-    }
-    return step;
-  }
-
-  async return(value?: unknown): Promise<IteratorResult<unknown>> {
-    clearTimeout(this.timer);
-    return this.inner.return ? this.inner.return(value) : { done: true, value };
-  }
-
-  async throw(error?: unknown): Promise<IteratorResult<unknown>> {
-    clearTimeout(this.timer);
-    if (this.inner.throw) return this.inner.throw(error);
-    throw error;
-  }
-
-  private static close(guard: StallGuard): void {
-    guard.log.warn({ stalledMs: guard.stallMs }, "a subscriber stopped taking events: its connection is closed (it may resume with after)");
-    guard.socket.close(CLOSE_SUBSCRIBER_TOO_SLOW, "Subscriber too slow: reconnect and resume with after");
-  }
 }
