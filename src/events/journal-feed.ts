@@ -51,6 +51,11 @@ export class FeedSubscription {
     }
   }
 
+  /** The next queued event, if one is waiting (a burst is taken without a promise per event). */
+  take(): TaskEvent | undefined {
+    return this.queue.shift();
+  }
+
   next(): Promise<TaskEvent> {
     if (this.queue.length > 0) return Promise.resolve(this.queue.shift()!);
     if (this.failure) return Promise.reject(this.failure);

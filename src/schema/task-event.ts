@@ -303,7 +303,7 @@ builder.subscriptionFields((t) => ({
           }
         }
         for (;;) {
-          const event = await stream.until(live.next());
+          const event = live.take() ?? (await stream.until(live.next()));
           if (last && !isBefore(last, event)) continue; // already replayed (a cursor from a process further ahead)
           last = { txid: event.txid, id: event.id };
           yield taskSet ? asSent(taskSet, event) : event;
