@@ -175,6 +175,52 @@ describe("taskEvents over graphql-ws", () => {
     expect(app.manager.feed.size).toBe(before);
   });
 
+  test("on one connection, a completed subscription gets nothing more while the others go on, and one that ends sends `complete` after its last result", async () => {
+    const runAt = new Date(Date.now() + 600_000).toISOString(); // pending until aborted: nothing else changes them
+    const create = async () => (await app.gql(`mutation { createTestTask(input: { rounds: 1, roundMs: 10, runAt: "${runAt}" }) { id } }`)).data!.createTestTask.id as string;
+    const kept = await create();
+    const dropped = await create();
+    const messages: { id?: string; type: string; payload?: any }[] = [];
+    const ws = new WebSocket(url.replace("http", "ws"), "graphql-transport-ws");
+    ws.on("message", (data) => messages.push(JSON.parse(data.toString())));
+    await new Promise((resolve) => ws.once("open", resolve));
+    const send = (message: object) => ws.send(JSON.stringify(message));
+    const until = async (what: string, check: () => boolean) => {
+      for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 20));
+      if (!check()) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(messages)}`);
+    };
+    const of = (id: string) => messages.filter((m) => m.id === id);
+    try {
+      send({ type: "connection_init" });
+      await until("the acknowledgement", () => messages.some((m) => m.type === "connection_ack"));
+      const before = app.manager.feed.size;
+      const events = `subscription ($id: ID!) { taskEvents(filter: { taskId: $id }) { type payload } }`;
+      send({ id: "kept", type: "subscribe", payload: { query: events, variables: { id: kept } } });
+      send({ id: "dropped", type: "subscribe", payload: { query: events, variables: { id: dropped } } });
+      send({ id: "snapshots", type: "subscribe", payload: { query: `subscription ($id: ID!) { taskUpdated(id: $id) { state } }`, variables: { id: kept } } });
+      await until("both event subscriptions on the server", () => app.manager.feed.size === before + 2);
+      await until("the first snapshot", () => of("snapshots").length > 0);
+      send({ id: "dropped", type: "complete" });
+      await until("the completed subscription to end on the server", () => app.manager.feed.size === before + 1);
+
+      for (const id of [kept, dropped]) await app.gql(`mutation ($id: ID!) { abortTask(id: $id) { state } }`, { id });
+      expect((await app.gql(`mutation ($id: ID!) { deleteTask(id: $id) { deleted } }`, { id: kept })).data!.deleteTask.deleted).toBe(true);
+      await until("the deletion", () => of("kept").some((m) => m.payload?.data?.taskEvents.type === "DELETED"));
+      await until("the end of the snapshots", () => of("snapshots").some((m) => m.type === "complete"));
+
+      expect(of("dropped")).toEqual([]);
+      const keptEvents = of("kept").map((m) => `${m.type} ${m.payload.data.taskEvents.type} ${m.payload.data.taskEvents.payload.to ?? ""}`.trim());
+      expect(keptEvents).toContain("next STATE_CHANGED CANCELED");
+      expect(keptEvents.at(-1)).toBe("next DELETED");
+      const snapshots = of("snapshots").map((m) => (m.type === "next" ? `next ${m.payload.data.taskUpdated.state}` : m.type));
+      expect(snapshots[0]).toBe("next SCHEDULED");
+      expect(snapshots.slice(-2)).toEqual(["next CANCELED", "complete"]);
+      expect(snapshots.filter((s) => s === "complete")).toHaveLength(1);
+    } finally {
+      ws.close();
+    }
+  });
+
   test("a cursor the API never made is BAD_USER_INPUT", async () => {
     const error = await collect({ after: "garbage!" }, () => true).catch((e: unknown) => e);
     expect(JSON.stringify(error)).toContain("BAD_USER_INPUT");
