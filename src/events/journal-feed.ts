@@ -57,7 +57,8 @@ export class FeedSubscription {
   }
 
   next(): Promise<TaskEvent> {
-    if (this.queue.length > 0) return Promise.resolve(this.queue.shift()!);
+    const queued = this.take();
+    if (queued) return Promise.resolve(queued);
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
   }

@@ -428,7 +428,6 @@ const TaskOrderInput = builder.inputType("TaskOrder", {
 /** Starts a task for the caller (user-started, recorded as theirs) and answers with it, read again only for relations the selection asks for. */
 async function startForCaller(ctx: Context, query: TaskQuery, request: Omit<StartTaskRequest, "userStarted" | "createdBy">) {
   const task = await ctx.manager.startTask({ ...request, userStarted: true, createdBy: ctx.principal.name });
-  // The new row has every column: read it again only for the relations the selection asks for.
   return asksForRelations(query) ? ctx.store.getTask(task.id, query) : task;
 }
 
