@@ -94,7 +94,8 @@ describe("automatic retries, with a worker", () => {
   afterAll(() => app.stop());
 
   test("a plain task retried with a fixed backoff: FAILED then SCHEDULED (by the system) until it succeeds", async () => {
-    const id = await create(app, { rounds: 1, roundMs: 0, failAtRound: 1, failAttempts: 2, retry: { attempts: 3, backoff: "FIXED", backoffMs: 300 } });
+    const id = await create(app, { rounds: 1, roundMs: 0, failAtRound: 1, failAttempts: 2, retry: { attempts: 3, backoff: "FIXED", backoffMs: 1_200 } });
+    // The pause is wide enough for a poll to see it under a loaded CI run (two 300 ms pauses were once both missed).
     // While it waits for its retry it is SCHEDULED, with the next attempt's time and the last error.
     let waiting: any;
     await vi.waitFor(
@@ -106,7 +107,7 @@ describe("automatic retries, with a worker", () => {
     );
     expect(waiting.nextAttemptAt).toBe(waiting.scheduledFor);
     expect(waiting.error).toBe("Failed at round 1, as asked (failAtRound)");
-    expect(waiting.retryPolicy).toEqual({ attempts: 3, backoff: "FIXED", backoffMs: 300, maxBackoffMs: 300_000, retryOn: "ALL" });
+    expect(waiting.retryPolicy).toEqual({ attempts: 3, backoff: "FIXED", backoffMs: 1_200, maxBackoffMs: 300_000, retryOn: "ALL" });
     // taskTree (which reads only the selected columns) says the same.
     const tree = await ok(app, `query ($id: ID!) { taskTree(id: $id) { state scheduledFor nextAttemptAt automaticRetries retryPolicy { attempts } } }`, { id });
     const node = tree.taskTree[0];
@@ -132,7 +133,7 @@ describe("automatic retries, with a worker", () => {
     ]);
     const made = retries(events);
     expect(made).toHaveLength(2);
-    for (const retry of made) expectBackoff(retry, 300);
+    for (const retry of made) expectBackoff(retry, 1_200);
   });
 
   test("exponential backoff doubles the pause, stops at the limit; manual Retry starts the count again", async () => {
@@ -154,7 +155,7 @@ describe("automatic retries, with a worker", () => {
   });
 
   test("a flow's step retried: FAILED with nextAttemptAt while the task runs, then a RETRY attempt started by the system, each with its own logs", async () => {
-    const id = await create(app, { rounds: 1, roundMs: 0, steps: 3, failAtRound: 2, failAttempts: 2, retry: { attempts: 3, backoff: "FIXED", backoffMs: 400 } });
+    const id = await create(app, { rounds: 1, roundMs: 0, steps: 3, failAtRound: 2, failAttempts: 2, retry: { attempts: 3, backoff: "FIXED", backoffMs: 1_200 } });
     let waiting: any;
     await vi.waitFor(
       async () => {
@@ -172,19 +173,19 @@ describe("automatic retries, with a worker", () => {
     const step = task.steps[1];
     expect(step).toMatchObject({ state: "SUCCEEDED", nextAttemptAt: null, automaticRetries: 2, error: null });
     expect(step.attempts.map((a: any) => `${a.number} ${a.kind} ${a.state}`)).toEqual(["1 EXECUTE FAILED", "2 RETRY FAILED", "3 RETRY SUCCEEDED"]);
-    // Each failure's event promised the retry 400 ms after the attempt ended; it started then, not before.
+    // Each failure's event promised the retry 1,200 ms after the attempt ended; it started then, not before.
     const promises = eventsOf(task).filter((e) => e.type === "STEP_CHANGED" && e.payload.stepKey === "step-2" && e.payload.to === "FAILED");
     expect(promises).toHaveLength(2);
     promises.forEach((event, i) => {
       const due = ms(event.payload.nextAttemptAt!);
-      expect(due - ms(step.attempts[i].endedAt)).toBe(400);
+      expect(due - ms(step.attempts[i].endedAt)).toBe(1_200);
       expect(ms(step.attempts[i + 1].startedAt)).toBeGreaterThanOrEqual(due);
       expect(ms(step.attempts[i + 1].startedAt) - due).toBeLessThan(1_500);
     });
     // Each attempt has its own log: the failure and the note of the retry to come.
     expect(step.attempts[0].logs.edges.map((e: any) => e.node.message)).toEqual([
       "Failed at round 2, as asked (failAtRound)",
-      "Attempt 1 of 3 failed: automatic retry 1 in 400 ms",
+      "Attempt 1 of 3 failed: automatic retry 1 in 1.2 s",
     ]);
     expect(step.attempts[2].logs.edges.map((e: any) => e.node.message)).toEqual([]);
     const stepChanges = eventsOf(task).filter((e) => e.type === "STEP_CHANGED" && e.payload.stepKey === "step-2");
