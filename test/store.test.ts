@@ -798,6 +798,18 @@ describe("taskTree", () => {
     expect(typesOf(await store.taskTree(byType.get("C")!.id))).toEqual(["C"]);
   });
 
+  test("a folded task (internal, succeeded) takes what is below it along, read from the root (by rootId) or from a subtask (walked)", async () => {
+    const top = await store.createTask({ module: "tree", type: "F", children: [{ type: "F1", children: [{ type: "F1a", isInternal: true, children: [{ type: "F1a-x" }] }] }] });
+    const tasks = new Map((await store.prismaForTests.task.findMany({ where: { rootId: top.id } })).map((task) => [task.type, task]));
+    await store.prismaForTests.task.update({ where: { id: tasks.get("F1a")!.id }, data: { state: "SUCCEEDED" } });
+    expect(typesOf(await store.taskTree(top.id))).toEqual(["F", "F1"]);
+    expect(typesOf(await store.taskTree(top.id, { includeFolded: true }))).toEqual(["F", "F1", "F1a", "F1a-x"]);
+    expect(typesOf(await store.taskTree(tasks.get("F1")!.id))).toEqual(["F1"]);
+    expect(typesOf(await store.taskTree(tasks.get("F1")!.id, { includeFolded: true }))).toEqual(["F1", "F1a", "F1a-x"]);
+    // The task asked for is always there, folded or not.
+    expect(typesOf(await store.taskTree(tasks.get("F1a")!.id))).toEqual(["F1a", "F1a-x"]);
+  });
+
   test("rows read with the walk (no relations asked for) equal Prisma's own rows, in the same order", async () => {
     const walked = await store.taskTree(root.id);
     const withSteps = await store.taskTree(root.id, { query: { include: { steps: true } } });

@@ -347,7 +347,7 @@ export class Store {
     return countTasks(this.prisma, filter);
   }
   taskTree(id: string, options?: TaskTreeOptions) {
-    return taskTree(this.prisma, id, options);
+    return taskTree(this.prisma, this.kind, id, options);
   }
   withPendingDescendants(ids: readonly string[]) {
     return withPendingDescendants(this.prisma, ids);
