@@ -61,6 +61,20 @@ describe("listing tasks with nested fields runs a constant number of SQL queries
     expect(hundred).toBeLessThan(20);
   });
 
+  test("a module selection its name answers reads no module row; one that asks for more reads it, once per request", async () => {
+    const moduleReads = () => queries.filter((sql) => sql.includes('FROM "public"."Module"')).length;
+    queries.length = 0;
+    const byName = await app.gql(`{ tasks(first: 20) { edges { node { module { __typename id name totalTasks ...M } } } } } fragment M on Module { name }`);
+    expect(byName.errors).toBeUndefined();
+    expect(byName.data!.tasks.edges[0].node.module).toEqual({ __typename: "Module", id: "Module:kafka", name: "kafka", totalTasks: 300 }); // 100 roots and their 200 visible children
+    expect(moduleReads()).toBe(0);
+    queries.length = 0;
+    const more = await app.gql(`{ tasks(first: 20) { edges { node { module { name description lastSequenceNumber } } } } }`);
+    expect(more.errors).toBeUndefined();
+    expect(more.data!.tasks.edges[0].node.module).toEqual({ name: "kafka", description: "", lastSequenceNumber: 100 });
+    expect(moduleReads()).toBe(1);
+  });
+
   test("the children listed exclude internal tasks and are counted", async () => {
     const result = await app.gql(LIST, { n: 1 });
     const node = result.data!.tasks.edges[0].node;

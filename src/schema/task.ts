@@ -100,8 +100,15 @@ export const TaskNode = builder.prismaNode("Task", {
     module: t.field({
       type: ModuleType,
       description: "The module the task's type belongs to.",
-      // A live event's task comes with its module (read with the batch); otherwise one batched read per request.
-      resolve: async (task, _args, ctx) => (task as Task & { module?: Module }).module ?? (await moduleByName(ctx).load(task.moduleName))!,
+      // A live event's task comes with its module (read with the batch). A selection the module's
+      // name answers (a list's usual `module { id name }`) reads nothing; otherwise one batched read per request.
+      resolve: async (task, _args, ctx, info) => {
+        const loaded = (task as Task & { module?: Module }).module;
+        if (loaded) return loaded;
+        const fields = selectedFields(info);
+        if (fields && [...fields].every((field) => MODULE_FIELDS_FROM_NAME.has(field))) return { name: task.moduleName } as Module;
+        return (await moduleByName(ctx).load(task.moduleName))!;
+      },
     }),
     type: t.exposeString("type", { description: "The task type's name within its module (see taskType)." }),
     name: t.exposeString("name", { description: "For people: given at start, or made by the type from the input; default the type." }),
@@ -280,7 +287,23 @@ const TREE_FIELD_COLUMNS: Partial<Record<string, readonly TaskColumn[]>> = {
 
 /** The columns a list of tasks needs for the selection in `info`, or null when it asks for a relation. */
 function treeColumns(info: GraphQLResolveInfo): TaskColumn[] | null {
+  const fields = selectedFields(info);
+  if (!fields) return null;
   const columns = new Set<TaskColumn>();
+  for (const field of fields) {
+    const needs = TREE_FIELD_COLUMNS[field];
+    if (!needs) return null;
+    for (const column of needs) columns.add(column);
+  }
+  return [...columns];
+}
+
+/** Module's fields that need only its name (the rest read its row). */
+const MODULE_FIELDS_FROM_NAME = new Set(["__typename", "id", "name", "concurrencyLimit", "taskCounts", "totalTasks", "tasks"]);
+
+/** The names of the fields selected on the value of the field `info` resolves, through fragments; null when a fragment is unknown. */
+function selectedFields(info: GraphQLResolveInfo): Set<string> | null {
+  const names = new Set<string>();
   const collect = (selections: readonly SelectionNode[]): boolean =>
     selections.every((selection) => {
       if (selection.kind === Kind.INLINE_FRAGMENT) return collect(selection.selectionSet.selections);
@@ -288,11 +311,10 @@ function treeColumns(info: GraphQLResolveInfo): TaskColumn[] | null {
         const fragment = info.fragments[selection.name.value];
         return fragment !== undefined && collect(fragment.selectionSet.selections);
       }
-      const needs = TREE_FIELD_COLUMNS[selection.name.value];
-      for (const column of needs ?? []) columns.add(column);
-      return needs !== undefined;
+      names.add(selection.name.value);
+      return true;
     });
-  return info.fieldNodes.every((node) => collect(node.selectionSet?.selections ?? [])) ? [...columns] : null;
+  return info.fieldNodes.every((node) => collect(node.selectionSet?.selections ?? [])) ? names : null;
 }
 
 /** What taskTree reads for the selection: only the columns it needs, or whole rows with the relations. */
