@@ -1,4 +1,4 @@
-// taskTree: a task and its descendants in one recursive statement, only the columns asked for.
+// taskTree: a task and its descendants in one statement, only the columns asked for.
 import type { Database } from "../db/client";
 import { notFound } from "../domain/errors";
 import { parseUuid } from "../domain/ids";
@@ -91,7 +91,8 @@ export async function taskTree(prisma: PrismaClient, store: Database["kind"], id
   // What each store hands over fastest, measured on a 10,000-node tree: PostgreSQL the rows (Prisma
   // reads them in ~25 ms; aggregating them into JSON cost the server ~35 ms more), PGlite one JSON
   // value (~25 ms; handing over 10,000 rows took it ~150 ms).
-  const tasks = store === "postgresql" ? await prisma.$queryRaw<Task[]>(treeSql(tree, columns)) : await treeAsJson(prisma, treeSql(tree, columns), columns);
+  const rows = treeSql(tree, columns);
+  const tasks = store === "postgresql" ? await prisma.$queryRaw<Task[]>(rows) : await treeAsJson(prisma, rows, columns);
   if (tasks.length === 0) throw notFound("Task", id);
   const ordered = breadthFirst(tasks, topId);
   return withRelations ? tasksInOrder(prisma, ordered.map((task) => task.id), query) : ordered;
