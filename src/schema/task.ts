@@ -301,8 +301,20 @@ function treeColumns(info: GraphQLResolveInfo): TaskColumn[] | null {
 /** Module's fields that need only its name (the rest read its row). */
 const MODULE_FIELDS_FROM_NAME = new Set(["__typename", "id", "name", "concurrencyLimit", "taskCounts", "totalTasks", "tasks"]);
 
+/** selectedFields of each field's nodes: the same for every item of a list, so worked out once. */
+const selectedByFieldNodes = new WeakMap<GraphQLResolveInfo["fieldNodes"], Set<string> | null>();
+
 /** The names of the fields selected on the value of the field `info` resolves, through fragments; null when a fragment is unknown. */
 function selectedFields(info: GraphQLResolveInfo): Set<string> | null {
+  let names = selectedByFieldNodes.get(info.fieldNodes);
+  if (names === undefined) {
+    names = collectSelectedFields(info);
+    selectedByFieldNodes.set(info.fieldNodes, names);
+  }
+  return names;
+}
+
+function collectSelectedFields(info: GraphQLResolveInfo): Set<string> | null {
   const names = new Set<string>();
   const collect = (selections: readonly SelectionNode[]): boolean =>
     selections.every((selection) => {
